@@ -1,0 +1,153 @@
+"""Cleaning rules for one stockcode's order lines, each documented and counted.
+
+Rules run in this order; each row is counted under the first rule that drops it:
+
+1. ``missing_keys``: no invoice number, stockcode, date or price: the line cannot be placed.
+2. ``non_product``: postage, fees, manual and bad-debt codes (``POST``, ``D``, ``M``, ``DOT``,
+   ``BANK CHARGES``, ``AMAZONFEE``, ``B``, ...), i.e. anything not shaped like a product code
+   (five digits and up to two letters). They are not demand for a product.
+3. ``exact_duplicate``: the same line twice (same invoice, code, quantity, price, time,
+   customer): a double submission, kept once.
+4. ``cancellation``: invoices starting with ``C`` (and ``A`` adjustments). The cancelled order
+   line is dropped too (``cancelled_original``): the most recent earlier line of the same
+   customer, stockcode and quantity, since that demand did not happen.
+5. ``non_positive_quantity``: returns and stock adjustments that are not cancellation invoices.
+6. ``non_positive_price``: free items and price corrections say nothing about demand at a price.
+7. ``quantity_outlier`` / ``price_outlier``: a quantity above ``outlier_factor`` times the
+   median of the stockcode's *earlier* lines, or a price more than ``outlier_factor`` times off
+   the earlier median price. Only earlier lines are used (no look-ahead); the first
+   ``outlier_min_history`` lines are judged against ``absolute_quantity_cap`` only.
+
+Imputation (counted, nothing dropped): a missing customer id becomes a guest checkout
+(``is_guest``), a missing description the stockcode's most frequent one, a missing country
+``Unspecified``. Descriptions lose trailing spaces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+NON_PRODUCT_CODES = frozenset(
+    {"POST", "D", "M", "DOT", "BANK CHARGES", "AMAZONFEE", "C2", "CRUK", "PADS", "S", "B"}
+)
+PRODUCT_CODE = r"^\d{5}[A-Z]{0,2}$"
+RULES = (
+    "missing_keys",
+    "non_product",
+    "exact_duplicate",
+    "cancellation",
+    "cancelled_original",
+    "non_positive_quantity",
+    "non_positive_price",
+    "quantity_outlier",
+    "price_outlier",
+)
+
+
+@dataclass(frozen=True)
+class CleaningConfig:
+    outlier_factor: float = 20.0
+    outlier_min_history: int = 20
+    absolute_quantity_cap: int = 10_000
+
+
+@dataclass
+class CleaningReport:
+    rows_in: int = 0
+    rows_out: int = 0
+    dropped: dict[str, int] = field(default_factory=lambda: {rule: 0 for rule in RULES})
+    imputed: dict[str, int] = field(default_factory=dict)
+
+
+def is_product_code(codes: pd.Series) -> pd.Series:
+    codes = codes.astype("string")
+    return codes.str.fullmatch(PRODUCT_CODE).fillna(False).astype(bool) & ~codes.isin(NON_PRODUCT_CODES)
+
+
+def _cancelled_originals(frame: pd.DataFrame, cancellations: pd.DataFrame) -> pd.Index:
+    """Index of the sale lines that the cancellations take back (one original per cancellation)."""
+    if cancellations.empty:
+        return pd.Index([])
+    sales = frame[~frame.index.isin(cancellations.index)]
+    matched: list[int] = []
+    used: set[int] = set()
+    by_key = {key: grp for key, grp in sales.groupby(["customer_id", "quantity"], dropna=True)}
+    for _, c in cancellations.sort_values("invoice_date").iterrows():
+        if pd.isna(c["customer_id"]):
+            continue
+        candidates = by_key.get((c["customer_id"], -c["quantity"]))
+        if candidates is None:
+            continue
+        earlier = candidates[(candidates["invoice_date"] <= c["invoice_date"]) & ~candidates.index.isin(used)]
+        if not earlier.empty:
+            idx = int(earlier.index[-1])
+            used.add(idx)
+            matched.append(idx)
+    return pd.Index(matched)
+
+
+def _outliers_vs_past(values: pd.Series, cfg: CleaningConfig, is_price: bool) -> np.ndarray:
+    """Flag values far from the median of strictly earlier values (by position in time order)."""
+    past_median = values.expanding().median().shift(1)
+    history = np.arange(len(values))
+    enough = history >= cfg.outlier_min_history
+    ratio = values / past_median
+    if is_price:
+        flagged = enough & ((ratio > cfg.outlier_factor) | (ratio < 1.0 / cfg.outlier_factor))
+    else:
+        flagged = (enough & (ratio > cfg.outlier_factor)) | (values > cfg.absolute_quantity_cap)
+    return np.asarray(flagged.fillna(False), dtype=bool)
+
+
+def clean_transactions(
+    transactions: pd.DataFrame, stock_code: str | None = None, cfg: CleaningConfig = CleaningConfig()
+) -> tuple[pd.DataFrame, CleaningReport]:
+    """Apply the rules above (to one stockcode's rows when ``stock_code`` is given)."""
+    frame = transactions
+    if stock_code is not None:
+        frame = frame[frame["stock_code"] == stock_code]
+    frame = frame.sort_values(["invoice_date", "invoice_no"], kind="mergesort").reset_index(drop=True)
+    report = CleaningReport(rows_in=len(frame))
+
+    def drop(mask: pd.Series | np.ndarray, rule: str) -> None:
+        nonlocal frame
+        mask = np.asarray(mask, dtype=bool)
+        report.dropped[rule] += int(mask.sum())
+        frame = frame.loc[~mask]
+
+    drop(frame[["invoice_no", "stock_code", "invoice_date", "unit_price"]].isna().any(axis=1), "missing_keys")
+    drop(~is_product_code(frame["stock_code"]), "non_product")
+    drop(frame.duplicated(keep="first"), "exact_duplicate")
+    is_cancel = frame["invoice_no"].str.match(r"^[CA]").fillna(False).astype(bool)
+    originals = _cancelled_originals(frame, frame[is_cancel & (frame["quantity"] < 0)])
+    drop(is_cancel, "cancellation")
+    drop(frame.index.isin(originals), "cancelled_original")
+    drop(frame["quantity"] <= 0, "non_positive_quantity")
+    drop(frame["unit_price"] <= 0, "non_positive_price")
+    frame = frame.reset_index(drop=True)
+    quantity_flags = np.zeros(len(frame), dtype=bool)
+    price_flags = np.zeros(len(frame), dtype=bool)
+    for _, rows in frame.groupby("stock_code", sort=False).groups.items():
+        quantity_flags[rows] = _outliers_vs_past(frame.loc[rows, "quantity"].astype(float), cfg, is_price=False)
+        price_flags[rows] = _outliers_vs_past(frame.loc[rows, "unit_price"], cfg, is_price=True)
+    drop(quantity_flags, "quantity_outlier")
+    drop(price_flags[~quantity_flags], "price_outlier")
+
+    frame = frame.copy()
+    report.imputed = {
+        "customer_id_to_guest": int(frame["customer_id"].isna().sum()),
+        "description": int(frame["description"].isna().sum()),
+        "country": int(frame["country"].isna().sum()),
+    }
+    frame["is_guest"] = frame["customer_id"].isna()
+    if frame["description"].isna().any():
+        mode = frame.groupby("stock_code")["description"].agg(lambda s: s.mode().iloc[0] if s.notna().any() else "")
+        frame["description"] = frame["description"].fillna(frame["stock_code"].map(mode))
+    frame["description"] = frame["description"].str.strip()
+    frame["country"] = frame["country"].fillna("Unspecified")
+    frame = frame.reset_index(drop=True)
+    report.rows_out = len(frame)
+    return frame, report

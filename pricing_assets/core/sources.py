@@ -1,0 +1,91 @@
+"""Data sources behind one interface: ``load_source(name, ...)`` returns a :class:`SourceData`.
+
+Both sources end in the same normalised table (see :mod:`.schema`), so nothing downstream knows
+where the rows came from; only the synthetic source can also say what the right price was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pandas as pd
+
+from .schema import SourceSchemaError, normalise_transactions
+from .synthetic import SyntheticConfig, generate
+
+READERS = {".xlsx": "excel", ".xls": "excel", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+class SourceUnavailableError(FileNotFoundError):
+    """The source file cannot be found or read."""
+
+
+@dataclass(frozen=True)
+class SourceData:
+    """Normalised transactions, plus the true demand curves where the source knows them."""
+
+    transactions: pd.DataFrame
+    ground_truth: pd.DataFrame | None
+    description: str
+
+
+def _suffix(location: str) -> str:
+    path = urlparse(location).path if "://" in location else location
+    return Path(path).suffix.lower()
+
+
+def read_table(location: str) -> pd.DataFrame:
+    """Read an .xlsx, .csv or .parquet file from a local path or a URL."""
+    suffix = _suffix(location)
+    reader = READERS.get(suffix)
+    if reader is None:
+        raise SourceSchemaError(
+            f"cannot read {location!r}: unknown file type {suffix or '(none)'}; use .xlsx, .csv or .parquet"
+        )
+    is_url = "://" in location and not location.startswith("file://")
+    if not is_url:
+        local = Path(location.removeprefix("file://"))
+        if not local.exists():
+            raise SourceUnavailableError(f"data file {str(local)!r} does not exist; pass an existing file with --data")
+        if local.stat().st_size == 0:
+            raise SourceSchemaError(f"data file {str(local)!r} is empty")
+        location = str(local)
+    try:
+        if reader == "excel":
+            return pd.read_excel(location, dtype={"InvoiceNo": str, "StockCode": str})
+        if reader == "csv":
+            return pd.read_csv(location, dtype={"InvoiceNo": str, "StockCode": str}, encoding_errors="replace")
+        return pd.read_parquet(location)
+    except (SourceSchemaError, SourceUnavailableError):
+        raise
+    except pd.errors.EmptyDataError as exc:
+        raise SourceSchemaError(f"data file {location!r} has no columns: {exc}") from exc
+    except OSError as exc:
+        raise SourceUnavailableError(f"cannot read {location!r}: {exc}") from exc
+    except Exception as exc:  # a corrupt file: name it, keep the cause
+        raise SourceSchemaError(f"cannot parse {location!r} as {suffix}: {exc}") from exc
+
+
+def load_source(name: str, data: str | None = None, seed: int = 7, synthetic_products: int = 24) -> SourceData:
+    """Load and normalise a source. ``name`` is ``synthetic`` or ``uci``."""
+    if name == "synthetic":
+        raw, truth = generate(SyntheticConfig(seed=seed, n_products=synthetic_products))
+        return SourceData(
+            transactions=normalise_transactions(raw, origin="synthetic source"),
+            ground_truth=truth,
+            description=f"synthetic(seed={seed}, products={synthetic_products})",
+        )
+    if name == "uci":
+        if not data:
+            raise SourceUnavailableError(
+                "the uci source needs a file: pass --data PATH_OR_URL (for example "
+                "../shared/data/online_retail_dev.parquet) or set PRICING_DATA"
+            )
+        return SourceData(
+            transactions=normalise_transactions(read_table(data), origin=data),
+            ground_truth=None,
+            description=f"uci({data})",
+        )
+    raise ValueError(f"unknown source {name!r}; expected 'synthetic' or 'uci'")

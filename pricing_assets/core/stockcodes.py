@@ -1,0 +1,58 @@
+"""Which stockcodes become partitions, and which partition keys are acceptable at all."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from .cleaning import is_product_code
+
+# A partition key becomes part of storage keys and file names: allow only what a product code
+# can look like (letters, digits, '-', '_'), never a path separator, '..' or control characters.
+STOCKCODE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+
+
+class InvalidStockcodeError(ValueError):
+    """A partition key that must not reach storage."""
+
+
+def validate_stockcode(key: str) -> str:
+    """Return ``key`` unchanged, or raise with what is wrong with it."""
+    if not isinstance(key, str) or not STOCKCODE_KEY.fullmatch(key):
+        shown = repr(key)[:60]
+        raise InvalidStockcodeError(
+            f"invalid stockcode partition key {shown}: use 1-32 letters, digits, '-' or '_', "
+            "starting with a letter or digit (for example 85123A)"
+        )
+    return key
+
+
+def stockcode_history(transactions: pd.DataFrame) -> pd.DataFrame:
+    """Per product code: usable sale lines, distinct sale days, first and last sale.
+
+    Usable = not a cancellation, positive quantity and price: the same lines cleaning keeps
+    before its outlier rules, so the count is what the model will roughly see.
+    """
+    t = transactions
+    usable = (
+        is_product_code(t["stock_code"])
+        & ~t["invoice_no"].str.match(r"^[CA]").fillna(False).astype(bool)
+        & (t["quantity"] > 0)
+        & (t["unit_price"] > 0)
+    )
+    sales = t.loc[usable, ["stock_code", "invoice_date"]].assign(day=lambda f: f["invoice_date"].dt.normalize())
+    history = sales.groupby("stock_code").agg(
+        rows=("invoice_date", "size"),
+        days=("day", "nunique"),
+        first_sale=("invoice_date", "min"),
+        last_sale=("invoice_date", "max"),
+    )
+    history.index = history.index.astype(str)
+    return history.sort_values(["rows", "days"], ascending=False, kind="mergesort")
+
+
+def eligible_stockcodes(history: pd.DataFrame, min_rows: int, min_days: int) -> list[str]:
+    """Stockcodes with enough history to model, most active first."""
+    ok = history[(history["rows"] >= min_rows) & (history["days"] >= min_days)]
+    return [code for code in ok.index if STOCKCODE_KEY.fullmatch(code)]
