@@ -8,9 +8,9 @@ container all read their settings from here, so a value is never defaulted twice
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Mapping
 
 SOURCES = ("synthetic", "uci")
 
@@ -62,7 +62,7 @@ class Settings:
     drift_min_rows: int = 30
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         e = os.environ if environ is None else environ
         project = _project_dir(e)
         ref_days = _opt(e, "PRICING_DRIFT_REFERENCE_DAYS")
@@ -88,7 +88,7 @@ class Settings:
         settings.validate()
         return settings
 
-    def with_(self, **changes: object) -> "Settings":
+    def with_(self, **changes: object) -> Settings:
         updated = replace(self, **changes)
         updated.validate()
         return updated
@@ -123,3 +123,14 @@ class Settings:
     @property
     def uses_s3(self) -> bool:
         return self.s3_bucket is not None
+
+
+_CURRENT: Settings | None = None
+
+
+def current_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    global _CURRENT
+    if _CURRENT is None:
+        _CURRENT = Settings.from_env()
+    return _CURRENT

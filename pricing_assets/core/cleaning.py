@@ -30,9 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-NON_PRODUCT_CODES = frozenset(
-    {"POST", "D", "M", "DOT", "BANK CHARGES", "AMAZONFEE", "C2", "CRUK", "PADS", "S", "B"}
-)
+NON_PRODUCT_CODES = frozenset({"POST", "D", "M", "DOT", "BANK CHARGES", "AMAZONFEE", "C2", "CRUK", "PADS", "S", "B"})
 PRODUCT_CODE = r"^\d{5}[A-Z]{0,2}$"
 RULES = (
     "missing_keys",

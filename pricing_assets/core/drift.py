@@ -104,7 +104,17 @@ def detect_drift(features: pd.DataFrame, cfg: DriftConfig = DriftConfig()) -> tu
     categorical = [c for c in columns if c in CATEGORICAL_FEATURES]
     numerical = [c for c in columns if c not in categorical]
     definition = DataDefinition(numerical_columns=numerical, categorical_columns=categorical)
-    report = Report([DataDriftPreset(columns=columns, drift_share=cfg.share_threshold, threshold=cfg.column_threshold, num_method="wasserstein", cat_method="jensenshannon")])
+    report = Report(
+        [
+            DataDriftPreset(
+                columns=columns,
+                drift_share=cfg.share_threshold,
+                threshold=cfg.column_threshold,
+                num_method="wasserstein",
+                cat_method="jensenshannon",
+            )
+        ]
+    )
     snapshot = report.run(
         reference_data=Dataset.from_pandas(reference[columns].reset_index(drop=True), data_definition=definition),
         current_data=Dataset.from_pandas(current[columns].reset_index(drop=True), data_definition=definition),
@@ -129,4 +139,6 @@ def detect_drift(features: pd.DataFrame, cfg: DriftConfig = DriftConfig()) -> tu
         f"{len(drifted)} of {len(columns)} columns drifted (share {share:.2f}, "
         f"{'below' if passed else 'at or above'} threshold {cfg.share_threshold:.2f})"
     )
-    return DriftResult(passed, reason, share, drifted, column_scores=scores, **base), snapshot.get_html_str(as_iframe=False)
+    return DriftResult(passed, reason, share, drifted, column_scores=scores, **base), snapshot.get_html_str(
+        as_iframe=False
+    )

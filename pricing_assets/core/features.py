@@ -48,7 +48,8 @@ HISTORY_STATS = ("past_max_price", "past_median_price_28d")
 
 
 def price_derived_features(
-    price: np.ndarray | pd.Series | float, past_max_price: np.ndarray | pd.Series | float,
+    price: np.ndarray | pd.Series | float,
+    past_max_price: np.ndarray | pd.Series | float,
     past_median_price_28d: np.ndarray | pd.Series | float,
 ) -> dict[str, np.ndarray]:
     """Features that change with the price; a missing history statistic means ratio 1."""

@@ -96,9 +96,7 @@ class S3ArtifactStore:
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def put_bytes(self, key: str, data: bytes) -> str:
-        self.client.put_object(
-            Bucket=self.bucket, Key=self._key(key), Body=data, ChecksumAlgorithm="SHA256"
-        )
+        self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, ChecksumAlgorithm="SHA256")
         return self.uri(key)
 
     def get_bytes(self, key: str) -> bytes:

@@ -31,8 +31,24 @@ import pandas as pd
 SHAPES = ("exponential", "linear")
 COUNTRIES = ("France", "Germany", "EIRE", "Netherlands", "Spain", "Belgium", "Switzerland", "Norway")
 WORDS = (
-    "HEART", "LANTERN", "CANDLE", "BUNTING", "TEA SET", "MUG", "CAKE TIN", "DOORMAT", "BAG",
-    "LUNCH BOX", "CLOCK", "FRAME", "COASTER", "NAPKINS", "PARTY CUPS", "JAR", "BOTTLE", "TRAY",
+    "HEART",
+    "LANTERN",
+    "CANDLE",
+    "BUNTING",
+    "TEA SET",
+    "MUG",
+    "CAKE TIN",
+    "DOORMAT",
+    "BAG",
+    "LUNCH BOX",
+    "CLOCK",
+    "FRAME",
+    "COASTER",
+    "NAPKINS",
+    "PARTY CUPS",
+    "JAR",
+    "BOTTLE",
+    "TRAY",
 )
 COLOURS = ("WHITE", "RED", "PINK", "BLUE", "VINTAGE", "RETRO", "REGENCY", "JUMBO", "SPOTTY")
 TRADE_DISCOUNT = 0.85
@@ -70,7 +86,7 @@ class SyntheticConfig:
 def _stock_codes(rng: np.random.Generator, n: int) -> list[str]:
     numbers = rng.choice(np.arange(20000, 90000), size=n, replace=False)
     suffix = rng.choice(["", "", "", "A", "B", "C", "F"], size=n)
-    return [f"{num}{s}" for num, s in zip(numbers, suffix)]
+    return [f"{num}{s}" for num, s in zip(numbers, suffix, strict=True)]
 
 
 def _ground_truth(rng: np.random.Generator, n: int) -> pd.DataFrame:
@@ -137,9 +153,7 @@ def _daily_list_price(rng: np.random.Generator, base: float, days: np.ndarray) -
     return np.round(base * rng.choice(steps, size=len(unique)), 2)[position]
 
 
-def _product_lines(
-    rng: np.random.Generator, invoices: pd.DataFrame, truth: pd.Series
-) -> pd.DataFrame:
+def _product_lines(rng: np.random.Generator, invoices: pd.DataFrame, truth: pd.Series) -> pd.DataFrame:
     doy = invoices["invoice_date"].dt.dayofyear.to_numpy()
     phase = rng.uniform(0, 365)
     season = 1.0 + truth["seasonality"] * np.sin(2 * np.pi * (doy - phase) / 365.25)
@@ -179,7 +193,9 @@ def _quirks(rng: np.random.Generator, lines: pd.DataFrame, last_invoice: int) ->
     product = ~lines["stock_code"].isin(["POST", "M", "DOT", "BANK CHARGES"])
     # Extreme quantities (a bulk mistake, often cancelled later in the real data).
     extreme = product.to_numpy() & (rng.random(n) < 0.001)
-    lines.loc[extreme, "quantity"] = (lines.loc[extreme, "quantity"] * rng.integers(80, 400, extreme.sum())).astype("int64")
+    lines.loc[extreme, "quantity"] = (lines.loc[extreme, "quantity"] * rng.integers(80, 400, extreme.sum())).astype(
+        "int64"
+    )
     # Free items.
     free = product.to_numpy() & (rng.random(n) < 0.001)
     lines.loc[free, "unit_price"] = 0.0
@@ -192,7 +208,9 @@ def _quirks(rng: np.random.Generator, lines: pd.DataFrame, last_invoice: int) ->
     # Cancellations: a later invoice C<number> that takes the line back.
     cancel = product.to_numpy() & (rng.random(n) < 0.015)
     cancelled = lines.loc[cancel].copy()
-    cancelled["invoice_date"] = cancelled["invoice_date"] + pd.to_timedelta(rng.integers(10, 60 * 24 * 10, cancel.sum()), unit="min")
+    cancelled["invoice_date"] = cancelled["invoice_date"] + pd.to_timedelta(
+        rng.integers(10, 60 * 24 * 10, cancel.sum()), unit="min"
+    )
     cancelled["quantity"] = -cancelled["quantity"]
     cancelled["invoice_no"] = ["C" + str(last_invoice + 1 + i) for i in range(len(cancelled))]
     # Stock adjustments: negative quantity at price 0, no customer.
@@ -203,8 +221,16 @@ def _quirks(rng: np.random.Generator, lines: pd.DataFrame, last_invoice: int) ->
     adjustments["customer_id"] = np.nan
     adjustments["description"] = rng.choice(["damaged", "?", "check", "lost"], adjust_mask.sum())
     # Bad-debt adjustments.
-    bad_debt = lines.iloc[:2].copy().assign(
-        stock_code="B", description="Adjust bad debt", quantity=1, unit_price=[11062.06, -11062.06], customer_id=np.nan
+    bad_debt = (
+        lines.iloc[:2]
+        .copy()
+        .assign(
+            stock_code="B",
+            description="Adjust bad debt",
+            quantity=1,
+            unit_price=[11062.06, -11062.06],
+            customer_id=np.nan,
+        )
     )
     bad_debt["invoice_no"] = ["A563185", "A563186"]
     # Exact duplicate lines (double-submitted rows).

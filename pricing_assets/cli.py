@@ -1,0 +1,297 @@
+"""``pricing``: run the lineage through Dagster from a terminal, and open its UI.
+
+``pricing run`` materialises ``raw_transactions`` once, registers the chosen stockcodes as
+partitions, then runs the per-stockcode job for each of them in the Dagster instance at
+``DAGSTER_HOME`` (the project's embedded instance when unset), so every run, materialisation
+and check result is there to inspect later in ``pricing ui``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .settings import SOURCES, Settings, current_settings
+
+console = Console(stderr=True)
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+class CliError(Exception):
+    """A problem the user can fix; the message says how."""
+
+
+@dataclass
+class StockcodeOutcome:
+    stockcode: str
+    success: bool
+    run_id: str
+    seconds: float
+    checks: dict[str, bool] = field(default_factory=dict)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+
+
+def _prepare_dagster_home(settings: Settings) -> Path:
+    """Use DAGSTER_HOME when set, else the project's own (created with telemetry off)."""
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if "DAGSTER_HOME" not in os.environ and not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def _error_message(result: Any) -> str:
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            error = event.step_failure_data.error
+            while error.cause is not None and "DagsterExecutionStepExecutionError" in error.cls_name:
+                error = error.cause
+            return f"{event.step_key}: {error.message.strip().splitlines()[0] if error.message else error.cls_name}"
+    return "run failed (see the run in `pricing ui`)"
+
+
+def _stage_seconds(result: Any) -> dict[str, float]:
+    stages: dict[str, float] = {}
+    for event in result.all_events:
+        if event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key:
+            data = event.event_specific_data
+            duration = getattr(data, "duration_ms", None)
+            if duration is not None:
+                stages[event.step_key] = round(duration / 1000.0, 3)
+    return stages
+
+
+def _materialization_metadata(result: Any) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for event in result.get_asset_materialization_events():
+        mat = event.step_materialization_data.materialization
+        found["/".join(mat.asset_key.path)] = {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
+    return found
+
+
+def _choose_stockcodes(store: Any, settings: Settings, stockcodes: str | None, top: int) -> list[str]:
+    from .assets.transactions import HISTORY_KEY
+    from .core.stockcodes import eligible_stockcodes, validate_stockcode
+    from .core.store import parquet_to_frame
+
+    history = parquet_to_frame(store.get_bytes(HISTORY_KEY)).set_index("stock_code")
+    eligible = eligible_stockcodes(history, settings.min_history_rows, settings.min_history_days)
+    if not stockcodes:
+        if not eligible:
+            raise CliError(
+                f"no stockcode has {settings.min_history_rows} usable lines on {settings.min_history_days} days; "
+                "lower --min-history-rows / --min-history-days"
+            )
+        return eligible[:top]
+    chosen = []
+    for code in (c.strip().upper() for c in stockcodes.split(",") if c.strip()):
+        validate_stockcode(code)
+        if code not in history.index:
+            raise CliError(f"stockcode {code} is not in the source; the most active are {', '.join(eligible[:5])}")
+        if code not in eligible:
+            row = history.loc[code]
+            raise CliError(
+                f"stockcode {code} has too little history ({int(row['rows'])} lines on {int(row['days'])} days; "
+                f"need {settings.min_history_rows} on {settings.min_history_days}): lower --min-history-rows "
+                "or --min-history-days"
+            )
+        chosen.append(code)
+    return chosen
+
+
+def run_lineage(
+    settings: Settings, stockcodes: str | None, top: int
+) -> tuple[dict[str, float], list[StockcodeOutcome]]:
+    """Materialise the graph for the chosen stockcodes; return raw-stage timing and outcomes."""
+    _prepare_dagster_home(settings)
+    from dagster import DagsterInstance
+
+    from .definitions import LINEAGE_JOB, RAW_JOB, build_definitions
+    from .partitions import register_stockcodes
+
+    instance = DagsterInstance.get()
+    defs = build_definitions(settings)
+    store = defs.resources["store"].get_store()
+    raw_config = {
+        "source": settings.source,
+        "data": settings.data,
+        "seed": settings.seed,
+        "synthetic_products": settings.synthetic_products,
+    }
+    console.print(f"[bold]raw_transactions[/] from {settings.source}{' ' + settings.data if settings.data else ''}")
+    started = time.perf_counter()
+    raw = defs.resolve_job_def(RAW_JOB).execute_in_process(
+        instance=instance,
+        run_config={"ops": {"raw_transactions": {"config": raw_config}}, **QUIET_LOGS},
+        raise_on_error=False,
+    )
+    if not raw.success:
+        raise CliError(f"loading the source failed: {_error_message(raw)}")
+    raw_seconds = time.perf_counter() - started
+    chosen = _choose_stockcodes(store, settings, stockcodes, top)
+    new = register_stockcodes(instance, chosen)
+    console.print(
+        f"raw_transactions done in {raw_seconds:.1f}s; {len(chosen)} stockcode(s) to run, {len(new)} newly registered"
+    )
+    job = defs.resolve_job_def(LINEAGE_JOB)
+    outcomes: list[StockcodeOutcome] = []
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("stockcodes", total=len(chosen))
+        for code in chosen:
+            progress.update(task, description=f"stockcode {code}")
+            t0 = time.perf_counter()
+            result = job.execute_in_process(
+                instance=instance, partition_key=code, run_config=QUIET_LOGS, raise_on_error=False
+            )
+            checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+            outcome = StockcodeOutcome(
+                stockcode=code,
+                success=result.success,
+                run_id=result.run_id,
+                seconds=round(time.perf_counter() - t0, 3),
+                checks=checks,
+                stage_seconds=_stage_seconds(result),
+                metadata=_materialization_metadata(result),
+                error="" if result.success else _error_message(result),
+            )
+            outcomes.append(outcome)
+            verdict = "ok" if outcome.success and all(checks.values()) else "FAILED"
+            progress.console.print(f"  {code}: {verdict} in {outcome.seconds:.1f}s  checks {checks}")
+            progress.advance(task)
+    return {"raw_transactions": round(raw_seconds, 3)}, outcomes
+
+
+def _summary(outcomes: list[StockcodeOutcome]) -> Table:
+    table = Table(title="pricing run")
+    for column in (
+        "stockcode",
+        "status",
+        "cleaned rows",
+        "feature rows",
+        "drift share",
+        "no_feature_drift",
+        "seconds",
+        "run id",
+    ):
+        table.add_column(column)
+    for o in outcomes:
+        cleaned = o.metadata.get("cleaned_transactions", {})
+        drift = o.metadata.get("drift_report", {})
+        check = o.checks.get("no_feature_drift")
+        table.add_row(
+            o.stockcode,
+            "[green]ok[/]" if o.success else f"[red]failed[/] {o.error[:60]}",
+            str(cleaned.get("rows", "-")),
+            str(o.metadata.get("demand_features", {}).get("rows", "-")),
+            f"{drift['drift_share']:.2f}" if isinstance(drift.get("drift_share"), float) else "-",
+            {True: "[green]passed[/]", False: "[red]failed[/]", None: "-"}[check],
+            f"{o.seconds:.1f}",
+            o.run_id[:8],
+        )
+    return table
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    overrides: dict[str, Any] = {}
+    for name in ("source", "data", "seed", "min_history_rows", "min_history_days"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
+    settings = current_settings().with_(**overrides)
+    if settings.source == "uci" and not settings.data:
+        raise CliError("--source uci needs --data PATH_OR_URL (for example ../shared/data/online_retail_dev.parquet)")
+    if args.top < 1:
+        raise CliError("--top must be at least 1")
+    started = time.perf_counter()
+    raw_stage, outcomes = run_lineage(settings, args.stockcodes, args.top)
+    wall = time.perf_counter() - started
+    Console(width=None if sys.stdout.isatty() else 140).print(_summary(outcomes))
+    if args.json:
+        report = {
+            "source": settings.source,
+            "data": settings.data,
+            "wall_seconds": round(wall, 3),
+            "stages": raw_stage,
+            "stockcodes": [asdict(o) for o in outcomes],
+        }
+        Path(args.json).write_text(json.dumps(report, indent=2, default=str))
+    failed = [o for o in outcomes if not o.success or not all(o.checks.values())]
+    if failed:
+        console.print(
+            f"[red]{len(failed)} of {len(outcomes)} stockcode(s) did not pass[/]: "
+            f"{', '.join(o.stockcode for o in failed)}. A failed no_feature_drift check means the latest window "
+            "differs from the training window: open the drift report (path in the run's metadata, `pricing ui`), "
+            "then fix the data or adjust PRICING_DRIFT_* thresholds and run again."
+        )
+        return 1
+    console.print(f"[green]all {len(outcomes)} stockcode(s) passed[/] in {wall:.1f}s; inspect with `pricing ui`")
+    return 0
+
+
+def _cmd_ui(args: argparse.Namespace) -> int:
+    settings = current_settings()
+    _prepare_dagster_home(settings)
+    workspace = settings.project_dir / "workspace.yaml"
+    command = ["dagster", "dev", "-w", str(workspace), "--host", args.host, "--port", str(args.port)]
+    console.print(f"DAGSTER_HOME={os.environ['DAGSTER_HOME']} {' '.join(command)}")
+    os.chdir(settings.project_dir)
+    os.execvp(command[0], command)
+    return 0  # not reached
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pricing", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="materialise the lineage for some stockcodes through Dagster")
+    pick = run.add_mutually_exclusive_group()
+    pick.add_argument("--stockcodes", help="comma-separated stockcodes, e.g. 85123A,22423")
+    pick.add_argument("--top", type=int, default=3, help="the N most active eligible stockcodes (default 3)")
+    run.add_argument("--source", choices=SOURCES, help="data source (default: PRICING_SOURCE or synthetic)")
+    run.add_argument("--data", help="path or URL of the UCI file (.xlsx, .csv, .parquet) for --source uci")
+    run.add_argument("--seed", type=int, help="seed of the synthetic source")
+    run.add_argument("--min-history-rows", type=int, help="usable lines a stockcode needs to be registered")
+    run.add_argument("--min-history-days", type=int, help="distinct sale days a stockcode needs to be registered")
+    run.add_argument("--json", help="also write the outcome (timings, checks) to this JSON file")
+    run.set_defaults(handler=_cmd_run)
+    ui = sub.add_parser("ui", help="open the Dagster UI (dagster dev) on this project's instance")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(handler=_cmd_ui)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except CliError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 2
+    except ValueError as exc:  # settings and key validation say what to fix
+        console.print(f"[red]error:[/] {exc}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
