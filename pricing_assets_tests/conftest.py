@@ -1,0 +1,70 @@
+"""Shared fixtures: isolated settings, an ephemeral Dagster instance, moto's S3 server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+
+from pricing_assets.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+UCI_DEV = REPO.parent / "shared" / "data" / "online_retail_dev.parquet"
+ARTIFACTS = REPO / "test-artifacts"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings that write only below a temporary project folder."""
+    return Settings.from_env({"PRICING_PROJECT_DIR": str(tmp_path), "PRICING_SYNTHETIC_PRODUCTS": "4"})
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto_s3():
+    """moto's S3 server on 127.0.0.1, as a separate process (the real HTTP path, not a mock)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("moto server did not start on 127.0.0.1")
+    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=10)
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture
+def s3_bucket(moto_s3: str, request: pytest.FixtureRequest) -> str:
+    name = "pricing-" + request.node.name.lower().replace("_", "-")[:40]
+    boto3.client("s3", endpoint_url=moto_s3).create_bucket(Bucket=name)
+    return name
