@@ -26,7 +26,8 @@ from .settings import current_settings
     ),
 )
 def stockcode_discovery_sensor(context: SensorEvaluationContext, store: ArtifactStoreResource):
-    event = context.instance.get_latest_materialization_event(AssetKey("raw_transactions"))
+    records = context.instance.fetch_materializations(AssetKey("raw_transactions"), limit=1).records
+    event = records[0] if records else None
     if event is None:
         return SkipReason("raw_transactions has not been materialised yet")
     if context.cursor and int(context.cursor) >= event.storage_id:

@@ -1,0 +1,53 @@
+"""Helpers for the Dagster-level tests: materialise the graph against temporary settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from dagster import DagsterInstance, materialize
+
+from pricing_assets.assets.drift import drift_report, no_feature_drift
+from pricing_assets.assets.transactions import cleaned_transactions, demand_features, raw_transactions
+from pricing_assets.core.synthetic import SyntheticConfig, generate
+from pricing_assets.definitions import build_resources
+from pricing_assets.partitions import register_stockcodes
+from pricing_assets.settings import Settings
+
+ALL = [raw_transactions, cleaned_transactions, demand_features, drift_report, no_feature_drift]
+
+
+def materialize_raw(instance: DagsterInstance, settings: Settings, **source: object):
+    config = {"source": "synthetic", "synthetic_products": 4, **source}
+    return materialize(
+        [raw_transactions],
+        instance=instance,
+        resources=build_resources(settings),
+        run_config={"ops": {"raw_transactions": {"config": config}}},
+    )
+
+
+def materialize_stockcode(instance: DagsterInstance, settings: Settings, stockcode: str, raise_on_error=True):
+    register_stockcodes(instance, [stockcode])
+    return materialize(
+        ALL,
+        selection=[cleaned_transactions, demand_features, drift_report, no_feature_drift],
+        partition_key=stockcode,
+        instance=instance,
+        resources=build_resources(settings),
+        raise_on_error=raise_on_error,
+    )
+
+
+def shifted_source_file(folder: Path, stockcode_rank: int = 0, days: int = 28) -> tuple[Path, str]:
+    """A UCI-shaped file whose most active product changed in its latest weeks."""
+    raw, _ = generate(SyntheticConfig(seed=7, n_products=4))
+    code = raw["StockCode"].value_counts().index[stockcode_rank]
+    recent = (raw["StockCode"] == code) & (raw["InvoiceDate"] > raw["InvoiceDate"].max() - pd.Timedelta(days=days))
+    raw.loc[recent, "UnitPrice"] *= 1.8
+    raw.loc[recent, "Quantity"] *= 5
+    raw.loc[recent, "CustomerID"] = float("nan")
+    raw.loc[recent, "Country"] = "France"
+    path = folder / "shifted.parquet"
+    raw.to_parquet(path, index=False)
+    return path, code

@@ -1,0 +1,71 @@
+import pandas as pd
+import pytest
+from dagster import AssetKey, DagsterInstance
+
+from pricing_assets.core.store import LocalArtifactStore
+from pricing_assets.core.synthetic import SyntheticConfig, generate
+
+from .helpers import materialize_raw, materialize_stockcode, shifted_source_file
+
+
+@pytest.fixture
+def instance():
+    with DagsterInstance.ephemeral() as inst:
+        yield inst
+
+
+def top_stockcode() -> str:
+    raw, _ = generate(SyntheticConfig(seed=7, n_products=4))
+    return raw["StockCode"].value_counts().index[0]
+
+
+def test_data_assets_and_drift_check_for_a_stockcode(instance, settings):
+    assert materialize_raw(instance, settings).success
+    code = top_stockcode()
+    result = materialize_stockcode(instance, settings, code)
+    assert result.success
+    evaluation = result.get_asset_check_evaluations()[0]
+    assert evaluation.check_name == "no_feature_drift" and evaluation.passed
+    assert evaluation.partition == code
+    store = LocalArtifactStore(settings.artifact_root)
+    for asset in ("cleaned_transactions", "demand_features"):
+        assert store.exists(f"assets/{asset}/{code}.parquet")
+    assert store.exists(f"assets/drift_report/{code}.json")
+    html = list((settings.artifact_root / "reports" / "drift_report" / code).glob("*.html"))
+    assert len(html) == 1
+    # Every asset reports rows, date range, content hash and a code version.
+    for asset in ("cleaned_transactions", "demand_features"):
+        event = instance.get_latest_materialization_event(AssetKey(asset))
+        meta = event.asset_materialization.metadata
+        assert {"rows", "date_from", "date_to", "content_hash"} <= set(meta)
+        assert event.asset_materialization.partition == code
+    cleaned = instance.get_latest_materialization_event(AssetKey("cleaned_transactions")).asset_materialization
+    assert cleaned.metadata["dropped_cancellation"].value > 0
+
+
+def test_ground_truth_is_kept_for_later_scoring(instance, settings):
+    materialize_raw(instance, settings)
+    store = LocalArtifactStore(settings.artifact_root)
+    truth = pd.read_parquet(settings.artifact_root / "artifacts/raw_transactions/ground_truth.parquet")
+    assert {"stock_code", "shape", "optimal_price"} <= set(truth.columns) and len(truth) == 4
+    assert store.exists("artifacts/raw_transactions/stockcode_history.parquet")
+
+
+def test_drift_check_blocks_on_shifted_data(instance, settings, tmp_path):
+    path, code = shifted_source_file(tmp_path)
+    assert materialize_raw(instance, settings, source="uci", data=str(path)).success
+    result = materialize_stockcode(instance, settings, code, raise_on_error=False)
+    evaluation = result.get_asset_check_evaluations()[0]
+    assert not evaluation.passed
+    drifted = evaluation.metadata["drifted_columns"].value
+    assert "unit_price" in drifted and "customer_type" in drifted
+    assert evaluation.metadata["drift_share"].value >= 0.5
+    # The report itself is kept (a failed check leaves the checked asset in storage).
+    assert (settings.artifact_root / "assets/drift_report" / f"{code}.json").exists()
+
+
+def test_hostile_partition_key_is_refused_before_storage(instance, settings):
+    materialize_raw(instance, settings)
+    with pytest.raises(ValueError, match="invalid stockcode"):
+        materialize_stockcode(instance, settings, "../x")
+    assert not (settings.artifact_root / "x.parquet").exists()

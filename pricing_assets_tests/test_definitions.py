@@ -1,0 +1,39 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from dagster import AssetKey
+
+from pricing_assets.definitions import LINEAGE_JOB, defs
+from pricing_assets.partitions import stockcode_partitions
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_definitions_load_with_fixed_names():
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert {"raw_transactions", "cleaned_transactions", "demand_features", "drift_report"} <= keys
+    for name in ("cleaned_transactions", "demand_features", "drift_report"):
+        node = graph.get(AssetKey(name))
+        assert node.partitions_def == stockcode_partitions
+        assert node.code_version and node.description
+    assert graph.get(AssetKey("raw_transactions")).partitions_def is None
+    (check_key,) = graph.asset_check_keys
+    check = graph.get_check_spec(check_key)
+    assert check.name == "no_feature_drift" and check.blocking and check.partitions_def == stockcode_partitions
+    assert defs.resolve_job_def(LINEAGE_JOB).partitions_def == stockcode_partitions
+    assert defs.resolve_sensor_def("stockcode_discovery_sensor")
+
+
+def test_dagster_definitions_validate_on_the_workspace(tmp_path):
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "PRICING_PROJECT_DIR": str(tmp_path)}
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    dagster = Path(sys.executable).parent / "dagster"
+    proc = subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "pricing_assets" in proc.stdout + proc.stderr

@@ -1,0 +1,32 @@
+import boto3
+from dagster import DagsterInstance
+
+from pricing_assets.core.store import S3ArtifactStore, parquet_to_frame
+from pricing_assets.core.synthetic import SyntheticConfig, generate
+
+from .helpers import materialize_raw, materialize_stockcode
+
+
+def test_s3_mode_against_moto_server(settings, moto_s3, s3_bucket):
+    s3_settings = settings.with_(env="production", s3_bucket=s3_bucket, s3_endpoint_url=moto_s3, s3_prefix="lineage")
+    raw, _ = generate(SyntheticConfig(seed=7, n_products=4))
+    code = raw["StockCode"].value_counts().index[0]
+    with DagsterInstance.ephemeral() as instance:
+        assert materialize_raw(instance, s3_settings).success
+        assert materialize_stockcode(instance, s3_settings, code).success
+    client = boto3.client("s3", endpoint_url=moto_s3)
+    keys = {o["Key"] for o in client.list_objects_v2(Bucket=s3_bucket)["Contents"]}
+    assert {
+        "lineage/assets/raw_transactions.parquet",
+        f"lineage/assets/cleaned_transactions/{code}.parquet",
+        f"lineage/assets/demand_features/{code}.parquet",
+        f"lineage/assets/drift_report/{code}.json",
+        "lineage/artifacts/raw_transactions/ground_truth.parquet",
+    } <= keys
+    assert any(k.startswith(f"lineage/reports/drift_report/{code}/") and k.endswith(".html") for k in keys)
+    assert not (settings.artifact_root / "assets").exists()  # nothing went to the local folder
+    store = S3ArtifactStore(client, s3_bucket, "lineage")
+    features = parquet_to_frame(store.get_bytes(f"assets/demand_features/{code}.parquet"))
+    assert len(features) > 1000 and (features["stock_code"] == code).all()
+    assert store.exists(f"assets/drift_report/{code}.json")
+    assert not store.exists("assets/drift_report/nothing.json")
