@@ -1,0 +1,88 @@
+"""The ``pricing`` console script, run as a user would run it (a subprocess, a real instance)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus
+
+from .conftest import UCI_DEV
+from .helpers import shifted_source_file
+
+PRICING = str(Path(sys.executable).parent / "pricing")
+pytestmark = pytest.mark.slow
+
+
+def run_cli(tmp_path: Path, *args: str, dagster_home: Path | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    env.update({"PRICING_PROJECT_DIR": str(tmp_path), "PRICING_SYNTHETIC_PRODUCTS": "4"})
+    if dagster_home:
+        env["DAGSTER_HOME"] = str(dagster_home)
+    return subprocess.run([PRICING, "run", *args], env=env, capture_output=True, text=True, timeout=600)
+
+
+def instance_at(home: Path) -> DagsterInstance:
+    os.environ["DAGSTER_HOME"] = str(home)
+    try:
+        return DagsterInstance.get()
+    finally:
+        del os.environ["DAGSTER_HOME"]
+
+
+def test_run_top_two_records_everything_in_the_embedded_instance(tmp_path):
+    proc = run_cli(tmp_path, "--top", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert "no_feature_drift" in proc.stdout and "passed" in proc.stdout
+    assert "stockcode" in proc.stderr  # progress went to the terminal
+    home = tmp_path / ".pricing" / "dagster_home"
+    with instance_at(home) as instance:
+        runs = instance.get_runs()
+        assert len(runs) == 3 and all(r.status == DagsterRunStatus.SUCCESS for r in runs)
+        partitions = instance.get_dynamic_partitions("stockcode")
+        assert len(partitions) == 2
+        records = instance.fetch_materializations(AssetKey("drift_report"), limit=10).records
+        assert {r.partition_key for r in records} == set(partitions)
+    assert (tmp_path / ".pricing" / "store" / "assets" / "raw_transactions.parquet").exists()
+
+
+def test_run_uses_dagster_home_when_set(tmp_path):
+    home = tmp_path / "elsewhere"
+    home.mkdir()
+    proc = run_cli(tmp_path, "--top", "1", dagster_home=home)
+    assert proc.returncode == 0, proc.stderr
+    with instance_at(home) as instance:
+        assert len(instance.get_runs()) == 2
+    assert not (tmp_path / ".pricing" / "dagster_home").exists()
+
+
+def test_drift_failure_exits_non_zero_and_says_what_to_do(tmp_path):
+    path, code = shifted_source_file(tmp_path)
+    proc = run_cli(tmp_path, "--source", "uci", "--data", str(path), "--stockcodes", code)
+    assert proc.returncode == 1
+    assert "did not pass" in proc.stderr and code in proc.stderr and "drift report" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (("--source", "uci", "--data", "/nonexistent/retail.csv"), "does not exist"),
+        (("--source", "uci"), "--data"),
+        (("--stockcodes", "../x"), "invalid stockcode"),
+        (("--stockcodes", "99999Z"), "is not in the source"),
+        (("--top", "0"), "--top must be at least 1"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(tmp_path, args, message):
+    proc = run_cli(tmp_path, *args)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.skipif(not UCI_DEV.exists(), reason=f"the developers' UCI share is absent ({UCI_DEV})")
+def test_run_on_the_uci_file(tmp_path):
+    proc = run_cli(tmp_path, "--source", "uci", "--data", str(UCI_DEV), "--stockcodes", "85123A")
+    assert proc.returncode == 0, proc.stderr
+    assert "85123A" in proc.stdout
