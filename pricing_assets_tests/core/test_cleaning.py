@@ -48,7 +48,10 @@ def test_each_rule_is_applied_and_counted():
     d = report.dropped
     assert (d["non_product"], d["exact_duplicate"], d["cancellation"], d["cancelled_original"]) == (1, 1, 1, 1)
     assert (d["non_positive_quantity"], d["non_positive_price"], d["quantity_outlier"], d["price_outlier"]) == (
-        1, 1, 1, 1,
+        1,
+        1,
+        1,
+        1,
     )
     assert report.rows_out == len(cleaned) == 29
     assert not (cleaned["invoice_date"] == pd.Timestamp("2011-01-03 12:00")).any()  # the cancelled original

@@ -10,7 +10,16 @@ from pricing_assets.core.sources import SourceUnavailableError, load_source
 from pricing_assets.core.synthetic import SyntheticConfig, generate
 from pricing_assets_tests.conftest import UCI_DEV
 
-EXPECTED = ["invoice_no", "stock_code", "description", "quantity", "invoice_date", "unit_price", "customer_id", "country"]
+EXPECTED = [
+    "invoice_no",
+    "stock_code",
+    "description",
+    "quantity",
+    "invoice_date",
+    "unit_price",
+    "customer_id",
+    "country",
+]
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +29,14 @@ def raw() -> pd.DataFrame:
 
 @pytest.mark.parametrize(
     "name,expected",
-    [("InvoiceNo", "invoice_no"), ("CustomerID", "customer_id"), ("Customer ID", "customer_id"),
-     ("UnitPrice", "unit_price"), ("StockCode", "stock_code"), ("InvoiceDate", "invoice_date")],
+    [
+        ("InvoiceNo", "invoice_no"),
+        ("CustomerID", "customer_id"),
+        ("Customer ID", "customer_id"),
+        ("UnitPrice", "unit_price"),
+        ("StockCode", "stock_code"),
+        ("InvoiceDate", "invoice_date"),
+    ],
 )
 def test_snake_case(name, expected):
     from pricing_assets.core.schema import normalise_column_names

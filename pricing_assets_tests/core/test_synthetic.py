@@ -28,7 +28,8 @@ def test_ground_truth_is_interior_and_matches_formula():
     for _, row in truth.iterrows():
         assert row["optimal_price"] == pytest.approx(optimal_price(row["shape"], row["a"], row["b"]))
         prices = transactions.loc[
-            (transactions["StockCode"] == row["stock_code"]) & (transactions["UnitPrice"] > 0)
+            (transactions["StockCode"] == row["stock_code"])
+            & (transactions["UnitPrice"] > 0)
             & (transactions["Quantity"] > 0),
             "UnitPrice",
         ]

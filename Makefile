@@ -1,0 +1,27 @@
+# Two entry points: `make run` (set up, then run the main job on the embedded default) and
+# `make test` (set up, then lint and run the whole test suite). Both create .venv on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+
+$(STAMP): pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+.PHONY: setup run test lint ui
+setup: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/pricing run --top 3
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+ui: $(STAMP)
+	$(BIN)/pricing ui
