@@ -45,7 +45,6 @@ def snake_case(name: str) -> str:
     """``InvoiceNo`` -> ``invoice_no``, ``Customer ID`` -> ``customer_id``."""
     name = str(name).strip()
     name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
-    name = re.sub(r"(ID)$", r"_id", name) if name.endswith("ID") and not name.endswith("_ID") else name
     name = re.sub(r"[^0-9a-zA-Z]+", "_", name).strip("_").lower()
     return re.sub(r"_+", "_", name)
 

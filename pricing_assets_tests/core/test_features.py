@@ -5,10 +5,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pricing_assets.core.cleaning import clean_transactions
-from pricing_assets.core.features import FEATURES, TARGET, build_demand_features, price_derived_features
+from pricing_assets.core.features import (
+    FEATURES,
+    NUMERIC_FEATURES,
+    TARGET,
+    build_demand_features,
+    price_derived_features,
+)
 from pricing_assets.core.schema import normalise_transactions
-
-NUMERIC_COMPARE = [c for c in build_demand_features.__globals__["NUMERIC_FEATURES"]]
 
 
 def cleaned_from(minutes, prices, quantities, guests, ids=None):
@@ -53,7 +57,7 @@ def test_target_and_columns():
     assert np.allclose(f[TARGET], np.log1p([1, 9, 99]))
     assert set(FEATURES) <= set(f.columns)
     assert f["customer_type"].tolist() == ["guest", "registered", "registered"]
-    assert f[list(NUMERIC_COMPARE)].notna().all().all()
+    assert f[list(NUMERIC_FEATURES)].notna().all().all()
 
 
 def test_price_derived_features_match_the_table():
