@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -120,10 +121,16 @@ def run_lineage(
     _prepare_dagster_home(settings)
     from dagster import DagsterInstance
 
+    with DagsterInstance.get() as instance:
+        return _run_in_instance(instance, settings, stockcodes, top)
+
+
+def _run_in_instance(
+    instance: Any, settings: Settings, stockcodes: str | None, top: int
+) -> tuple[dict[str, float], list[StockcodeOutcome]]:
     from .definitions import LINEAGE_JOB, RAW_JOB, build_definitions
     from .partitions import register_stockcodes
 
-    instance = DagsterInstance.get()
     defs = build_definitions(settings)
     store = defs.resources["store"].get_store()
     raw_config = {
@@ -293,5 +300,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def entrypoint() -> None:
+    """The console script: run, flush, and leave without interpreter finalisation.
+
+    pyarrow's worker threads can be caught mid-way by CPython's finalisation, which aborts the
+    process ("terminate called without an active exception") after the work is done and turns a
+    clean exit code into SIGABRT. Everything the CLI writes is flushed here first, and the
+    Dagster instance is already closed by then.
+    """
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entrypoint()
