@@ -8,6 +8,11 @@ from dagster import AssetSelection, BetaWarning, Definitions, PreviewWarning, de
 from dagster_aws.s3 import S3Resource
 
 from .assets.drift import drift_report, no_feature_drift
+from .assets.evaluation import model_evaluation, shap_explanations
+from .assets.fairness import fairness_report, fairness_within_threshold
+from .assets.models import model_assets
+from .assets.promotion import price_curve, promoted_model
+from .assets.training import training_splits
 from .assets.transactions import GROUP, cleaned_transactions, demand_features, raw_transactions
 from .io_manager import StoreIOManager
 from .partitions import stockcode_partitions
@@ -47,8 +52,20 @@ def build_resources(settings: Settings) -> dict[str, object]:
 
 def build_definitions(settings: Settings | None = None) -> Definitions:
     return Definitions(
-        assets=[raw_transactions, cleaned_transactions, demand_features, drift_report],
-        asset_checks=[no_feature_drift],
+        assets=[
+            raw_transactions,
+            cleaned_transactions,
+            demand_features,
+            drift_report,
+            training_splits,
+            *model_assets,
+            model_evaluation,
+            shap_explanations,
+            fairness_report,
+            price_curve,
+            promoted_model,
+        ],
+        asset_checks=[no_feature_drift, fairness_within_threshold],
         jobs=[raw_transactions_job, stockcode_lineage_job],
         sensors=[stockcode_discovery_sensor],
         resources=build_resources(settings or current_settings()),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 SOURCES = ("synthetic", "uci")
@@ -33,6 +33,16 @@ def _project_dir(environ: Mapping[str, str]) -> Path:
 def _opt(environ: Mapping[str, str], name: str) -> str | None:
     value = environ.get(name, "").strip()
     return value or None
+
+
+_PARSERS = {
+    "str": str,
+    "str | None": str,
+    "int": int,
+    "int | None": int,
+    "float": float,
+    "Path | None": lambda raw: Path(raw).resolve(),
+}
 
 
 @dataclass(frozen=True)
@@ -60,31 +70,41 @@ class Settings:
     drift_share_threshold: float = 0.5
     drift_column_threshold: float = 0.2
     drift_min_rows: int = 30
+    # Splits: fractions of rows by time, or cut-off dates when both are set ------------------
+    split_train_fraction: float = 0.7
+    split_validation_fraction: float = 0.15
+    split_train_end: str | None = None
+    split_validation_end: str | None = None
+    # Tuning budgets (per model; the time budget is a safety net, see core/tuning.py) ----------
+    dfn_trials: int = 10
+    dfn_max_epochs: int = 60
+    backup_trials: int = 15
+    tuning_seconds: float = 60.0
+    # Explanations, fairness, pricing -----------------------------------------------------
+    shap_background_rows: int = 100
+    shap_explain_rows: int = 200
+    fairness_threshold: float = 0.25
+    fairness_min_group_rows: int = 20
+    price_bins: int = 50
+    pricing_recent_days: int = 90
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Every field ``x`` is read from ``PRICING_X`` (``project_dir`` from ``PRICING_PROJECT_DIR``)."""
         e = os.environ if environ is None else environ
-        project = _project_dir(e)
-        ref_days = _opt(e, "PRICING_DRIFT_REFERENCE_DAYS")
-        settings = cls(
-            project_dir=project,
-            env=e.get("PRICING_ENV", "local") or "local",
-            store_root=Path(e["PRICING_STORE_ROOT"]).resolve() if _opt(e, "PRICING_STORE_ROOT") else None,
-            s3_bucket=_opt(e, "PRICING_S3_BUCKET"),
-            s3_prefix=e.get("PRICING_S3_PREFIX", "pricing"),
-            s3_endpoint_url=_opt(e, "PRICING_S3_ENDPOINT_URL"),
-            source=e.get("PRICING_SOURCE", "synthetic") or "synthetic",
-            data=_opt(e, "PRICING_DATA"),
-            seed=int(e.get("PRICING_SEED", "7")),
-            synthetic_products=int(e.get("PRICING_SYNTHETIC_PRODUCTS", "24")),
-            min_history_days=int(e.get("PRICING_MIN_HISTORY_DAYS", "60")),
-            min_history_rows=int(e.get("PRICING_MIN_HISTORY_ROWS", "150")),
-            drift_window_days=int(e.get("PRICING_DRIFT_WINDOW_DAYS", "28")),
-            drift_reference_days=int(ref_days) if ref_days else None,
-            drift_share_threshold=float(e.get("PRICING_DRIFT_SHARE_THRESHOLD", "0.5")),
-            drift_column_threshold=float(e.get("PRICING_DRIFT_COLUMN_THRESHOLD", "0.2")),
-            drift_min_rows=int(e.get("PRICING_DRIFT_MIN_ROWS", "30")),
-        )
+        values: dict[str, object] = {"project_dir": _project_dir(e)}
+        for f in fields(cls):
+            if f.name == "project_dir":
+                continue
+            variable = f"PRICING_{f.name.upper()}"
+            raw = _opt(e, variable)
+            if raw is None:
+                continue
+            try:
+                values[f.name] = _PARSERS[str(f.type)](raw)
+            except ValueError as exc:
+                raise ValueError(f"{variable}={raw!r} is not a valid {f.type}") from exc
+        settings = cls(**values)
         settings.validate()
         return settings
 
@@ -105,6 +125,15 @@ class Settings:
             raise ValueError("PRICING_DRIFT_SHARE_THRESHOLD must be in (0, 1]")
         if self.drift_window_days < 1 or self.min_history_days < 1 or self.min_history_rows < 1:
             raise ValueError("window and history sizes must be positive")
+        if min(self.dfn_trials, self.dfn_max_epochs, self.backup_trials) < 1 or self.tuning_seconds <= 0:
+            raise ValueError(
+                "PRICING_DFN_TRIALS, PRICING_DFN_MAX_EPOCHS, PRICING_BACKUP_TRIALS and "
+                "PRICING_TUNING_SECONDS must be positive"
+            )
+        if self.fairness_threshold <= 0 or self.fairness_min_group_rows < 1:
+            raise ValueError("PRICING_FAIRNESS_THRESHOLD and PRICING_FAIRNESS_MIN_GROUP_ROWS must be positive")
+        if not 2 <= self.price_bins <= 1000:
+            raise ValueError("PRICING_PRICE_BINS must be between 2 and 1000")
 
     # Derived locations ------------------------------------------------------------------
     @property

@@ -48,8 +48,10 @@ def raw_transactions(
             "stockcode_history": MetadataValue.path(artifact_store.uri(HISTORY_KEY)),
         }
     )
+    # Always written (empty for real data), so no earlier source's truth is ever scored against.
+    truth = data.ground_truth if data.ground_truth is not None else pd.DataFrame({"stock_code": pd.Series(dtype=str)})
+    artifact_store.put_bytes(GROUND_TRUTH_KEY, frame_to_parquet(truth))
     if data.ground_truth is not None:
-        artifact_store.put_bytes(GROUND_TRUTH_KEY, frame_to_parquet(data.ground_truth))
         metadata["ground_truth"] = MetadataValue.path(artifact_store.uri(GROUND_TRUTH_KEY))
         metadata["ground_truth_hash"] = MetadataValue.text(frame_content_hash(data.ground_truth))
     context.log.info(f"loaded {len(data.transactions)} rows from {data.description}")

@@ -1,0 +1,146 @@
+"""Every candidate scored on one scale, the champion chosen on validation, and its SHAP values."""
+
+import base64
+
+import pandas as pd
+from dagster import AssetExecutionContext, Config, MetadataValue, Output, asset
+
+from ..core import evaluation, explain, metrics, splits
+from ..core.stockcodes import validate_stockcode
+from ..core.store import frame_to_parquet, sha256_hex
+from ..partitions import stockcode_partitions
+from ..resources import ArtifactStoreResource
+from ..settings import current_settings
+from .common import code_version_of
+from .models import MODEL_ASSETS, load_candidate
+from .training import load_preprocessor
+from .transactions import GROUP
+
+
+@asset(
+    partitions_def=stockcode_partitions,
+    group_name=GROUP,
+    code_version=code_version_of(evaluation, metrics),
+    description=(
+        "Validation and test RMSLE, MAE (on quantity) and MSE (on log1p quantity) of every candidate. "
+        "The champion is the lowest validation RMSLE (test scores are reported, never used to "
+        "choose); the fallback chain orders the others for serving, constant baseline last."
+    ),
+)
+def model_evaluation(
+    context: AssetExecutionContext,
+    training_splits: pd.DataFrame,
+    dfn_model: dict,
+    lightgbm_model: dict,
+    elasticnet_model: dict,
+    svr_model: dict,
+    elasticity_baseline: dict,
+    constant_baseline: dict,
+    store: ArtifactStoreResource,
+) -> Output[dict]:
+    stock_code = validate_stockcode(context.partition_key)
+    artifact_store = store.get_store()
+    cards = {
+        card["kind"]: card
+        for card in (dfn_model, lightgbm_model, elasticnet_model, svr_model, elasticity_baseline, constant_baseline)
+    }
+    models = {kind: load_candidate(artifact_store, cards[kind]) for kind in MODEL_ASSETS}
+    preprocessor = load_preprocessor(artifact_store, stock_code)
+    data = splits.design_matrices(training_splits, preprocessor, ("validation", "test"))
+    result = evaluation.evaluate_candidates(models, data)
+    report = {**result.to_dict(), "candidates": cards}
+    lines = [
+        "| model | val RMSLE | val MAE | val MSE log1p | test RMSLE | test MAE | test MSE log1p |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for kind in [result.champion, *result.fallback_chain]:
+        v, t = result.metrics[kind]["validation"], result.metrics[kind]["test"]
+        label = f"**{kind}** (champion)" if kind == result.champion else kind
+        lines.append(
+            f"| {label} | {v['rmsle']:.4f} | {v['mae']:.3f} | {v['mse_log1p']:.4f} "
+            f"| {t['rmsle']:.4f} | {t['mae']:.3f} | {t['mse_log1p']:.4f} |"
+        )
+    champion_test = result.metrics[result.champion]["test"]
+    context.log.info(f"champion {result.champion}; fallbacks {result.fallback_chain}")
+    return Output(
+        report,
+        metadata={
+            "champion": MetadataValue.text(result.champion),
+            "fallback_chain": MetadataValue.json(result.fallback_chain),
+            "metrics": MetadataValue.md("\n".join(lines)),
+            "metric_scale": MetadataValue.text(metrics.SCALE),
+            "champion_test_rmsle": MetadataValue.float(champion_test["rmsle"]),
+            "champion_test_mae": MetadataValue.float(champion_test["mae"]),
+        },
+    )
+
+
+class ExplainConfig(Config):
+    """Bounded, seeded SHAP samples; defaults from PRICING_SHAP_* (settings.py)."""
+
+    background_rows: int = current_settings().shap_background_rows
+    explain_rows: int = current_settings().shap_explain_rows
+    seed: int = current_settings().seed
+
+
+@asset(
+    partitions_def=stockcode_partitions,
+    group_name=GROUP,
+    code_version=code_version_of(explain),
+    description=(
+        "SHAP values of the champion with the explainer of its family (deep, tree, linear, kernel), "
+        "a seeded background sample of train rows and a seeded sample of test rows; mean |SHAP| "
+        "per labelled feature, the raw values as Parquet and a PNG plot."
+    ),
+)
+def shap_explanations(
+    context: AssetExecutionContext,
+    config: ExplainConfig,
+    training_splits: pd.DataFrame,
+    model_evaluation: dict,
+    store: ArtifactStoreResource,
+) -> Output[dict]:
+    stock_code = validate_stockcode(context.partition_key)
+    artifact_store = store.get_store()
+    champion = model_evaluation["champion"]
+    model = load_candidate(artifact_store, model_evaluation["candidates"][champion])
+    preprocessor = load_preprocessor(artifact_store, stock_code)
+    data = splits.design_matrices(training_splits, preprocessor, ("train", "test"))
+    result = explain.explain(
+        model,
+        data.feature_names,
+        data.x["train"],
+        data.x["test"],
+        config.background_rows,
+        config.explain_rows,
+        config.seed,
+    )
+    values = frame_to_parquet(result.values)
+    png = explain.importance_plot(result, f"{stock_code}: SHAP importance of {champion}")
+    base = f"artifacts/shap_explanations/{stock_code}"
+    values_uri = artifact_store.put_bytes(f"{base}/shap_values.parquet", values)
+    plot_uri = artifact_store.put_bytes(f"{base}/importance.png", png)
+    importance = {name: float(v) for name, v in result.importance.items()}
+    report = {
+        "champion": champion,
+        "explainer": result.explainer,
+        "base_value": result.base_value,
+        "explained_rows": len(result.values),
+        "importance": importance,
+        "scale": "log1p(quantity)",
+        "shap_values": {"key": f"{base}/shap_values.parquet", "sha256": sha256_hex(values)},
+        "plot": {"key": f"{base}/importance.png", "sha256": sha256_hex(png)},
+    }
+    top = "\n".join(f"| {name} | {value:.4f} |" for name, value in list(importance.items())[:10])
+    return Output(
+        report,
+        metadata={
+            "explainer": MetadataValue.text(result.explainer),
+            "champion": MetadataValue.text(champion),
+            "explained_rows": MetadataValue.int(len(result.values)),
+            "top_features": MetadataValue.md("| feature | mean abs SHAP |\n|---|---|\n" + top),
+            "plot": MetadataValue.md(f"![SHAP importance](data:image/png;base64,{base64.b64encode(png).decode()})"),
+            "plot_path": MetadataValue.path(plot_uri),
+            "shap_values_path": MetadataValue.path(values_uri),
+        },
+    )

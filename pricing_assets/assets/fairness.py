@@ -1,0 +1,101 @@
+"""Per-group error of the champion (registered vs guest customers) and the blocking check on it."""
+
+import pandas as pd
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    Config,
+    MetadataValue,
+    Output,
+    asset,
+    asset_check,
+)
+
+from ..core import fairness, splits
+from ..core.stockcodes import validate_stockcode
+from ..partitions import stockcode_partitions
+from ..resources import ArtifactStoreResource
+from ..settings import current_settings
+from .common import code_version_of
+from .models import load_candidate
+from .training import load_preprocessor
+from .transactions import GROUP
+
+
+class FairnessThresholdConfig(Config):
+    """Defaults from PRICING_FAIRNESS_THRESHOLD and PRICING_FAIRNESS_MIN_GROUP_ROWS (settings.py)."""
+
+    threshold: float = current_settings().fairness_threshold
+    min_group_rows: int = current_settings().fairness_min_group_rows
+
+
+@asset(
+    partitions_def=stockcode_partitions,
+    group_name=GROUP,
+    code_version=code_version_of(fairness),
+    description=(
+        "The champion's MSE, MAE, RMSLE and mean prediction per customer group (registered vs guest) "
+        "on the test split, and the excess mean outcome difference between the groups on the "
+        "log1p(quantity) scale. Checked by fairness_within_threshold."
+    ),
+)
+def fairness_report(
+    context: AssetExecutionContext,
+    config: FairnessThresholdConfig,
+    training_splits: pd.DataFrame,
+    model_evaluation: dict,
+    store: ArtifactStoreResource,
+) -> Output[dict]:
+    stock_code = validate_stockcode(context.partition_key)
+    artifact_store = store.get_store()
+    champion = model_evaluation["champion"]
+    model = load_candidate(artifact_store, model_evaluation["candidates"][champion])
+    preprocessor = load_preprocessor(artifact_store, stock_code)
+    test_rows = training_splits[training_splits[splits.SPLIT_COLUMN] == "test"]
+    data = splits.design_matrices(training_splits, preprocessor, ("test",))
+    cfg = fairness.FairnessConfig(config.threshold, config.min_group_rows)
+    result = fairness.fairness_report(test_rows, model.predict_log(data.x["test"]), data.y["test"], cfg)
+    context.log.info(result.reason)
+    report = {**result.to_dict(), "champion": champion}
+    rows = "\n".join(
+        f"| {g} | {s['rows']} | {s.get('mse_log1p', float('nan')):.4f} | {s.get('mae', float('nan')):.3f} "
+        f"| {s.get('rmsle', float('nan')):.4f} | {s.get('mean_prediction', float('nan')):.3f} "
+        f"| {s.get('mean_observed', float('nan')):.3f} |"
+        for g, s in result.groups.items()
+    )
+    metadata = {
+        "passed": MetadataValue.bool(result.passed),
+        "reason": MetadataValue.text(result.reason),
+        "groups": MetadataValue.md(
+            "| group | rows | MSE log1p | MAE | RMSLE | mean prediction | mean observed |\n"
+            "|---|---|---|---|---|---|---|\n" + rows
+        ),
+        "scale": MetadataValue.text(result.scale),
+    }
+    if result.excess_outcome_difference is not None:
+        metadata["excess_outcome_difference"] = MetadataValue.float(result.excess_outcome_difference)
+    return Output(report, metadata=metadata)
+
+
+@asset_check(
+    asset=fairness_report,
+    blocking=True,
+    partitions_def=stockcode_partitions,
+    description=(
+        "Passes when both customer groups have enough test rows and the excess mean outcome "
+        "difference stays within the threshold. Blocking: no promotion otherwise."
+    ),
+)
+def fairness_within_threshold(fairness_report: dict) -> AssetCheckResult:
+    metadata = {
+        "reason": MetadataValue.text(fairness_report["reason"]),
+        "threshold": MetadataValue.float(float(fairness_report["threshold"])),
+        "group_rows": MetadataValue.json({g: s["rows"] for g, s in fairness_report["groups"].items()}),
+        "scale": MetadataValue.text(fairness_report["scale"]),
+    }
+    if fairness_report["excess_outcome_difference"] is not None:
+        metadata["excess_outcome_difference"] = MetadataValue.float(float(fairness_report["excess_outcome_difference"]))
+    return AssetCheckResult(
+        passed=bool(fairness_report["passed"]), severity=AssetCheckSeverity.ERROR, metadata=metadata
+    )

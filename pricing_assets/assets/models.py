@@ -1,0 +1,143 @@
+"""One asset per candidate model: the tuned network, the tuned backups and the two baselines.
+
+Each asset sees the train and validation rows only (the test rows are dropped before anything
+else happens), writes its model files to the store, and returns a model card (kind, files with
+SHA-256, tuning summary) that model_evaluation loads the model back from.
+"""
+
+import json
+from typing import Any
+
+import pandas as pd
+from dagster import AssetExecutionContext, AssetsDefinition, Config, DataVersion, MetadataValue, Output, asset
+
+from ..core import splits, tuning
+from ..core.models import TRAINERS, DemandModel, load_model
+from ..core.models import base as model_base
+from ..core.models import dfn as dfn_module
+from ..core.models import gbm as gbm_module
+from ..core.models import linear as linear_module
+from ..core.models import svr as svr_module
+from ..core.stockcodes import validate_stockcode
+from ..core.store import ArtifactStore, sha256_hex
+from ..partitions import stockcode_partitions
+from ..resources import ArtifactStoreResource
+from ..settings import current_settings
+from .common import code_version_of
+from .training import load_preprocessor
+from .transactions import GROUP
+
+# kind -> (asset name, module holding its trainer, description)
+MODEL_ASSETS: dict[str, tuple[str, Any, str]] = {
+    "dfn": (
+        "dfn_model",
+        dfn_module,
+        "PyTorch feed-forward demand network tuned with Optuna (seeded TPE, median pruning, bounded "
+        "trials and seconds); early stopping on validation restores the best epoch. Stored as a "
+        "state_dict (weights_only loadable) and a JSON of hyperparameters.",
+    ),
+    "lightgbm": (
+        "lightgbm_model",
+        gbm_module,
+        "LightGBM backup tuned with Optuna, early stopping on validation; LightGBM text model.",
+    ),
+    "elasticnet": ("elasticnet_model", linear_module, "ElasticNet backup tuned with Optuna; coefficients as JSON."),
+    "svr": ("svr_model", svr_module, "RBF support vector regression backup tuned with Optuna; arrays as .npz."),
+    "elasticity_baseline": (
+        "elasticity_baseline",
+        linear_module,
+        "Baseline: log-log price elasticity, log1p(quantity) = a + b log(price), least squares on train.",
+    ),
+    "constant_baseline": ("constant_baseline", linear_module, "Baseline: the mean train log1p(quantity)."),
+}
+
+
+class TuningConfig(Config):
+    """Tuning budget of one model; defaults from PRICING_BACKUP_TRIALS / PRICING_TUNING_SECONDS."""
+
+    trials: int = current_settings().backup_trials
+    seconds: float = current_settings().tuning_seconds
+    seed: int = current_settings().seed
+
+
+class NetworkTuningConfig(Config):
+    """Tuning budget of the network; defaults from PRICING_DFN_TRIALS / _MAX_EPOCHS / PRICING_TUNING_SECONDS."""
+
+    trials: int = current_settings().dfn_trials
+    seconds: float = current_settings().tuning_seconds
+    seed: int = current_settings().seed
+    max_epochs: int = current_settings().dfn_max_epochs
+
+
+def candidate_key(asset_name: str, stock_code: str, file_name: str) -> str:
+    return f"artifacts/{asset_name}/{validate_stockcode(stock_code)}/{file_name}"
+
+
+def load_candidate(store: ArtifactStore, card: dict[str, Any]) -> DemandModel:
+    """Load a model from its card, refusing any file whose SHA-256 changed since it was written."""
+    files = {}
+    for name, entry in card["files"].items():
+        data = store.get_bytes(entry["key"])
+        if sha256_hex(data) != entry["sha256"]:
+            raise RuntimeError(f"{entry['key']} does not match the SHA-256 in its model card; re-materialise it")
+        files[name] = data
+    return load_model(card["kind"], files)
+
+
+def _build_model_asset(kind: str) -> AssetsDefinition:
+    asset_name, module, description = MODEL_ASSETS[kind]
+    config_class = NetworkTuningConfig if kind == "dfn" else TuningConfig
+
+    @asset(
+        name=asset_name,
+        partitions_def=stockcode_partitions,
+        group_name=GROUP,
+        code_version=code_version_of(module, model_base, tuning, splits),
+        description=description,
+    )
+    def _model(
+        context: AssetExecutionContext,
+        config: config_class,  # type: ignore[valid-type]
+        training_splits: pd.DataFrame,
+        store: ArtifactStoreResource,
+    ) -> Output[dict]:
+        stock_code = validate_stockcode(context.partition_key)
+        artifact_store = store.get_store()
+        preprocessor = load_preprocessor(artifact_store, stock_code)
+        # The test rows never reach a trainer: not for fitting, tuning nor early stopping.
+        seen = training_splits[training_splits[splits.SPLIT_COLUMN] != "test"]
+        data = splits.design_matrices(seen, preprocessor, ("train", "validation"))
+        budget = tuning.TuningBudget(config.trials, config.seconds)
+        extra = {"max_epochs": config.max_epochs} if kind == "dfn" else {}
+        candidate = TRAINERS[kind](data, budget, config.seed, context.log.info, **extra)
+        files = {}
+        for name, blob in sorted(candidate.model.files().items()):
+            key = candidate_key(asset_name, stock_code, name)
+            artifact_store.put_bytes(key, blob)
+            files[name] = {"key": key, "sha256": sha256_hex(blob)}
+        card = {
+            "kind": kind,
+            "asset": asset_name,
+            "explainer": candidate.model.explainer,
+            "files": files,
+            "tuning": candidate.tuning,
+            "feature_names": data.feature_names,
+            "train_rows": len(data.y["train"]),
+            "validation_rows": len(data.y["validation"]),
+        }
+        metadata = {
+            "validation_mse_log1p": MetadataValue.float(float(candidate.tuning["best_validation_mse_log1p"])),
+            "best_params": MetadataValue.json(candidate.tuning.get("best_params", {})),
+            "files": MetadataValue.json({name: f["sha256"] for name, f in files.items()}),
+        }
+        for field in ("trials_run", "trials_pruned", "seconds", "stopped_by_time"):
+            if field in candidate.tuning:
+                metadata[field] = candidate.tuning[field]
+        version = sha256_hex(json.dumps({n: f["sha256"] for n, f in files.items()}, sort_keys=True).encode())[:16]
+        return Output(card, metadata=metadata, data_version=DataVersion(version))
+
+    return _model
+
+
+model_assets = [_build_model_asset(kind) for kind in MODEL_ASSETS]
+MODEL_ASSET_NAMES = [name for name, _, _ in MODEL_ASSETS.values()]

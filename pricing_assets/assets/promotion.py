@@ -1,0 +1,232 @@
+"""The price curve of the champion and the promoted serving bundle."""
+
+import time
+
+import pandas as pd
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetRecordsFilter,
+    Config,
+    DataVersion,
+    Failure,
+    MetadataValue,
+    Output,
+    asset,
+)
+
+from ..core import bundle, pricing
+from ..core.stockcodes import validate_stockcode
+from ..core.store import ArtifactNotFoundError, frame_to_parquet, parquet_to_frame
+from ..partitions import stockcode_partitions
+from ..resources import ArtifactStoreResource
+from ..settings import current_settings
+from .common import code_version_of, table_metadata
+from .models import load_candidate
+from .training import load_preprocessor, preprocessor_key
+from .transactions import GROUND_TRUTH_KEY, GROUP
+
+# Everything upstream of promoted_model, for the lineage manifest.
+LINEAGE_ASSETS = (
+    "raw_transactions",
+    "cleaned_transactions",
+    "demand_features",
+    "drift_report",
+    "training_splits",
+    "dfn_model",
+    "lightgbm_model",
+    "elasticnet_model",
+    "svr_model",
+    "elasticity_baseline",
+    "constant_baseline",
+    "model_evaluation",
+    "shap_explanations",
+    "fairness_report",
+    "price_curve",
+)
+
+
+class PriceGridConfig(Config):
+    """Defaults from PRICING_PRICE_BINS and PRICING_PRICING_RECENT_DAYS (settings.py)."""
+
+    bins: int = current_settings().price_bins
+    recent_days: int = current_settings().pricing_recent_days
+
+
+@asset(
+    partitions_def=stockcode_partitions,
+    group_name=GROUP,
+    code_version=code_version_of(pricing),
+    description=(
+        "Predicted quantity per order line (with a validation-residual interval) and sales over a "
+        "price grid spanning the stockcode's recent prices, every price-derived feature recomputed "
+        "at each grid price; the sales-maximising price and whether it sits on the grid's edge. "
+        "On the synthetic source, the revenue regret against the true optimum."
+    ),
+)
+def price_curve(
+    context: AssetExecutionContext,
+    config: PriceGridConfig,
+    demand_features: pd.DataFrame,
+    training_splits: pd.DataFrame,
+    model_evaluation: dict,
+    store: ArtifactStoreResource,
+) -> Output[pd.DataFrame]:
+    stock_code = validate_stockcode(context.partition_key)
+    artifact_store = store.get_store()
+    champion = model_evaluation["champion"]
+    model = load_candidate(artifact_store, model_evaluation["candidates"][champion])
+    preprocessor = load_preprocessor(artifact_store, stock_code)
+    scenario = pricing.scenario_rows(demand_features, config.recent_days)
+    prices = pricing.price_grid(scenario, config.bins)
+    curve = pricing.predict_curve(
+        model, preprocessor, scenario, prices, model_evaluation["residual_quantiles"][champion]
+    )
+    summary = curve.summary()
+    metadata, version = table_metadata(curve.curve, time_column="")
+    metadata.update(
+        {
+            "optimal_price": MetadataValue.float(curve.optimal_price),
+            "optimal_sales_per_line": MetadataValue.float(curve.optimal_sales),
+            "optimum_on_edge": MetadataValue.bool(curve.optimum_on_edge),
+            "price_range": MetadataValue.text(f"{summary['price_min']:.2f} to {summary['price_max']:.2f}"),
+            "model": MetadataValue.text(champion),
+            "scenario_rows": MetadataValue.int(len(scenario)),
+        }
+    )
+    truth = _ground_truth(artifact_store, stock_code)
+    if truth is not None:
+        regret = pricing.revenue_regret(truth["shape"], truth["a"], truth["b"], curve.optimal_price)
+        metadata["true_optimal_price"] = MetadataValue.float(float(truth["optimal_price"]))
+        metadata["revenue_regret"] = MetadataValue.float(regret)
+        context.log.info(f"optimal {curve.optimal_price:.2f} vs true {truth['optimal_price']:.2f}: regret {regret:.2%}")
+    if curve.optimum_on_edge:
+        context.log.warning(f"the optimum {curve.optimal_price:.2f} sits on the edge of the recent price range")
+    return Output(curve.curve, metadata=metadata, data_version=version)
+
+
+def _ground_truth(store, stock_code: str) -> pd.Series | None:
+    """The true demand curve of a synthetic product (None on real data)."""
+    try:
+        truth = parquet_to_frame(store.get_bytes(GROUND_TRUTH_KEY))
+    except ArtifactNotFoundError:
+        return None
+    rows = truth[truth["stock_code"] == stock_code]
+    return rows.iloc[0] if len(rows) else None
+
+
+def _upstream_versions(context: AssetExecutionContext, stock_code: str) -> dict[str, dict]:
+    """Data version, code version, run and time of the latest materialisation of each upstream asset."""
+    found = {}
+    for name in LINEAGE_ASSETS:
+        partitions = None if name == "raw_transactions" else [stock_code]
+        records = context.instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=AssetKey(name), asset_partitions=partitions), limit=1
+        ).records
+        if not records:
+            raise Failure(f"{name} has no materialisation for {stock_code}; materialise the lineage first")
+        record = records[0]
+        tags = record.asset_materialization.tags or {}
+        found[name] = {
+            "data_version": tags.get("dagster/data_version"),
+            "code_version": tags.get("dagster/code_version"),
+            "run_id": record.run_id,
+            "materialized_at": record.timestamp,
+        }
+    return found
+
+
+@asset(
+    partitions_def=stockcode_partitions,
+    group_name=GROUP,
+    code_version=code_version_of(bundle),
+    description=(
+        "The serving bundle: champion, fallback models, preprocessor, pricing inputs and a lineage "
+        "manifest (upstream data and code versions, SHA-256 of every file, run id, check outcomes). "
+        "Materialised only when no_feature_drift and fairness_within_threshold passed; written "
+        "atomically (files, then manifest, then the pointer serving reads)."
+    ),
+)
+def promoted_model(
+    context: AssetExecutionContext,
+    config: PriceGridConfig,
+    demand_features: pd.DataFrame,
+    drift_report: dict,
+    model_evaluation: dict,
+    shap_explanations: dict,
+    fairness_report: dict,
+    price_curve: pd.DataFrame,
+    store: ArtifactStoreResource,
+) -> Output[dict]:
+    stock_code = validate_stockcode(context.partition_key)
+    # The blocking checks already stop this asset in a run; this guards a materialisation on its own.
+    checks = {
+        "no_feature_drift": {"passed": bool(drift_report["passed"]), "reason": drift_report["reason"]},
+        "fairness_within_threshold": {"passed": bool(fairness_report["passed"]), "reason": fairness_report["reason"]},
+    }
+    failed = [name for name, outcome in checks.items() if not outcome["passed"]]
+    if failed:
+        raise Failure(
+            f"not promoted: {', '.join(failed)} failed for {stock_code}; the previous bundle stays in service"
+        )
+    artifact_store = store.get_store()
+    champion = model_evaluation["champion"]
+    chain = [champion, *model_evaluation["fallback_chain"]]
+    files: dict[str, bytes] = {}
+    models = []
+    for kind in chain:
+        card = model_evaluation["candidates"][kind]
+        load_candidate(artifact_store, card)  # refuses a file whose hash changed since training
+        for name, entry in card["files"].items():
+            files[f"models/{kind}/{name}"] = artifact_store.get_bytes(entry["key"])
+        models.append(
+            {
+                "kind": kind,
+                "role": "champion" if kind == champion else "fallback",
+                "explainer": card["explainer"],
+                "files": sorted(card["files"]),
+                "validation": model_evaluation["metrics"][kind]["validation"],
+                "test": model_evaluation["metrics"][kind]["test"],
+                "residual_quantiles": model_evaluation["residual_quantiles"][kind],
+                "tuning": card["tuning"],
+            }
+        )
+    scenario = pricing.scenario_rows(demand_features, config.recent_days)
+    files["preprocessor.json"] = artifact_store.get_bytes(preprocessor_key(stock_code))
+    files["scenario.parquet"] = frame_to_parquet(scenario)
+    files["price_curve.parquet"] = frame_to_parquet(price_curve)
+    best = price_curve.loc[price_curve["sales"].idxmax()]
+    manifest = {
+        "created_at": time.time(),
+        "champion": champion,
+        "fallback_chain": model_evaluation["fallback_chain"],
+        "models": models,
+        "metric_scale": model_evaluation["metric_scale"],
+        "pricing": {
+            "recent_days": config.recent_days,
+            "bins": len(price_curve),
+            "price_min": float(price_curve["unit_price"].min()),
+            "price_max": float(price_curve["unit_price"].max()),
+            "optimal_price": float(best["unit_price"]),
+            "interval_quantiles": model_evaluation["interval_quantiles"],
+        },
+        "checks": checks,
+        "fairness": {k: fairness_report[k] for k in ("excess_outcome_difference", "threshold", "scale", "groups")},
+        "shap_top_features": dict(list(shap_explanations["importance"].items())[:10]),
+        "upstream": _upstream_versions(context, stock_code),
+        "code_version": context.assets_def.code_versions_by_key[context.asset_key],
+    }
+    pointer = bundle.write_bundle(artifact_store, stock_code, files, manifest, context.run_id)
+    context.log.info(f"promoted {champion} as {pointer['version']} for {stock_code}")
+    return Output(
+        {**pointer, "champion": champion, "fallback_chain": model_evaluation["fallback_chain"]},
+        metadata={
+            "version": MetadataValue.text(pointer["version"]),
+            "champion": MetadataValue.text(champion),
+            "fallback_chain": MetadataValue.json(model_evaluation["fallback_chain"]),
+            "optimal_price": MetadataValue.float(float(best["unit_price"])),
+            "manifest": MetadataValue.path(artifact_store.uri(pointer["manifest_key"])),
+            "manifest_sha256": MetadataValue.text(pointer["manifest_sha256"]),
+        },
+        data_version=DataVersion(pointer["manifest_sha256"][:16]),
+    )

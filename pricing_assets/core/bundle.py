@@ -1,0 +1,104 @@
+"""The promoted bundle: what serving loads, and the lineage manifest that vouches for it.
+
+Layout in the artifact store (one folder per promotion, never rewritten)::
+
+    promoted/<stockcode>/<version>/models/<kind>/<file>   champion and fallbacks
+    promoted/<stockcode>/<version>/preprocessor.json
+    promoted/<stockcode>/<version>/scenario.parquet       the recent lines a price curve is scored on
+    promoted/<stockcode>/<version>/price_curve.parquet
+    promoted/<stockcode>/<version>/manifest.json          lineage + SHA-256 of every file above
+    promoted/<stockcode>/current.json                     pointer: version + manifest SHA-256
+
+Promotion is atomic because the pointer is written last, in one put: until then readers keep
+the previous bundle, whose folder nobody touches. Readers verify the manifest against the
+pointer's hash and every file against the manifest before using any of it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .stockcodes import validate_stockcode
+from .store import ArtifactStore, sha256_hex
+
+ROOT = "promoted"
+MANIFEST = "manifest.json"
+
+
+class BundleIntegrityError(RuntimeError):
+    """A bundle file is missing or its bytes do not match the manifest."""
+
+
+def pointer_key(stock_code: str) -> str:
+    return f"{ROOT}/{validate_stockcode(stock_code)}/current.json"
+
+
+def bundle_version(files: dict[str, bytes], run_id: str) -> str:
+    """Content digest of the files plus the run, so each promotion gets its own folder."""
+    digest = sha256_hex(json.dumps({n: sha256_hex(b) for n, b in sorted(files.items())}, sort_keys=True).encode())
+    return f"{digest[:12]}-{run_id.replace('-', '')[:8]}"
+
+
+def write_bundle(
+    store: ArtifactStore, stock_code: str, files: dict[str, bytes], manifest: dict[str, Any], run_id: str
+) -> dict[str, Any]:
+    """Write every file, then the manifest, then switch the pointer; return the pointer."""
+    stock_code = validate_stockcode(stock_code)
+    if MANIFEST in files:
+        raise ValueError(f"{MANIFEST} is written by write_bundle, not passed as a file")
+    version = bundle_version(files, run_id)
+    prefix = f"{ROOT}/{stock_code}/{version}"
+    for name, data in sorted(files.items()):
+        store.put_bytes(f"{prefix}/{name}", data)
+    full = {
+        **manifest,
+        "stock_code": stock_code,
+        "version": version,
+        "lineage_id": version,
+        "run_id": run_id,
+        "artifacts": {name: sha256_hex(data) for name, data in sorted(files.items())},
+    }
+    manifest_bytes = json.dumps(full, sort_keys=True, indent=2, default=str).encode()
+    store.put_bytes(f"{prefix}/{MANIFEST}", manifest_bytes)
+    pointer = {
+        "stock_code": stock_code,
+        "version": version,
+        "manifest_key": f"{prefix}/{MANIFEST}",
+        "manifest_sha256": sha256_hex(manifest_bytes),
+        "run_id": run_id,
+    }
+    store.put_bytes(pointer_key(stock_code), json.dumps(pointer, sort_keys=True).encode())
+    return pointer
+
+
+@dataclass(frozen=True)
+class LoadedBundle:
+    pointer: dict[str, Any]
+    manifest: dict[str, Any]
+    files: dict[str, bytes]
+
+    def model_files(self, kind: str) -> dict[str, bytes]:
+        prefix = f"models/{kind}/"
+        found = {name[len(prefix) :]: data for name, data in self.files.items() if name.startswith(prefix)}
+        if not found:
+            raise BundleIntegrityError(f"bundle {self.manifest['version']} has no files for model {kind}")
+        return found
+
+
+def read_bundle(store: ArtifactStore, stock_code: str) -> LoadedBundle:
+    """The current bundle of a stockcode, every byte verified against the recorded SHA-256s."""
+    pointer = json.loads(store.get_bytes(pointer_key(stock_code)))
+    manifest_bytes = store.get_bytes(pointer["manifest_key"])
+    if sha256_hex(manifest_bytes) != pointer["manifest_sha256"]:
+        raise BundleIntegrityError(f"manifest of {stock_code} {pointer['version']} does not match its pointer")
+    manifest = json.loads(manifest_bytes)
+    prefix = pointer["manifest_key"].rsplit("/", 1)[0]
+    files = {}
+    for name, expected in manifest["artifacts"].items():
+        data = store.get_bytes(f"{prefix}/{name}")
+        if sha256_hex(data) != expected:
+            raise BundleIntegrityError(f"{name} of {stock_code} {pointer['version']} fails its SHA-256 check")
+        files[name] = data
+    return LoadedBundle(pointer, manifest, files)

@@ -1,0 +1,107 @@
+"""SHAP explanations of the champion, with the explainer that fits its family.
+
+- network: ``DeepExplainer`` on the torch module; tree: ``TreeExplainer`` on the booster;
+  linear models: ``LinearExplainer`` on the coefficients; SVR: ``KernelExplainer`` (model
+  agnostic and slow, so it explains fewer rows); the constant baseline has nothing to explain.
+- The background is a seeded sample of at most ``background_rows`` train rows; the explained
+  rows a seeded sample of at most ``explain_rows`` test rows (held-out rows, explained after
+  the champion was chosen, so explaining them influences nothing).
+- Values are on the model scale (log1p quantity) and labelled with the preprocessor's output
+  names (``customer_type=guest``, not ``x12``).
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .models import DemandModel
+
+KERNEL_MAX_ROWS = 40
+KERNEL_BACKGROUND = 20
+
+
+@dataclass(frozen=True)
+class Explanation:
+    explainer: str
+    values: pd.DataFrame  # one column per feature, one row per explained row
+    base_value: float
+    importance: pd.Series  # mean |SHAP| per feature, largest first
+
+
+def seeded_sample(x: np.ndarray, rows: int, seed: int) -> np.ndarray:
+    if len(x) <= rows:
+        return x
+    keep = np.sort(np.random.default_rng(seed).choice(len(x), rows, replace=False))
+    return x[keep]
+
+
+def _shap_values(model: DemandModel, background: np.ndarray, rows: np.ndarray, seed: int) -> tuple[np.ndarray, float]:
+    import shap  # imported here: it is slow to import and only this stage needs it
+
+    kind = model.explainer
+    if kind == "none":
+        return np.zeros_like(rows, dtype=float), float(np.mean(model.predict_log(background)))
+    if kind == "deep":
+        import torch
+
+        explainer = shap.DeepExplainer(model.network, torch.as_tensor(background))
+        values = explainer.shap_values(torch.as_tensor(rows), check_additivity=False)
+    elif kind == "tree":
+        explainer = shap.TreeExplainer(model.booster)
+        values = explainer.shap_values(rows.astype(float))
+    elif kind == "linear":
+        explainer = shap.LinearExplainer((np.asarray(model.coef), model.intercept), background.astype(float))
+        values = explainer.shap_values(rows.astype(float))
+    elif kind == "kernel":
+        np.random.seed(seed)  # KernelExplainer samples coalitions with NumPy's global generator
+        small = seeded_sample(background, KERNEL_BACKGROUND, seed).astype(float)
+        explainer = shap.KernelExplainer(model.predict_log, small)
+        values = explainer.shap_values(rows.astype(float), nsamples=200, silent=True)
+    else:
+        raise ValueError(f"no SHAP explainer for {kind!r}")
+    base = float(np.ravel(explainer.expected_value)[0])
+    return np.asarray(values, dtype=float).reshape(len(rows), -1), base
+
+
+def explain(
+    model: DemandModel,
+    feature_names: list[str],
+    train_x: np.ndarray,
+    explain_x: np.ndarray,
+    background_rows: int,
+    explain_rows: int,
+    seed: int,
+) -> Explanation:
+    background = seeded_sample(train_x, background_rows, seed)
+    limit = min(explain_rows, KERNEL_MAX_ROWS) if model.explainer == "kernel" else explain_rows
+    rows = seeded_sample(explain_x, limit, seed + 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        values, base = _shap_values(model, background, rows, seed)
+    frame = pd.DataFrame(values, columns=feature_names)
+    importance = frame.abs().mean().sort_values(ascending=False, kind="mergesort")
+    return Explanation(model.explainer, frame, base, importance)
+
+
+def importance_plot(explanation: Explanation, title: str, top: int = 15) -> bytes:
+    """A horizontal bar chart of mean |SHAP|, as PNG bytes (no fonts or files outside the process)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    top_features = explanation.importance.head(top)[::-1]
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(top_features) + 1.2), dpi=100)
+    ax.barh(top_features.index, top_features.to_numpy(), color="#3b6ea5")
+    ax.set_xlabel("mean |SHAP value| (log1p quantity)")
+    ax.set_title(title)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata={"Software": None})  # no version stamp: same bytes each run
+    plt.close(fig)
+    return buffer.getvalue()

@@ -1,0 +1,41 @@
+"""Candidate demand models: how each is trained and how each is loaded back from its files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .base import Candidate, DemandModel, Trainer, validation_mse
+from .dfn import DFNModel, train_dfn
+from .gbm import LightGBMModel, train_lightgbm
+from .linear import load_json_model, train_constant, train_elasticity, train_elasticnet
+from .svr import SVRModel, train_svr
+
+# Every candidate, by kind. Order is the tie-break when two models score the same.
+TRAINERS: dict[str, Trainer] = {
+    "dfn": train_dfn,
+    "lightgbm": train_lightgbm,
+    "elasticnet": train_elasticnet,
+    "svr": train_svr,
+    "elasticity_baseline": train_elasticity,
+    "constant_baseline": train_constant,
+}
+BASELINES = ("elasticity_baseline", "constant_baseline")
+
+_LOADERS: dict[str, Callable[[dict[str, bytes]], DemandModel]] = {
+    "dfn": DFNModel.from_files,
+    "lightgbm": LightGBMModel.from_files,
+    "svr": SVRModel.from_files,
+    "elasticnet": load_json_model,
+    "elasticity_baseline": load_json_model,
+    "constant_baseline": load_json_model,
+}
+
+
+def load_model(kind: str, files: dict[str, bytes]) -> DemandModel:
+    """Rebuild a model from its files (no pickle involved for any kind)."""
+    if kind not in _LOADERS:
+        raise ValueError(f"unknown model kind {kind!r}; expected one of {sorted(_LOADERS)}")
+    return _LOADERS[kind](files)
+
+
+__all__ = ["BASELINES", "TRAINERS", "Candidate", "DemandModel", "load_model", "validation_mse"]
