@@ -18,14 +18,48 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dagster import logger as dagster_logger
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from .settings import SOURCES, Settings, current_settings
 
 console = Console(stderr=True)
-QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+PROGRESS_LOGGER = "progress"
+PROGRESS_LOGS = {"loggers": {PROGRESS_LOGGER: {}}}
+
+
+class _StepLineHandler(logging.Handler):
+    """Prints what the assets log (tuning trials, verdicts) as one short line per message.
+
+    Dagster's own events (step started, output handled...) stay in the instance for `pricing ui`;
+    the terminal gets the user-level messages and errors, prefixed by the step they came from.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        meta = getattr(record, "dagster_meta", None)
+        if meta is None:
+            return
+        if meta.get("dagster_event") is not None and record.levelno < logging.ERROR:
+            return
+        text = str(meta.get("orig_message") or record.getMessage()).strip().splitlines()
+        if not text:
+            return
+        style = "red" if record.levelno >= logging.ERROR else "yellow" if record.levelno >= logging.WARNING else "dim"
+        console.print(
+            f"    [{style}]{meta.get('step_key') or 'run'}[/] {escape(text[0])}", highlight=False, soft_wrap=True
+        )
+
+
+@dagster_logger(description="One line per asset log message on the pricing CLI's terminal.")
+def progress_logger(_init_context) -> logging.Logger:
+    log = logging.getLogger("pricing_assets.cli.progress")
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    log.handlers = [_StepLineHandler()]
+    return log
 
 
 class CliError(Exception):
@@ -131,7 +165,7 @@ def _run_in_instance(
     from .definitions import LINEAGE_JOB, RAW_JOB, build_definitions
     from .partitions import register_stockcodes
 
-    defs = build_definitions(settings)
+    defs = build_definitions(settings, loggers={PROGRESS_LOGGER: progress_logger})
     store = defs.resources["store"].get_store()
     raw_config = {
         "source": settings.source,
@@ -143,7 +177,7 @@ def _run_in_instance(
     started = time.perf_counter()
     raw = defs.resolve_job_def(RAW_JOB).execute_in_process(
         instance=instance,
-        run_config={"ops": {"raw_transactions": {"config": raw_config}}, **QUIET_LOGS},
+        run_config={"ops": {"raw_transactions": {"config": raw_config}}, **PROGRESS_LOGS},
         raise_on_error=False,
     )
     if not raw.success:
@@ -170,7 +204,7 @@ def _run_in_instance(
             progress.update(task, description=f"stockcode {code}")
             t0 = time.perf_counter()
             result = job.execute_in_process(
-                instance=instance, partition_key=code, run_config=QUIET_LOGS, raise_on_error=False
+                instance=instance, partition_key=code, run_config=PROGRESS_LOGS, raise_on_error=False
             )
             checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
             outcome = StockcodeOutcome(
@@ -185,9 +219,13 @@ def _run_in_instance(
             )
             outcomes.append(outcome)
             verdict = "ok" if outcome.success and all(checks.values()) else "FAILED"
-            progress.console.print(f"  {code}: {verdict} in {outcome.seconds:.1f}s  checks {checks}")
+            progress.console.print(f"  {code}: {verdict} in {outcome.seconds:.1f}s  checks {checks}", soft_wrap=True)
             progress.advance(task)
     return {"raw_transactions": round(raw_seconds, 3)}, outcomes
+
+
+def _check_cell(passed: bool | None) -> str:
+    return {True: "[green]passed[/]", False: "[red]failed[/]", None: "-"}[passed]
 
 
 def _summary(outcomes: list[StockcodeOutcome]) -> Table:
@@ -195,27 +233,34 @@ def _summary(outcomes: list[StockcodeOutcome]) -> Table:
     for column in (
         "stockcode",
         "status",
-        "cleaned rows",
-        "feature rows",
-        "drift share",
-        "no_feature_drift",
+        "rows",
+        "drift check",
+        "champion",
+        "test RMSLE",
+        "fairness check",
+        "optimal price",
+        "promoted",
         "seconds",
-        "run id",
     ):
         table.add_column(column)
     for o in outcomes:
-        cleaned = o.metadata.get("cleaned_transactions", {})
-        drift = o.metadata.get("drift_report", {})
-        check = o.checks.get("no_feature_drift")
+        evaluation = o.metadata.get("model_evaluation", {})
+        curve = o.metadata.get("price_curve", {})
+        promoted = o.metadata.get("promoted_model", {})
+        rmsle = evaluation.get("champion_test_rmsle")
+        price = curve.get("optimal_price")
+        edge = " (edge)" if curve.get("optimum_on_edge") else ""
         table.add_row(
             o.stockcode,
-            "[green]ok[/]" if o.success else f"[red]failed[/] {o.error[:60]}",
-            str(cleaned.get("rows", "-")),
+            "[green]ok[/]" if o.success else f"[red]failed[/] {escape(o.error[:60])}",
             str(o.metadata.get("demand_features", {}).get("rows", "-")),
-            f"{drift['drift_share']:.2f}" if isinstance(drift.get("drift_share"), float) else "-",
-            {True: "[green]passed[/]", False: "[red]failed[/]", None: "-"}[check],
+            _check_cell(o.checks.get("no_feature_drift")),
+            str(evaluation.get("champion", "-")),
+            f"{rmsle:.3f}" if isinstance(rmsle, float) else "-",
+            _check_cell(o.checks.get("fairness_within_threshold")),
+            f"{price:.2f}{edge}" if isinstance(price, float) else "-",
+            str(promoted.get("version", "not promoted")),
             f"{o.seconds:.1f}",
-            o.run_id[:8],
         )
     return table
 
@@ -247,9 +292,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if failed:
         console.print(
             f"[red]{len(failed)} of {len(outcomes)} stockcode(s) did not pass[/]: "
-            f"{', '.join(o.stockcode for o in failed)}. A failed no_feature_drift check means the latest window "
-            "differs from the training window: open the drift report (path in the run's metadata, `pricing ui`), "
-            "then fix the data or adjust PRICING_DRIFT_* thresholds and run again."
+            f"{', '.join(o.stockcode for o in failed)}; their previous promoted bundle (if any) stays in service. "
+            "A failed no_feature_drift check means the latest window differs from the training window: open the "
+            "drift report (path in the run's metadata, `pricing ui`), then fix the data or adjust PRICING_DRIFT_* "
+            "thresholds. A failed fairness_within_threshold check names the group and gap in its metadata "
+            "(PRICING_FAIRNESS_* sets the threshold and minimum group size)."
         )
         return 1
     console.print(f"[green]all {len(outcomes)} stockcode(s) passed[/] in {wall:.1f}s; inspect with `pricing ui`")

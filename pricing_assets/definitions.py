@@ -50,8 +50,10 @@ def build_resources(settings: Settings) -> dict[str, object]:
     return {"s3": s3, "store": store, "io_manager": StoreIOManager(store=store)}
 
 
-def build_definitions(settings: Settings | None = None) -> Definitions:
+def build_definitions(settings: Settings | None = None, loggers: dict | None = None) -> Definitions:
+    """The code location; ``loggers`` replaces Dagster's console logger (the CLI prints its own lines)."""
     return Definitions(
+        loggers=loggers,
         assets=[
             raw_transactions,
             cleaned_transactions,

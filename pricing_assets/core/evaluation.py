@@ -1,9 +1,12 @@
 """Score every candidate on one scale, choose the champion on validation, order the fallbacks.
 
-The champion is the lowest validation RMSLE; test scores are reported beside it but never
-used to choose. The fallback chain is what serving tries, in order, when a model fails to load
-or predicts non-finite values: the other candidates by validation RMSLE, with the constant
-baseline always last because it cannot fail.
+The champion is the tuned model (network, LightGBM, ElasticNet, SVR) with the lowest validation
+RMSLE; test scores are reported beside it but never used to choose. The baselines are there to
+be beaten, not promoted: they only become champion if every tuned model failed. Whether the
+champion beats each baseline is recorded on both splits. The fallback chain is what serving
+tries, in order, when a model fails to load or predicts non-finite values: the other tuned
+models by validation RMSLE, then the elasticity baseline, then the constant baseline, which
+cannot fail.
 """
 
 from __future__ import annotations
@@ -14,10 +17,9 @@ from typing import Any
 import numpy as np
 
 from .metrics import SCALE, SELECTION_METRIC, regression_metrics
-from .models import DemandModel
+from .models import BASELINES, DemandModel
 from .splits import DesignMatrices
 
-LAST_RESORT = "constant_baseline"
 INTERVAL_QUANTILES = (0.1, 0.9)
 
 
@@ -27,6 +29,7 @@ class Evaluation:
     champion: str
     fallback_chain: list[str]
     residual_quantiles: dict[str, list[float]]  # kind -> validation residual quantiles (log1p)
+    beats_baselines: dict[str, dict[str, bool]]  # split -> baseline -> champion scores lower
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -38,6 +41,7 @@ class Evaluation:
             "champion": self.champion,
             "fallback_chain": self.fallback_chain,
             "residual_quantiles": self.residual_quantiles,
+            "beats_baselines": self.beats_baselines,
         }
 
 
@@ -53,14 +57,23 @@ def evaluate_candidates(models: dict[str, DemandModel], data: DesignMatrices) ->
         finite = residuals[np.isfinite(residuals)]
         quantiles[kind] = [float(q) for q in np.quantile(finite, INTERVAL_QUANTILES)] if finite.size else [0.0, 0.0]
     order = list(models)  # insertion order breaks ties
-    ranked = sorted(
-        (k for k in order if np.isfinite(metrics[k]["validation"][SELECTION_METRIC])),
-        key=lambda k: (metrics[k]["validation"][SELECTION_METRIC], order.index(k)),
-    )
-    if not ranked:
+
+    def ranked(kinds: list[str]) -> list[str]:
+        finite = [k for k in kinds if np.isfinite(metrics[k]["validation"][SELECTION_METRIC])]
+        return sorted(finite, key=lambda k: (metrics[k]["validation"][SELECTION_METRIC], order.index(k)))
+
+    tuned = ranked([k for k in order if k not in BASELINES])
+    baselines = [k for k in BASELINES if k in models and np.isfinite(metrics[k]["validation"][SELECTION_METRIC])]
+    chain = tuned + baselines
+    if not chain:
         raise ValueError("no candidate produced finite validation predictions; inspect the model assets")
-    champion = ranked[0]
-    chain = [k for k in ranked[1:] if k != LAST_RESORT]
-    if LAST_RESORT in models and champion != LAST_RESORT:
-        chain.append(LAST_RESORT)
-    return Evaluation(metrics, champion, chain, quantiles)
+    champion = chain[0]
+    beats = {
+        split: {
+            b: metrics[champion][split][SELECTION_METRIC] < metrics[b][split][SELECTION_METRIC]
+            for b in BASELINES
+            if b in models and b != champion
+        }
+        for split in ("validation", "test")
+    }
+    return Evaluation(metrics, champion, chain[1:], quantiles, beats)

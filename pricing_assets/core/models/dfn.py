@@ -102,9 +102,10 @@ def fit_network(
         network[-1].bias.fill_(float(y_train.mean()))
     optimiser = _optimiser(hp["optimiser"], network.parameters(), hp["learning_rate"])
     loss_fn = nn.MSELoss()
-    best_loss, best_state, best_epoch, stale = float("inf"), None, 0, 0
+    best_loss, best_state, best_epoch, stale, epochs_run = float("inf"), None, 0, 0, 0
     batch = hp["batch_size"]
     for epoch in range(max_epochs):
+        epochs_run = epoch + 1
         network.train()
         order = torch.randperm(len(x_train), generator=generator)
         for start in range(0, len(order), batch):
@@ -134,7 +135,13 @@ def fit_network(
         raise optuna.TrialPruned() if trial is not None else RuntimeError("the network never produced a finite loss")
     network.load_state_dict(best_state)
     network.eval()
-    hyperparameters = {**hp, "input_dim": int(x_train.shape[1]), "best_epoch": best_epoch, "seed": seed}
+    hyperparameters = {
+        **hp,
+        "input_dim": int(x_train.shape[1]),
+        "best_epoch": best_epoch,
+        "epochs_run": epochs_run,
+        "seed": seed,
+    }
     model = DFNModel(network, hyperparameters)
     return model, validation_mse(model, data), best_epoch
 

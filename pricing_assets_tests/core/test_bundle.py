@@ -1,0 +1,73 @@
+import json
+
+import pytest
+
+from pricing_assets.core.bundle import BundleIntegrityError, pointer_key, read_bundle, write_bundle
+from pricing_assets.core.store import LocalArtifactStore
+
+FILES = {"models/dfn/state_dict.pt": b"weights", "preprocessor.json": b"{}", "scenario.parquet": b"rows"}
+
+
+class FailingStore(LocalArtifactStore):
+    """A store whose writes fail once a key matches: a crash in the middle of a promotion."""
+
+    def __init__(self, root, fail_on: str):
+        super().__init__(root)
+        self.fail_on = fail_on
+
+    def put_bytes(self, key, data):
+        if self.fail_on in key:
+            raise OSError(f"disk full while writing {key}")
+        return super().put_bytes(key, data)
+
+
+def test_round_trip_verifies_every_file(tmp_path):
+    store = LocalArtifactStore(tmp_path)
+    pointer = write_bundle(store, "85123A", FILES, {"champion": "dfn"}, run_id="run-1")
+    bundle = read_bundle(store, "85123A")
+    assert bundle.pointer == pointer and bundle.manifest["champion"] == "dfn"
+    assert bundle.files == FILES and bundle.model_files("dfn") == {"state_dict.pt": b"weights"}
+    assert set(bundle.manifest["artifacts"]) == set(FILES)
+
+
+def test_a_tampered_file_or_manifest_is_refused(tmp_path):
+    store = LocalArtifactStore(tmp_path)
+    pointer = write_bundle(store, "85123A", FILES, {}, run_id="run-1")
+    folder = pointer["manifest_key"].rsplit("/", 1)[0]
+    (tmp_path / folder / "preprocessor.json").write_bytes(b'{"evil": 1}')
+    with pytest.raises(BundleIntegrityError, match="preprocessor.json"):
+        read_bundle(store, "85123A")
+    pointer = write_bundle(store, "85123A", FILES, {}, run_id="run-2")
+    manifest = tmp_path / pointer["manifest_key"]
+    manifest.write_text(manifest.read_text().replace('"85123A"', '"22423"'))
+    with pytest.raises(BundleIntegrityError, match="manifest"):
+        read_bundle(store, "85123A")
+
+
+@pytest.mark.parametrize("fail_on", ["scenario.parquet", "manifest.json", "current.json"])
+def test_a_promotion_that_fails_midway_leaves_the_previous_bundle_in_service(tmp_path, fail_on):
+    write_bundle(LocalArtifactStore(tmp_path), "85123A", FILES, {"champion": "dfn"}, run_id="run-1")
+    before = read_bundle(LocalArtifactStore(tmp_path), "85123A")
+    newer = {**FILES, "models/dfn/state_dict.pt": b"new weights"}
+    with pytest.raises(OSError):
+        write_bundle(FailingStore(tmp_path, fail_on), "85123A", newer, {"champion": "dfn"}, run_id="run-2")
+    after = read_bundle(LocalArtifactStore(tmp_path), "85123A")
+    assert after.pointer == before.pointer and after.files == before.files
+
+
+def test_each_promotion_gets_its_own_folder(tmp_path):
+    store = LocalArtifactStore(tmp_path)
+    first = write_bundle(store, "85123A", FILES, {}, run_id="aaaaaaaa-1")
+    second = write_bundle(store, "85123A", FILES, {}, run_id="bbbbbbbb-2")
+    assert first["version"] != second["version"]
+    assert first["version"].split("-")[0] == second["version"].split("-")[0]  # same content digest
+    assert (tmp_path / first["manifest_key"]).exists()
+    assert json.loads((tmp_path / pointer_key("85123A")).read_text())["version"] == second["version"]
+
+
+def test_hostile_stockcodes_and_reserved_names_are_refused(tmp_path):
+    store = LocalArtifactStore(tmp_path)
+    with pytest.raises(ValueError):
+        write_bundle(store, "../x", FILES, {}, run_id="r")
+    with pytest.raises(ValueError, match="manifest.json"):
+        write_bundle(store, "85123A", {"manifest.json": b"{}"}, {}, run_id="r")
