@@ -88,19 +88,100 @@ class Prepared:
     split_dates: dict[str, list[str]]
 
 
+CUSTOMER_FEATURES = (
+    "customer_seen_before_all",
+    "customer_past_mean_log_quantity_all",
+    "customer_seen_before_code",
+    "customer_past_mean_log_quantity_code",
+)
+
+
+def customer_history(transactions: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """EXPERIMENT ONLY (not a product feature): each customer's earlier buying, strictly before ``t``.
+
+    From usable sale lines of every product (not a cancellation, positive quantity and price),
+    per customer and timestamp: whether the customer bought before, and the mean log1p(quantity)
+    of those earlier lines, over all products and for each product. (Whether, not how many: a
+    count only grows with time, so test rows would sit outside the train range.) Lines of the same timestamp
+    (the same invoice) are not counted, so nothing is known before it happened.
+    Returns ``(by customer and time, by customer, stockcode and time)``.
+    """
+    t = transactions
+    usable = (
+        cleaning.is_product_code(t["stock_code"])
+        & ~t["invoice_no"].str.match(r"^[CA]").fillna(False).astype(bool)
+        & (t["quantity"] > 0)
+        & (t["unit_price"] > 0)
+        & t["customer_id"].notna()
+    )
+    sales = t.loc[usable, ["customer_id", "stock_code", "invoice_date"]].copy()
+    sales["log_q"] = np.log1p(t.loc[usable, "quantity"].astype(float))
+    sales["stock_code"] = sales["stock_code"].astype(str)
+
+    def past(keys: list[str], suffix: str) -> pd.DataFrame:
+        per_ts = sales.groupby([*keys, "invoice_date"], sort=True)["log_q"].agg(["sum", "size"]).reset_index()
+        grouped = per_ts.groupby(keys, sort=False)
+        lines = grouped["size"].cumsum() - per_ts["size"]
+        total = grouped["sum"].cumsum() - per_ts["sum"]
+        per_ts[f"customer_seen_before_{suffix}"] = (lines > 0).astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_ts[f"customer_past_mean_log_quantity_{suffix}"] = np.where(lines > 0, total / lines, np.nan)
+        return per_ts.drop(columns=["sum", "size"])
+
+    return past(["customer_id"], "all"), past(["customer_id", "stock_code"], "code")
+
+
+def add_customer_features(feats: pd.DataFrame, history: tuple[pd.DataFrame, pd.DataFrame]) -> pd.DataFrame:
+    """Join :func:`customer_history` onto feature rows; guests and first-time buyers get the prior.
+
+    The prior for a missing mean is the row's own ``past_mean_log_quantity_28d`` (the product's
+    recent level, already a past-only feature), and "not seen before".
+    """
+    by_all, by_code = history
+    out = feats.merge(by_all, on=["customer_id", "invoice_date"], how="left")
+    out = out.merge(by_code, on=["customer_id", "stock_code", "invoice_date"], how="left")
+    for suffix in ("all", "code"):
+        out[f"customer_seen_before_{suffix}"] = out[f"customer_seen_before_{suffix}"].fillna(0.0)
+        mean = f"customer_past_mean_log_quantity_{suffix}"
+        out[mean] = out[mean].fillna(out["past_mean_log_quantity_28d"])
+    assert len(out) == len(feats)
+    return out
+
+
+def fit_preprocessor(train: pd.DataFrame, extra_numeric: tuple[str, ...] = ()) -> splits.Preprocessor:
+    """``Preprocessor.fit`` with extra numeric columns appended (same scaling rule)."""
+    base = splits.Preprocessor.fit(train)
+    if not extra_numeric:
+        return base
+    values = train[list(extra_numeric)].to_numpy(dtype=float)
+    scales = values.std(axis=0)
+    return splits.Preprocessor(
+        base.numeric + list(extra_numeric),
+        base.categorical,
+        base.means + values.mean(axis=0).tolist(),
+        base.scales + np.where(scales > 1e-12, scales, 1.0).tolist(),
+        base.categories,
+        base.fitted_rows,
+    )
+
+
 def prepare(
     transactions: pd.DataFrame,
     stock_code: str,
     cfg: splits.SplitConfig,
     test_end: str | None = None,
+    customer: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> Prepared:
     cleaned, report = cleaning.clean_transactions(transactions, stock_code)
     feats = features.build_demand_features(cleaned)
+    if customer is not None:
+        feats = add_customer_features(feats, customer)
     rows = feats
     if test_end is not None:  # features only look back, so dropping later rows changes nothing before
         rows = feats[feats["invoice_date"] < pd.Timestamp(test_end) + pd.Timedelta(days=1)]
     frame = splits.split_chronologically(rows, cfg)
-    preprocessor = splits.Preprocessor.fit(frame[frame[splits.SPLIT_COLUMN] == "train"])
+    extra = CUSTOMER_FEATURES if customer is not None else ()
+    preprocessor = fit_preprocessor(frame[frame[splits.SPLIT_COLUMN] == "train"], extra)
     split_rows = {s: int((frame[splits.SPLIT_COLUMN] == s).sum()) for s in splits.SPLITS}
     split_dates = {}
     for s in splits.SPLITS:

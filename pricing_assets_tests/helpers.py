@@ -10,7 +10,7 @@ from dagster import DagsterInstance, materialize
 from pricing_assets.assets.drift import drift_report, no_feature_drift
 from pricing_assets.assets.transactions import cleaned_transactions, demand_features, raw_transactions
 from pricing_assets.core.synthetic import SyntheticConfig, generate
-from pricing_assets.definitions import build_resources
+from pricing_assets.definitions import LINEAGE_JOB, build_definitions, build_resources
 from pricing_assets.partitions import register_stockcodes
 from pricing_assets.settings import Settings
 
@@ -49,5 +49,23 @@ def shifted_source_file(folder: Path, stockcode_rank: int = 0, days: int = 28) -
     raw.loc[recent, "CustomerID"] = float("nan")
     raw.loc[recent, "Country"] = "France"
     path = folder / "shifted.parquet"
+    raw.to_parquet(path, index=False)
+    return path, code
+
+
+def run_lineage(instance: DagsterInstance, settings: Settings, stockcode: str, **kwargs):
+    """The per-stockcode job, as the CLI and the daemon run it (all assets and checks)."""
+    register_stockcodes(instance, [stockcode])
+    job = build_definitions(settings).resolve_job_def(LINEAGE_JOB)
+    return job.execute_in_process(instance=instance, partition_key=stockcode, raise_on_error=False, **kwargs)
+
+
+def source_file(folder: Path, name: str = "source.parquet", change=None) -> tuple[Path, str]:
+    """The 4-product synthetic source as a UCI-shaped file, optionally changed for its top product."""
+    raw, _ = generate(SyntheticConfig(seed=7, n_products=4))
+    code = raw["StockCode"].value_counts().index[0]
+    if change is not None:
+        change(raw, raw["StockCode"] == code)
+    path = folder / name
     raw.to_parquet(path, index=False)
     return path, code

@@ -14,15 +14,38 @@ REPO = Path(__file__).resolve().parent.parent
 def test_definitions_load_with_fixed_names():
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert {"raw_transactions", "cleaned_transactions", "demand_features", "drift_report"} <= keys
-    for name in ("cleaned_transactions", "demand_features", "drift_report"):
+    partitioned = {
+        "cleaned_transactions",
+        "demand_features",
+        "drift_report",
+        "training_splits",
+        "dfn_model",
+        "lightgbm_model",
+        "elasticnet_model",
+        "svr_model",
+        "elasticity_baseline",
+        "constant_baseline",
+        "model_evaluation",
+        "shap_explanations",
+        "fairness_report",
+        "price_curve",
+        "promoted_model",
+    }
+    assert keys == partitioned | {"raw_transactions"}
+    for name in partitioned:
         node = graph.get(AssetKey(name))
         assert node.partitions_def == stockcode_partitions
         assert node.code_version and node.description
     assert graph.get(AssetKey("raw_transactions")).partitions_def is None
-    (check_key,) = graph.asset_check_keys
-    check = graph.get_check_spec(check_key)
-    assert check.name == "no_feature_drift" and check.blocking and check.partitions_def == stockcode_partitions
+    checks = {graph.get_check_spec(key).name: graph.get_check_spec(key) for key in graph.asset_check_keys}
+    assert set(checks) == {"no_feature_drift", "fairness_within_threshold"}
+    assert checks["no_feature_drift"].asset_key == AssetKey("drift_report")
+    assert checks["fairness_within_threshold"].asset_key == AssetKey("fairness_report")
+    for check in checks.values():
+        assert check.blocking and check.partitions_def == stockcode_partitions
+    # Promotion sits downstream of both checked assets, so a failed blocking check stops it.
+    upstream = graph.get(AssetKey("promoted_model")).parent_keys
+    assert {AssetKey("drift_report"), AssetKey("fairness_report")} <= upstream
     assert defs.resolve_job_def(LINEAGE_JOB).partitions_def == stockcode_partitions
     assert defs.resolve_sensor_def("stockcode_discovery_sensor")
 

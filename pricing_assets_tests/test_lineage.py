@@ -1,0 +1,235 @@
+"""The whole per-stockcode lineage through Dagster: promotion, reproducibility, leakage, gates."""
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from dagster import AssetKey, DagsterInstance
+
+from pricing_assets.assets.promotion import LINEAGE_ASSETS
+from pricing_assets.core import pricing, splits
+from pricing_assets.core.bundle import read_bundle
+from pricing_assets.core.features import NUMERIC_FEATURES, TARGET
+from pricing_assets.core.models import BASELINES, load_model
+from pricing_assets.core.store import LocalArtifactStore, frame_to_parquet
+from pricing_assets.definitions import LINEAGE_JOB, build_definitions
+from pricing_assets.settings import Settings
+
+from .helpers import materialize_raw, materialize_stockcode, run_lineage, shifted_source_file, source_file
+
+pytestmark = pytest.mark.slow
+MODEL_CARDS = (
+    "dfn_model",
+    "lightgbm_model",
+    "elasticnet_model",
+    "svr_model",
+    "elasticity_baseline",
+    "constant_baseline",
+)
+
+
+def fresh_settings(folder) -> Settings:
+    return Settings.from_env({"PRICING_PROJECT_DIR": str(folder), "PRICING_SYNTHETIC_PRODUCTS": "4"})
+
+
+def stored_json(settings: Settings, asset: str, code: str) -> dict:
+    return json.loads((settings.artifact_root / "assets" / asset / f"{code}.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def promoted(tmp_path_factory):
+    """One synthetic stockcode taken from raw data to a promoted bundle."""
+    settings = fresh_settings(tmp_path_factory.mktemp("first"))
+    with DagsterInstance.ephemeral() as instance:
+        assert materialize_raw(instance, settings).success
+        history = pd.read_parquet(settings.artifact_root / "artifacts/raw_transactions/stockcode_history.parquet")
+        code = history.sort_values("rows", ascending=False)["stock_code"].iloc[0]
+        result = run_lineage(instance, settings, code)
+        yield settings, code, result, instance
+
+
+def test_raw_to_promoted_with_a_verifiable_lineage_manifest(promoted):
+    settings, code, result, instance = promoted
+    assert result.success
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {"no_feature_drift": True, "fairness_within_threshold": True}
+    bundle = read_bundle(LocalArtifactStore(settings.artifact_root), code)  # verifies every SHA-256
+    manifest = bundle.manifest
+    assert manifest["run_id"] == result.run_id and manifest["stock_code"] == code
+    assert manifest["champion"] not in BASELINES and manifest["fallback_chain"][-1] == "constant_baseline"
+    assert set(manifest["upstream"]) == set(LINEAGE_ASSETS)
+    for name, entry in manifest["upstream"].items():
+        assert entry["data_version"] and entry["code_version"], name
+    latest = instance.get_latest_materialization_event(AssetKey("demand_features")).asset_materialization
+    assert manifest["upstream"]["demand_features"]["data_version"] == latest.tags["dagster/data_version"]
+    assert all(outcome["passed"] for outcome in manifest["checks"].values())
+    assert {m["kind"] for m in manifest["models"]} == {manifest["champion"], *manifest["fallback_chain"]}
+    assert {"preprocessor.json", "scenario.parquet", "price_curve.parquet"} <= set(bundle.files)
+
+
+def test_the_bundle_alone_reproduces_the_price_curve(promoted):
+    """Serving needs nothing but the bundle: its champion, preprocessor and scenario give the same curve."""
+    settings, code, _, _ = promoted
+    bundle = read_bundle(LocalArtifactStore(settings.artifact_root), code)
+    champion = bundle.manifest["champion"]
+    model = load_model(champion, bundle.model_files(champion))
+    preprocessor = splits.Preprocessor.from_json(bundle.files["preprocessor.json"])
+    scenario = pd.read_parquet(pd.io.common.BytesIO(bundle.files["scenario.parquet"]))
+    stored = pd.read_parquet(pd.io.common.BytesIO(bundle.files["price_curve.parquet"]))
+    quantiles = next(m["residual_quantiles"] for m in bundle.manifest["models"] if m["kind"] == champion)
+    again = pricing.predict_curve(model, preprocessor, scenario, stored["unit_price"].to_numpy(), quantiles)
+    pd.testing.assert_frame_equal(again.curve, stored, check_exact=False, rtol=1e-9)
+    for fallback in bundle.manifest["fallback_chain"]:
+        fallback_model = load_model(fallback, bundle.model_files(fallback))
+        assert np.isfinite(fallback_model.predict_log(preprocessor.transform(scenario))).all()
+
+
+def test_recommended_price_is_close_to_the_true_optimum(promoted):
+    settings, code, result, _ = promoted
+    curve = {
+        "/".join(e.asset_key.path): e.step_materialization_data.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }["price_curve"]
+    truth = pd.read_parquet(settings.artifact_root / "artifacts/raw_transactions/ground_truth.parquet")
+    true_price = float(truth.set_index("stock_code").loc[code, "optimal_price"])
+    assert curve["true_optimal_price"].value == pytest.approx(true_price)
+    assert curve["revenue_regret"].value <= 0.03
+    assert abs(curve["optimal_price"].value - true_price) / true_price <= 0.15
+
+
+def test_every_stage_reports_what_it_did(promoted):
+    settings, code, result, _ = promoted
+    metadata = {
+        "/".join(e.asset_key.path): e.step_materialization_data.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }
+    assert metadata["training_splits"]["train_rows"].value > metadata["training_splits"]["test_rows"].value > 0
+    assert metadata["dfn_model"]["trials_run"].value == 2
+    assert "champion" in metadata["model_evaluation"]["metrics"].value
+    assert metadata["shap_explanations"]["plot"].value.startswith("![SHAP importance](data:image/png;base64,")
+    assert (settings.artifact_root / f"artifacts/shap_explanations/{code}/importance.png").read_bytes()[
+        :4
+    ] == b"\x89PNG"
+    assert {"registered", "guest"} <= set(metadata["fairness_report"]["groups"].value.split())
+    evaluation = stored_json(settings, "model_evaluation", code)
+    assert evaluation["selected_on"] == "validation" and set(evaluation["metrics"]) == set(evaluation["candidates"])
+
+
+def test_same_inputs_code_and_seed_give_identical_artifact_hashes(promoted, tmp_path):
+    settings, code, _, _ = promoted
+    other = fresh_settings(tmp_path)
+    with DagsterInstance.ephemeral() as instance:
+        assert materialize_raw(instance, other).success
+        assert run_lineage(instance, other, code).success
+    first = read_bundle(LocalArtifactStore(settings.artifact_root), code).manifest
+    second = read_bundle(LocalArtifactStore(other.artifact_root), code).manifest
+    assert first["artifacts"] == second["artifacts"]
+    assert first["version"].split("-")[0] == second["version"].split("-")[0]
+    for card in MODEL_CARDS:
+        assert stored_json(settings, card, code)["files"] == stored_json(other, card, code)["files"]
+
+
+def test_the_test_split_is_never_seen_by_training_tuning_or_choice(promoted, tmp_path):
+    """Poison every test row after the features are built: nothing before evaluation may change."""
+    settings, code, _, _ = promoted
+    other = fresh_settings(tmp_path)
+    with DagsterInstance.ephemeral() as instance:
+        assert materialize_raw(instance, other).success
+        assert materialize_stockcode(instance, other, code).success  # up to demand_features and drift
+        path = other.artifact_root / "assets" / "demand_features" / f"{code}.parquet"
+        features = pd.read_parquet(path)
+        test_rows = splits.split_chronologically(features, splits.SplitConfig())["split"].eq("test").to_numpy()
+        ordered = features.sort_values(["invoice_date", "invoice_no"], kind="mergesort").reset_index(drop=True)
+        for column in NUMERIC_FEATURES:
+            ordered.loc[test_rows, column] = ordered.loc[test_rows, column] * 7.0 + 3.0
+        ordered.loc[test_rows, TARGET] = ordered.loc[test_rows, TARGET] + 2.5
+        ordered.loc[test_rows, "customer_type"] = "guest"
+        path.write_bytes(frame_to_parquet(ordered))
+        job = build_definitions(other).resolve_job_def(LINEAGE_JOB)
+        downstream = [AssetKey(n) for n in ("training_splits", *MODEL_CARDS, "model_evaluation")]
+        assert job.execute_in_process(instance=instance, partition_key=code, asset_selection=downstream).success
+    clean_eval, poisoned_eval = (
+        stored_json(settings, "model_evaluation", code),
+        stored_json(other, "model_evaluation", code),
+    )
+    clean_pre = (settings.artifact_root / f"artifacts/training_splits/{code}/preprocessor.json").read_bytes()
+    poisoned_pre = (other.artifact_root / f"artifacts/training_splits/{code}/preprocessor.json").read_bytes()
+    assert clean_pre == poisoned_pre
+    for card in MODEL_CARDS:
+        assert stored_json(settings, card, code)["files"] == stored_json(other, card, code)["files"], card
+        clean_tuning, poisoned_tuning = (
+            stored_json(settings, card, code)["tuning"],
+            stored_json(other, card, code)["tuning"],
+        )
+        clean_tuning.pop("seconds", None), poisoned_tuning.pop("seconds", None)
+        assert clean_tuning == poisoned_tuning, card  # same trials, same scores, same best epoch
+    assert clean_eval["champion"] == poisoned_eval["champion"]
+    assert clean_eval["fallback_chain"] == poisoned_eval["fallback_chain"]
+    for kind in clean_eval["metrics"]:
+        assert clean_eval["metrics"][kind]["validation"] == poisoned_eval["metrics"][kind]["validation"]
+        assert clean_eval["metrics"][kind]["test"] != poisoned_eval["metrics"][kind]["test"]  # the poison did land
+
+
+def promoted_models(result) -> list:
+    return [e for e in result.get_asset_materialization_events() if e.asset_key == AssetKey("promoted_model")]
+
+
+def guests_buy_more_lately(raw: pd.DataFrame, product: pd.Series) -> None:
+    """Guest checkouts of the product buy six times as much in the last 40 days: a group the model misjudges."""
+    recent = raw["InvoiceDate"] > raw["InvoiceDate"].max() - pd.Timedelta(days=40)
+    guests = raw["CustomerID"].isna()
+    raw.loc[product & recent & guests, "Quantity"] *= 6
+
+
+def test_failed_gates_stop_promotion_and_keep_the_previous_bundle(tmp_path):
+    settings = fresh_settings(tmp_path)
+    store = LocalArtifactStore(settings.artifact_root)
+    clean_path, code = source_file(tmp_path)
+    with DagsterInstance.ephemeral() as instance:
+        assert materialize_raw(instance, settings, source="uci", data=str(clean_path)).success
+        first = run_lineage(instance, settings, code)
+        assert first.success and promoted_models(first)
+        before = read_bundle(store, code)
+        pointer_bytes = (settings.artifact_root / f"promoted/{code}/current.json").read_bytes()
+
+        # 1. Drift: the product's last weeks changed price level, market and quantities.
+        shifted, shifted_code = shifted_source_file(tmp_path)
+        assert shifted_code == code
+        assert materialize_raw(instance, settings, source="uci", data=str(shifted)).success
+        drifted = run_lineage(instance, settings, code)
+        checks = {e.check_name: e.passed for e in drifted.get_asset_check_evaluations()}
+        assert checks == {"no_feature_drift": False} and not promoted_models(drifted)
+
+        # 2. Fairness: guests' demand changed in the test period only; drift on one column of six passes.
+        unfair, _ = source_file(tmp_path, "unfair.parquet", guests_buy_more_lately)
+        assert materialize_raw(instance, settings, source="uci", data=str(unfair)).success
+        biased = run_lineage(instance, settings, code)
+        evaluations = {e.check_name: e for e in biased.get_asset_check_evaluations()}
+        assert evaluations["no_feature_drift"].passed
+        assert not evaluations["fairness_within_threshold"].passed
+        assert "beyond" in evaluations["fairness_within_threshold"].metadata["reason"].value
+        assert not promoted_models(biased)
+
+    after = read_bundle(store, code)
+    assert (settings.artifact_root / f"promoted/{code}/current.json").read_bytes() == pointer_bytes
+    assert after.files == before.files and after.manifest == before.manifest
+
+
+def test_promoted_model_refuses_when_materialised_alone_after_a_failed_check(tmp_path):
+    """The blocking checks stop a run; a hand-picked materialisation of promoted_model is refused too."""
+    settings = fresh_settings(tmp_path)
+    unfair, code = source_file(tmp_path, "unfair.parquet", guests_buy_more_lately)
+    with DagsterInstance.ephemeral() as instance:
+        assert materialize_raw(instance, settings, source="uci", data=str(unfair)).success
+        assert not run_lineage(instance, settings, code).success
+        job = build_definitions(settings).resolve_job_def(LINEAGE_JOB)
+        alone = job.execute_in_process(
+            instance=instance, partition_key=code, asset_selection=[AssetKey("promoted_model")], raise_on_error=False
+        )
+    assert not alone.success
+    failure = next(e for e in alone.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "not promoted: fairness_within_threshold failed" in str(failure.step_failure_data.error.message)
+    assert not (settings.artifact_root / "promoted" / code).exists()
+    shutil.rmtree(settings.artifact_root, ignore_errors=True)
