@@ -88,12 +88,21 @@ class Prepared:
     split_dates: dict[str, list[str]]
 
 
-CUSTOMER_FEATURES = (
-    "customer_seen_before_all",
-    "customer_past_mean_log_quantity_all",
-    "customer_seen_before_code",
-    "customer_past_mean_log_quantity_code",
+CUSTOMER_FEATURES = {
+    "basic": (
+        "customer_seen_before_all",
+        "customer_past_mean_log_quantity_all",
+        "customer_seen_before_code",
+        "customer_past_mean_log_quantity_code",
+    ),
+}
+CUSTOMER_FEATURES["full"] = CUSTOMER_FEATURES["basic"] + (
+    "customer_past_lines_capped_all",
+    "customer_last_log_quantity_all",
+    "customer_past_lines_capped_code",
+    "customer_last_log_quantity_code",
 )
+LINES_CAP = 10.0
 
 
 def customer_history(transactions: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -101,8 +110,10 @@ def customer_history(transactions: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataF
 
     From usable sale lines of every product (not a cancellation, positive quantity and price),
     per customer and timestamp: whether the customer bought before, and the mean log1p(quantity)
-    of those earlier lines, over all products and for each product. (Whether, not how many: a
-    count only grows with time, so test rows would sit outside the train range.) Lines of the same timestamp
+    of those earlier lines, over all products and for each product; the ``full`` set adds the
+    log1p(quantity) of the customer's most recent earlier timestamp and the count of earlier
+    lines capped at 10 (uncapped, a count only grows with time, so test rows would sit outside
+    the train range). Lines of the same timestamp
     (the same invoice) are not counted, so nothing is known before it happened.
     Returns ``(by customer and time, by customer, stockcode and time)``.
     """
@@ -124,6 +135,8 @@ def customer_history(transactions: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataF
         lines = grouped["size"].cumsum() - per_ts["size"]
         total = grouped["sum"].cumsum() - per_ts["sum"]
         per_ts[f"customer_seen_before_{suffix}"] = (lines > 0).astype(float)
+        per_ts[f"customer_past_lines_capped_{suffix}"] = np.minimum(lines, LINES_CAP) / LINES_CAP
+        per_ts[f"customer_last_log_quantity_{suffix}"] = grouped["sum"].shift(1) / grouped["size"].shift(1)
         with np.errstate(invalid="ignore", divide="ignore"):
             per_ts[f"customer_past_mean_log_quantity_{suffix}"] = np.where(lines > 0, total / lines, np.nan)
         return per_ts.drop(columns=["sum", "size"])
@@ -142,8 +155,9 @@ def add_customer_features(feats: pd.DataFrame, history: tuple[pd.DataFrame, pd.D
     out = out.merge(by_code, on=["customer_id", "stock_code", "invoice_date"], how="left")
     for suffix in ("all", "code"):
         out[f"customer_seen_before_{suffix}"] = out[f"customer_seen_before_{suffix}"].fillna(0.0)
-        mean = f"customer_past_mean_log_quantity_{suffix}"
-        out[mean] = out[mean].fillna(out["past_mean_log_quantity_28d"])
+        out[f"customer_past_lines_capped_{suffix}"] = out[f"customer_past_lines_capped_{suffix}"].fillna(0.0)
+        for name in (f"customer_past_mean_log_quantity_{suffix}", f"customer_last_log_quantity_{suffix}"):
+            out[name] = out[name].fillna(out["past_mean_log_quantity_28d"])
     assert len(out) == len(feats)
     return out
 
@@ -171,6 +185,7 @@ def prepare(
     cfg: splits.SplitConfig,
     test_end: str | None = None,
     customer: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+    customer_set: str = "basic",
 ) -> Prepared:
     cleaned, report = cleaning.clean_transactions(transactions, stock_code)
     feats = features.build_demand_features(cleaned)
@@ -180,7 +195,7 @@ def prepare(
     if test_end is not None:  # features only look back, so dropping later rows changes nothing before
         rows = feats[feats["invoice_date"] < pd.Timestamp(test_end) + pd.Timedelta(days=1)]
     frame = splits.split_chronologically(rows, cfg)
-    extra = CUSTOMER_FEATURES if customer is not None else ()
+    extra = CUSTOMER_FEATURES[customer_set] if customer is not None else ()
     preprocessor = fit_preprocessor(frame[frame[splits.SPLIT_COLUMN] == "train"], extra)
     split_rows = {s: int((frame[splits.SPLIT_COLUMN] == s).sum()) for s in splits.SPLITS}
     split_dates = {}

@@ -95,7 +95,7 @@ def run_stockcode(
     row: dict[str, Any] = dict(pick)
     started = time.perf_counter()
     try:
-        prepared = prepare(transactions, code, cfg, args.test_end, customer)
+        prepared = prepare(transactions, code, cfg, args.test_end, customer, args.customer_features)
         row["description"] = str(transactions.loc[transactions["stock_code"] == code, "description"].mode().iloc[0])
         row["cleaning"] = prepared.cleaning
         row["split_rows"] = prepared.split_rows
@@ -349,7 +349,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--customer-features",
-        action="store_true",
+        choices=("none", *CUSTOMER_FEATURES),
+        default="none",
         help="EXPERIMENT: add past-only customer-history features (bench/benchlib.py), not product features",
     )
     parser.add_argument(
@@ -384,7 +385,7 @@ def main() -> None:
         cfg = splits.SplitConfig(train_fraction=0.7, validation_fraction=0.15)
         split_text = f"row fractions 0.7 / 0.15 / 0.15 by time, rows up to {args.test_end}"
     customer = None
-    if args.customer_features:
+    if args.customer_features != "none":
         log("building customer histories (experiment) ...")
         customer = customer_history(transactions)
     budgets = Budgets(args.dfn_trials, args.backup_trials, args.seconds, args.dfn_max_epochs)
@@ -410,7 +411,11 @@ def main() -> None:
         "stockcode_selection": rank_by,
         "split": split_text,
         "features": "product features"
-        + (" + EXPERIMENTAL customer history: " + ", ".join(CUSTOMER_FEATURES) if customer is not None else ""),
+        + (
+            " + EXPERIMENTAL customer history: " + ", ".join(CUSTOMER_FEATURES[args.customer_features])
+            if customer is not None
+            else ""
+        ),
         "budgets": budgets.label() + f", dfn max {args.dfn_max_epochs} epochs",
         "seed": args.seed,
         "tuned_kinds": list(TUNED),

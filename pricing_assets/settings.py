@@ -83,7 +83,7 @@ class Settings:
     # Explanations, fairness, pricing -----------------------------------------------------
     shap_background_rows: int = 100
     shap_explain_rows: int = 200
-    fairness_threshold: float = 0.25
+    fairness_threshold: float = 0.5
     fairness_min_group_rows: int = 20
     price_bins: int = 50
     pricing_recent_days: int = 90

@@ -1,10 +1,11 @@
 import boto3
 from dagster import DagsterInstance
 
+from pricing_assets.core.bundle import read_bundle
 from pricing_assets.core.store import S3ArtifactStore, parquet_to_frame
 from pricing_assets.core.synthetic import SyntheticConfig, generate
 
-from .helpers import materialize_raw, materialize_stockcode
+from .helpers import materialize_raw, run_lineage
 
 
 def test_s3_mode_against_moto_server(settings, moto_s3, s3_bucket):
@@ -13,7 +14,7 @@ def test_s3_mode_against_moto_server(settings, moto_s3, s3_bucket):
     code = raw["StockCode"].value_counts().index[0]
     with DagsterInstance.ephemeral() as instance:
         assert materialize_raw(instance, s3_settings).success
-        assert materialize_stockcode(instance, s3_settings, code).success
+        assert run_lineage(instance, s3_settings, code).success  # raw data to a promoted bundle, all in S3
     client = boto3.client("s3", endpoint_url=moto_s3)
     keys = {o["Key"] for o in client.list_objects_v2(Bucket=s3_bucket)["Contents"]}
     assert {
@@ -22,6 +23,10 @@ def test_s3_mode_against_moto_server(settings, moto_s3, s3_bucket):
         f"lineage/assets/demand_features/{code}.parquet",
         f"lineage/assets/drift_report/{code}.json",
         "lineage/artifacts/raw_transactions/ground_truth.parquet",
+        f"lineage/artifacts/training_splits/{code}/preprocessor.json",
+        f"lineage/artifacts/dfn_model/{code}/state_dict.pt",
+        f"lineage/artifacts/shap_explanations/{code}/importance.png",
+        f"lineage/promoted/{code}/current.json",
     } <= keys
     assert any(k.startswith(f"lineage/reports/drift_report/{code}/") and k.endswith(".html") for k in keys)
     assert not (settings.artifact_root / "assets").exists()  # nothing went to the local folder
@@ -30,3 +35,5 @@ def test_s3_mode_against_moto_server(settings, moto_s3, s3_bucket):
     assert len(features) > 1000 and (features["stock_code"] == code).all()
     assert store.exists(f"assets/drift_report/{code}.json")
     assert not store.exists("assets/drift_report/nothing.json")
+    bundle = read_bundle(store, code)  # every file verified against the manifest, read over HTTP
+    assert bundle.manifest["stock_code"] == code and bundle.manifest["checks"]["no_feature_drift"]["passed"]

@@ -75,6 +75,7 @@ def fairness_report(
     }
     if result.excess_outcome_difference is not None:
         metadata["excess_outcome_difference"] = MetadataValue.float(result.excess_outcome_difference)
+        metadata["excess_standard_error"] = MetadataValue.float(result.excess_standard_error)
     return Output(report, metadata=metadata)
 
 

@@ -211,7 +211,10 @@ def promoted_model(
             "interval_quantiles": model_evaluation["interval_quantiles"],
         },
         "checks": checks,
-        "fairness": {k: fairness_report[k] for k in ("excess_outcome_difference", "threshold", "scale", "groups")},
+        "fairness": {
+            k: fairness_report[k]
+            for k in ("excess_outcome_difference", "excess_standard_error", "threshold", "scale", "groups")
+        },
         "shap_top_features": dict(list(shap_explanations["importance"].items())[:10]),
         "upstream": _upstream_versions(context, stock_code),
         "code_version": context.assets_def.code_versions_by_key[context.asset_key],

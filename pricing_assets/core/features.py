@@ -23,6 +23,7 @@ ID_COLUMNS = ("invoice_no", "stock_code", "customer_id", "invoice_date")
 PRICE_FEATURES = ("unit_price", "log_price", "price_vs_past_max", "price_vs_past_median_28d")
 HISTORY_FEATURES = (
     "past_mean_log_quantity_28d",
+    "past_mean_log_quantity_same_type_28d",
     "past_lines_7d",
     "past_lines_28d",
     "days_since_previous_sale",
@@ -75,6 +76,27 @@ def _strictly_past_by_timestamp(times: pd.Series, values: pd.Series, how: str) -
     return previous.reindex(times.to_numpy()).to_numpy()
 
 
+def _same_type_past_mean(frame: pd.DataFrame, log_q: pd.Series, overall: np.ndarray) -> np.ndarray:
+    """Recent mean log quantity of the same customer type (guest or registered), strictly before t.
+
+    Guests and registered customers buy in different quantities, and that gap moves over time;
+    without a recent per-type level the model can only learn the average gap of the train period.
+    Falls back to the type's all-past mean, then to the overall past mean, then to 0.
+    """
+    result = np.full(len(frame), np.nan)
+    for _, index in frame.groupby("is_guest").indices.items():
+        times = frame["invoice_date"].iloc[index]
+        values = pd.Series(log_q.to_numpy()[index], index=times.to_numpy())
+        recent = values.rolling("28D", closed="left").mean().to_numpy()
+        total = _strictly_past_by_timestamp(times.reset_index(drop=True), values.reset_index(drop=True), "sum")
+        count = _strictly_past_by_timestamp(times.reset_index(drop=True), pd.Series(np.ones(len(index))), "sum")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            expanding = total / count
+        result[index] = np.where(np.isfinite(recent), recent, expanding)
+    result = np.where(np.isfinite(result), result, overall)
+    return np.nan_to_num(result, nan=0.0)
+
+
 def build_demand_features(cleaned: pd.DataFrame) -> pd.DataFrame:
     """One row per cleaned order line of one stockcode: ids, quantity, features, target."""
     if cleaned.empty:
@@ -108,6 +130,7 @@ def build_demand_features(cleaned: pd.DataFrame) -> pd.DataFrame:
     for name, values in price_derived_features(frame["unit_price"], past_max, past_median).items():
         out[name] = values
     out["past_mean_log_quantity_28d"] = np.nan_to_num(past_mean, nan=0.0)
+    out["past_mean_log_quantity_same_type_28d"] = _same_type_past_mean(frame, log_q, past_mean)
     out["past_lines_7d"] = lines_7
     out["past_lines_28d"] = lines_28
     out["days_since_previous_sale"] = np.nan_to_num(gap, nan=0.0)

@@ -17,6 +17,7 @@ def test_a_model_that_tracks_both_groups_passes_and_reports_per_group_metrics():
     assert result.passed, result.reason
     assert result.mean_outcome_difference == pytest.approx(np.log1p(12) - np.log1p(3), abs=0.05)
     assert abs(result.excess_outcome_difference) < 0.05
+    assert 0 < result.excess_standard_error < 0.05  # residual spread 0.05 over 40-60 rows per group
     for group in ("registered", "guest"):
         assert {"rows", "mse_log1p", "mae", "rmsle", "mean_prediction"} <= set(result.groups[group])
     assert result.groups["guest"]["rows"] == 40
@@ -27,7 +28,7 @@ def test_a_model_biased_against_one_group_fails():
     truth = np.full(100, np.log1p(6.0))
     predicted = truth.copy()
     predicted[60:] -= 0.6  # guests under-predicted
-    result = fairness_report(test, predicted, truth, FairnessConfig(threshold=0.25, min_group_rows=20))
+    result = fairness_report(test, predicted, truth, FairnessConfig(threshold=0.5, min_group_rows=20))
     assert not result.passed
     assert result.excess_outcome_difference == pytest.approx(0.6)
     assert "beyond" in result.reason
@@ -40,3 +41,7 @@ def test_a_small_or_empty_group_gets_no_verdict(guests):
     result = fairness_report(test, truth, truth, FairnessConfig(threshold=0.25, min_group_rows=20))
     assert not result.passed and result.excess_outcome_difference is None
     assert "no verdict" in result.reason and "guest" in result.reason
+
+
+def test_default_threshold_is_declared_on_the_log1p_scale():
+    assert FairnessConfig().threshold == 0.5 and FairnessConfig().min_group_rows == 20
