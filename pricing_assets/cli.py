@@ -314,6 +314,18 @@ def _cmd_ui(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    """The serving API on what the local store (or the configured S3 bucket) holds."""
+    settings = current_settings()
+    command = [sys.executable, "-m", "serving", "--host", args.host, "--port", str(args.port)]
+    console.print(
+        f"serving promoted bundles from {settings.artifact_root if not settings.uses_s3 else settings.s3_bucket}"
+    )
+    console.print(f"open http://{args.host}:{args.port}/ (API docs at /docs)")
+    os.execv(command[0], command)
+    return 0  # not reached
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pricing", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -332,6 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(handler=_cmd_ui)
+    serve = sub.add_parser("serve", help="serve price recommendations from promoted bundles (HTTP API + web page)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(handler=_cmd_serve)
     return parser
 
 

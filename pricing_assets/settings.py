@@ -87,6 +87,13 @@ class Settings:
     fairness_min_group_rows: int = 20
     price_bins: int = 50
     pricing_recent_days: int = 90
+    # Serving (the API reads the same store; secrets come only from the environment) ---------
+    redis_url: str | None = None  # REDIS_URL; unset means an in-process LRU cache
+    cache_ttl_seconds: int = 300
+    api_token: str | None = None  # when set, /v1/* needs "Authorization: Bearer <token>"
+    cors_origins: str = ""  # comma-separated allow-list; empty means no cross-origin access
+    reload_seconds: float = 5.0  # how often a stockcode's promotion pointer is re-read
+    max_price_bins: int = 1000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -104,6 +111,8 @@ class Settings:
                 values[f.name] = _PARSERS[str(f.type)](raw)
             except ValueError as exc:
                 raise ValueError(f"{variable}={raw!r} is not a valid {f.type}") from exc
+        if "redis_url" not in values and _opt(e, "REDIS_URL"):
+            values["redis_url"] = _opt(e, "REDIS_URL")  # the conventional name wins when ours is unset
         settings = cls(**values)
         settings.validate()
         return settings
@@ -134,6 +143,10 @@ class Settings:
             raise ValueError("PRICING_FAIRNESS_THRESHOLD and PRICING_FAIRNESS_MIN_GROUP_ROWS must be positive")
         if not 2 <= self.price_bins <= 1000:
             raise ValueError("PRICING_PRICE_BINS must be between 2 and 1000")
+        if self.cache_ttl_seconds < 1 or self.reload_seconds < 0 or not 2 <= self.max_price_bins <= 1000:
+            raise ValueError(
+                "PRICING_CACHE_TTL_SECONDS must be >= 1, PRICING_RELOAD_SECONDS >= 0, PRICING_MAX_PRICE_BINS in 2..1000"
+            )
 
     # Derived locations ------------------------------------------------------------------
     @property
@@ -148,6 +161,10 @@ class Settings:
     @property
     def dagster_home(self) -> Path:
         return Path(os.environ["DAGSTER_HOME"]) if os.environ.get("DAGSTER_HOME") else self.local_dir / "dagster_home"
+
+    @property
+    def cors_allow_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
     @property
     def uses_s3(self) -> bool:

@@ -17,11 +17,11 @@ pointer's hash and every file against the manifest before using any of it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .stockcodes import validate_stockcode
-from .store import ArtifactStore, sha256_hex
+from .store import ArtifactNotFoundError, ArtifactStore, sha256_hex
 
 ROOT = "promoted"
 MANIFEST = "manifest.json"
@@ -78,6 +78,7 @@ class LoadedBundle:
     pointer: dict[str, Any]
     manifest: dict[str, Any]
     files: dict[str, bytes]
+    refused: dict[str, str] = field(default_factory=dict)  # file -> why it was not loaded (lenient reads)
 
     def model_files(self, kind: str) -> dict[str, bytes]:
         prefix = f"models/{kind}/"
@@ -87,18 +88,40 @@ class LoadedBundle:
         return found
 
 
-def read_bundle(store: ArtifactStore, stock_code: str) -> LoadedBundle:
-    """The current bundle of a stockcode, every byte verified against the recorded SHA-256s."""
-    pointer = json.loads(store.get_bytes(pointer_key(stock_code)))
+def promoted_stockcodes(store: ArtifactStore) -> list[str]:
+    """Stockcodes with a current promoted bundle."""
+    return sorted({k.split("/")[1] for k in store.list_keys(ROOT) if k.count("/") == 2 and k.endswith("/current.json")})
+
+
+def read_pointer(store: ArtifactStore, stock_code: str) -> dict[str, Any]:
+    return json.loads(store.get_bytes(pointer_key(stock_code)))
+
+
+def read_bundle(store: ArtifactStore, stock_code: str, strict: bool = True) -> LoadedBundle:
+    """The current bundle of a stockcode, every byte verified against the recorded SHA-256s.
+
+    ``strict=False`` (serving) leaves out model files that fail verification and says why in
+    ``refused``, so the next model of the fallback chain can answer; anything else that fails
+    verification (manifest, preprocessor, pricing inputs) is always an error.
+    """
+    pointer = read_pointer(store, stock_code)
     manifest_bytes = store.get_bytes(pointer["manifest_key"])
     if sha256_hex(manifest_bytes) != pointer["manifest_sha256"]:
         raise BundleIntegrityError(f"manifest of {stock_code} {pointer['version']} does not match its pointer")
     manifest = json.loads(manifest_bytes)
     prefix = pointer["manifest_key"].rsplit("/", 1)[0]
-    files = {}
+    files: dict[str, bytes] = {}
+    refused: dict[str, str] = {}
     for name, expected in manifest["artifacts"].items():
-        data = store.get_bytes(f"{prefix}/{name}")
-        if sha256_hex(data) != expected:
-            raise BundleIntegrityError(f"{name} of {stock_code} {pointer['version']} fails its SHA-256 check")
-        files[name] = data
-    return LoadedBundle(pointer, manifest, files)
+        try:
+            data = store.get_bytes(f"{prefix}/{name}")
+            problem = None if sha256_hex(data) == expected else "fails its SHA-256 check"
+        except ArtifactNotFoundError:
+            problem = "is missing"
+        if problem is None:
+            files[name] = data
+        elif strict or not name.startswith("models/"):
+            raise BundleIntegrityError(f"{name} of {stock_code} {pointer['version']} {problem}")
+        else:
+            refused[name] = problem
+    return LoadedBundle(pointer, manifest, files, refused)

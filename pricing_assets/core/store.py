@@ -44,6 +44,7 @@ class ArtifactStore(Protocol):
     def get_bytes(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
     def uri(self, key: str) -> str: ...
+    def list_keys(self, prefix: str) -> list[str]: ...
 
 
 class LocalArtifactStore:
@@ -78,6 +79,15 @@ class LocalArtifactStore:
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
+
+    def list_keys(self, prefix: str) -> list[str]:
+        """Keys below a folder-like prefix (temporary files of in-flight writes excluded)."""
+        base = self._path(prefix.rstrip("/"))
+        if not base.is_dir():
+            return []
+        return sorted(
+            p.relative_to(self.root).as_posix() for p in base.rglob("*") if p.is_file() and not p.name.startswith(".")
+        )
 
     def uri(self, key: str) -> str:
         return str(self._path(key))
@@ -116,6 +126,23 @@ class S3ArtifactStore:
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._key(key)}"
+
+    def list_keys(self, prefix: str) -> list[str]:
+        full = self._key(prefix.rstrip("/")) + "/"
+        keys: list[str] = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
+            keys.extend(o["Key"][len(self.prefix) + 1 if self.prefix else 0 :] for o in page.get("Contents", []))
+        return sorted(keys)
+
+
+def open_store(settings: Any) -> ArtifactStore:
+    """The store the settings name (local folder or S3), without Dagster: for serving and scripts."""
+    if settings.s3_bucket:
+        import boto3
+
+        client = boto3.client("s3", endpoint_url=settings.s3_endpoint_url)
+        return S3ArtifactStore(client, settings.s3_bucket, settings.s3_prefix)
+    return LocalArtifactStore(settings.artifact_root)
 
 
 def frame_to_parquet(frame: pd.DataFrame) -> bytes:

@@ -1,0 +1,185 @@
+"""The serving API over real HTTP on 127.0.0.1, on bundles made by a real `pricing run`."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import httpx
+import pytest
+import redis
+
+from pricing_assets.core.bundle import read_pointer
+from pricing_assets.core.store import LocalArtifactStore
+
+from .conftest import api_server, run_pricing
+
+pytestmark = pytest.mark.slow
+REDIS = "redis://127.0.0.1:6379/15"
+
+
+def store_of(project):
+    return LocalArtifactStore(project / ".pricing" / "store")
+
+
+def codes_of(project) -> list[str]:
+    return sorted(p.name for p in (project / ".pricing" / "store" / "promoted").iterdir())
+
+
+@pytest.fixture(scope="module")
+def url(promoted_project):
+    """One API process for the read-only tests."""
+    with api_server(promoted_project) as base:
+        yield base
+
+
+def test_prices_lineage_and_listing(promoted_project, url):
+    codes = codes_of(promoted_project)
+    listing = httpx.get(f"{url}/v1/stockcodes").json()
+    assert listing["stockcodes"] == codes
+    code = codes[0]
+    answer = httpx.get(f"{url}/v1/predict-price/{code}").json()
+    pointer = read_pointer(store_of(promoted_project), code)
+    manifest = httpx.get(f"{url}/v1/lineage/{code}").json()
+    assert answer["model_version"] == pointer["version"] == manifest["version"] == answer["lineage_id"]
+    assert answer["model"] == manifest["champion"] and not answer["fallback_used"]
+    curve = answer["curve"]
+    assert len(curve) == 100  # default bins over the stockcode's recent price range
+    assert curve[0]["unit_price"] == pytest.approx(manifest["pricing"]["price_min"])
+    assert curve[-1]["unit_price"] == pytest.approx(manifest["pricing"]["price_max"])
+    best = max(curve, key=lambda p: p["sales"])
+    assert answer["optimal_price"] == pytest.approx(best["unit_price"])
+    assert all(p["quantity_low"] <= p["quantity"] <= p["quantity_high"] for p in curve)
+    narrow = httpx.get(
+        f"{url}/v1/predict-price/{code}", params={"unitprice_min": 1, "unitprice_max": 2, "num_price_bins": 11}
+    )
+    assert [p["unit_price"] for p in narrow.json()["curve"]] == pytest.approx([1 + i / 10 for i in range(11)])
+    assert set(manifest["upstream"]) >= {"raw_transactions", "demand_features", "dfn_model", "fairness_report"}
+    spec = httpx.get(f"{url}/openapi.json").json()
+    assert {"/v1/predict-price/{stockcode}", "/v1/lineage/{stockcode}", "/v1/stockcodes"} <= set(spec["paths"])
+    assert httpx.get(f"{url}/healthz").json() == {"status": "ok"}
+    ready = httpx.get(f"{url}/readyz").json()
+    assert ready["store"] == "ok" and ready["promoted"] == len(codes) and ready["cache"] == "memory"
+
+
+def test_margin_objective_moves_the_optimum_up(promoted_project, url):
+    code = codes_of(promoted_project)[0]
+    revenue = httpx.get(f"{url}/v1/predict-price/{code}", params={"num_price_bins": 200}).json()
+    cost = revenue["curve"][0]["unit_price"] * 0.5
+    margin = httpx.get(
+        f"{url}/v1/predict-price/{code}", params={"num_price_bins": 200, "objective": "margin", "unit_cost": cost}
+    ).json()
+    assert margin["optimal_price"] >= revenue["optimal_price"]
+    assert all(p["margin"] == pytest.approx((p["unit_price"] - cost) * p["quantity"]) for p in margin["curve"])
+
+
+@pytest.mark.parametrize(
+    "path,params,status,message",
+    [
+        ("{code}", {"unitprice_min": 5, "unitprice_max": 2}, 422, "unitprice_min (5.0) must be below unitprice_max"),
+        ("{code}", {"num_price_bins": 5000}, 422, "num_price_bins"),
+        ("{code}", {"num_price_bins": 1}, 422, "num_price_bins"),
+        ("{code}", {"unitprice_min": -1}, 422, "unitprice_min"),
+        ("{code}", {"objective": "margin"}, 422, "needs unit_cost"),
+        ("{code}", {"objective": "volume"}, 422, "objective"),
+        ("99999Z", {}, 404, "no promoted model"),
+        ("bad%20code", {}, 422, "invalid stockcode"),
+        ("A" * 70, {}, 422, "stockcode"),
+        ("%C3%A9t%C3%A9", {}, 422, "invalid stockcode"),
+    ],
+)
+def test_bad_requests_get_a_4xx_that_names_the_problem(promoted_project, url, path, params, status, message):
+    code = codes_of(promoted_project)[0]
+    response = httpx.get(f"{url}/v1/predict-price/{path.format(code=code)}", params=params)
+    assert response.status_code == status
+    assert message in json.dumps(response.json())
+
+
+def test_redis_cache_hits_misses_and_a_new_promotion(promoted_project, tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(promoted_project, project)
+    code = codes_of(project)[0]
+    client = redis.Redis.from_url(REDIS)
+    client.flushdb()
+    with api_server(project, REDIS_URL=REDIS) as url:
+        first = httpx.get(f"{url}/v1/predict-price/{code}", params={"num_price_bins": 20})
+        second = httpx.get(f"{url}/v1/predict-price/{code}", params={"num_price_bins": 20})
+        other = httpx.get(f"{url}/v1/predict-price/{code}", params={"num_price_bins": 21})
+        assert (first.headers["x-cache"], second.headers["x-cache"], other.headers["x-cache"]) == (
+            "miss",
+            "hit",
+            "miss",
+        )
+        assert second.json()["cached"] and second.json()["curve"] == first.json()["curve"]
+        keys = [k.decode() for k in client.keys("pricing:v1:*")]
+        assert len(keys) == 2 and all(first.json()["model_version"] in k for k in keys)
+        assert httpx.get(f"{url}/readyz").json()["redis"] is True
+        # A new promotion of the same stockcode: picked up without a restart, never an old curve.
+        proc = run_pricing(project, "--stockcodes", code)
+        assert proc.returncode == 0, proc.stderr
+        third = httpx.get(f"{url}/v1/predict-price/{code}", params={"num_price_bins": 20})
+        assert third.headers["x-cache"] == "miss"
+        assert third.json()["model_version"] != first.json()["model_version"]
+        assert third.json()["model_version"] == read_pointer(store_of(project), code)["version"]
+    client.flushdb()
+
+
+def test_redis_down_never_fails_a_request(promoted_project):
+    code = codes_of(promoted_project)[0]
+    from ..conftest import free_port
+
+    with api_server(promoted_project, REDIS_URL=f"redis://127.0.0.1:{free_port()}/0") as url:
+        responses = [httpx.get(f"{url}/v1/predict-price/{code}", params={"num_price_bins": 10}) for _ in range(3)]
+        ready = httpx.get(f"{url}/readyz").json()
+    assert [r.status_code for r in responses] == [200, 200, 200]
+    assert responses[-1].headers["x-cache"] == "hit"  # the in-process cache took over
+    assert ready["redis"] is False and "unavailable" in ready["cache"]
+
+
+def test_a_tampered_champion_falls_back_to_the_next_model(promoted_project, tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(promoted_project, project)
+    code = codes_of(project)[0]
+    store = store_of(project)
+    pointer = read_pointer(store, code)
+    manifest = json.loads(store.get_bytes(pointer["manifest_key"]))
+    folder = project / ".pricing" / "store" / pointer["manifest_key"].rsplit("/", 1)[0]
+    for path in (folder / "models" / manifest["champion"]).iterdir():
+        path.write_bytes(b"tampered")
+    with api_server(project) as url:
+        answer = httpx.get(f"{url}/v1/predict-price/{code}").json()
+    assert answer["model"] == manifest["fallback_chain"][0] and answer["fallback_used"]
+    assert answer["skipped_models"][0]["model"] == manifest["champion"]
+    assert "SHA-256" in answer["skipped_models"][0]["reason"]
+
+
+def test_bearer_token_and_cors_allow_list(promoted_project):
+    code = codes_of(promoted_project)[0]
+    env = {"PRICING_API_TOKEN": "s3cret-token", "PRICING_CORS_ORIGINS": "https://pricing.example"}
+    with api_server(promoted_project, **env) as url:
+        assert httpx.get(f"{url}/v1/predict-price/{code}").status_code == 401
+        assert httpx.get(f"{url}/v1/stockcodes", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        ok = httpx.get(
+            f"{url}/v1/stockcodes",
+            headers={"Authorization": "Bearer s3cret-token", "Origin": "https://pricing.example"},
+        )
+        assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == "https://pricing.example"
+        foreign = httpx.get(
+            f"{url}/v1/stockcodes", headers={"Authorization": "Bearer s3cret-token", "Origin": "https://evil.example"}
+        )
+        assert "access-control-allow-origin" not in foreign.headers
+        assert httpx.get(f"{url}/healthz").status_code == 200  # probes need no token
+
+
+def test_serving_never_imports_dagster(promoted_project):
+    code = codes_of(promoted_project)[0]
+    script = (
+        "import sys; sys.modules['dagster'] = None; sys.modules['evidently'] = None\n"
+        "from fastapi.testclient import TestClient\n"
+        "from serving.app import create_app\n"
+        f"assert TestClient(create_app()).get('/v1/predict-price/{code}').status_code == 200\n"
+        "import serving.lambda_handler\n"
+    )
+    env = {"PRICING_PROJECT_DIR": str(promoted_project), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr

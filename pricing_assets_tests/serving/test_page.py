@@ -1,0 +1,34 @@
+"""The web page, rendered by headless Chromium against the running API (screenshots kept)."""
+
+import shutil
+import subprocess
+
+import pytest
+
+from ..conftest import ARTIFACTS
+from .conftest import api_server
+
+pytestmark = pytest.mark.slow
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def chromium(*args: str) -> str:
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120).stdout
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (.ci/run installs it)")
+def test_page_draws_the_curve_with_the_optimum_and_links_the_lineage(promoted_project):
+    code = sorted(p.name for p in (promoted_project / ".pricing" / "store" / "promoted").iterdir())[0]
+    ARTIFACTS.mkdir(exist_ok=True)
+    with api_server(promoted_project) as url:
+        dom = chromium("--dump-dom", f"{url}/?stockcode={code}")
+        chromium("--window-size=1000,820", f"--screenshot={ARTIFACTS / 'serving_page.png'}", f"{url}/?stockcode={code}")
+        bad = chromium("--dump-dom", f"{url}/?stockcode=99999Z")
+    assert f'<option value="{code}">' in dom
+    assert 'data-role="sales"' in dom and 'data-role="interval"' in dom and 'data-role="optimum"' in dom
+    assert f"{code}: optimal price" in dom and 'id="lineage-link"' in dom
+    assert f'href="/v1/lineage/{code}"' in dom
+    assert "https://" not in dom.split("<script>")[0]  # no CDN: works offline
+    assert (ARTIFACTS / "serving_page.png").stat().st_size > 10_000
+    assert "no promoted model" in bad  # the error is shown, not an empty chart

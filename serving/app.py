@@ -1,0 +1,215 @@
+"""The pricing API (FastAPI): curves, optimal prices, lineage, and a small web page.
+
+Start it with ``pricing serve`` or ``uvicorn serving.app:create_app --factory``. Configuration
+comes from the same ``PRICING_*`` settings as the code location (store location, cache TTL,
+token, CORS allow-list) plus ``REDIS_URL``.
+"""
+
+import json
+import logging
+import secrets
+import time
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Path as PathParam
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, JSONResponse, Response
+from pydantic import BaseModel
+
+from pricing_assets.core.stockcodes import InvalidStockcodeError, validate_stockcode
+from pricing_assets.core.store import open_store
+from pricing_assets.settings import Settings
+
+from .cache import ResponseCache, cache_key
+from .registry import BundleRegistry, NoModelAnsweredError, NotPromotedError
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).resolve().parent / "static"
+MAX_PRICE = 1_000_000.0
+
+
+class Objective(StrEnum):
+    revenue = "revenue"
+    margin = "margin"
+
+
+class CurvePoint(BaseModel):
+    unit_price: float
+    quantity: float
+    quantity_low: float
+    quantity_high: float
+    sales: float
+    margin: float | None = None
+
+
+class PriceAnswer(BaseModel):
+    stockcode: str
+    objective: Objective
+    unit_cost: float | None
+    curve: list[CurvePoint]
+    optimal_price: float
+    optimal_value: float
+    optimum_on_edge: bool
+    model: str
+    fallback_used: bool
+    skipped_models: list[dict[str, str]]
+    model_version: str
+    lineage_id: str
+    cached: bool
+
+
+class StockcodeList(BaseModel):
+    stockcodes: list[str]
+    loaded: dict[str, str]
+
+
+def _error(status: int, message: str) -> HTTPException:
+    return HTTPException(status_code=status, detail=message)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    registry = BundleRegistry(open_store(settings), settings.reload_seconds)
+    cache = ResponseCache(settings.redis_url, settings.cache_ttl_seconds)
+    app = FastAPI(
+        title="pricing lineage",
+        version="1",
+        description="Predicted sales over a price range, and the sales-maximising price, from promoted models only.",
+    )
+    app.state.registry, app.state.cache, app.state.settings = registry, cache, settings
+    if settings.cors_allow_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allow_list,
+            allow_methods=["GET"],
+            allow_headers=["Authorization"],
+        )
+
+    def authorised(request: Request) -> None:
+        if not settings.api_token:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(token.encode(), settings.api_token.encode()):
+            raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+    def stockcode_of(stockcode: Annotated[str, PathParam(max_length=64)]) -> str:
+        try:
+            return validate_stockcode(stockcode)
+        except InvalidStockcodeError as exc:
+            raise _error(422, str(exc)) from exc
+
+    def served(code: str):
+        try:
+            return registry.get(code)
+        except NotPromotedError as exc:
+            raise _error(404, str(exc)) from exc
+        except Exception as exc:  # noqa: BLE001 - store unreachable and nothing loaded
+            raise _error(503, f"the promoted bundle of {code} cannot be read now: {exc}") from exc
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    def readyz() -> JSONResponse:
+        codes = registry.stockcodes()
+        body = {
+            "store": "unreachable" if registry.last_store_error else "ok",
+            "store_error": registry.last_store_error,
+            "promoted": len(codes),
+            "loaded": registry.loaded_versions,
+            "cache": cache.backend,
+            "redis": cache.ping(),
+        }
+        ready = registry.last_store_error is None or bool(registry.loaded_versions)
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @app.get("/v1/stockcodes", response_model=StockcodeList, dependencies=[Depends(authorised)], tags=["pricing"])
+    def stockcodes() -> StockcodeList:
+        return StockcodeList(stockcodes=registry.stockcodes(), loaded=registry.loaded_versions)
+
+    @app.get("/v1/lineage/{stockcode}", dependencies=[Depends(authorised)], tags=["pricing"])
+    def lineage(code: Annotated[str, Depends(stockcode_of)]) -> dict[str, Any]:
+        return served(code).manifest
+
+    @app.get(
+        "/v1/predict-price/{stockcode}",
+        response_model=PriceAnswer,
+        dependencies=[Depends(authorised)],
+        tags=["pricing"],
+        responses={404: {"description": "no promoted model"}, 422: {"description": "invalid parameters"}},
+    )
+    def predict_price(
+        response: Response,
+        code: Annotated[str, Depends(stockcode_of)],
+        unitprice_min: Annotated[float | None, Query(gt=0, le=MAX_PRICE)] = None,
+        unitprice_max: Annotated[float | None, Query(gt=0, le=MAX_PRICE)] = None,
+        num_price_bins: Annotated[int, Query(ge=2, le=1000)] = 100,
+        objective: Objective = Objective.revenue,
+        unit_cost: Annotated[float | None, Query(ge=0, le=MAX_PRICE)] = None,
+    ) -> Response:
+        if num_price_bins > settings.max_price_bins:
+            raise _error(422, f"num_price_bins {num_price_bins} is above the limit of {settings.max_price_bins}")
+        if objective is Objective.margin and unit_cost is None:
+            raise _error(422, "objective=margin needs unit_cost")
+        bundle = served(code)
+        pricing = bundle.manifest["pricing"]
+        low = unitprice_min if unitprice_min is not None else pricing["price_min"]
+        high = unitprice_max if unitprice_max is not None else pricing["price_max"]
+        if not low < high:
+            raise _error(422, f"unitprice_min ({low}) must be below unitprice_max ({high})")
+        if objective is Objective.margin and unit_cost >= high:
+            raise _error(422, f"unit_cost ({unit_cost}) must be below unitprice_max ({high}) for a margin to exist")
+        params = {"min": low, "max": high, "bins": num_price_bins, "objective": objective.value, "cost": unit_cost}
+        key = cache_key(code, bundle.version, params)
+        hit = cache.get(key)
+        if hit is not None:
+            body = json.loads(hit)
+            body["cached"] = True
+            return JSONResponse(body, headers={"X-Cache": "hit"})
+        started = time.perf_counter()
+        try:
+            answer = bundle.predict(np.linspace(low, high, num_price_bins))
+        except NoModelAnsweredError as exc:
+            raise _error(503, str(exc)) from exc
+        frame = answer.curve.curve
+        points = frame.to_dict(orient="records")
+        if objective is Objective.margin:
+            margins = (frame["unit_price"] - unit_cost) * frame["quantity"]
+            for point, value in zip(points, margins, strict=True):
+                point["margin"] = float(value)
+            best = int(np.argmax(margins.to_numpy()))
+            optimal_price, optimal_value = float(frame["unit_price"].iloc[best]), float(margins.iloc[best])
+            on_edge = best in (0, len(frame) - 1)
+        else:
+            optimal_price, optimal_value = answer.curve.optimal_price, answer.curve.optimal_sales
+            on_edge = answer.curve.optimum_on_edge
+        body = PriceAnswer(
+            stockcode=code,
+            objective=objective,
+            unit_cost=unit_cost,
+            curve=points,
+            optimal_price=optimal_price,
+            optimal_value=optimal_value,
+            optimum_on_edge=on_edge,
+            model=answer.model,
+            fallback_used=answer.fallback_used,
+            skipped_models=answer.skipped,
+            model_version=bundle.version,
+            lineage_id=bundle.manifest["lineage_id"],
+            cached=False,
+        ).model_dump(mode="json")
+        cache.set(key, json.dumps(body).encode())
+        log.info("%s priced by %s in %.1f ms", code, answer.model, 1000 * (time.perf_counter() - started))
+        return JSONResponse(body, headers={"X-Cache": "miss"})
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    return app
