@@ -4,6 +4,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
@@ -124,15 +125,39 @@ def test_redis_cache_hits_misses_and_a_new_promotion(promoted_project, tmp_path)
     client.flushdb()
 
 
-def test_redis_down_never_fails_a_request(promoted_project):
-    code = codes_of(promoted_project)[0]
+def test_redis_stopped_mid_test_never_fails_a_request(promoted_project, tmp_path):
+    """A Redis of the test's own on a spare port, stopped between requests."""
     from ..conftest import free_port
 
-    with api_server(promoted_project, REDIS_URL=f"redis://127.0.0.1:{free_port()}/0") as url:
-        responses = [httpx.get(f"{url}/v1/predict-price/{code}", params={"num_price_bins": 10}) for _ in range(3)]
-        ready = httpx.get(f"{url}/readyz").json()
-    assert [r.status_code for r in responses] == [200, 200, 200]
-    assert responses[-1].headers["x-cache"] == "hit"  # the in-process cache took over
+    code = codes_of(promoted_project)[0]
+    port = free_port()
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        client = redis.Redis(port=port)
+        for _ in range(50):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.1)
+        with api_server(promoted_project, REDIS_URL=f"redis://127.0.0.1:{port}/0") as url:
+            params = {"num_price_bins": 10}
+            before = [httpx.get(f"{url}/v1/predict-price/{code}", params=params) for _ in range(2)]
+            assert [r.headers["x-cache"] for r in before] == ["miss", "hit"] and client.dbsize() == 1
+            server.terminate()
+            server.wait(timeout=10)
+            during = [
+                httpx.get(f"{url}/v1/predict-price/{code}", params=params | {"num_price_bins": 11}) for _ in range(3)
+            ]
+            ready = httpx.get(f"{url}/readyz").json()
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert [r.status_code for r in during] == [200, 200, 200]
+    assert during[-1].headers["x-cache"] == "hit"  # the in-process cache took over
     assert ready["redis"] is False and "unavailable" in ready["cache"]
 
 

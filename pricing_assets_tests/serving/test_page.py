@@ -3,6 +3,7 @@
 import shutil
 import subprocess
 
+import httpx
 import pytest
 
 from ..conftest import ARTIFACTS
@@ -22,12 +23,14 @@ def test_page_draws_the_curve_with_the_optimum_and_links_the_lineage(promoted_pr
     code = sorted(p.name for p in (promoted_project / ".pricing" / "store" / "promoted").iterdir())[0]
     ARTIFACTS.mkdir(exist_ok=True)
     with api_server(promoted_project) as url:
+        answer = httpx.get(f"{url}/v1/predict-price/{code}").json()
         dom = chromium("--dump-dom", f"{url}/?stockcode={code}")
         chromium("--window-size=1000,820", f"--screenshot={ARTIFACTS / 'serving_page.png'}", f"{url}/?stockcode={code}")
         bad = chromium("--dump-dom", f"{url}/?stockcode=99999Z")
     assert f'<option value="{code}">' in dom
     assert 'data-role="sales"' in dom and 'data-role="interval"' in dom and 'data-role="optimum"' in dom
-    assert f"{code}: optimal price" in dom and 'id="lineage-link"' in dom
+    assert f"{code}: optimal price {answer['optimal_price']:.2f}" in dom  # the page shows what the API says
+    assert f"optimal {answer['optimal_price']:.2f}" in dom and f">{answer['model_version']}</a>" in dom
     assert f'href="/v1/lineage/{code}"' in dom
     assert "https://" not in dom.split("<script>")[0]  # no CDN: works offline
     assert (ARTIFACTS / "serving_page.png").stat().st_size > 10_000
