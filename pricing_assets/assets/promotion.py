@@ -1,5 +1,6 @@
 """The price curve of the champion and the promoted serving bundle."""
 
+import json
 import time
 
 import pandas as pd
@@ -94,6 +95,11 @@ def price_curve(
             "scenario_rows": MetadataValue.int(len(scenario)),
         }
     )
+    # What promoted_model bundles: the exact lines and grid this curve was scored on.
+    artifact_store.put_bytes(scenario_key(stock_code), frame_to_parquet(scenario))
+    artifact_store.put_bytes(
+        grid_key(stock_code), json.dumps({"recent_days": config.recent_days, "bins": config.bins}).encode()
+    )
     truth = _ground_truth(artifact_store, stock_code)
     if truth is not None:
         regret = pricing.revenue_regret(truth["shape"], truth["a"], truth["b"], curve.optimal_price)
@@ -103,6 +109,14 @@ def price_curve(
     if curve.optimum_on_edge:
         context.log.warning(f"the optimum {curve.optimal_price:.2f} sits on the edge of the recent price range")
     return Output(curve.curve, metadata=metadata, data_version=version)
+
+
+def scenario_key(stock_code: str) -> str:
+    return f"artifacts/price_curve/{validate_stockcode(stock_code)}/scenario.parquet"
+
+
+def grid_key(stock_code: str) -> str:
+    return f"artifacts/price_curve/{validate_stockcode(stock_code)}/grid.json"
 
 
 def _ground_truth(store, stock_code: str) -> pd.Series | None:
@@ -149,8 +163,6 @@ def _upstream_versions(context: AssetExecutionContext, stock_code: str) -> dict[
 )
 def promoted_model(
     context: AssetExecutionContext,
-    config: PriceGridConfig,
-    demand_features: pd.DataFrame,
     drift_report: dict,
     model_evaluation: dict,
     shap_explanations: dict,
@@ -191,9 +203,9 @@ def promoted_model(
                 "tuning": card["tuning"],
             }
         )
-    scenario = pricing.scenario_rows(demand_features, config.recent_days)
+    grid = json.loads(artifact_store.get_bytes(grid_key(stock_code)))
     files["preprocessor.json"] = artifact_store.get_bytes(preprocessor_key(stock_code))
-    files["scenario.parquet"] = frame_to_parquet(scenario)
+    files["scenario.parquet"] = artifact_store.get_bytes(scenario_key(stock_code))
     files["price_curve.parquet"] = frame_to_parquet(price_curve)
     best = price_curve.loc[price_curve["sales"].idxmax()]
     manifest = {
@@ -203,8 +215,8 @@ def promoted_model(
         "models": models,
         "metric_scale": model_evaluation["metric_scale"],
         "pricing": {
-            "recent_days": config.recent_days,
-            "bins": len(price_curve),
+            "recent_days": grid["recent_days"],
+            "bins": grid["bins"],
             "price_min": float(price_curve["unit_price"].min()),
             "price_max": float(price_curve["unit_price"].max()),
             "optimal_price": float(best["unit_price"]),
