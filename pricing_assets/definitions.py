@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 
-from dagster import AssetSelection, BetaWarning, Definitions, PreviewWarning, define_asset_job
+from dagster import BetaWarning, Definitions, PreviewWarning
 from dagster_aws.s3 import S3Resource
 
 from .assets.drift import drift_report, no_feature_drift
@@ -13,30 +13,20 @@ from .assets.fairness import fairness_report, fairness_within_threshold
 from .assets.models import model_assets
 from .assets.promotion import price_curve, promoted_model
 from .assets.training import training_splits
-from .assets.transactions import GROUP, cleaned_transactions, demand_features, raw_transactions
+from .assets.transactions import cleaned_transactions, demand_features, raw_transactions
 from .io_manager import StoreIOManager
-from .partitions import stockcode_partitions
+from .jobs import LINEAGE_JOB, RAW_JOB, raw_transactions_job, stockcode_lineage_job
 from .resources import ArtifactStoreResource
+from .schedules import weekly_lineage_schedule
 from .sensors import stockcode_discovery_sensor
 from .settings import Settings, current_settings
+
+__all__ = ["LINEAGE_JOB", "RAW_JOB", "build_definitions", "build_resources", "defs"]
 
 # Partitioned asset checks and data versions on Output are what the lineage is built on; they are
 # marked preview/beta in Dagster 1.13, and we accept that knowingly rather than warn on every run.
 warnings.filterwarnings("ignore", category=PreviewWarning)
 warnings.filterwarnings("ignore", category=BetaWarning)
-
-RAW_JOB = "raw_transactions_job"
-LINEAGE_JOB = "stockcode_lineage_job"
-
-raw_transactions_job = define_asset_job(
-    RAW_JOB, selection=AssetSelection.assets(raw_transactions), description="Load the source table."
-)
-stockcode_lineage_job = define_asset_job(
-    LINEAGE_JOB,
-    selection=AssetSelection.groups(GROUP),
-    partitions_def=stockcode_partitions,
-    description="Everything per stockcode, from cleaned_transactions to the end of the lineage.",
-)
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
@@ -69,6 +59,7 @@ def build_definitions(settings: Settings | None = None, loggers: dict | None = N
         ],
         asset_checks=[no_feature_drift, fairness_within_threshold],
         jobs=[raw_transactions_job, stockcode_lineage_job],
+        schedules=[weekly_lineage_schedule],
         sensors=[stockcode_discovery_sensor],
         resources=build_resources(settings or current_settings()),
     )

@@ -87,6 +87,9 @@ class Settings:
     fairness_min_group_rows: int = 20
     price_bins: int = 50
     pricing_recent_days: int = 90
+    # Orchestration ------------------------------------------------------------------------
+    schedule_cron: str = "0 9 * * 1"  # Mondays 09:00
+    schedule_timezone: str = "Europe/London"
     # Serving (the API reads the same store; secrets come only from the environment) ---------
     redis_url: str | None = None  # REDIS_URL; unset means an in-process LRU cache
     cache_ttl_seconds: int = 300

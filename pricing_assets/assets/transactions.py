@@ -79,6 +79,8 @@ def cleaned_transactions(context: AssetExecutionContext, raw_transactions: pd.Da
         )
     metadata, version = table_metadata(cleaned)
     metadata["rows_in"] = MetadataValue.int(report.rows_in)
+    rows = raw_transactions[raw_transactions["stock_code"] == stock_code]
+    metadata["source_fingerprint"] = MetadataValue.text(stockcodes.source_fingerprints(rows).get(stock_code, ""))
     metadata.update({f"dropped_{rule}": MetadataValue.int(n) for rule, n in report.dropped.items()})
     metadata.update({f"imputed_{name}": MetadataValue.int(n) for name, n in report.imputed.items()})
     return Output(cleaned, metadata=metadata, data_version=version)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 from .cleaning import is_product_code
@@ -49,7 +50,27 @@ def stockcode_history(transactions: pd.DataFrame) -> pd.DataFrame:
         last_sale=("invoice_date", "max"),
     )
     history.index = history.index.astype(str)
+    history["fingerprint"] = source_fingerprints(t).reindex(history.index)
     return history.sort_values(["rows", "days"], ascending=False, kind="mergesort")
+
+
+def source_fingerprints(transactions: pd.DataFrame) -> pd.Series:
+    """Per stockcode, a digest of all its source lines (cancellations included), independent of row order.
+
+    It changes exactly when the lines the lineage would read for that stockcode change, which is
+    how the weekly schedule tells "new data for 85123A" from "new data for someone else".
+    """
+    columns = [
+        c for c in ("invoice_no", "stock_code", "quantity", "invoice_date", "unit_price", "customer_id", "country")
+    ]
+    hashes = pd.util.hash_pandas_object(transactions[columns], index=False).to_numpy().view(np.int64)
+    grouped = pd.Series(hashes, index=transactions["stock_code"].astype(str).to_numpy()).groupby(level=0)
+    sums, counts = grouped.sum(), grouped.size()  # int64 sums wrap around: fine for a digest
+    return pd.Series(
+        {code: f"{int(sums[code]) & 0xFFFFFFFFFFFFFFFF:016x}{int(counts[code]):08x}" for code in sums.index},
+        name="fingerprint",
+        dtype=str,
+    )
 
 
 def eligible_stockcodes(history: pd.DataFrame, min_rows: int, min_days: int) -> list[str]:

@@ -1,0 +1,105 @@
+"""The weekly schedule: re-run only the stockcodes whose inputs or code changed, like `dvc repro`.
+
+A stockcode is re-run when
+- its source lines changed since its last run (the fingerprint of its rows in the latest
+  ``raw_transactions`` differs from the one ``cleaned_transactions`` recorded), or
+- the ``code_version`` of any asset of its lineage differs from the one its last
+  materialisation of that asset recorded (the code versions hash the core modules), or
+- it was never run.
+Everything else is skipped, and the tick says which stockcodes were skipped and why, so an
+unchanged stockcode is reported rather than silently dropped.
+"""
+
+from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    DagsterInstance,
+    DefaultScheduleStatus,
+    RunRequest,
+    ScheduleEvaluationContext,
+    SkipReason,
+    schedule,
+)
+
+from .assets.transactions import GROUP, HISTORY_KEY
+from .core.store import ArtifactNotFoundError, parquet_to_frame, sha256_hex
+from .jobs import LINEAGE_JOB
+from .partitions import STOCKCODE_PARTITIONS_NAME
+from .resources import ArtifactStoreResource
+from .settings import current_settings
+
+
+def _latest(instance: DagsterInstance, key: AssetKey, partition: str):
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
+    ).records
+    return records[0].asset_materialization if records else None
+
+
+def lineage_code_versions(asset_graph) -> dict[AssetKey, str]:
+    """Current code version of every per-stockcode asset."""
+    return {
+        key: asset_graph.get(key).code_version
+        for key in asset_graph.get_all_asset_keys()
+        if asset_graph.get(key).group_name == GROUP
+    }
+
+
+def change_reasons(
+    instance: DagsterInstance, code_versions: dict[AssetKey, str], stock_code: str, fingerprint: str
+) -> list[str]:
+    """Why this stockcode must run again (empty: nothing changed since its last run)."""
+    cleaned = _latest(instance, AssetKey("cleaned_transactions"), stock_code)
+    if cleaned is None:
+        return ["never run"]
+    reasons = []
+    recorded = cleaned.metadata.get("source_fingerprint")
+    if recorded is None or recorded.value != fingerprint:
+        reasons.append("source rows changed")
+    for key, current in sorted(code_versions.items()):
+        last = _latest(instance, key, stock_code)
+        # An asset never reached (a blocking check failed upstream) is decided by its inputs.
+        if last is not None and last.tags.get("dagster/code_version") != current:
+            reasons.append(f"code of {key.to_user_string()} changed")
+    return reasons
+
+
+@schedule(
+    job_name=LINEAGE_JOB,
+    cron_schedule=current_settings().schedule_cron,
+    execution_timezone=current_settings().schedule_timezone,
+    default_status=DefaultScheduleStatus.RUNNING,
+    description=(
+        "Mondays 09:00 (PRICING_SCHEDULE_CRON / PRICING_SCHEDULE_TIMEZONE): one run per stockcode whose "
+        "source rows or lineage code changed since its last run; unchanged stockcodes are listed as skipped."
+    ),
+)
+def weekly_lineage_schedule(context: ScheduleEvaluationContext, store: ArtifactStoreResource):
+    try:
+        history = parquet_to_frame(store.get_store().get_bytes(HISTORY_KEY)).set_index("stock_code")
+    except ArtifactNotFoundError:
+        return SkipReason("raw_transactions has not been materialised yet; nothing to compare against")
+    code_versions = lineage_code_versions(context.repository_def.asset_graph)
+    code_digest = sha256_hex("".join(v or "" for _, v in sorted(code_versions.items())).encode())[:12]
+    requests, skipped, missing = [], [], []
+    for code in context.instance.get_dynamic_partitions(STOCKCODE_PARTITIONS_NAME):
+        if code not in history.index:
+            missing.append(code)
+            continue
+        fingerprint = str(history.loc[code, "fingerprint"])
+        reasons = change_reasons(context.instance, code_versions, code, fingerprint)
+        if not reasons:
+            skipped.append(code)
+            continue
+        requests.append(
+            RunRequest(
+                run_key=f"weekly:{code}:{fingerprint}:{code_digest}",
+                partition_key=code,
+                tags={"pricing/reasons": "; ".join(reasons)[:250], "pricing/trigger": "weekly_schedule"},
+            )
+        )
+    summary = f"{len(requests)} to run, {len(skipped)} unchanged (skipped: {', '.join(skipped) or 'none'})"
+    if missing:
+        summary += f", {len(missing)} not in the latest source ({', '.join(missing)})"
+    context.log.info(summary)
+    return requests or SkipReason(summary)
