@@ -18,7 +18,7 @@ from .io_manager import StoreIOManager
 from .jobs import LINEAGE_JOB, RAW_JOB, raw_transactions_job, stockcode_lineage_job
 from .resources import ArtifactStoreResource
 from .schedules import weekly_lineage_schedule
-from .sensors import stockcode_discovery_sensor
+from .sensors import new_source_data_sensor, stockcode_discovery_sensor
 from .settings import Settings, current_settings
 
 __all__ = ["LINEAGE_JOB", "RAW_JOB", "build_definitions", "build_resources", "defs"]
@@ -60,7 +60,7 @@ def build_definitions(settings: Settings | None = None, loggers: dict | None = N
         asset_checks=[no_feature_drift, fairness_within_threshold],
         jobs=[raw_transactions_job, stockcode_lineage_job],
         schedules=[weekly_lineage_schedule],
-        sensors=[stockcode_discovery_sensor],
+        sensors=[stockcode_discovery_sensor, new_source_data_sensor],
         resources=build_resources(settings or current_settings()),
     )
 

@@ -88,6 +88,8 @@ class Settings:
     price_bins: int = 50
     pricing_recent_days: int = 90
     # Orchestration ------------------------------------------------------------------------
+    watch_dir: str | None = None  # the new-data sensor watches this folder for source files...
+    watch_s3_prefix: str | None = None  # ...or this prefix of PRICING_S3_BUCKET
     schedule_cron: str = "0 9 * * 1"  # Mondays 09:00
     schedule_timezone: str = "Europe/London"
     # Serving (the API reads the same store; secrets come only from the environment) ---------

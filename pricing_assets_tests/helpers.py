@@ -17,13 +17,14 @@ from pricing_assets.settings import Settings
 ALL = [raw_transactions, cleaned_transactions, demand_features, drift_report, no_feature_drift]
 
 
-def materialize_raw(instance: DagsterInstance, settings: Settings, **source: object):
+def materialize_raw(instance: DagsterInstance, settings: Settings, tags: dict | None = None, **source: object):
     config = {"source": "synthetic", "synthetic_products": 4, **source}
     return materialize(
         [raw_transactions],
         instance=instance,
         resources=build_resources(settings),
         run_config={"ops": {"raw_transactions": {"config": config}}},
+        tags=tags,
     )
 
 

@@ -6,6 +6,7 @@ where the rows came from; only the synthetic source can also say what the right 
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -36,6 +37,18 @@ def _suffix(location: str) -> str:
     return Path(path).suffix.lower()
 
 
+def _s3_bytes(location: str) -> io.BytesIO:
+    """An s3:// object through boto3 (endpoint from AWS_ENDPOINT_URL_S3, as boto3 reads it)."""
+    import boto3
+
+    parsed = urlparse(location)
+    try:
+        body = boto3.client("s3").get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))["Body"].read()
+    except Exception as exc:
+        raise SourceUnavailableError(f"cannot read {location!r}: {exc}") from exc
+    return io.BytesIO(body)
+
+
 def read_table(location: str) -> pd.DataFrame:
     """Read an .xlsx, .csv or .parquet file from a local path or a URL."""
     suffix = _suffix(location)
@@ -52,12 +65,13 @@ def read_table(location: str) -> pd.DataFrame:
         if local.stat().st_size == 0:
             raise SourceSchemaError(f"data file {str(local)!r} is empty")
         location = str(local)
+    source = _s3_bytes(location) if location.startswith("s3://") else location
     try:
         if reader == "excel":
-            return pd.read_excel(location, dtype={"InvoiceNo": str, "StockCode": str})
+            return pd.read_excel(source, dtype={"InvoiceNo": str, "StockCode": str})
         if reader == "csv":
-            return pd.read_csv(location, dtype={"InvoiceNo": str, "StockCode": str}, encoding_errors="replace")
-        return pd.read_parquet(location)
+            return pd.read_csv(source, dtype={"InvoiceNo": str, "StockCode": str}, encoding_errors="replace")
+        return pd.read_parquet(source)
     except (SourceSchemaError, SourceUnavailableError):
         raise
     except pd.errors.EmptyDataError as exc:
