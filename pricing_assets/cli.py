@@ -314,6 +314,65 @@ def _cmd_ui(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def stockcode_status(instance: Any, store: Any) -> list[dict[str, Any]]:
+    """Where each registered stockcode stands: last run, its check results, the promoted version."""
+    from dagster import DagsterEventType, RunsFilter
+
+    from .core.bundle import read_pointer
+    from .core.store import ArtifactNotFoundError
+    from .partitions import STOCKCODE_PARTITIONS_NAME
+
+    rows = []
+    for code in sorted(instance.get_dynamic_partitions(STOCKCODE_PARTITIONS_NAME)):
+        row: dict[str, Any] = {"stockcode": code, "last_run": None, "status": None, "checks": {}, "promoted": None}
+        runs = instance.get_runs(filters=RunsFilter(tags={"dagster/partition": code}), limit=1)
+        if runs:
+            run = runs[0]
+            record = instance.get_run_record_by_id(run.run_id)
+            row.update(last_run=run.run_id, status=run.status.value)
+            row["finished_at"] = record.end_time if record else None
+            for event in instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
+                evaluation = event.dagster_event.event_specific_data
+                row["checks"][evaluation.check_name] = evaluation.passed
+        try:
+            pointer = read_pointer(store, code)
+            row["promoted"] = pointer["version"]
+        except ArtifactNotFoundError:
+            pass
+        rows.append(row)
+    return rows
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    settings = current_settings()
+    _prepare_dagster_home(settings)
+    from dagster import DagsterInstance
+
+    from .core.store import open_store
+
+    with DagsterInstance.get() as instance:
+        rows = stockcode_status(instance, open_store(settings))
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+        return 0
+    table = Table(title=f"stockcodes in {os.environ['DAGSTER_HOME']}")
+    for column in ("stockcode", "last run", "status", "no_feature_drift", "fairness_within_threshold", "promoted"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["stockcode"],
+            (row["last_run"] or "-")[:8],
+            row["status"] or "never run",
+            _check_cell(row["checks"].get("no_feature_drift")),
+            _check_cell(row["checks"].get("fairness_within_threshold")),
+            row["promoted"] or "not promoted",
+        )
+    Console(width=None if sys.stdout.isatty() else 140).print(table)
+    if not rows:
+        console.print("no stockcode is registered yet: run `pricing run` (or let the sensors register them)")
+    return 0
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     """The serving API on what the local store (or the configured S3 bucket) holds."""
     settings = current_settings()
@@ -344,6 +403,9 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(handler=_cmd_ui)
+    status = sub.add_parser("status", help="where each stockcode stands: last run, checks, promoted version")
+    status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    status.set_defaults(handler=_cmd_status)
     serve = sub.add_parser("serve", help="serve price recommendations from promoted bundles (HTTP API + web page)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)

@@ -24,6 +24,14 @@ def run_cli(tmp_path: Path, *args: str, dagster_home: Path | None = None) -> sub
     return subprocess.run([PRICING, "run", *args], env=env, capture_output=True, text=True, timeout=600)
 
 
+def status_of(tmp_path: Path) -> dict[str, dict]:
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    env["PRICING_PROJECT_DIR"] = str(tmp_path)
+    proc = subprocess.run([PRICING, "status", "--json"], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return {row["stockcode"]: row for row in json.loads(proc.stdout)}
+
+
 def instance_at(home: Path) -> DagsterInstance:
     os.environ["DAGSTER_HOME"] = str(home)
     try:
@@ -48,6 +56,11 @@ def test_run_top_two_records_everything_in_the_embedded_instance(tmp_path):
         records = instance.fetch_materializations(AssetKey("promoted_model"), limit=10).records
         assert {r.partition_key for r in records} == set(partitions)
     assert (tmp_path / ".pricing" / "store" / "assets" / "raw_transactions.parquet").exists()
+    status = status_of(tmp_path)
+    assert set(status) == set(partitions)
+    for row in status.values():
+        assert row["status"] == "SUCCESS" and row["promoted"] and all(row["checks"].values())
+        assert set(row["checks"]) == {"no_feature_drift", "fairness_within_threshold"}
 
 
 def test_run_uses_dagster_home_when_set(tmp_path):
@@ -66,6 +79,8 @@ def test_drift_failure_exits_non_zero_and_says_what_to_do(tmp_path):
     assert proc.returncode == 1
     assert "did not pass" in proc.stderr and code in proc.stderr and "drift report" in proc.stderr
     assert "not promoted" in proc.stdout and "previous promoted bundle" in proc.stderr
+    row = status_of(tmp_path)[code]
+    assert row["status"] == "FAILURE" and row["checks"] == {"no_feature_drift": False} and row["promoted"] is None
 
 
 @pytest.mark.parametrize(
