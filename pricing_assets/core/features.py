@@ -24,6 +24,8 @@ PRICE_FEATURES = ("unit_price", "log_price", "price_vs_past_max", "price_vs_past
 HISTORY_FEATURES = (
     "past_mean_log_quantity_28d",
     "past_mean_log_quantity_same_type_28d",
+    "past_mean_log_quantity_same_customer",
+    "past_lines_same_customer",
     "past_lines_7d",
     "past_lines_28d",
     "days_since_previous_sale",
@@ -97,6 +99,33 @@ def _same_type_past_mean(frame: pd.DataFrame, log_q: pd.Series, overall: np.ndar
     return np.nan_to_num(result, nan=0.0)
 
 
+def _same_customer_history(frame: pd.DataFrame, log_q: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Mean log quantity and number of this customer's earlier lines of this product.
+
+    Wholesale customers re-order in their own habitual quantities; the customer's past lines are
+    the best single predictor of the next one. Only strictly earlier timestamps count (lines of
+    the same invoice do not see each other); guests have no history (count 0, mean NaN).
+    """
+    n = len(frame)
+    mean, count = np.full(n, np.nan), np.zeros(n)
+    registered = frame["customer_id"].notna().to_numpy()
+    if not registered.any():
+        return mean, count
+    keys = pd.MultiIndex.from_arrays(
+        [frame.loc[registered, "customer_id"].to_numpy(), frame.loc[registered, "invoice_date"].to_numpy()]
+    )
+    per_time = (
+        pd.DataFrame({"total": log_q.to_numpy()[registered], "lines": 1.0}, index=keys).groupby(level=[0, 1]).sum()
+    )
+    earlier = per_time.groupby(level=0).cumsum() - per_time  # this customer's strictly earlier timestamps
+    mapped = earlier.reindex(keys)
+    lines = mapped["lines"].to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean[registered] = np.where(lines > 0, mapped["total"].to_numpy() / lines, np.nan)
+    count[registered] = lines
+    return mean, count
+
+
 def build_demand_features(cleaned: pd.DataFrame) -> pd.DataFrame:
     """One row per cleaned order line of one stockcode: ids, quantity, features, target."""
     if cleaned.empty:
@@ -131,6 +160,11 @@ def build_demand_features(cleaned: pd.DataFrame) -> pd.DataFrame:
         out[name] = values
     out["past_mean_log_quantity_28d"] = np.nan_to_num(past_mean, nan=0.0)
     out["past_mean_log_quantity_same_type_28d"] = _same_type_past_mean(frame, log_q, past_mean)
+    customer_mean, customer_lines = _same_customer_history(frame, log_q)
+    out["past_mean_log_quantity_same_customer"] = np.where(
+        customer_lines > 0, customer_mean, out["past_mean_log_quantity_same_type_28d"]
+    )
+    out["past_lines_same_customer"] = customer_lines
     out["past_lines_7d"] = lines_7
     out["past_lines_28d"] = lines_28
     out["days_since_previous_sale"] = np.nan_to_num(gap, nan=0.0)

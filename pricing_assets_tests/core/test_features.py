@@ -102,3 +102,22 @@ def test_cleaning_then_features_on_one_stockcode_only():
         build_demand_features(pd.concat([cleaned, other]))
     with pytest.raises(ValueError, match="no cleaned rows"):
         build_demand_features(clean_transactions(cleaned.iloc[:0])[0])
+
+
+def test_customer_history_sees_only_that_customers_earlier_lines():
+    day = 60 * 24
+    cleaned = cleaned_from(
+        [0, 0, day, 2 * day, 3 * day],
+        [2.0] * 5,
+        [10, 30, 5, 7, 1],
+        [False, False, True, False, False],
+        ids=[1, 1, 2, 3, 4],  # the first two lines share an invoice (same customer, same minute)
+    )
+    f = build_demand_features(cleaned)
+    lines = f["past_lines_same_customer"].tolist()
+    assert lines == [0, 0, 0, 2, 3]  # the guest (row 2) has none; later lines see both earlier ones
+    expected = np.log1p([10, 30]).mean()
+    assert f.loc[3, "past_mean_log_quantity_same_customer"] == pytest.approx(expected)
+    assert f.loc[4, "past_mean_log_quantity_same_customer"] == pytest.approx(np.log1p([10, 30, 7]).mean())
+    # Without history of its own, a line falls back to its customer type's recent level.
+    assert f.loc[2, "past_mean_log_quantity_same_customer"] == f.loc[2, "past_mean_log_quantity_same_type_28d"]
