@@ -12,7 +12,7 @@ from ..partitions import stockcode_partitions
 from ..resources import ArtifactStoreResource
 from ..settings import current_settings
 from .common import code_version_of
-from .models import MODEL_ASSETS, load_candidate
+from .models import MODEL_ASSETS, load_candidate, load_champion
 from .training import load_preprocessor
 from .transactions import GROUP
 
@@ -102,9 +102,7 @@ def shap_explanations(
 ) -> Output[dict]:
     stock_code = validate_stockcode(context.partition_key)
     artifact_store = store.get_store()
-    champion = model_evaluation["champion"]
-    model = load_candidate(artifact_store, model_evaluation["candidates"][champion])
-    preprocessor = load_preprocessor(artifact_store, stock_code)
+    champion, model, preprocessor = load_champion(artifact_store, model_evaluation, stock_code)
     data = splits.design_matrices(training_splits, preprocessor, ("train", "test"))
     result = explain.explain(
         model,

@@ -18,8 +18,7 @@ from ..partitions import stockcode_partitions
 from ..resources import ArtifactStoreResource
 from ..settings import current_settings
 from .common import code_version_of
-from .models import load_candidate
-from .training import load_preprocessor
+from .models import load_champion
 from .transactions import GROUP
 
 
@@ -49,9 +48,7 @@ def fairness_report(
 ) -> Output[dict]:
     stock_code = validate_stockcode(context.partition_key)
     artifact_store = store.get_store()
-    champion = model_evaluation["champion"]
-    model = load_candidate(artifact_store, model_evaluation["candidates"][champion])
-    preprocessor = load_preprocessor(artifact_store, stock_code)
+    champion, model, preprocessor = load_champion(artifact_store, model_evaluation, stock_code)
     test_rows = training_splits[training_splits[splits.SPLIT_COLUMN] == "test"]
     data = splits.design_matrices(training_splits, preprocessor, ("test",))
     cfg = fairness.FairnessConfig(config.threshold, config.min_group_rows)

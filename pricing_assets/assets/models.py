@@ -84,6 +84,15 @@ def load_candidate(store: ArtifactStore, card: dict[str, Any]) -> DemandModel:
     return load_model(card["kind"], files)
 
 
+def load_champion(
+    store: ArtifactStore, model_evaluation: dict[str, Any], stock_code: str
+) -> tuple[str, DemandModel, splits.Preprocessor]:
+    """The champion's kind, the model (hash-checked) and the preprocessor it was trained with."""
+    champion = model_evaluation["champion"]
+    model = load_candidate(store, model_evaluation["candidates"][champion])
+    return champion, model, load_preprocessor(store, stock_code)
+
+
 def _build_model_asset(kind: str) -> AssetsDefinition:
     asset_name, module, description = MODEL_ASSETS[kind]
     config_class = NetworkTuningConfig if kind == "dfn" else TuningConfig

@@ -23,8 +23,8 @@ from ..partitions import stockcode_partitions
 from ..resources import ArtifactStoreResource
 from ..settings import current_settings
 from .common import code_version_of, table_metadata
-from .models import load_candidate
-from .training import load_preprocessor, preprocessor_key
+from .models import load_candidate, load_champion
+from .training import preprocessor_key
 from .transactions import GROUND_TRUTH_KEY, GROUP
 
 # Everything upstream of promoted_model, for the lineage manifest.
@@ -75,9 +75,7 @@ def price_curve(
 ) -> Output[pd.DataFrame]:
     stock_code = validate_stockcode(context.partition_key)
     artifact_store = store.get_store()
-    champion = model_evaluation["champion"]
-    model = load_candidate(artifact_store, model_evaluation["candidates"][champion])
-    preprocessor = load_preprocessor(artifact_store, stock_code)
+    champion, model, preprocessor = load_champion(artifact_store, model_evaluation, stock_code)
     scenario = pricing.scenario_rows(demand_features, config.recent_days)
     prices = pricing.price_grid(scenario, config.bins)
     curve = pricing.predict_curve(
