@@ -274,9 +274,15 @@ def code_state() -> dict[str, Any]:
 
     def git(*args: str) -> str:
         try:
-            return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+            return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout
         except (OSError, subprocess.CalledProcessError):
             return ""
 
     dirty = [line[3:] for line in git("status", "--porcelain", "pricing_assets").splitlines() if line.strip()]
-    return {"commit": git("rev-parse", "HEAD"), "uncommitted_in_pricing_assets": dirty}
+    return {"commit": git("rev-parse", "HEAD").strip(), "uncommitted_in_pricing_assets": dirty}
+
+
+def code_record(at_start: dict[str, Any]) -> dict[str, Any]:
+    """Code state at the start and end of a run: other people commit while benchmarks run."""
+    at_end = code_state()
+    return {**at_start, "at_end": at_end, "changed_during_run": at_end != at_start}

@@ -37,6 +37,7 @@ from benchlib import (
     TUNED,
     UCI_DEV,
     Budgets,
+    code_record,
     code_state,
     command,
     customer_history,
@@ -213,6 +214,8 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     ok = [r for r in rows if "error" not in r]
     if not ok:
         return
+    if len(ok) < len(rows):
+        title += f"\nnot shown, failed: {', '.join(r['stock_code'] for r in rows if 'error' in r)}"
     fig, (ax, box) = plt.subplots(1, 2, figsize=(15, 5.5), gridspec_kw={"width_ratios": [3, 1.2]})
     x = np.arange(len(ok))
     series = [
@@ -366,6 +369,7 @@ def main() -> None:
     warnings.filterwarnings("ignore")
 
     started = time.perf_counter()
+    code_at_start = code_state()
     transactions = load_source("uci", args.data, args.seed, 0).transactions
     if args.codes:
         picks = [{"stock_code": c, "rows_raw": int((transactions["stock_code"] == c).sum())} for c in args.codes]
@@ -406,7 +410,7 @@ def main() -> None:
     result = {
         "command": command(),
         "machine": machine(),
-        "code": code_state(),
+        "code": code_record(code_at_start),
         "data": str(Path(args.data).name),
         "stockcode_selection": rank_by,
         "split": split_text,

@@ -1,0 +1,578 @@
+"""Latency of GET /v1/predict-price over real HTTP, against a straightforward implementation.
+
+Spawns the API (``python -m serving``, uvicorn, one process) on loopback and measures, for
+every promoted stockcode and 100 price bins:
+
+- cached: the same request over and over (every answer an ``X-Cache: hit``), 1 and 8 clients;
+- uncached: ``unitprice_min`` moved by 1e-6 on every request, so every answer is a miss;
+- cold start: process spawn to the first 200 of predict-price (imports, bundle load, model);
+- RSS of the server process after the runs (``/proc/<pid>/status``).
+
+Side by side, in the same run, a "straightforward" API (defined below, served by uvicorn in a
+second process) that on every request reads and verifies the bundle, reloads the champion,
+builds the whole ``len(prices) * len(scenario)`` grid frame, recomputes every price feature,
+runs the preprocessor on the whole frame and predicts; no cache. Uncached blocks of ours and of
+the straightforward app are interleaved so that background noise hits both alike.
+
+Clients are threads with one keep-alive ``httpx.Client`` each; they share the machine with the
+server, so on a small VM the 8-client figures include the clients' own CPU use.
+
+    python bench/serving_latency.py            # builds a store with `pricing run --top 2` first
+    python bench/serving_latency.py --project DIR   # reuse a project folder with promoted bundles
+    python bench/serving_latency.py --quick    # smoke run: few requests
+
+Writes bench/results/serving_latency.json and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shlex
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results"
+BINS = 100
+REDIS_URL = "redis://127.0.0.1:6379/14"
+BUILD_ENV = {"PRICING_SYNTHETIC_PRODUCTS": "4", "PRICING_DFN_TRIALS": "3", "PRICING_BACKUP_TRIALS": "5"}
+TARGETS = {"cached_p50_ms": 3.0, "uncached_p50_ms": 30.0, "uncached_p99_ms": 100.0, "speedup_p50": 5.0}
+
+STRAIGHTFORWARD_APP = '''
+"""The straightforward predict-price: everything from scratch on every request, no cache."""
+
+import numpy as np
+import pandas as pd
+import io
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from pricing_assets.core.bundle import read_bundle
+from pricing_assets.core.features import price_derived_features
+from pricing_assets.core.metrics import to_quantity
+from pricing_assets.core.models import load_model
+from pricing_assets.core.splits import Preprocessor
+from pricing_assets.core.store import open_store
+from pricing_assets.settings import Settings
+
+store = open_store(Settings.from_env())
+app = FastAPI()
+
+
+@app.get("/healthz")
+def healthz():
+    return {"status": "ok"}
+
+
+@app.get("/v1/predict-price/{code}")
+def predict_price(code: str, unitprice_min: float | None = None, unitprice_max: float | None = None,
+                  num_price_bins: int = 100):
+    loaded = read_bundle(store, code)  # pointer, manifest and every file, SHA-256 verified
+    manifest = loaded.manifest
+    champion = manifest["champion"]
+    model = load_model(champion, loaded.model_files(champion))
+    preprocessor = Preprocessor.from_json(loaded.files["preprocessor.json"])
+    scenario = pd.read_parquet(io.BytesIO(loaded.files["scenario.parquet"]))
+    low = unitprice_min if unitprice_min is not None else manifest["pricing"]["price_min"]
+    high = unitprice_max if unitprice_max is not None else manifest["pricing"]["price_max"]
+    prices = np.linspace(low, high, num_price_bins)
+    n, m = len(scenario), len(prices)
+    grid = scenario.iloc[np.tile(np.arange(n), m)].reset_index(drop=True)
+    grid_prices = np.repeat(prices, n)
+    for name, values in price_derived_features(
+        grid_prices, grid["past_max_price"], grid["past_median_price_28d"]
+    ).items():
+        grid[name] = values
+    predicted = np.asarray(model.predict_log(preprocessor.transform(grid)), dtype=float).reshape(m, n)
+    low_q, high_q = next(x["residual_quantiles"] for x in manifest["models"] if x["kind"] == champion)
+    quantity = to_quantity(predicted).mean(axis=1)
+    quantity_low = to_quantity(predicted + low_q).mean(axis=1)
+    quantity_high = to_quantity(predicted + high_q).mean(axis=1)
+    sales = prices * quantity
+    curve = [
+        {"unit_price": float(p), "quantity": float(q), "quantity_low": float(lo), "quantity_high": float(hi),
+         "sales": float(s), "margin": None}
+        for p, q, lo, hi, s in zip(prices, quantity, quantity_low, quantity_high, sales)
+    ]
+    best = int(np.argmax(sales))
+    body = {
+        "stockcode": code, "objective": "revenue", "unit_cost": None, "curve": curve,
+        "optimal_price": float(prices[best]), "optimal_value": float(sales[best]),
+        "optimum_on_edge": best in (0, m - 1), "model": champion, "fallback_used": False,
+        "skipped_models": [], "model_version": manifest["version"], "lineage_id": manifest["lineage_id"],
+        "cached": False,
+    }
+    return JSONResponse(body, headers={"X-Cache": "miss"})
+'''
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def redis_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def machine() -> dict[str, Any]:
+    try:
+        mem = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError):
+        mem = None
+    cpu = ""
+    with contextlib.suppress(OSError, StopIteration), open("/proc/cpuinfo") as info:
+        cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
+    return {
+        "platform": platform.platform(),
+        "cpu_model": cpu,
+        "cpu_count": os.cpu_count(),
+        "memory_gib": mem,
+        "python": platform.python_version(),
+        "httpx": httpx.__version__,
+    }
+
+
+def command() -> str:
+    return shlex.join([sys.executable, *sys.argv])
+
+
+def proc_status(pid: int) -> dict[str, float]:
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = round(int(value.split()[0]) / 1024, 1)  # MiB
+    return out
+
+
+def build_project(project: Path) -> float:
+    env = {**os.environ, **BUILD_ENV, "PRICING_PROJECT_DIR": str(project)}
+    env.pop("DAGSTER_HOME", None)
+    log(f"building promoted bundles: pricing run --top 2 in {project} ({BUILD_ENV})")
+    t0 = time.perf_counter()
+    subprocess.run(
+        [str(Path(sys.executable).parent / "pricing"), "run", "--top", "2"],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return round(time.perf_counter() - t0, 1)
+
+
+class Server:
+    """A uvicorn process on loopback; ``cold_start_s`` is spawn to the first 200 of ``first_path``."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], port: int, logdir: Path) -> None:
+        self.name, self.port = name, port
+        self.base = f"http://127.0.0.1:{port}"
+        self.log_path = logdir / f"{name}.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.args, self.env = args, env
+        self.proc: subprocess.Popen | None = None
+        self.cold_start_s: float | None = None
+
+    def start(self, first_path: str, timeout: float = 120.0) -> float:
+        t0 = time.perf_counter()
+        self.proc = subprocess.Popen(self.args, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO)
+        with httpx.Client(base_url=self.base, timeout=30.0) as client:
+            while time.perf_counter() - t0 < timeout:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.log_path}")
+                try:
+                    r = client.get(first_path)
+                    if r.status_code == 200:
+                        self.cold_start_s = time.perf_counter() - t0
+                        return self.cold_start_s
+                    raise RuntimeError(f"{self.name}: {r.status_code} {r.text[:300]}")
+                except httpx.TransportError:
+                    time.sleep(0.005)
+        raise TimeoutError(f"{self.name} gave no 200 within {timeout}s; see {self.log_path}")
+
+    def memory(self) -> dict[str, float]:
+        return proc_status(self.proc.pid)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+class Counter:
+    """A process-wide request counter, so every uncached request asks for a new unitprice_min."""
+
+    def __init__(self) -> None:
+        self._n, self._lock = 0, threading.Lock()
+
+    def next(self) -> int:
+        with self._lock:
+            self._n += 1
+            return self._n
+
+
+def run_load(base: str, paths, n: int, clients: int, expect_cache: str | None) -> dict[str, Any]:
+    """``n`` requests from ``clients`` threads (one keep-alive connection each); latencies in ms."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    wrong_cache = 0
+    lock = threading.Lock()
+    barrier = threading.Barrier(clients + 1)
+    share = [n // clients + (1 if i < n % clients else 0) for i in range(clients)]
+
+    def worker(count: int) -> None:
+        nonlocal wrong_cache
+        mine, bad = [], 0
+        with httpx.Client(base_url=base, timeout=60.0) as client:
+            client.get("/healthz")  # open the connection before the clock starts
+            barrier.wait()
+            for _ in range(count):
+                path = paths()
+                t0 = time.perf_counter()
+                r = client.get(path)
+                _ = r.content
+                mine.append((time.perf_counter() - t0) * 1000)
+                if r.status_code != 200:
+                    errors.append(f"{r.status_code} {r.text[:200]}")
+                elif expect_cache and r.headers.get("x-cache") != expect_cache:
+                    bad += 1
+        with lock:
+            latencies.extend(mine)
+            wrong_cache += bad
+
+    threads = [threading.Thread(target=worker, args=(c,)) for c in share]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    if errors:
+        raise RuntimeError(f"{len(errors)} failed requests, first: {errors[0]}")
+    return {"latencies": latencies, "wall_s": wall, "wrong_cache_header": wrong_cache}
+
+
+def summarise(blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    lat = np.asarray([x for b in blocks for x in b["latencies"]])
+    wall = sum(b["wall_s"] for b in blocks)
+    return {
+        "n": int(lat.size),
+        "p50_ms": round(float(np.percentile(lat, 50)), 2),
+        "p90_ms": round(float(np.percentile(lat, 90)), 2),
+        "p99_ms": round(float(np.percentile(lat, 99)), 2),
+        "max_ms": round(float(lat.max()), 2),
+        "mean_ms": round(float(lat.mean()), 2),
+        "req_per_s": round(lat.size / wall, 1),
+        "wrong_cache_header": sum(b["wrong_cache_header"] for b in blocks),
+    }
+
+
+def predict_path(code: str, low: float, high: float) -> str:
+    return f"/v1/predict-price/{code}?num_price_bins={BINS}&unitprice_min={low:.9f}&unitprice_max={high:.9f}"
+
+
+def profile_uncached(project: Path, code: str, n: int) -> dict[str, Any]:
+    """In-process split of the uncached path: grid, model, curve, JSON; no HTTP."""
+    os.environ["PRICING_PROJECT_DIR"] = str(project)
+    from pricing_assets.core.pricing import grid_matrix
+    from pricing_assets.core.store import open_store
+    from pricing_assets.settings import Settings
+    from serving.app import PriceAnswer
+    from serving.registry import BundleRegistry
+
+    bundle = BundleRegistry(open_store(Settings.from_env())).get(code)
+    pricing = bundle.manifest["pricing"]
+    champion = bundle.manifest["champion"]
+    model = bundle._model(champion)
+    stages: dict[str, list[float]] = {k: [] for k in ("grid_matrix", "model", "predict_total", "body_json")}
+    for i in range(n + 5):
+        prices = np.linspace(pricing["price_min"] + i * 1e-6, pricing["price_max"], BINS)
+        t0 = time.perf_counter()
+        matrix = grid_matrix(bundle.preprocessor, bundle.scenario, prices)
+        t1 = time.perf_counter()
+        model.predict_log(matrix)
+        t2 = time.perf_counter()
+        answer = bundle.predict(prices)
+        t3 = time.perf_counter()
+        body = PriceAnswer(
+            stockcode=code,
+            objective="revenue",
+            unit_cost=None,
+            curve=answer.curve.curve.to_dict(orient="records"),
+            optimal_price=answer.curve.optimal_price,
+            optimal_value=answer.curve.optimal_sales,
+            optimum_on_edge=answer.curve.optimum_on_edge,
+            model=answer.model,
+            fallback_used=answer.fallback_used,
+            skipped_models=answer.skipped,
+            model_version=bundle.version,
+            lineage_id=bundle.manifest["lineage_id"],
+            cached=False,
+        ).model_dump(mode="json")
+        json.dumps(body)
+        t4 = time.perf_counter()
+        if i >= 5:
+            for key, value in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+                stages[key].append(value * 1000)
+    return {
+        "champion": champion,
+        "grid_rows": len(bundle.scenario) * BINS,
+        "median_ms": {k: round(float(np.median(v)), 2) for k, v in stages.items()},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--project", type=Path, help="project folder with promoted bundles (default: build one)")
+    parser.add_argument("--quick", action="store_true", help="few requests, one cold start: a smoke run")
+    parser.add_argument("--no-redis", action="store_true", help="skip the extra runs with REDIS_URL")
+    parser.add_argument("--cold-starts", type=int, default=3)
+    args = parser.parse_args()
+    n_cached, n_uncached, n_straight, blocks = (40, 24, 12, 2) if args.quick else (300, 150, 60, 3)
+    cold_starts = 1 if args.quick else args.cold_starts
+    started_at = time.time()
+    load_start = os.getloadavg()
+    t_start = time.perf_counter()
+
+    tmp = Path(tempfile.mkdtemp(prefix="serving_latency_"))
+    build_s = None
+    if args.project is None:
+        project = tmp / "project"
+        project.mkdir()
+        build_s = build_project(project)
+    else:
+        project = args.project.resolve()
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "PRICING_REDIS_URL", "DAGSTER_HOME")}
+    env["PRICING_PROJECT_DIR"] = str(project)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+
+    sys.path.insert(0, str(REPO))
+    os.environ["PRICING_PROJECT_DIR"] = str(project)
+    from pricing_assets.core import bundle as bundles
+    from pricing_assets.core.store import open_store
+    from pricing_assets.settings import Settings
+
+    store = open_store(Settings.from_env())
+    codes = bundles.promoted_stockcodes(store)
+    if not codes:
+        raise SystemExit(f"no promoted bundles in {project}")
+    products = {}
+    for code in codes:
+        manifest = bundles.read_bundle(store, code).manifest
+        products[code] = {
+            "champion": manifest["champion"],
+            "version": manifest["version"],
+            "low": float(manifest["pricing"]["price_min"]),
+            "high": float(manifest["pricing"]["price_max"]),
+        }
+    log(f"stockcodes {products}")
+    first_code = codes[0]
+    first_path = predict_path(first_code, products[first_code]["low"], products[first_code]["high"])
+
+    app_dir = tmp / "straightforward"
+    app_dir.mkdir()
+    (app_dir / "straightforward_app.py").write_text(textwrap.dedent(STRAIGHTFORWARD_APP))
+    py = sys.executable
+
+    def ours(name: str, extra_env: dict[str, str] | None = None) -> Server:
+        port = free_port()
+        args = [py, "-m", "serving", "--host", "127.0.0.1", "--port", str(port)]
+        return Server(name, args, {**env, **(extra_env or {})}, port, tmp)
+
+    # Cold starts: spawn -> first 200 of predict-price (a miss: imports, bundle read, model load, predict).
+    cold = []
+    for i in range(cold_starts):
+        server = ours(f"ours_cold_{i}")
+        cold.append(round(server.start(first_path), 3))
+        server.stop()
+        log(f"cold start {i + 1}/{cold_starts}: {cold[-1]:.2f}s")
+    server = ours("ours")
+    cold.append(round(server.start(first_path), 3))
+    straight_port = free_port()
+    straight = Server(
+        "straightforward",
+        [py, "-m", "uvicorn", "straightforward_app:app", "--app-dir", str(app_dir), "--port", str(straight_port)],
+        env,
+        straight_port,
+        tmp,
+    )
+    straight_cold = round(straight.start(first_path), 3)
+    servers = {"ours": server, "straightforward": straight}
+    redis_server = None
+    if not args.no_redis and redis_reachable():
+        redis_server = ours("ours_redis", {"REDIS_URL": REDIS_URL})
+        redis_server.start(first_path)
+        servers["ours_redis"] = redis_server
+
+    counter = Counter()
+    results: dict[str, Any] = {}
+    try:
+        for code, info in products.items():
+            log(f"{code} (champion {info['champion']})")
+            same = predict_path(code, info["low"], info["high"])
+
+            def repeat(path: str = same) -> str:
+                return path
+
+            def fresh(code: str = code, info: dict = info) -> str:
+                return predict_path(code, info["low"] + counter.next() * 1e-6, info["high"])
+
+            per: dict[str, Any] = {}
+            for srv in servers.values():  # warm-up: connections, lazy model load, first cached entry
+                run_load(srv.base, repeat, 10, 1, None)
+                run_load(srv.base, fresh, 10, 2, None)
+            cached_servers = [s for s in ("ours", "ours_redis") if s in servers]
+            for clients in (1, 8):
+                for name in cached_servers:
+                    per[f"{name}/cached/{clients}"] = summarise(
+                        [run_load(servers[name].base, repeat, n_cached, clients, "hit")]
+                    )
+                    log(f"  {name} cached x{clients}: {per[f'{name}/cached/{clients}']}")
+                raw: dict[str, list] = {name: [] for name in servers}
+                for _ in range(blocks):  # interleaved blocks: ours, straightforward, ours+redis, ...
+                    for name, srv in servers.items():
+                        n = (n_straight if name == "straightforward" else n_uncached) // blocks
+                        raw[name].append(run_load(srv.base, fresh, max(n, clients), clients, "miss"))
+                for name, got in raw.items():
+                    per[f"{name}/uncached/{clients}"] = summarise(got)
+                    log(f"  {name} uncached x{clients}: {per[f'{name}/uncached/{clients}']}")
+            results[code] = {**info, "runs": per}
+        memory = {name: srv.memory() for name, srv in servers.items()}
+    finally:
+        for srv in servers.values():
+            srv.stop()
+
+    profile = {code: profile_uncached(project, code, 10 if args.quick else 40) for code in codes}
+    wall = round(time.perf_counter() - t_start, 1)
+
+    def ratio(code: str, clients: int, stat: str) -> float:
+        runs = results[code]["runs"]
+        return round(runs[f"straightforward/uncached/{clients}"][stat] / runs[f"ours/uncached/{clients}"][stat], 1)
+
+    targets = {}
+    for code in codes:
+        runs = results[code]["runs"]
+        c1, u1 = runs["ours/cached/1"], runs["ours/uncached/1"]
+        targets[code] = {
+            "cached_p50_ms<=3": [c1["p50_ms"], c1["p50_ms"] <= TARGETS["cached_p50_ms"]],
+            "uncached_p50_ms<=30": [u1["p50_ms"], u1["p50_ms"] <= TARGETS["uncached_p50_ms"]],
+            "uncached_p99_ms<=100": [u1["p99_ms"], u1["p99_ms"] <= TARGETS["uncached_p99_ms"]],
+            "speedup_p50>=5x": [ratio(code, 1, "p50_ms"), ratio(code, 1, "p50_ms") >= TARGETS["speedup_p50"]],
+        }
+        results[code]["straightforward_over_ours"] = {
+            f"{stat}_{clients}_clients": ratio(code, clients, stat)
+            for clients in (1, 8)
+            for stat in ("p50_ms", "p99_ms")
+        }
+    report = {
+        "command": command(),
+        "quick": args.quick,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started_at)),
+        "machine": machine(),
+        "loadavg_start": [round(x, 2) for x in load_start],
+        "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+        "wall_s": wall,
+        "project": str(project),
+        "store_built_by_bench": args.project is None,
+        "build": {"command": "pricing run --top 2", "env": BUILD_ENV, "seconds": build_s} if build_s else None,
+        "bins": BINS,
+        "requests": {"cached": n_cached, "uncached": n_uncached, "straightforward": n_straight, "blocks": blocks},
+        "server": "python -m serving (uvicorn, 1 process, access log on, in-process LRU unless ours_redis)",
+        "clients": "threads, one keep-alive httpx.Client each, on the same machine",
+        "cold_start_s": {
+            "ours": cold,
+            "ours_median": round(float(np.median(cold)), 3),
+            "straightforward": straight_cold,
+        },
+        "rss_mib_after_runs": memory,
+        "stockcodes": results,
+        "targets": targets,
+        "in_process_uncached_ms": profile,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "serving_latency.json").write_text(json.dumps(report, indent=2))
+    print(markdown(report))
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = [
+        f"- Command: `{report['command']}`; wall {report['wall_s']} s; {report['date']}",
+        f"- Machine: {report['machine']['platform']}, {report['machine']['cpu_count']} CPUs "
+        f"({report['machine']['cpu_model']}), {report['machine']['memory_gib']} GiB, "
+        f"Python {report['machine']['python']}; load average at start {report['loadavg_start']}, "
+        f"at end {report['loadavg_end']}",
+        f"- Requests per configuration: cached {report['requests']['cached']}, uncached "
+        f"{report['requests']['uncached']}, straightforward {report['requests']['straightforward']}, "
+        f"{BINS} bins",
+        "",
+        "| stockcode (champion) | server | path | clients | p50 ms | p99 ms | req/s |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for code, info in report["stockcodes"].items():
+        for key, run in info["runs"].items():
+            name, path, clients = key.split("/")
+            lines.append(
+                f"| {code} ({info['champion']}) | {name} | {path} | {clients} | {run['p50_ms']} | {run['p99_ms']} | "
+                f"{run['req_per_s']} |"
+            )
+    lines += [
+        "",
+        "| stockcode | straightforward / ours, uncached | 1 client | 8 clients |",
+        "| --- | --- | ---: | ---: |",
+    ]
+    for code, info in report["stockcodes"].items():
+        r = info["straightforward_over_ours"]
+        lines.append(f"| {code} | p50 | {r['p50_ms_1_clients']}x | {r['p50_ms_8_clients']}x |")
+        lines.append(f"| {code} | p99 | {r['p99_ms_1_clients']}x | {r['p99_ms_8_clients']}x |")
+    cold = report["cold_start_s"]
+    lines += [
+        "",
+        f"- Cold start to first 200 (ours): {cold['ours']} s (median {cold['ours_median']} s); "
+        f"straightforward app: {cold['straightforward']} s",
+        "- RSS after the runs (MiB, VmRSS / VmHWM): "
+        + ", ".join(f"{k} {v.get('VmRSS')} / {v.get('VmHWM')}" for k, v in report["rss_mib_after_runs"].items()),
+        "",
+        "| stockcode | target | value | met |",
+        "| --- | --- | ---: | --- |",
+    ]
+    for code, checks in report["targets"].items():
+        for name, (value, met) in checks.items():
+            lines.append(f"| {code} | {name} | {value} | {'met' if met else 'not met'} |")
+    lines += ["", "In-process uncached path, median ms (no HTTP):", ""]
+    for code, prof in report["in_process_uncached_ms"].items():
+        lines.append(f"- {code} ({prof['champion']}, {prof['grid_rows']} grid rows): {prof['median_ms']}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
