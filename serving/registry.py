@@ -51,6 +51,7 @@ class ServedBundle:
     loaded: bundles.LoadedBundle
     preprocessor: Preprocessor
     scenario: pd.DataFrame
+    base: np.ndarray  # the scenario through the preprocessor, computed once per bundle
     models: dict[str, DemandModel | Exception] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -116,7 +117,7 @@ class BundleRegistry:
         scenario = pd.read_parquet(io.BytesIO(loaded.files["scenario.parquet"]))
         if loaded.refused:
             log.error("%s %s: refused %s", stock_code, loaded.manifest["version"], loaded.refused)
-        return ServedBundle(loaded, preprocessor, scenario)
+        return ServedBundle(loaded, preprocessor, scenario, preprocessor.transform(scenario))
 
     def get(self, stock_code: str) -> ServedBundle:
         """The current bundle; keeps serving the one in memory when the store cannot be read."""

@@ -70,12 +70,15 @@ def price_grid(scenario: pd.DataFrame, bins: int) -> np.ndarray:
     return np.linspace(low, high, bins)
 
 
-def grid_matrix(preprocessor: Preprocessor, scenario: pd.DataFrame, prices: np.ndarray) -> np.ndarray:
+def grid_matrix(
+    preprocessor: Preprocessor, scenario: pd.DataFrame, prices: np.ndarray, base: np.ndarray | None = None
+) -> np.ndarray:
     """``len(prices) * len(scenario)`` model rows: each scenario line repriced at each grid price.
 
-    The scenario is preprocessed once; only the price-derived columns are recomputed per price.
+    The scenario is preprocessed once (``base``, which a server can keep between requests);
+    only the price-derived columns are recomputed per price.
     """
-    base = preprocessor.transform(scenario)
+    base = preprocessor.transform(scenario) if base is None else base
     n, m = len(scenario), len(prices)
     matrix = np.tile(base, (m, 1))
     history = {name: np.tile(scenario[name].to_numpy(dtype=float), m) for name in HISTORY_STATS}
@@ -93,11 +96,12 @@ def predict_curve(
     scenario: pd.DataFrame,
     prices: np.ndarray,
     residual_quantiles: tuple[float, float] | list[float],
+    base: np.ndarray | None = None,
 ) -> PriceCurve:
     prices = np.asarray(prices, dtype=float)
     if prices.ndim != 1 or len(prices) < 2 or not np.all(np.diff(prices) > 0) or prices[0] <= 0:
         raise ValueError("prices must be an increasing array of at least two positive values")
-    predicted = np.asarray(model.predict_log(grid_matrix(preprocessor, scenario, prices)), dtype=float)
+    predicted = np.asarray(model.predict_log(grid_matrix(preprocessor, scenario, prices, base)), dtype=float)
     if not np.isfinite(predicted).all():
         raise FloatingPointError(f"{model.kind} predicted non-finite quantities on the price grid")
     predicted = predicted.reshape(len(prices), len(scenario))
