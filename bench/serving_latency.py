@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import platform
@@ -55,9 +56,11 @@ TARGETS = {"cached_p50_ms": 3.0, "uncached_p50_ms": 30.0, "uncached_p99_ms": 100
 STRAIGHTFORWARD_APP = '''
 """The straightforward predict-price: everything from scratch on every request, no cache."""
 
+import io
+import time
+
 import numpy as np
 import pandas as pd
-import io
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
@@ -78,15 +81,18 @@ def healthz():
     return {"status": "ok"}
 
 
-@app.get("/v1/predict-price/{code}")
-def predict_price(code: str, unitprice_min: float | None = None, unitprice_max: float | None = None,
-                  num_price_bins: int = 100):
+def answer(code, unitprice_min=None, unitprice_max=None, num_price_bins=100, marks=None):
+    mark = marks.append if marks is not None else (lambda _: None)
+    mark(("start", time.perf_counter()))
     loaded = read_bundle(store, code)  # pointer, manifest and every file, SHA-256 verified
+    mark(("read_bundle", time.perf_counter()))
     manifest = loaded.manifest
     champion = manifest["champion"]
     model = load_model(champion, loaded.model_files(champion))
+    mark(("load_model", time.perf_counter()))
     preprocessor = Preprocessor.from_json(loaded.files["preprocessor.json"])
     scenario = pd.read_parquet(io.BytesIO(loaded.files["scenario.parquet"]))
+    mark(("preprocessor_and_scenario", time.perf_counter()))
     low = unitprice_min if unitprice_min is not None else manifest["pricing"]["price_min"]
     high = unitprice_max if unitprice_max is not None else manifest["pricing"]["price_max"]
     prices = np.linspace(low, high, num_price_bins)
@@ -97,7 +103,11 @@ def predict_price(code: str, unitprice_min: float | None = None, unitprice_max: 
         grid_prices, grid["past_max_price"], grid["past_median_price_28d"]
     ).items():
         grid[name] = values
-    predicted = np.asarray(model.predict_log(preprocessor.transform(grid)), dtype=float).reshape(m, n)
+    mark(("grid_frame", time.perf_counter()))
+    matrix = preprocessor.transform(grid)
+    mark(("transform_whole_grid", time.perf_counter()))
+    predicted = np.asarray(model.predict_log(matrix), dtype=float).reshape(m, n)
+    mark(("model", time.perf_counter()))
     low_q, high_q = next(x["residual_quantiles"] for x in manifest["models"] if x["kind"] == champion)
     quantity = to_quantity(predicted).mean(axis=1)
     quantity_low = to_quantity(predicted + low_q).mean(axis=1)
@@ -116,7 +126,14 @@ def predict_price(code: str, unitprice_min: float | None = None, unitprice_max: 
         "skipped_models": [], "model_version": manifest["version"], "lineage_id": manifest["lineage_id"],
         "cached": False,
     }
-    return JSONResponse(body, headers={"X-Cache": "miss"})
+    mark(("curve_and_body", time.perf_counter()))
+    return body
+
+
+@app.get("/v1/predict-price/{code}")
+def predict_price(code: str, unitprice_min: float | None = None, unitprice_max: float | None = None,
+                  num_price_bins: int = 100):
+    return JSONResponse(answer(code, unitprice_min, unitprice_max, num_price_bins), headers={"X-Cache": "miss"})
 '''
 
 
@@ -161,6 +178,13 @@ def command() -> str:
     return shlex.join([sys.executable, *sys.argv])
 
 
+def git_state() -> dict[str, Any]:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout.strip()
+
+    return {"commit": git("rev-parse", "HEAD"), "dirty": git("status", "--porcelain", "serving", "pricing_assets")}
+
+
 def proc_status(pid: int) -> dict[str, float]:
     out = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -168,6 +192,14 @@ def proc_status(pid: int) -> dict[str, float]:
         if key in ("VmRSS", "VmHWM"):
             out[key] = round(int(value.split()[0]) / 1024, 1)  # MiB
     return out
+
+
+def cpu_snapshot() -> tuple[float, float]:
+    """(busy CPU seconds of the whole machine, CPU seconds of this process and its waited children)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    busy = sum(fields) - fields[3] - fields[4]  # minus idle and iowait
+    t = os.times()
+    return busy / os.sysconf("SC_CLK_TCK"), t.user + t.system + t.children_user + t.children_system
 
 
 def build_project(project: Path) -> float:
@@ -301,8 +333,8 @@ def predict_path(code: str, low: float, high: float) -> str:
     return f"/v1/predict-price/{code}?num_price_bins={BINS}&unitprice_min={low:.9f}&unitprice_max={high:.9f}"
 
 
-def profile_uncached(project: Path, code: str, n: int) -> dict[str, Any]:
-    """In-process split of the uncached path: grid, model, curve, JSON; no HTTP."""
+def profile_uncached(project: Path, app_dir: Path, code: str, n: int) -> dict[str, Any]:
+    """In-process split (no HTTP) of ours uncached, ours cached hit, and the straightforward app."""
     os.environ["PRICING_PROJECT_DIR"] = str(project)
     from pricing_assets.core.pricing import grid_matrix
     from pricing_assets.core.store import open_store
@@ -318,7 +350,7 @@ def profile_uncached(project: Path, code: str, n: int) -> dict[str, Any]:
     for i in range(n + 5):
         prices = np.linspace(pricing["price_min"] + i * 1e-6, pricing["price_max"], BINS)
         t0 = time.perf_counter()
-        matrix = grid_matrix(bundle.preprocessor, bundle.scenario, prices)
+        matrix = grid_matrix(bundle.preprocessor, bundle.scenario, prices, getattr(bundle, "base", None))
         t1 = time.perf_counter()
         model.predict_log(matrix)
         t2 = time.perf_counter()
@@ -344,10 +376,39 @@ def profile_uncached(project: Path, code: str, n: int) -> dict[str, Any]:
         if i >= 5:
             for key, value in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
                 stages[key].append(value * 1000)
+    # What a cache hit does besides HTTP: key, json.loads of the stored bytes, JSONResponse re-encoding.
+    from fastapi.responses import JSONResponse
+
+    from serving.cache import LRUCache, cache_key
+
+    stored, lru, hit = json.dumps(body).encode(), LRUCache(), []
+    params = {"min": 1.0, "max": 2.0, "bins": BINS, "objective": "revenue", "cost": None}
+    lru.set(cache_key(code, bundle.version, params), stored)
+    for _ in range(n + 5):
+        t0 = time.perf_counter()
+        found = json.loads(lru.get(cache_key(code, bundle.version, params)))
+        found["cached"] = True
+        JSONResponse(found, headers={"X-Cache": "hit"})
+        hit.append((time.perf_counter() - t0) * 1000)
+    # The straightforward app, step by step.
+    sys.path.insert(0, str(app_dir))
+    import straightforward_app
+
+    straight: dict[str, list[float]] = {}
+    for i in range(n // 2 + 3):
+        marks: list[tuple[str, float]] = []
+        straightforward_app.answer(code, pricing["price_min"] + i * 1e-6, pricing["price_max"], BINS, marks)
+        if i >= 3:
+            for (_, before), (label, after) in itertools.pairwise(marks):
+                straight.setdefault(label, []).append((after - before) * 1000)
+            straight.setdefault("total", []).append((marks[-1][1] - marks[0][1]) * 1000)
     return {
         "champion": champion,
         "grid_rows": len(bundle.scenario) * BINS,
-        "median_ms": {k: round(float(np.median(v)), 2) for k, v in stages.items()},
+        "body_bytes": len(stored),
+        "ours_uncached_median_ms": {k: round(float(np.median(v)), 2) for k, v in stages.items()},
+        "ours_cache_hit_handler_median_ms": round(float(np.median(hit)), 3),
+        "straightforward_median_ms": {k: round(float(np.median(v)), 2) for k, v in straight.items()},
     }
 
 
@@ -396,6 +457,7 @@ def main() -> None:
             "high": float(manifest["pricing"]["price_max"]),
         }
     log(f"stockcodes {products}")
+    cpu_start, load_measure_start, t_measure = cpu_snapshot(), os.getloadavg(), time.perf_counter()
     first_code = codes[0]
     first_path = predict_path(first_code, products[first_code]["low"], products[first_code]["high"])
 
@@ -453,6 +515,9 @@ def main() -> None:
                 run_load(srv.base, fresh, 10, 2, None)
             cached_servers = [s for s in ("ours", "ours_redis") if s in servers]
             for clients in (1, 8):
+                per[f"ours/healthz/{clients}"] = summarise(
+                    [run_load(server.base, lambda: "/healthz", n_cached, clients, None)]
+                )
                 for name in cached_servers:
                     per[f"{name}/cached/{clients}"] = summarise(
                         [run_load(servers[name].base, repeat, n_cached, clients, "hit")]
@@ -472,7 +537,10 @@ def main() -> None:
         for srv in servers.values():
             srv.stop()
 
-    profile = {code: profile_uncached(project, code, 10 if args.quick else 40) for code in codes}
+    cpu_end = cpu_snapshot()
+    measure_s = time.perf_counter() - t_measure
+    foreign = cpu_end[0] - cpu_start[0] - (cpu_end[1] - cpu_start[1])
+    profile = {code: profile_uncached(project, app_dir, code, 10 if args.quick else 40) for code in codes}
     wall = round(time.perf_counter() - t_start, 1)
 
     def ratio(code: str, clients: int, stat: str) -> float:
@@ -496,11 +564,18 @@ def main() -> None:
         }
     report = {
         "command": command(),
+        "git": git_state(),
         "quick": args.quick,
         "date": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started_at)),
         "machine": machine(),
         "loadavg_start": [round(x, 2) for x in load_start],
+        "loadavg_measure_start": [round(x, 2) for x in load_measure_start],
         "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+        "other_load": {
+            "measure_wall_s": round(measure_s, 1),
+            "cpu_s_of_other_processes": round(foreign, 1),
+            "mean_cores_busy_with_other_processes": round(foreign / measure_s, 2),
+        },
         "wall_s": wall,
         "project": str(project),
         "store_built_by_bench": args.project is None,
@@ -517,7 +592,7 @@ def main() -> None:
         "rss_mib_after_runs": memory,
         "stockcodes": results,
         "targets": targets,
-        "in_process_uncached_ms": profile,
+        "in_process_ms": profile,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "serving_latency.json").write_text(json.dumps(report, indent=2))
@@ -530,7 +605,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"- Machine: {report['machine']['platform']}, {report['machine']['cpu_count']} CPUs "
         f"({report['machine']['cpu_model']}), {report['machine']['memory_gib']} GiB, "
         f"Python {report['machine']['python']}; load average at start {report['loadavg_start']}, "
-        f"at end {report['loadavg_end']}",
+        f"at end {report['loadavg_end']}; other processes kept "
+        f"{report['other_load']['mean_cores_busy_with_other_processes']} cores busy on average while measuring",
         f"- Requests per configuration: cached {report['requests']['cached']}, uncached "
         f"{report['requests']['uncached']}, straightforward {report['requests']['straightforward']}, "
         f"{BINS} bins",
@@ -568,9 +644,13 @@ def markdown(report: dict[str, Any]) -> str:
     for code, checks in report["targets"].items():
         for name, (value, met) in checks.items():
             lines.append(f"| {code} | {name} | {value} | {'met' if met else 'not met'} |")
-    lines += ["", "In-process uncached path, median ms (no HTTP):", ""]
-    for code, prof in report["in_process_uncached_ms"].items():
-        lines.append(f"- {code} ({prof['champion']}, {prof['grid_rows']} grid rows): {prof['median_ms']}")
+    lines += ["", "In process, no HTTP, median ms:", ""]
+    for code, prof in report["in_process_ms"].items():
+        lines.append(
+            f"- {code} ({prof['champion']}, {prof['grid_rows']} grid rows, {prof['body_bytes']} B body): ours uncached "
+            f"{prof['ours_uncached_median_ms']}; ours cache-hit handler {prof['ours_cache_hit_handler_median_ms']}; "
+            f"straightforward {prof['straightforward_median_ms']}"
+        )
     return "\n".join(lines)
 
 
