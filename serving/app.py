@@ -147,7 +147,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses={404: {"description": "no promoted model"}, 422: {"description": "invalid parameters"}},
     )
     def predict_price(
-        response: Response,
         code: Annotated[str, Depends(stockcode_of)],
         unitprice_min: Annotated[float | None, Query(gt=0, le=MAX_PRICE)] = None,
         unitprice_max: Annotated[float | None, Query(gt=0, le=MAX_PRICE)] = None,
