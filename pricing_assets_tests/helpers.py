@@ -70,3 +70,10 @@ def source_file(folder: Path, name: str = "source.parquet", change=None) -> tupl
     path = folder / name
     raw.to_parquet(path, index=False)
     return path, code
+
+
+def lineage_job_from_environment():
+    """The lineage job built from PRICING_* in the environment: what a multiprocess child reconstructs."""
+    from pricing_assets.settings import Settings
+
+    return build_definitions(Settings.from_env()).resolve_job_def(LINEAGE_JOB)
