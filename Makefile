@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml setup.py
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-.PHONY: setup run test lint ui
+.PHONY: setup run test test-fast lint ui
 setup: $(STAMP)
 
 run: $(STAMP)
@@ -22,6 +22,10 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+# The quick loop while developing: no servers, no end-to-end, fault or load tests.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow and not reliability"
 
 ui: $(STAMP)
 	$(BIN)/pricing ui
