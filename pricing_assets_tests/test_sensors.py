@@ -1,14 +1,22 @@
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from dagster import DagsterInstance, SensorResult, SkipReason, build_sensor_context, instance_for_test
 
+from pricing_assets.core.bundle import read_bundle, read_pointer
 from pricing_assets.core.sources import load_source
 from pricing_assets.core.stockcodes import stockcode_history
+from pricing_assets.core.store import LocalArtifactStore
+from pricing_assets.core.synthetic import SyntheticConfig, generate
 from pricing_assets.definitions import build_definitions, build_resources
 from pricing_assets.partitions import STOCKCODE_PARTITIONS_NAME
 from pricing_assets.sensors import NEW_DATA_SENSOR, new_source_data_sensor, stockcode_discovery_sensor
+from serving.registry import BundleRegistry
 
-from .helpers import materialize_raw, run_lineage, source_file
+from .helpers import materialize_raw, run_lineage
+
+SENSOR_TAGS = {"dagster/sensor_name": NEW_DATA_SENSOR}
 
 
 def evaluate(instance, settings, cursor=None):
@@ -60,46 +68,79 @@ def raw_requests(result) -> list:
     return [r for r in result.run_requests or [] if r.job_name == "raw_transactions_job"]
 
 
+def seasonal_files(folder: Path) -> tuple[Path, pd.DataFrame, list[str]]:
+    """The 4-product source cut four weeks before its end, and the weeks that arrive later.
+
+    In the new weeks the most active product has a seasonal shift (prices up 80 %, five times the
+    quantities, guest buyers from a new market); the second sells as before; the third sells nothing."""
+    raw, _ = generate(SyntheticConfig(seed=7, n_products=4))
+    codes = [c for c in raw["StockCode"].value_counts().index if c[:5].isdigit()][:3]
+    cutoff = raw["InvoiceDate"].max() - pd.Timedelta(days=28)
+    later = raw[(raw["InvoiceDate"] > cutoff) & raw["StockCode"].isin(codes[:2])].copy()
+    shifted = later["StockCode"] == codes[0]
+    later.loc[shifted, "UnitPrice"] *= 1.8
+    later.loc[shifted, "Quantity"] *= 5
+    later.loc[shifted, "CustomerID"] = float("nan")
+    later.loc[shifted, "Country"] = "France"
+    path = folder / "2011-11-01.parquet"
+    raw[raw["InvoiceDate"] <= cutoff].to_parquet(path, index=False)
+    return path, later, codes
+
+
 @pytest.mark.slow
-def test_new_data_sensor_loads_new_files_and_runs_only_affected_stockcodes(tmp_path, settings, monkeypatch):
+def test_new_weeks_with_a_seasonal_shift_block_only_the_shifted_stockcode(tmp_path, settings, monkeypatch):
+    """New data arrives through the sensor: only affected stockcodes run; drift keeps the old bundle in service."""
     folder = tmp_path / "incoming"
     folder.mkdir()
-    path, _ = source_file(folder, "2011-11-01.parquet")
+    path, later, (shifted, steady, quiet_code) = seasonal_files(folder)
     history = stockcode_history(load_source("uci", str(path)).transactions)
-    first, second = history.index[:2]
-    watched = settings.with_(watch_dir=str(folder), min_history_rows=int(history.loc[second, "rows"]))
+    watched = settings.with_(watch_dir=str(folder), min_history_rows=int(history.loc[quiet_code, "rows"]))
     monkeypatch.setattr("pricing_assets.sensors.current_settings", lambda: watched)
-    sensor_tags = {"dagster/sensor_name": NEW_DATA_SENSOR}
+    store = LocalArtifactStore(watched.artifact_root)
     with instance_for_test() as instance:
         # A new file: one raw run, keyed by the file's signature, the same on a repeated tick.
         tick = new_data_tick(instance, watched, None)
         (raw,) = raw_requests(tick)
         assert raw.run_config["ops"]["raw_transactions"]["config"]["data"] == str(path.resolve())
         assert raw_requests(new_data_tick(instance, watched, None))[0].run_key == raw.run_key
-        assert materialize_raw(instance, watched, tags=sensor_tags, source="uci", data=str(path)).success
+        assert materialize_raw(instance, watched, tags=SENSOR_TAGS, source="uci", data=str(path)).success
 
-        # Its materialisation: the two eligible stockcodes are registered and run; nothing else.
+        # Its materialisation: the three eligible stockcodes are registered and run; nothing else.
         tick = new_data_tick(instance, watched, tick.cursor)
-        assert set(tick.dynamic_partitions_requests[0].partition_keys) == {first, second}
-        assert set(lineage_keys(tick)) == {first, second} and not raw_requests(tick)
-        for code in (first, second):
-            assert run_lineage(instance, watched, code).success
+        assert set(tick.dynamic_partitions_requests[0].partition_keys) == {shifted, steady, quiet_code}
+        assert set(lineage_keys(tick)) == {shifted, steady, quiet_code} and not raw_requests(tick)
+        for request in tick.run_requests:
+            assert run_lineage(instance, watched, request.partition_key, tags=request.tags).success
+        pointers = {code: read_pointer(store, code) for code in (shifted, steady, quiet_code)}
         quiet = new_data_tick(instance, watched, tick.cursor)
         assert not quiet.run_requests and not quiet.dynamic_partitions_requests
 
-        # The file grows with sales of one product: a new raw run, then only that product runs.
-        grown = pd.read_parquet(path)
-        extra = grown[grown["StockCode"] == second].tail(5).copy()
-        extra["InvoiceDate"] = grown["InvoiceDate"].max() + pd.Timedelta(hours=2)
-        extra["InvoiceNo"] = [str(910000 + i) for i in range(len(extra))]
-        pd.concat([grown, extra]).to_parquet(path, index=False)
+        # Four new weeks are appended to the file: a new raw run, then lineage runs for the two
+        # stockcodes with new rows only.
+        pd.concat([pd.read_parquet(path), later]).to_parquet(path, index=False)
         tick = new_data_tick(instance, watched, quiet.cursor)
         (again,) = raw_requests(tick)
         assert again.run_key != raw.run_key
-        assert materialize_raw(instance, watched, tags=sensor_tags, source="uci", data=str(path)).success
+        assert materialize_raw(instance, watched, tags=SENSOR_TAGS, source="uci", data=str(path)).success
         tick = new_data_tick(instance, watched, tick.cursor)
-        assert list(lineage_keys(tick)) == [second]
-        assert tick.run_requests[0].tags["pricing/reasons"] == "source rows changed"
+        assert set(lineage_keys(tick)) == {shifted, steady}
+        assert {r.tags["pricing/reasons"] for r in tick.run_requests} == {"source rows changed"}
+        checks = {}
+        for request in tick.run_requests:
+            result = run_lineage(instance, watched, request.partition_key, tags=request.tags)
+            checks[request.partition_key] = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+        assert not new_data_tick(instance, watched, tick.cursor).run_requests
+
+    # The shifted stockcode fails its drift check and keeps serving its previous bundle; the other is promoted.
+    assert checks[shifted] == {"no_feature_drift": False}
+    assert checks[steady] == {"no_feature_drift": True, "fairness_within_threshold": True}
+    assert read_pointer(store, shifted) == pointers[shifted]
+    assert read_pointer(store, quiet_code) == pointers[quiet_code]
+    assert read_pointer(store, steady)["version"] != pointers[steady]["version"]
+    served = BundleRegistry(store)
+    assert served.get(shifted).version == pointers[shifted]["version"]
+    assert served.get(steady).version == read_pointer(store, steady)["version"]
+    assert read_bundle(store, shifted).manifest["version"] == pointers[shifted]["version"]
 
 
 def test_new_data_sensor_says_what_to_set_when_nothing_is_watched(settings, monkeypatch):
