@@ -30,6 +30,27 @@ UCI_DEV = REPO.parent / "shared" / "data" / "online_retail_dev.parquet"
 ARTIFACTS = REPO / "test-artifacts"
 
 
+def run_pricing(project: Path, *args: str) -> subprocess.CompletedProcess:
+    """``pricing run`` in its own process against ``project`` (the 4-product synthetic source)."""
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    env.update({"PRICING_PROJECT_DIR": str(project), "PRICING_SYNTHETIC_PRODUCTS": "4"})
+    pricing = Path(sys.executable).parent / "pricing"
+    return subprocess.run([str(pricing), "run", *args], env=env, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="session")
+def promoted_project(tmp_path_factory) -> Path:
+    """A project folder whose store holds the promoted bundles of the two most active products.
+
+    Session-wide and defined here, so the serving and the reliability tests share one real
+    ``pricing run --top 2`` (about a minute) instead of paying for it once per folder.
+    """
+    project = tmp_path_factory.mktemp("served")
+    proc = run_pricing(project, "--top", "2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return project
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Settings that write only below a temporary project folder."""

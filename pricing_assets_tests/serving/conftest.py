@@ -1,4 +1,4 @@
-"""Bundles made by a real `pricing run`, and the API started as a real process on 127.0.0.1."""
+"""The API started as a real process on 127.0.0.1 (bundles come from the session's `promoted_project`)."""
 
 from __future__ import annotations
 
@@ -6,58 +6,70 @@ import contextlib
 import os
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from ..conftest import free_port
-
-BIN = Path(sys.executable).parent
+from ..conftest import free_port, run_pricing  # noqa: F401 - run_pricing is re-exported for the serving tests
 
 
-def run_pricing(project: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
-    env.update({"PRICING_PROJECT_DIR": str(project), "PRICING_SYNTHETIC_PRODUCTS": "4"})
-    return subprocess.run([str(BIN / "pricing"), "run", *args], env=env, capture_output=True, text=True, timeout=900)
+@dataclass(frozen=True)
+class ApiServer:
+    """A running ``python -m serving``: its base URL, its process and the file its output goes to."""
 
+    url: str
+    process: subprocess.Popen
+    log_path: Path
 
-@pytest.fixture(scope="session")
-def promoted_project(tmp_path_factory) -> Path:
-    """A project folder whose store holds the promoted bundles of the two most active products."""
-    project = tmp_path_factory.mktemp("served")
-    proc = run_pricing(project, "--top", "2")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return project
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
 
 
 @contextlib.contextmanager
-def api_server(project: Path, **env_overrides: str):
-    """``python -m serving`` on a free loopback port; yields its base URL."""
+def api_process(project: Path, **env_overrides: str) -> Iterator[ApiServer]:
+    """``python -m serving`` on a free loopback port, its output in a file (a pipe nobody reads
+    would fill after a few hundred access-log lines and block the server)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PRICING_") and k != "REDIS_URL"}
     env.update({"PRICING_PROJECT_DIR": str(project), "PRICING_RELOAD_SECONDS": "0", **env_overrides})
+    log_fd, log_name = tempfile.mkstemp(prefix="pricing-api-", suffix=".log")
     proc = subprocess.Popen(
         [sys.executable, "-m", "serving", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log_fd,
         stderr=subprocess.STDOUT,
-        text=True,
     )
-    url = f"http://127.0.0.1:{port}"
+    os.close(log_fd)
+    server = ApiServer(f"http://127.0.0.1:{port}", proc, Path(log_name))
     deadline = time.time() + 60
     try:
         while True:
             try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.time() > deadline:
-                pytest.fail(f"the API did not start: {proc.stdout.read() if proc.stdout else ''}")
+                pytest.fail(f"the API did not start: {server.log()}")
             time.sleep(0.2)
-        yield url
+        yield server
     finally:
         proc.terminate()
-        proc.wait(timeout=20)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        server.log_path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def api_server(project: Path, **env_overrides: str) -> Iterator[str]:
+    """``python -m serving`` on a free loopback port; yields its base URL."""
+    with api_process(project, **env_overrides) as server:
+        yield server.url

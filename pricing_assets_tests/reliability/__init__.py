@@ -1,0 +1,1 @@
+"""Reliability and security: faults, hostile input, fuzzing, properties, load (issue 7)."""
