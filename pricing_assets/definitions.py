@@ -14,6 +14,7 @@ from .assets.models import model_assets
 from .assets.promotion import price_curve, promoted_model
 from .assets.training import training_splits
 from .assets.transactions import cleaned_transactions, demand_features, raw_transactions
+from .executors import executor_for
 from .io_manager import StoreIOManager
 from .jobs import LINEAGE_JOB, RAW_JOB, raw_transactions_job, stockcode_lineage_job
 from .resources import ArtifactStoreResource
@@ -42,6 +43,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
 
 def build_definitions(settings: Settings | None = None, loggers: dict | None = None) -> Definitions:
     """The code location; ``loggers`` replaces Dagster's console logger (the CLI prints its own lines)."""
+    settings = settings or current_settings()
     return Definitions(
         loggers=loggers,
         assets=[
@@ -61,7 +63,8 @@ def build_definitions(settings: Settings | None = None, loggers: dict | None = N
         jobs=[raw_transactions_job, stockcode_lineage_job],
         schedules=[weekly_lineage_schedule],
         sensors=[stockcode_discovery_sensor, new_source_data_sensor],
-        resources=build_resources(settings or current_settings()),
+        resources=build_resources(settings),
+        executor=executor_for(settings),
     )
 
 

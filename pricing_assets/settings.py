@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 SOURCES = ("synthetic", "uci")
+EXECUTORS = ("in_process", "multiprocess", "celery")
 
 
 def _project_dir(environ: Mapping[str, str]) -> Path:
@@ -92,6 +93,11 @@ class Settings:
     watch_s3_prefix: str | None = None  # ...or this prefix of PRICING_S3_BUCKET
     schedule_cron: str = "0 9 * * 1"  # Mondays 09:00
     schedule_timezone: str = "Europe/London"
+    # Where a run's steps execute (pricing_assets/executors.py); Celery workers must share these -----
+    executor: str = "multiprocess"  # in_process | multiprocess | celery
+    celery_broker: str = "pyamqp://guest@127.0.0.1:5672//"
+    celery_backend: str = "rpc://"  # results travel back over the broker; no second service
+    celery_queue: str = "dagster"  # the queue the workers listen on (dagster-celery's default)
     # Serving (the API reads the same store; secrets come only from the environment) ---------
     redis_url: str | None = None  # REDIS_URL; unset means an in-process LRU cache
     cache_ttl_seconds: int = 300
@@ -133,6 +139,8 @@ class Settings:
             raise ValueError(f"PRICING_ENV must be 'local' or 'production', not {self.env!r}")
         if self.source not in SOURCES:
             raise ValueError(f"PRICING_SOURCE must be one of {SOURCES}, not {self.source!r}")
+        if self.executor not in EXECUTORS:
+            raise ValueError(f"PRICING_EXECUTOR must be one of {EXECUTORS}, not {self.executor!r}")
         if self.env == "production" and not self.s3_bucket:
             raise ValueError("PRICING_ENV=production stores artifacts in S3: set PRICING_S3_BUCKET")
         if not 0 < self.drift_share_threshold <= 1:

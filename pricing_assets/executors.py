@@ -1,0 +1,52 @@
+"""Where a run's steps execute, chosen once by ``PRICING_EXECUTOR`` for every job of the code location.
+
+- ``multiprocess`` (default): Dagster's own default, a process per step on the machine that runs
+  the run (run config can still pick ``in_process``).
+- ``in_process``: every step in the run's process; cheapest for one stockcode on a small machine.
+- ``celery``: each step is a task on a Celery broker, executed by ``dagster-celery`` workers on
+  any number of machines (deploy/CELERY.md). The broker, result backend and queue default to
+  ``PRICING_CELERY_*`` and stay overridable in a run's config, so a launchpad run can target
+  another worker pool.
+
+``execute_in_process`` (the CLI, most tests) always runs in process, whatever is chosen here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dagster import ExecutorDefinition, Field, in_process_executor, multi_or_in_process_executor
+from dagster_celery import celery_executor
+
+from .settings import Settings
+
+
+def celery_executor_for(settings: Settings) -> ExecutorDefinition:
+    """dagster-celery's executor with this deployment's broker, backend and queue as defaults.
+
+    The queue goes in as Celery's ``task_default_queue``, the queue dagster-celery submits every
+    step to, so workers started with ``-q <queue>`` take exactly this code location's steps.
+    """
+    schema = {
+        "broker": Field(str, default_value=settings.celery_broker, description="Celery broker URL."),
+        "backend": Field(str, default_value=settings.celery_backend, description="Celery result backend URL."),
+        "queue": Field(str, default_value=settings.celery_queue, description="Queue the workers listen on."),
+    }
+
+    def to_celery_config(config: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "broker": config["broker"],
+            "backend": config["backend"],
+            "config_source": {"task_default_queue": config["queue"]},
+        }
+
+    return celery_executor.configured(to_celery_config, config_schema=schema)
+
+
+def executor_for(settings: Settings) -> ExecutorDefinition:
+    """The executor ``PRICING_EXECUTOR`` names (validated by Settings)."""
+    if settings.executor == "celery":
+        return celery_executor_for(settings)
+    if settings.executor == "in_process":
+        return in_process_executor
+    return multi_or_in_process_executor
