@@ -28,23 +28,6 @@ from .training import preprocessor_key
 from .transactions import GROUND_TRUTH_KEY, GROUP
 
 # Everything upstream of promoted_model, for the lineage manifest.
-LINEAGE_ASSETS = (
-    "raw_transactions",
-    "cleaned_transactions",
-    "demand_features",
-    "drift_report",
-    "training_splits",
-    "dfn_model",
-    "lightgbm_model",
-    "elasticnet_model",
-    "svr_model",
-    "elasticity_baseline",
-    "constant_baseline",
-    "model_evaluation",
-    "shap_explanations",
-    "fairness_report",
-    "price_curve",
-)
 
 
 class PriceGridConfig(Config):
@@ -128,9 +111,13 @@ def _ground_truth(store, stock_code: str) -> pd.Series | None:
 
 
 def _upstream_versions(context: AssetExecutionContext, stock_code: str) -> dict[str, dict]:
-    """Data version, code version, run and time of the latest materialisation of each upstream asset."""
+    """Data version, code version, run and time of the latest materialisation of each upstream asset.
+
+    The upstream set is read from the asset graph, so an asset added to the lineage is recorded
+    without anyone keeping a list."""
+    graph = context.job_def.asset_layer.asset_graph
     found = {}
-    for name in LINEAGE_ASSETS:
+    for name in sorted(key.to_user_string() for key in graph.get_ancestor_asset_keys(context.asset_key)):
         partitions = None if name == "raw_transactions" else [stock_code]
         records = context.instance.fetch_materializations(
             AssetRecordsFilter(asset_key=AssetKey(name), asset_partitions=partitions), limit=1
