@@ -20,15 +20,18 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel
 
-from pricing_assets.core.stockcodes import InvalidStockcodeError, validate_stockcode
-from pricing_assets.core.store import open_store
+from pricing_assets.core.stockcodes import STOCKCODE_KEY, InvalidStockcodeError, validate_stockcode
 from pricing_assets.settings import Settings
 
 from .cache import ResponseCache, cache_key
-from .registry import BundleRegistry, NoModelAnsweredError, NotPromotedError
+from .limits import RequestLimits
+from .registry import BundleRegistry, NoModelAnsweredError, NotPromotedError, open_serving_store
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
+# Prices are in the currency of the source (pounds for the UCI data): below a penny or above a
+# million, a demand model only extrapolates, and far enough out its quantities overflow.
+MIN_PRICE = 0.01
 MAX_PRICE = 1_000_000.0
 
 
@@ -67,13 +70,40 @@ class StockcodeList(BaseModel):
     loaded: dict[str, str]
 
 
+class Problem(BaseModel):
+    """Every error: a sentence that names the problem, or FastAPI's list of invalid parameters."""
+
+    detail: str | list[dict[str, Any]]
+
+
+class Readiness(BaseModel):
+    store: str
+    store_error: str | None
+    refused: dict[str, dict[str, str]]
+    promoted: int
+    loaded: dict[str, str]
+    cache: str
+    redis: bool | None
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "a token is configured and the request has not got it"},
+    404: {"model": Problem, "description": "no promoted model for this stockcode"},
+    422: {"model": Problem, "description": "invalid stockcode or parameters"},
+    503: {"model": Problem, "description": "the store cannot be read and nothing is loaded, or no model could answer"},
+}
+# Documented in the OpenAPI spec (so clients and fuzzers know the shape); checked by
+# validate_stockcode, whose message says what a stockcode looks like.
+STOCKCODE_SCHEMA = {"pattern": STOCKCODE_KEY.pattern, "maxLength": 32, "examples": ["85123A"]}
+
+
 def _error(status: int, message: str) -> HTTPException:
     return HTTPException(status_code=status, detail=message)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
-    registry = BundleRegistry(open_store(settings), settings.reload_seconds)
+    registry = BundleRegistry(open_serving_store(settings), settings.reload_seconds)
     cache = ResponseCache(settings.redis_url, settings.cache_ttl_seconds)
     app = FastAPI(
         title="pricing lineage",
@@ -88,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET"],
             allow_headers=["Authorization"],
         )
+    app.add_middleware(RequestLimits)  # added last, so it runs first
 
     # The two dependencies are trivial: async, so they run on the event loop instead of costing a
     # thread-pool hop each.
@@ -99,7 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if scheme.lower() != "bearer" or not secrets.compare_digest(token.encode(), settings.api_token.encode()):
             raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
-    async def stockcode_of(stockcode: Annotated[str, PathParam(max_length=64)]) -> str:
+    async def stockcode_of(stockcode: Annotated[str, PathParam(json_schema_extra=STOCKCODE_SCHEMA)]) -> str:
         try:
             return validate_stockcode(stockcode)
         except InvalidStockcodeError as exc:
@@ -110,19 +141,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return registry.get(code)
         except NotPromotedError as exc:
             raise _error(404, str(exc)) from exc
-        except Exception as exc:  # noqa: BLE001 - store unreachable and nothing loaded
-            raise _error(503, f"the promoted bundle of {code} cannot be read now: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - store unreachable or bundle refused, and nothing loaded
+            raise _error(503, str(exc)) from exc
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"])
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "the store is unreachable and nothing is loaded"}},
+    )
     def readyz() -> JSONResponse:
         codes = registry.stockcodes()
         body = {
             "store": "unreachable" if registry.last_store_error else "ok",
             "store_error": registry.last_store_error,
+            "refused": registry.refused,
             "promoted": len(codes),
             "loaded": registry.loaded_versions,
             "cache": cache.backend,
@@ -131,11 +168,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ready = registry.last_store_error is None or bool(registry.loaded_versions)
         return JSONResponse(body, status_code=200 if ready else 503)
 
-    @app.get("/v1/stockcodes", response_model=StockcodeList, dependencies=[Depends(authorised)], tags=["pricing"])
+    @app.get(
+        "/v1/stockcodes",
+        response_model=StockcodeList,
+        dependencies=[Depends(authorised)],
+        tags=["pricing"],
+        responses={401: ERRORS[401]},
+    )
     def stockcodes() -> StockcodeList:
         return StockcodeList(stockcodes=registry.stockcodes(), loaded=registry.loaded_versions)
 
-    @app.get("/v1/lineage/{stockcode}", dependencies=[Depends(authorised)], tags=["pricing"])
+    @app.get("/v1/lineage/{stockcode}", dependencies=[Depends(authorised)], tags=["pricing"], responses=ERRORS)
     def lineage(code: Annotated[str, Depends(stockcode_of)]) -> dict[str, Any]:
         return served(code).manifest
 
@@ -144,12 +187,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response_model=PriceAnswer,
         dependencies=[Depends(authorised)],
         tags=["pricing"],
-        responses={404: {"description": "no promoted model"}, 422: {"description": "invalid parameters"}},
+        responses=ERRORS,
     )
     def predict_price(
         code: Annotated[str, Depends(stockcode_of)],
-        unitprice_min: Annotated[float | None, Query(gt=0, le=MAX_PRICE)] = None,
-        unitprice_max: Annotated[float | None, Query(gt=0, le=MAX_PRICE)] = None,
+        unitprice_min: Annotated[float | None, Query(ge=MIN_PRICE, le=MAX_PRICE)] = None,
+        unitprice_max: Annotated[float | None, Query(ge=MIN_PRICE, le=MAX_PRICE)] = None,
         num_price_bins: Annotated[int, Query(ge=2, le=1000)] = 100,
         objective: Objective = Objective.revenue,
         unit_cost: Annotated[float | None, Query(ge=0, le=MAX_PRICE)] = None,
@@ -166,6 +209,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise _error(422, f"unitprice_min ({low}) must be below unitprice_max ({high})")
         if objective is Objective.margin and unit_cost >= high:
             raise _error(422, f"unit_cost ({unit_cost}) must be below unitprice_max ({high}) for a margin to exist")
+        prices = np.linspace(low, high, num_price_bins)
+        if not np.all(np.diff(prices) > 0):  # a range narrower than float resolution allows for that many bins
+            raise _error(422, f"unitprice_min and unitprice_max are too close for {num_price_bins} distinct prices")
         params = {"min": low, "max": high, "bins": num_price_bins, "objective": objective.value, "cost": unit_cost}
         key = cache_key(code, bundle.version, params)
         hit = cache.get(key)
@@ -173,7 +219,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return Response(hit, media_type="application/json", headers={"X-Cache": "hit"})
         started = time.perf_counter()
         try:
-            answer = bundle.predict(np.linspace(low, high, num_price_bins))
+            answer = bundle.predict(prices)
         except NoModelAnsweredError as exc:
             raise _error(503, str(exc)) from exc
         frame = answer.curve.curve

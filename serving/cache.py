@@ -25,12 +25,27 @@ def cache_key(stock_code: str, version: str, params: dict[str, Any]) -> str:
 
 
 class LRUCache:
-    """Bounded, thread-safe, with a time to live per entry."""
+    """Bounded in entries and in bytes, thread-safe, with a time to live per entry.
 
-    def __init__(self, max_entries: int = 2048, ttl_seconds: float = 300.0) -> None:
-        self.max_entries, self.ttl = max_entries, ttl_seconds
+    The byte bound matters: a 1000-bin curve is about 150 kB, so 2048 of them, which anyone can
+    ask for, would hold 300 MB in the server; least recently used entries go first.
+    """
+
+    def __init__(self, max_entries: int = 2048, ttl_seconds: float = 300.0, max_bytes: int = 32 * 2**20) -> None:
+        self.max_entries, self.ttl, self.max_bytes = max_entries, ttl_seconds, max_bytes
         self._data: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def _drop(self, key: str) -> None:
+        self._bytes -= len(self._data.pop(key)[1])
 
     def get(self, key: str) -> bytes | None:
         with self._lock:
@@ -38,17 +53,21 @@ class LRUCache:
             if entry is None:
                 return None
             if entry[0] < time.monotonic():
-                del self._data[key]
+                self._drop(key)
                 return None
             self._data.move_to_end(key)
             return entry[1]
 
     def set(self, key: str, value: bytes) -> None:
+        if len(value) > self.max_bytes:
+            return  # would evict everything else and still not fit
         with self._lock:
+            if key in self._data:
+                self._drop(key)
             self._data[key] = (time.monotonic() + self.ttl, value)
-            self._data.move_to_end(key)
-            while len(self._data) > self.max_entries:
-                self._data.popitem(last=False)
+            self._bytes += len(value)
+            while len(self._data) > self.max_entries or self._bytes > self.max_bytes:
+                self._drop(next(iter(self._data)))
 
 
 class ResponseCache:

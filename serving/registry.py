@@ -23,7 +23,8 @@ from pricing_assets.core.models import DemandModel, load_model
 from pricing_assets.core.pricing import PriceCurve, predict_curve
 from pricing_assets.core.splits import Preprocessor
 from pricing_assets.core.stockcodes import validate_stockcode
-from pricing_assets.core.store import ArtifactNotFoundError, ArtifactStore
+from pricing_assets.core.store import ArtifactNotFoundError, ArtifactStore, S3ArtifactStore, open_store
+from pricing_assets.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,21 @@ class NotPromotedError(LookupError):
 
 class NoModelAnsweredError(RuntimeError):
     """Every model of the fallback chain failed."""
+
+
+class StoreUnavailableError(RuntimeError):
+    """The store cannot be read and nothing of this stockcode is loaded."""
+
+
+class BundleRefusedError(RuntimeError):
+    """The current promotion failed verification and nothing older of this stockcode is loaded."""
+
+
+# What a bundle that fails verification or cannot be parsed raises (JSON and Arrow errors are
+# ValueErrors, a missing file a KeyError); anything else is the store failing.
+REFUSALS = (bundles.BundleIntegrityError, ValueError, KeyError)
+STORE_RETRY_SECONDS = 5.0
+REFUSED_RETRY_SECONDS = 60.0
 
 
 @dataclass
@@ -95,6 +111,7 @@ class ServedBundle:
                 curve = predict_curve(
                     self._model(kind), self.preprocessor, self.scenario, prices, self.residual_quantiles(kind)
                 )
+                _require_finite(curve, kind)
             except Exception as exc:  # noqa: BLE001 - load errors, non-finite predictions
                 skipped.append({"model": kind, "reason": f"{type(exc).__name__}: {exc}"[:300]})
                 continue
@@ -102,14 +119,34 @@ class ServedBundle:
         raise NoModelAnsweredError(f"no model of {self.manifest['stock_code']} {self.version} could answer: {skipped}")
 
 
+def _require_finite(curve: PriceCurve, kind: str) -> None:
+    """Finite log-quantities can still overflow once turned into quantities and sales (a model far
+    outside the prices it was trained on): such a curve is not an answer, the next model gives one."""
+    values = curve.curve.to_numpy(dtype=float)
+    if not np.isfinite(values).all():
+        raise FloatingPointError(f"{kind} gave a price curve with non-finite quantities or sales")
+
+
 class BundleRegistry:
+    """Stockcode -> the verified bundle being served, refreshed from the store's promotion pointers.
+
+    What is loaded keeps answering whatever the store does: when the store cannot be read, a
+    loaded stockcode is served from memory and the store is tried again after a back-off; a new
+    promotion that fails verification is refused (and remembered, so it is not re-read on every
+    request) while the previous bundle keeps serving. A loaded stockcode never waits for another
+    request's store round trip.
+    """
+
     def __init__(self, store: ArtifactStore, reload_seconds: float = 5.0) -> None:
         self.store = store
         self.reload_seconds = reload_seconds
         self._bundles: dict[str, ServedBundle] = {}
-        self._checked: dict[str, float] = {}
+        self._next_check: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._store_retry_at = 0.0
         self.last_store_error: str | None = None
+        self.refused: dict[str, dict[str, str]] = {}  # stockcode -> version and reason of a refused promotion
+        self._refused_at: dict[str, float] = {}
 
     def _load(self, stock_code: str) -> ServedBundle:
         loaded = bundles.read_bundle(self.store, stock_code, strict=False)
@@ -122,41 +159,128 @@ class BundleRegistry:
     def get(self, stock_code: str) -> ServedBundle:
         """The current bundle; keeps serving the one in memory when the store cannot be read."""
         stock_code = validate_stockcode(stock_code)
-        now = time.monotonic()
         current = self._bundles.get(stock_code)
-        if current is not None and now - self._checked.get(stock_code, 0.0) < self.reload_seconds:
+        now = time.monotonic()
+        if current is not None and (now < self._next_check.get(stock_code, 0.0) or self._store_down(now)):
             return current
-        with self._lock:
-            current = self._bundles.get(stock_code)
-            try:
-                pointer = bundles.read_pointer(self.store, stock_code)
-                if current is None or current.version != pointer["version"]:
-                    current = self._load(stock_code)
-                    self._bundles[stock_code] = current
-                    log.info("serving %s %s (champion %s)", stock_code, current.version, current.manifest["champion"])
-                self.last_store_error = None
-            except ArtifactNotFoundError as exc:
-                if current is None:
-                    raise NotPromotedError(
-                        f"stockcode {stock_code} has no promoted model; run the lineage for it"
-                    ) from exc
-            except Exception as exc:  # noqa: BLE001 - store down or bundle refused: keep what we have
-                self.last_store_error = f"{type(exc).__name__}: {exc}"
-                log.error("could not refresh %s: %s", stock_code, exc)
-                if current is None:
-                    raise
-            self._checked[stock_code] = now
+        if current is None and self._store_down(now):  # fail fast instead of waiting on a store known to be down
+            raise StoreUnavailableError(
+                f"the promoted bundle of {stock_code} cannot be read now: {self.last_store_error}"
+            )
+        if not self._lock.acquire(blocking=current is None):
+            return current  # another request is talking to the store: answer with what is loaded
+        try:
+            return self._refresh(stock_code)
+        finally:
+            self._lock.release()
+
+    def _refresh(self, stock_code: str) -> ServedBundle:
+        current = self._bundles.get(stock_code)
+        now = time.monotonic()
+        try:
+            pointer = bundles.read_pointer(self.store, stock_code)
+        except ArtifactNotFoundError as exc:
+            self._next_check[stock_code] = now + self.reload_seconds
+            if current is None:
+                raise NotPromotedError(f"stockcode {stock_code} has no promoted model; run the lineage for it") from exc
             return current
+        except Exception as exc:  # noqa: BLE001 - store down: keep what we have, try again after a back-off
+            return self._store_failed(stock_code, current, exc)
+        self._store_ok()
+        self._next_check[stock_code] = now + self.reload_seconds
+        if current is not None and current.version == pointer["version"]:
+            return current
+        if self._still_refused(stock_code, pointer["version"], now):
+            return self._keep(stock_code, current)
+        try:
+            fresh = self._load(stock_code)
+        except REFUSALS as exc:
+            self.refused[stock_code] = {"version": pointer["version"], "reason": f"{type(exc).__name__}: {exc}"}
+            self._refused_at[stock_code] = now
+            log.error(
+                "refused promotion %s of %s (%s); still serving %s",
+                pointer["version"],
+                stock_code,
+                exc,
+                current.version if current else "nothing",
+            )
+            return self._keep(stock_code, current)
+        except Exception as exc:  # noqa: BLE001 - the store failed mid-read
+            return self._store_failed(stock_code, current, exc)
+        self._bundles[stock_code] = fresh
+        self.refused.pop(stock_code, None)
+        log.info("serving %s %s (champion %s)", stock_code, fresh.version, fresh.manifest["champion"])
+        return fresh
+
+    def _still_refused(self, stock_code: str, version: str, now: float) -> bool:
+        """A refused version is not re-read on every request, only after a while (a file may have been late)."""
+        refused = self.refused.get(stock_code)
+        return (
+            refused is not None
+            and refused["version"] == version
+            and now - self._refused_at[stock_code] < REFUSED_RETRY_SECONDS
+        )
+
+    def _keep(self, stock_code: str, current: ServedBundle | None) -> ServedBundle:
+        if current is None:
+            refused = self.refused[stock_code]
+            raise BundleRefusedError(
+                f"the promoted bundle {refused['version']} of {stock_code} was refused: {refused['reason']}"
+            )
+        return current
+
+    def _store_failed(self, stock_code: str, current: ServedBundle | None, exc: Exception) -> ServedBundle:
+        now = time.monotonic()
+        self.last_store_error = f"{type(exc).__name__}: {exc}"
+        self._store_retry_at = now + STORE_RETRY_SECONDS
+        self._next_check[stock_code] = now + max(self.reload_seconds, STORE_RETRY_SECONDS)
+        log.error(
+            "could not refresh %s from the store (%s); %s",
+            stock_code,
+            exc,
+            f"still serving {current.version}" if current else "nothing loaded",
+        )
+        if current is None:
+            raise StoreUnavailableError(f"the promoted bundle of {stock_code} cannot be read now: {exc}") from exc
+        return current
+
+    def _store_down(self, now: float) -> bool:
+        """The store failed less than STORE_RETRY_SECONDS ago: one failure backs off every stockcode."""
+        return self.last_store_error is not None and now < self._store_retry_at
+
+    def _store_ok(self) -> None:
+        self.last_store_error = None
 
     def stockcodes(self) -> list[str]:
+        """Promoted stockcodes; the loaded ones while the store cannot be read (without waiting on it again)."""
+        if self._store_down(time.monotonic()):
+            return sorted(self._bundles)
         try:
             codes = bundles.promoted_stockcodes(self.store)
-            self.last_store_error = None
-            return codes
         except Exception as exc:  # noqa: BLE001
             self.last_store_error = f"{type(exc).__name__}: {exc}"
+            self._store_retry_at = time.monotonic() + STORE_RETRY_SECONDS
             return sorted(self._bundles)
+        self._store_ok()
+        return codes
 
     @property
     def loaded_versions(self) -> dict[str, str]:
         return {code: b.version for code, b in self._bundles.items()}
+
+
+def open_serving_store(settings: Settings) -> ArtifactStore:
+    """The store the settings name; for S3, a client with short timeouts and few retries.
+
+    Requests wait on the store when they refresh a stockcode, so a store that hangs (a network
+    partition drops packets instead of refusing connections) must cost seconds, not boto3's
+    default of a minute per attempt.
+    """
+    if not settings.s3_bucket:
+        return open_store(settings)
+    import boto3
+    from botocore.config import Config
+
+    config = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 2, "mode": "standard"})
+    client = boto3.client("s3", endpoint_url=settings.s3_endpoint_url, config=config)
+    return S3ArtifactStore(client, settings.s3_bucket, settings.s3_prefix)

@@ -1,0 +1,53 @@
+"""Limits on what a request may carry, checked before routing: this API answers short GETs.
+
+Without them a client could send a megabyte-long URL, a hundred kilobytes of headers or a
+body nobody reads, and the server would parse and carry all of it. Each limit answers with a
+JSON error that says which limit was hit, and nothing behind it runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+MAX_URL_BYTES = 2048  # path and query; a predict-price URL with every parameter is under 200
+MAX_HEADER_BYTES = 16 * 1024  # all names and values together
+MAX_BODY_BYTES = 0  # every endpoint is a GET
+
+
+class RequestLimits:
+    """Pure ASGI middleware (no body buffering, no thread hop)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_url_bytes: int = MAX_URL_BYTES,
+        max_header_bytes: int = MAX_HEADER_BYTES,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
+        self.app = app
+        self.max_url_bytes, self.max_header_bytes, self.max_body_bytes = max_url_bytes, max_header_bytes, max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        problem = self.problem(scope) if scope["type"] == "http" else None
+        if problem is None:
+            await self.app(scope, receive, send)
+            return
+        status, message = problem
+        await JSONResponse({"detail": message}, status_code=status)(scope, receive, send)
+
+    def problem(self, scope: dict[str, Any]) -> tuple[int, str] | None:
+        """(status, message) for the first limit the request exceeds, or None."""
+        url = len(scope.get("raw_path") or scope["path"].encode()) + len(scope.get("query_string", b""))
+        if url > self.max_url_bytes:
+            return 414, f"the request URL is {url} bytes long; the limit is {self.max_url_bytes}"
+        headers = dict(scope["headers"])
+        header_bytes = sum(len(name) + len(value) for name, value in scope["headers"])
+        if header_bytes > self.max_header_bytes:
+            return 431, f"the request headers are {header_bytes} bytes; the limit is {self.max_header_bytes}"
+        length = headers.get(b"content-length", b"0")
+        if b"transfer-encoding" in headers or not length.isdigit() or int(length) > self.max_body_bytes:
+            return 413, "this API takes no request body: send the parameters in the URL"
+        return None
