@@ -7,6 +7,8 @@
   any number of machines (deploy/CELERY.md). The broker, result backend and queue default to
   ``PRICING_CELERY_*`` and stay overridable in a run's config, so a launchpad run can target
   another worker pool.
+- ``k8s``: each step is a Kubernetes Job (dagster-k8s's ``k8s_job_executor``, the ``k8s`` extra);
+  it needs the ``K8sRunLauncher`` on the instance (deploy/k8s/README.md).
 
 ``execute_in_process`` (the CLI, most tests) always runs in process, whatever is chosen here.
 """
@@ -43,10 +45,24 @@ def celery_executor_for(settings: Settings) -> ExecutorDefinition:
     return celery_executor.configured(to_celery_config, config_schema=schema)
 
 
+def k8s_step_executor() -> ExecutorDefinition:
+    """dagster-k8s's pod-per-step executor, imported only when chosen (it is an optional extra)."""
+    try:
+        from dagster_k8s import k8s_job_executor
+    except ImportError as exc:
+        raise ImportError(
+            "PRICING_EXECUTOR=k8s needs dagster-k8s: install the k8s extra (pip install '.[k8s]', "
+            "or build the image with --build-arg EXTRAS=k8s)"
+        ) from exc
+    return k8s_job_executor
+
+
 def executor_for(settings: Settings) -> ExecutorDefinition:
     """The executor ``PRICING_EXECUTOR`` names (validated by Settings)."""
     if settings.executor == "celery":
         return celery_executor_for(settings)
+    if settings.executor == "k8s":
+        return k8s_step_executor()
     if settings.executor == "in_process":
         return in_process_executor
     return multi_or_in_process_executor

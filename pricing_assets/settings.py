@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 SOURCES = ("synthetic", "uci")
-EXECUTORS = ("in_process", "multiprocess", "celery")
+EXECUTORS = ("in_process", "multiprocess", "celery", "k8s")
 
 
 def _project_dir(environ: Mapping[str, str]) -> Path:
@@ -94,7 +94,7 @@ class Settings:
     schedule_cron: str = "0 9 * * 1"  # Mondays 09:00
     schedule_timezone: str = "Europe/London"
     # Where a run's steps execute (pricing_assets/executors.py); Celery workers must share these -----
-    executor: str = "multiprocess"  # in_process | multiprocess | celery
+    executor: str = "multiprocess"  # in_process | multiprocess | celery | k8s
     celery_broker: str = "pyamqp://guest@127.0.0.1:5672//"
     celery_backend: str = "rpc://"  # results travel back over the broker; no second service
     celery_queue: str = "dagster"  # the queue the workers listen on (dagster-celery's default)
