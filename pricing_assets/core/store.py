@@ -21,6 +21,18 @@ import pandas as pd
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9_.=-]+(/[A-Za-z0-9_.=-]+)*$")
 
 
+def _process_umask() -> int:
+    """The umask new files get, read once at import (os.umask can only be read by setting it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates its file 0600; the artifact replaces it under that mode unless told otherwise, which
+# would hide every artifact from the serving container (another user reading the same folder).
+_FILE_MODE = 0o666 & ~_process_umask()
+
+
 class StoreKeyError(ValueError):
     """A key that could escape the store or is not a plain relative path."""
 
@@ -61,6 +73,7 @@ class LocalArtifactStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         try:
+            os.fchmod(fd, _FILE_MODE)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()
