@@ -24,7 +24,7 @@ from pricing_assets.core.stockcodes import STOCKCODE_KEY, InvalidStockcodeError,
 from pricing_assets.settings import Settings
 
 from .cache import ResponseCache, cache_key
-from .limits import RequestLimits
+from .limits import ComputeBudget, RequestLimits
 from .registry import BundleRegistry, NoModelAnsweredError, NotPromotedError, open_serving_store
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,9 @@ STATIC = Path(__file__).resolve().parent / "static"
 # million, a demand model only extrapolates, and far enough out its quantities overflow.
 MIN_PRICE = 0.01
 MAX_PRICE = 1_000_000.0
+# Grid rows scored at once across requests: four of the largest curves (1000 bins x 200 scenario
+# lines, about 70 MB each while computed) or forty default ones. Cache hits never wait for it.
+COMPUTE_BUDGET_ROWS = 800_000
 
 
 class Objective(StrEnum):
@@ -111,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Predicted sales over a price range, and the sales-maximising price, from promoted models only.",
     )
     app.state.registry, app.state.cache, app.state.settings = registry, cache, settings
+    compute_budget = ComputeBudget(COMPUTE_BUDGET_ROWS)
     if settings.cors_allow_list:
         app.add_middleware(
             CORSMiddleware,
@@ -219,7 +223,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return Response(hit, media_type="application/json", headers={"X-Cache": "hit"})
         started = time.perf_counter()
         try:
-            answer = bundle.predict(prices)
+            with compute_budget.reserve(len(prices) * len(bundle.scenario)):
+                answer = bundle.predict(prices)
         except NoModelAnsweredError as exc:
             raise _error(503, str(exc)) from exc
         frame = answer.curve.curve

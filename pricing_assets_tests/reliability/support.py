@@ -160,6 +160,20 @@ def nan_linear_model(kind: str = "elasticnet") -> BundleEdit:
     return edit
 
 
+def overflowing_linear_model(kind: str = "elasticnet") -> BundleEdit:
+    """An edit that makes a linear model predict log-quantities near 800 (finite), i.e. quantities
+    beyond the largest float (e^709), and champion."""
+
+    def edit(files: dict[str, bytes], manifest: dict) -> None:
+        name = f"models/{kind}/model.json"
+        payload = json.loads(files[name])
+        payload["intercept"] = 800.0
+        files[name] = json.dumps(payload).encode()
+        make_champion(kind)(files, manifest)
+
+    return edit
+
+
 def corrupt_files(project: Path, code: str, prefix: str) -> list[str]:
     """Overwrite the current bundle's files whose names start with ``prefix`` (bit rot, or tampering
     by someone who cannot rewrite the manifest); returns their names."""
@@ -190,12 +204,12 @@ def raw_http(
     return int(status_line.split()[1]), response_headers, payload.decode(errors="replace")
 
 
-def rss_bytes(pid: int) -> int:
-    """Resident memory of a process, from /proc (Linux)."""
+def rss_bytes(pid: int, field: str = "VmRSS") -> int:
+    """Resident memory of a process from /proc (Linux): now (VmRSS) or its peak so far (VmHWM)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no VmRSS for process {pid}")
+    raise RuntimeError(f"no {field} for process {pid}")
 
 
 @contextlib.contextmanager

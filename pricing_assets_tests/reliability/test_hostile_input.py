@@ -11,6 +11,7 @@ characters, an accented code, min above max, bins out of range) are not repeated
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -18,7 +19,7 @@ import redis
 
 from ..conftest import free_port
 from ..serving.conftest import api_process
-from .support import promoted_codes, raw_http, redis_process, snapshot, store_root
+from .support import promoted_codes, raw_http, redis_process, rss_bytes, snapshot, store_root
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 PREDICT = "/v1/predict-price/"
@@ -142,3 +143,22 @@ def test_valid_requests_still_answer_and_are_cached_after_the_hostile_ones(serve
     second = httpx.get(f"{server.url}{PREDICT}{code}", params={"num_price_bins": 12})
     assert (first.status_code, first.headers["x-cache"], second.headers["x-cache"]) == (200, "miss", "hit")
     assert len(cache.keys("pricing:v1:*")) >= 1
+
+
+def test_a_burst_of_the_largest_curves_is_answered_within_bounded_memory(served):
+    """Sixteen 1000-bin curves at once (each holds ~70 MB while computed): all answered, and the
+    server's peak memory grows by far less than sixteen grids, since only so many are computed at once."""
+    project, server, _ = served
+    codes = promoted_codes(project)
+    before = rss_bytes(server.process.pid, "VmHWM")
+
+    def largest(i: int) -> httpx.Response:
+        params = {"num_price_bins": 1000, "unitprice_min": 0.5 + i / 100, "unitprice_max": 9.0}
+        return httpx.get(f"{server.url}{PREDICT}{codes[i % len(codes)]}", params=params, timeout=300)
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(largest, range(16)))
+    growth = rss_bytes(server.process.pid, "VmHWM") - before
+    assert [a.status_code for a in answers] == [200] * 16
+    assert all(len(a.json()["curve"]) == 1000 and a.headers["x-cache"] == "miss" for a in answers)
+    assert growth < 600 * 2**20, f"peak memory grew by {growth / 2**20:.0f} MB"

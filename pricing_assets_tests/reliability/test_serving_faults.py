@@ -28,6 +28,7 @@ from .support import (
     local_store,
     make_champion,
     nan_linear_model,
+    overflowing_linear_model,
     promoted_codes,
     repromote,
     start_moto,
@@ -41,6 +42,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 
 # Broken bundles: one API process over one project with several deliberately broken stockcodes ----------
 NAN_CHAMPION, TAMPERED_MODEL, NO_USABLE_MODEL, BAD_MANIFEST, SWAPPED = "NAN1", "TAMPER1", "DEAD1", "MANIFEST1", "SWAP1"
+OVERFLOWING = "OVERFLOW1"
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +53,7 @@ def broken(promoted_project, tmp_path_factory):
     store = local_store(project)
     source = promoted_codes(project)[0]
     repromote(store, source, NAN_CHAMPION, nan_linear_model("elasticnet"))
+    repromote(store, source, OVERFLOWING, overflowing_linear_model("elasticnet"))
     repromote(store, source, TAMPERED_MODEL, make_champion("dfn"))
     corrupt_files(project, TAMPERED_MODEL, "models/dfn/")
     repromote(store, source, NO_USABLE_MODEL)
@@ -71,6 +74,15 @@ def test_a_model_predicting_nan_is_skipped_for_the_next_in_the_chain(broken):
     assert answer["skipped_models"][0]["model"] == "elasticnet"
     assert "non-finite" in answer["skipped_models"][0]["reason"]
     assert all(point["quantity"] >= 0 for point in answer["curve"])  # finite, or the JSON would not parse
+
+
+def test_quantities_that_overflow_although_the_log_scale_is_finite_fall_back_too(broken):
+    """A log-quantity of 800 is finite, its quantity (e^800) is not: the curve is refused, not sent."""
+    _, _, server = broken
+    answer = httpx.get(f"{server.url}/v1/predict-price/{OVERFLOWING}")
+    assert answer.status_code == 200 and answer.json()["model"] != "elasticnet"
+    assert answer.json()["skipped_models"][0]["model"] == "elasticnet"
+    assert "non-finite quantities or sales" in answer.json()["skipped_models"][0]["reason"]
 
 
 def test_a_tampered_model_file_is_refused_by_hash_before_loading_and_logged(broken):
