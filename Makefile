@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml setup.py
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-.PHONY: setup run test test-fast lint ui
+.PHONY: setup run test test-fast lint ui bench bench-quick
 setup: $(STAMP)
 
 run: $(STAMP)
@@ -29,3 +29,26 @@ test-fast: $(STAMP)
 
 ui: $(STAMP)
 	$(BIN)/pricing ui
+
+# The benchmark suite (bench/run.py): every benchmark at full size, results in bench/results/*.json,
+# tables in BENCHMARKS.md regenerated (about an hour on 2 cores). bench-quick is the smoke run
+# (about a minute, nothing measured): results and a rendered copy of BENCHMARKS.md in bench/results/quick.tmp/.
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+bench-quick: $(STAMP)
+	$(BIN)/python bench/run.py --quick
+
+# Known vulnerabilities (PyPI's advisory data) in every pin of pyproject.toml (all extras) and of
+# the serving image (--strict: a pin that cannot be looked up fails the audit instead of being
+# skipped), then in what is installed in the venv, transitive dependencies included (there a local
+# build such as torch's +cpu wheel cannot be looked up and is listed as skipped). Findings and
+# what was done about them: RELIABILITY.md.
+.PHONY: audit
+audit: $(STAMP)
+	$(BIN)/python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+	print(*p['dependencies'], *(r for e in p['optional-dependencies'].values() for r in e), sep='\n')" \
+	  > $(VENV)/audit-requirements.txt
+	$(BIN)/pip-audit --progress-spinner off --strict --no-deps --disable-pip -r $(VENV)/audit-requirements.txt
+	$(BIN)/pip-audit --progress-spinner off --strict --no-deps --disable-pip -r serving/requirements.txt
+	$(BIN)/pip-audit --progress-spinner off --skip-editable

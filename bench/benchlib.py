@@ -1,252 +1,175 @@
-"""Shared plumbing of the model benchmarks: the product's plain-Python pipeline for one stockcode.
+"""Light plumbing shared by every benchmark: the run record, statistics, memory and JSON output.
 
-Not a benchmark itself. ``bench/model_quality.py`` and ``bench/pricing_regret.py`` import it
-(they run as scripts, so ``bench/`` is on ``sys.path``). Everything here calls
-``pricing_assets.core`` exactly as the Dagster assets do: clean -> features -> chronological
-split -> preprocessor fit on train -> every trainer on train+validation only -> evaluation on
-validation and test.
+Not a benchmark itself, and deliberately free of ``pricing_assets`` imports, so that
+``bench/report.py`` (which only renders JSON) and the parent of a benchmark that works in
+subprocesses start fast. The plain-Python lineage the model benchmarks call lives in
+``bench/direct.py``.
+
+Every result file has the same envelope (:func:`begin` / :func:`finish`): which benchmark, quick
+or not, the exact command, the date, the machine (CPU count and model, memory, Python), the load
+average at the start and at the end (the machine is shared, so absolute times are noisy), the
+code it measured, and the wall time.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import json
 import os
 import platform
 import shlex
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
-
-from pricing_assets.core import cleaning, evaluation, features, splits, tuning
-from pricing_assets.core.models import BASELINES, TRAINERS
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
 UCI_DEV = REPO.parent / "shared" / "data" / "online_retail_dev.parquet"
-TUNED = tuple(k for k in TRAINERS if k not in BASELINES)
+
+# The tuning budget of the test suite (pricing_assets_tests/conftest.py): what the throughput and
+# rows-scaling benchmarks use, so that a backfill of many stockcodes fits in minutes. The default
+# budget's one-stockcode figure comes from bench/pipeline_run.py.
+REDUCED_BUDGET = {
+    "PRICING_DFN_TRIALS": "2",
+    "PRICING_DFN_MAX_EPOCHS": "15",
+    "PRICING_BACKUP_TRIALS": "3",
+    "PRICING_SHAP_BACKGROUND_ROWS": "50",
+    "PRICING_SHAP_EXPLAIN_ROWS": "60",
+}
+# --quick: the smallest budget that still runs every stage (a smoke run, not a measurement).
+QUICK_BUDGET = {
+    "PRICING_DFN_TRIALS": "1",
+    "PRICING_DFN_MAX_EPOCHS": "2",
+    "PRICING_BACKUP_TRIALS": "1",
+    "PRICING_SHAP_BACKGROUND_ROWS": "20",
+    "PRICING_SHAP_EXPLAIN_ROWS": "20",
+}
+BUDGET_VARIABLES = tuple(REDUCED_BUDGET)
+
+# The targets of issues 4 and 6, in one place: the benchmarks judge against these, report.py prints them.
+TARGETS = {
+    "one_stockcode_seconds": 60.0,  # raw data to a promoted bundle, default budget
+    "dagster_overhead_ratio": 1.3,  # one stockcode through Dagster / the same core calls directly
+    "cached_p50_ms": 3.0,
+    "uncached_p50_ms": 30.0,
+    "uncached_p99_ms": 100.0,
+    "speedup_p50": 5.0,  # straightforward serving implementation / ours, uncached p50
+    "beats_both_baselines": 18,  # of 20 real stockcodes
+    "median_rmsle": 0.55,
+    "median_regret": 0.03,
+}
 
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def machine() -> str:
-    try:
-        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-        memory = f", {mem:.0f} GiB"
-    except (ValueError, OSError):
-        memory = ""
-    return (
-        f"{platform.node()} {platform.machine()} {os.cpu_count()} cores{memory}, "
-        f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
-    )
-
-
 def command() -> str:
-    """The command line as run, with the interpreter path relative to the repository when possible."""
+    """The command line as run, with the interpreter and script relative to the repository when possible."""
+
+    def relative(path: Path, fallback: str) -> str:
+        try:
+            return str(path.relative_to(REPO))
+        except ValueError:
+            return fallback
+
     exe = Path(sys.executable)
-    try:
-        exe_text = str(exe.relative_to(REPO))
-    except ValueError:
-        exe_text = str(exe)
     script = Path(sys.argv[0]).resolve()
+    return shlex.join([relative(exe, str(exe)), relative(script, sys.argv[0]), *sys.argv[1:]])
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
     try:
-        script_text = str(script.relative_to(REPO))
-    except ValueError:
-        script_text = sys.argv[0]
-    return shlex.join([exe_text, script_text, *sys.argv[1:]])
+        memory = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError):
+        memory = None
+    cpu_model = ""
+    with contextlib.suppress(OSError, StopIteration), open("/proc/cpuinfo") as info:
+        cpu_model = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
+    return {
+        "platform": platform.platform(),
+        "cpu_model": cpu_model,
+        "cpu_count": os.cpu_count(),
+        "memory_gib": memory,
+        "python": platform.python_version(),
+    }
 
 
-@dataclass(frozen=True)
-class Budgets:
-    dfn_trials: int = 10
-    backup_trials: int = 15
-    seconds: float = 60.0
-    dfn_max_epochs: int = 60
-
-    def for_kind(self, kind: str) -> tuning.TuningBudget:
-        return tuning.TuningBudget(self.dfn_trials if kind == "dfn" else self.backup_trials, self.seconds)
-
-    def label(self) -> str:
-        return f"dfn {self.dfn_trials} / backups {self.backup_trials} trials, {self.seconds:g} s"
-
-
-@dataclass
-class Prepared:
-    """One stockcode's features with the split column, the preprocessor and the cleaning report."""
-
-    features: pd.DataFrame  # every feature row (the pricing scenario is built from these)
-    frame: pd.DataFrame  # the rows used by the split (maybe cut at test_end), with ``split``
-    preprocessor: splits.Preprocessor
-    cleaning: dict[str, Any]
-    split_rows: dict[str, int]
-    split_dates: dict[str, list[str]]
-
-
-CUSTOMER_FEATURES = {
-    "basic": (
-        "customer_seen_before_all",
-        "customer_past_mean_log_quantity_all",
-        "customer_seen_before_code",
-        "customer_past_mean_log_quantity_code",
-    ),
-}
-CUSTOMER_FEATURES["full"] = CUSTOMER_FEATURES["basic"] + (
-    "customer_past_lines_capped_all",
-    "customer_last_log_quantity_all",
-    "customer_past_lines_capped_code",
-    "customer_last_log_quantity_code",
-)
-LINES_CAP = 10.0
-
-
-def customer_history(transactions: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """EXPERIMENT ONLY (not a product feature): each customer's earlier buying, strictly before ``t``.
-
-    From usable sale lines of every product (not a cancellation, positive quantity and price),
-    per customer and timestamp: whether the customer bought before, and the mean log1p(quantity)
-    of those earlier lines, over all products and for each product; the ``full`` set adds the
-    log1p(quantity) of the customer's most recent earlier timestamp and the count of earlier
-    lines capped at 10 (uncapped, a count only grows with time, so test rows would sit outside
-    the train range). Lines of the same timestamp
-    (the same invoice) are not counted, so nothing is known before it happened.
-    Returns ``(by customer and time, by customer, stockcode and time)``.
-    """
-    t = transactions
-    usable = (
-        cleaning.is_product_code(t["stock_code"])
-        & ~t["invoice_no"].str.match(r"^[CA]").fillna(False).astype(bool)
-        & (t["quantity"] > 0)
-        & (t["unit_price"] > 0)
-        & t["customer_id"].notna()
-    )
-    sales = t.loc[usable, ["customer_id", "stock_code", "invoice_date"]].copy()
-    sales["log_q"] = np.log1p(t.loc[usable, "quantity"].astype(float))
-    sales["stock_code"] = sales["stock_code"].astype(str)
-
-    def past(keys: list[str], suffix: str) -> pd.DataFrame:
-        per_ts = sales.groupby([*keys, "invoice_date"], sort=True)["log_q"].agg(["sum", "size"]).reset_index()
-        grouped = per_ts.groupby(keys, sort=False)
-        lines = grouped["size"].cumsum() - per_ts["size"]
-        total = grouped["sum"].cumsum() - per_ts["sum"]
-        per_ts[f"customer_seen_before_{suffix}"] = (lines > 0).astype(float)
-        per_ts[f"customer_past_lines_capped_{suffix}"] = np.minimum(lines, LINES_CAP) / LINES_CAP
-        per_ts[f"customer_last_log_quantity_{suffix}"] = grouped["sum"].shift(1) / grouped["size"].shift(1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            per_ts[f"customer_past_mean_log_quantity_{suffix}"] = np.where(lines > 0, total / lines, np.nan)
-        return per_ts.drop(columns=["sum", "size"])
-
-    return past(["customer_id"], "all"), past(["customer_id", "stock_code"], "code")
-
-
-def add_customer_features(feats: pd.DataFrame, history: tuple[pd.DataFrame, pd.DataFrame]) -> pd.DataFrame:
-    """Join :func:`customer_history` onto feature rows; guests and first-time buyers get the prior.
-
-    The prior for a missing mean is the row's own ``past_mean_log_quantity_28d`` (the product's
-    recent level, already a past-only feature), and "not seen before".
-    """
-    by_all, by_code = history
-    out = feats.merge(by_all, on=["customer_id", "invoice_date"], how="left")
-    out = out.merge(by_code, on=["customer_id", "stock_code", "invoice_date"], how="left")
-    for suffix in ("all", "code"):
-        out[f"customer_seen_before_{suffix}"] = out[f"customer_seen_before_{suffix}"].fillna(0.0)
-        out[f"customer_past_lines_capped_{suffix}"] = out[f"customer_past_lines_capped_{suffix}"].fillna(0.0)
-        for name in (f"customer_past_mean_log_quantity_{suffix}", f"customer_last_log_quantity_{suffix}"):
-            out[name] = out[name].fillna(out["past_mean_log_quantity_28d"])
-    assert len(out) == len(feats)
-    return out
-
-
-def fit_preprocessor(train: pd.DataFrame, extra_numeric: tuple[str, ...] = ()) -> splits.Preprocessor:
-    """``Preprocessor.fit`` with extra numeric columns appended (same scaling rule)."""
-    base = splits.Preprocessor.fit(train)
-    if not extra_numeric:
-        return base
-    values = train[list(extra_numeric)].to_numpy(dtype=float)
-    scales = values.std(axis=0)
-    return splits.Preprocessor(
-        base.numeric + list(extra_numeric),
-        base.categorical,
-        base.means + values.mean(axis=0).tolist(),
-        base.scales + np.where(scales > 1e-12, scales, 1.0).tolist(),
-        base.categories,
-        base.fitted_rows,
+def describe_machine(info: dict[str, Any] | str) -> str:
+    """One line for BENCHMARKS.md; older result files stored the machine as a string."""
+    if isinstance(info, str):
+        return info
+    return (
+        f"{info.get('cpu_count')} CPUs ({info.get('cpu_model') or 'unknown model'}), "
+        f"{info.get('memory_gib')} GiB, Python {info.get('python')}"
     )
 
 
-def prepare(
-    transactions: pd.DataFrame,
-    stock_code: str,
-    cfg: splits.SplitConfig,
-    test_end: str | None = None,
-    customer: tuple[pd.DataFrame, pd.DataFrame] | None = None,
-    customer_set: str = "basic",
-) -> Prepared:
-    cleaned, report = cleaning.clean_transactions(transactions, stock_code)
-    feats = features.build_demand_features(cleaned)
-    if customer is not None:
-        feats = add_customer_features(feats, customer)
-    rows = feats
-    if test_end is not None:  # features only look back, so dropping later rows changes nothing before
-        rows = feats[feats["invoice_date"] < pd.Timestamp(test_end) + pd.Timedelta(days=1)]
-    frame = splits.split_chronologically(rows, cfg)
-    extra = CUSTOMER_FEATURES[customer_set] if customer is not None else ()
-    preprocessor = fit_preprocessor(frame[frame[splits.SPLIT_COLUMN] == "train"], extra)
-    split_rows = {s: int((frame[splits.SPLIT_COLUMN] == s).sum()) for s in splits.SPLITS}
-    split_dates = {}
-    for s in splits.SPLITS:
-        times = frame.loc[frame[splits.SPLIT_COLUMN] == s, "invoice_date"]
-        split_dates[s] = [str(times.min().date()), str(times.max().date())]
-    return Prepared(
-        feats,
-        frame,
-        preprocessor,
-        {"rows_in": report.rows_in, "rows_out": report.rows_out, "dropped": report.dropped},
-        split_rows,
-        split_dates,
-    )
+def loadavg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
 
 
-@dataclass
-class Trained:
-    models: dict[str, Any]
-    evaluation: evaluation.Evaluation
-    tuning: dict[str, dict[str, Any]] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)
+def code_state() -> dict[str, Any]:
+    """The commit and which files of the code differ from it: the numbers belong to this code."""
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout
+        except (OSError, subprocess.CalledProcessError):
+            return ""
+
+    dirty = [
+        line[3:] for line in git("status", "--porcelain", "pricing_assets", "serving").splitlines() if line.strip()
+    ]
+    return {"commit": git("rev-parse", "HEAD").strip(), "uncommitted_in_pricing_assets": dirty}
 
 
-def train_and_evaluate(
-    prepared: Prepared,
-    budgets: Budgets,
-    seed: int,
-    kinds: tuple[str, ...] = tuple(TRAINERS),
-    verbose: bool = False,
-    prefix: str = "",
-) -> Trained:
-    """Train every kind on train (validation for tuning/early stopping only), then evaluate."""
-    frame = prepared.frame
-    seen = frame[frame[splits.SPLIT_COLUMN] != "test"]  # the trainers never see the test rows
-    data = splits.design_matrices(seen, prepared.preprocessor, ("train", "validation"))
-    progress = (lambda m: log(f"{prefix}{m}")) if verbose else (lambda m: None)
-    models, summaries, seconds = {}, {}, {}
-    for kind in kinds:
-        t0 = time.perf_counter()
-        extra = {"max_epochs": budgets.dfn_max_epochs} if kind == "dfn" else {}
-        candidate = TRAINERS[kind](data, budgets.for_kind(kind), seed, progress, **extra)
-        seconds[kind] = round(time.perf_counter() - t0, 2)
-        models[kind] = candidate.model
-        summaries[kind] = {
-            k: v
-            for k, v in candidate.tuning.items()
-            if k in ("best_params", "trials_run", "trials_pruned", "stopped_by_time", "best_epoch", "seconds")
-        }
-    scored = splits.design_matrices(frame, prepared.preprocessor, ("validation", "test"))
-    return Trained(models, evaluation.evaluate_candidates(models, scored), summaries, seconds)
+def code_record(at_start: dict[str, Any]) -> dict[str, Any]:
+    """Code state at the start and end of a run: other people commit while benchmarks run."""
+    at_end = code_state()
+    return {**at_start, "at_end": at_end, "changed_during_run": at_end != at_start}
+
+
+def begin(name: str, quick: bool) -> dict[str, Any]:
+    """The envelope of a result file, filled at the start of a benchmark."""
+    return {
+        "benchmark": name,
+        "quick": quick,
+        "command": command(),
+        "date": dt.datetime.now().isoformat(timespec="seconds"),
+        "machine": machine(),
+        "loadavg_start": loadavg(),
+        "code": code_state(),
+        "_started": time.perf_counter(),
+    }
+
+
+def finish(record: dict[str, Any]) -> dict[str, Any]:
+    """Close the envelope: load average at the end, code at the end, wall time."""
+    started = record.pop("_started")
+    record["loadavg_end"] = loadavg()
+    record["code"] = code_record(record["code"])
+    record["wall_seconds"] = round(time.perf_counter() - started, 1)
+    return record
+
+
+def stats(values: list[float], digits: int = 3) -> dict[str, Any]:
+    """Median, min and max of the repetitions (and how many there were)."""
+    finite = [float(v) for v in values if v is not None and np.isfinite(v)]
+    if not finite:
+        return {"n": 0, "median": None, "min": None, "max": None}
+    return {
+        "n": len(finite),
+        "median": round(float(np.median(finite)), digits),
+        "min": round(min(finite), digits),
+        "max": round(max(finite), digits),
+    }
 
 
 def quantiles(values: list[float]) -> dict[str, float | None]:
@@ -269,20 +192,45 @@ def markdown_table(header: list[str], rows: list[list[Any]], align: list[str] | 
     return "\n".join(lines)
 
 
-def code_state() -> dict[str, Any]:
-    """The commit and which core files differ from it: the numbers belong to this code."""
-
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout
-        except (OSError, subprocess.CalledProcessError):
-            return ""
-
-    dirty = [line[3:] for line in git("status", "--porcelain", "pricing_assets").splitlines() if line.strip()]
-    return {"commit": git("rev-parse", "HEAD").strip(), "uncommitted_in_pricing_assets": dirty}
+def write_json(path: Path, data: dict[str, Any]) -> Path:
+    """Write atomically (a ``.tmp`` sibling renamed into place): a crashed run leaves no half file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    tmp.replace(path)
+    return path
 
 
-def code_record(at_start: dict[str, Any]) -> dict[str, Any]:
-    """Code state at the start and end of a run: other people commit while benchmarks run."""
-    at_end = code_state()
-    return {**at_start, "at_end": at_end, "changed_during_run": at_end != at_start}
+def _status_mib(field: str) -> float | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
+def rss_mib() -> float | None:
+    """Resident memory of this process now (Linux)."""
+    return _status_mib("VmRSS")
+
+
+def peak_rss_mib() -> float | None:
+    """Peak resident memory since the start or the last :func:`reset_peak_rss` (Linux VmHWM)."""
+    return _status_mib("VmHWM")
+
+
+def reset_peak_rss() -> bool:
+    """Reset VmHWM to the current RSS (Linux >= 4.0), so a stage's own peak can be read after it."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def budget_from_env() -> dict[str, str]:
+    """The tuning budget variables as this process sees them (unset ones are the product defaults)."""
+    return {name: os.environ.get(name, "default") for name in BUDGET_VARIABLES}

@@ -22,7 +22,6 @@ bench/results/model_quality.json and .png and prints a Markdown summary; progres
 from __future__ import annotations
 
 import argparse
-import json
 import time
 import traceback
 import warnings
@@ -31,30 +30,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from benchlib import (
-    CUSTOMER_FEATURES,
-    RESULTS,
-    TUNED,
-    UCI_DEV,
-    Budgets,
-    code_record,
-    code_state,
-    command,
-    customer_history,
-    log,
-    machine,
-    markdown_table,
-    prepare,
-    train_and_evaluate,
-)
+from benchlib import RESULTS, TARGETS, UCI_DEV, begin, finish, log, write_json
+from direct import TUNED, Budgets, prepare, train_and_evaluate
+from report import render
 
 from pricing_assets.core import cleaning, splits
 from pricing_assets.core.features import TARGET
 from pricing_assets.core.models import BASELINES, TRAINERS
 from pricing_assets.core.sources import load_source
 
-TARGET_BEATS_BOTH = 18
-TARGET_MEDIAN_RMSLE = 0.55
+TARGET_BEATS_BOTH = TARGETS["beats_both_baselines"]
+TARGET_MEDIAN_RMSLE = TARGETS["median_rmsle"]
 
 
 def choose_stockcodes(transactions: pd.DataFrame, top: int, rank_by: str, candidates: int) -> list[dict[str, Any]]:
@@ -90,13 +76,12 @@ def run_stockcode(
     pick: dict[str, Any],
     cfg: splits.SplitConfig,
     args: argparse.Namespace,
-    customer: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> dict[str, Any]:
     code = pick["stock_code"]
     row: dict[str, Any] = dict(pick)
     started = time.perf_counter()
     try:
-        prepared = prepare(transactions, code, cfg, args.test_end, customer, args.customer_features)
+        prepared = prepare(transactions, code, cfg, args.test_end)
         row["description"] = str(transactions.loc[transactions["stock_code"] == code, "description"].mode().iloc[0])
         row["cleaning"] = prepared.cleaning
         row["split_rows"] = prepared.split_rows
@@ -255,86 +240,6 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def report(result: dict[str, Any]) -> str:
-    s = result["summary"]
-    rows = []
-    for r in result["stockcodes"]:
-        if "error" in r:
-            rows.append(
-                [r["stock_code"], r.get("rows_clean", r.get("rows_raw")), "-", "error", r["error"][:60], "", "", "", ""]
-            )
-            continue
-        m = r["metrics"]
-        sr = r["split_rows"]
-        rows.append(
-            [
-                r["stock_code"],
-                r.get("rows_clean", r["rows_raw"]),
-                f"{sr['train']}/{sr['validation']}/{sr['test']}",
-                r["champion"],
-                f"{r['champion_test_rmsle']:.3f}",
-                f"{m['constant_baseline']['test']['rmsle']:.3f}",
-                f"{m['elasticity_baseline']['test']['rmsle']:.3f}",
-                "yes" if r["beats_both_baselines_on_test"] else "**no**",
-                r["lowest_test_any_kind"],
-            ]
-        )
-    table = markdown_table(
-        [
-            "stockcode",
-            "rows",
-            "train/val/test",
-            "champion",
-            "champion test RMSLE",
-            "constant",
-            "elasticity",
-            "beats both",
-            "best on test (hindsight)",
-        ],
-        rows,
-        ["---", "---:", "---:", "---", "---:", "---:", "---:", "---", "---"],
-    )
-    kinds = markdown_table(
-        ["model", "median val RMSLE", "median test RMSLE", "median test MAE", "champion", "best on test"],
-        [
-            [
-                k,
-                f"{v['median_validation_rmsle']:.3f}",
-                f"{v['median_test_rmsle']:.3f}",
-                f"{v['median_test_mae']:.2f}",
-                v["champion_count"],
-                v["lowest_test_count"],
-            ]
-            for k, v in s["per_kind"].items()
-        ],
-        ["---", "---:", "---:", "---:", "---:", "---:"],
-    )
-    rules = markdown_table(
-        ["champion rule (diagnostic)", "beats both on test", "median champion test RMSLE"],
-        [
-            [rule, "-" if v["beats_both_on_test"] is None else v["beats_both_on_test"], v["median_test_rmsle"]]
-            for rule, v in s["champion_rule_alternatives"].items()
-        ],
-        ["---", "---:", "---:"],
-    )
-    t = s["targets"]
-    return (
-        f"## Model quality, time-forward on `online_retail_dev.parquet`\n\n"
-        f"- Command: `{result['command']}`\n- Machine: {result['machine']}\n"
-        f"- Features: {result['features']}\n"
-        f"- Split: {result['split']}; budgets: {result['budgets']}; seed {result['seed']}\n"
-        f"- Wall time: {result['wall_seconds']:.0f} s\n\n"
-        f"**Champion beats both baselines on test RMSLE: {s['champion_beats_both_baselines_on_test']} of "
-        f"{s['stockcodes']}** (target {t['beats_both']}: {'met' if t['beats_both_met'] else 'NOT met'}); "
-        f"beats constant {s['champion_beats_constant_on_test']}, beats elasticity "
-        f"{s['champion_beats_elasticity_on_test']}.\n"
-        f"**Median champion test RMSLE: {s['median_champion_test_rmsle']}** (target "
-        f"{t['median_champion_test_rmsle']}: {'met' if t['median_met'] else 'NOT met'}); median champion "
-        f"validation RMSLE {s['median_champion_validation_rmsle']}, median test MAE {s['median_champion_test_mae']}."
-        f"{' Errors: ' + json.dumps(s['errors']) if s['errors'] else ''}\n\n{table}\n\n{kinds}\n\n{rules}\n"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=str(UCI_DEV))
@@ -351,25 +256,23 @@ def main() -> None:
     parser.add_argument("--dfn-max-epochs", type=int, default=60)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
-        "--customer-features",
-        choices=("none", *CUSTOMER_FEATURES),
-        default="none",
-        help="EXPERIMENT: add past-only customer-history features (bench/benchlib.py), not product features",
-    )
-    parser.add_argument(
         "--split",
         choices=("dates", "fractions"),
         default="dates",
         help="DIAGNOSTIC: 'fractions' uses the product default 0.7/0.15 row fractions instead of the dates",
     )
     parser.add_argument("--verbose", action="store_true", help="every tuning trial on stderr")
+    parser.add_argument("--quick", action="store_true", help="3 stockcodes by raw rows, 1 trial each: a smoke run")
     parser.add_argument("--output", default=str(RESULTS / "model_quality.json"))
-    parser.add_argument("--plot", default=str(RESULTS / "model_quality.png"))
+    parser.add_argument("--plot", default=None, help="where to draw the plot (default: beside --output)")
     args = parser.parse_args()
+    if args.quick:
+        args.top, args.rank_by, args.dfn_trials, args.backup_trials, args.dfn_max_epochs = 3, "raw", 1, 1, 2
+    if args.plot is None:
+        args.plot = str(Path(args.output).with_suffix(".png"))
     warnings.filterwarnings("ignore")
 
-    started = time.perf_counter()
-    code_at_start = code_state()
+    record = begin("model_quality", args.quick)
     transactions = load_source("uci", args.data, args.seed, 0).transactions
     if args.codes:
         picks = [{"stock_code": c, "rows_raw": int((transactions["stock_code"] == c).sum())} for c in args.codes]
@@ -388,14 +291,10 @@ def main() -> None:
     else:
         cfg = splits.SplitConfig(train_fraction=0.7, validation_fraction=0.15)
         split_text = f"row fractions 0.7 / 0.15 / 0.15 by time, rows up to {args.test_end}"
-    customer = None
-    if args.customer_features != "none":
-        log("building customer histories (experiment) ...")
-        customer = customer_history(transactions)
     budgets = Budgets(args.dfn_trials, args.backup_trials, args.seconds, args.dfn_max_epochs)
     rows = []
     for i, pick in enumerate(picks, 1):
-        row = run_stockcode(transactions, pick, cfg, args, customer)
+        row = run_stockcode(transactions, pick, cfg, args)
         rows.append(row)
         if "error" in row:
             log(f"[{i}/{len(picks)}] {pick['stock_code']}: ERROR {row['error']} ({row['seconds']:.1f}s)")
@@ -408,30 +307,19 @@ def main() -> None:
                 f"beats both: {row['beats_both_baselines_on_test']} ({row['seconds']:.1f}s)"
             )
     result = {
-        "command": command(),
-        "machine": machine(),
-        "code": code_record(code_at_start),
+        **record,
         "data": str(Path(args.data).name),
         "stockcode_selection": rank_by,
         "split": split_text,
-        "features": "product features"
-        + (
-            " + EXPERIMENTAL customer history: " + ", ".join(CUSTOMER_FEATURES[args.customer_features])
-            if customer is not None
-            else ""
-        ),
+        "features": "product features",
         "budgets": budgets.label() + f", dfn max {args.dfn_max_epochs} epochs",
         "seed": args.seed,
         "tuned_kinds": list(TUNED),
         "champion_rule": "evaluate_candidates as in the working tree (lowest validation RMSLE among tuned models)",
-        "wall_seconds": 0.0,
         "summary": summarise(rows),
         "stockcodes": rows,
     }
-    result["wall_seconds"] = round(time.perf_counter() - started, 1)
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, default=str))
+    out = write_json(Path(args.output), finish(result))
     if args.plot:
         plot(
             rows,
@@ -440,7 +328,7 @@ def main() -> None:
             f"(trained < {args.train_end}, validated to {args.validation_end})",
         )
     log(f"wrote {out}" + (f" and {args.plot}" if args.plot else ""))
-    print(report(result))
+    print(render("model_quality", result))
 
 
 if __name__ == "__main__":

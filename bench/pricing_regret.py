@@ -27,7 +27,6 @@ bench/results/pricing_regret.json and prints a Markdown summary; progress goes t
 from __future__ import annotations
 
 import argparse
-import json
 import time
 import traceback
 import warnings
@@ -36,20 +35,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from benchlib import (
-    RESULTS,
-    TUNED,
-    Budgets,
-    code_record,
-    code_state,
-    command,
-    log,
-    machine,
-    markdown_table,
-    prepare,
-    quantiles,
-    train_and_evaluate,
-)
+from benchlib import RESULTS, TARGETS, begin, finish, log, quantiles, write_json
+from direct import TUNED, Budgets, prepare, train_and_evaluate
+from report import render
 
 from pricing_assets.core import pricing, splits
 from pricing_assets.core.models import BASELINES
@@ -57,7 +45,7 @@ from pricing_assets.core.sources import load_source
 from pricing_assets.core.stockcodes import eligible_stockcodes, stockcode_history
 from pricing_assets.core.synthetic import expected_quantity
 
-TARGET_MEDIAN_REGRET = 0.03
+TARGET_MEDIAN_REGRET = TARGETS["median_regret"]
 _SOURCE: dict[str, Any] = {}
 
 
@@ -191,70 +179,6 @@ def summarise(rows: list[dict[str, Any]], labels: list[str], skipped: list[str])
     }
 
 
-def pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.2f} %"
-
-
-def report(result: dict[str, Any]) -> str:
-    s = result["summary"]
-    labels = list(s["by_budget"])
-    b = s["by_budget"]
-    rows = [
-        ["median regret"]
-        + [pct(b[k]["champion_regret"]["median"]) for k in labels]
-        + [pct(s["oracle_regret"]["median"])],
-        ["mean regret"] + [pct(b[k]["champion_regret"]["mean"]) for k in labels] + [pct(s["oracle_regret"]["mean"])],
-        ["p90 regret"] + [pct(b[k]["champion_regret"]["p90"]) for k in labels] + [pct(s["oracle_regret"]["p90"])],
-        ["max regret"] + [pct(b[k]["champion_regret"]["max"]) for k in labels] + [pct(s["oracle_regret"]["max"])],
-        ["median regret above the oracle (model error)"]
-        + [pct(b[k]["champion_regret_minus_oracle"]["median"]) for k in labels]
-        + ["0"],
-        ["recommended price on the grid edge"] + [b[k]["optimum_on_grid_edge"] for k in labels] + ["-"],
-        ["champions"] + [", ".join(f"{c} {n}" for c, n in b[k]["champion_counts"].items()) for k in labels] + ["-"],
-        ["champion beats both baselines on test RMSLE"]
-        + [b[k]["champion_beats_both_baselines_on_test"] for k in labels]
-        + ["-"],
-        ["median champion test RMSLE"] + [b[k]["median_champion_test_rmsle"] for k in labels] + ["-"],
-        ["train + price time, all products (s, summed over workers)"] + [b[k]["seconds_total"] for k in labels] + ["-"],
-    ]
-    table = markdown_table(
-        ["", *[f"champion, {k}" for k in labels], "oracle (best grid price)"],
-        rows,
-        ["---"] + ["---:"] * (len(labels) + 1),
-    )
-    kinds = list(b[labels[-1]]["per_kind_median_regret"])
-    kind_table = markdown_table(
-        [
-            "model (as if it were champion)",
-            *[f"median regret, {k}" for k in labels],
-            *[f"on edge, {k}" for k in labels],
-        ],
-        [
-            [k]
-            + [pct(b[lab]["per_kind_median_regret"][k]) for lab in labels]
-            + [b[lab]["per_kind_on_edge"][k] for lab in labels]
-            for k in kinds
-        ],
-        ["---"] + ["---:"] * (2 * len(labels)),
-    )
-    verdict = ", ".join(
-        f"{k}: {pct(b[k]['champion_regret']['median'])} ({'met' if b[k]['target_median_regret_met'] else 'NOT met'})"
-        for k in labels
-    )
-    return (
-        f"## Revenue regret of the recommended price (synthetic ground truth)\n\n"
-        f"- Command: `{result['command']}`\n- Machine: {result['machine']}\n"
-        f"- Source: {result['source']}; split {result['split']}; pricing {result['pricing']}\n"
-        f"- Products: {s['products']}, evaluated {s['evaluated']}, skipped for too little history "
-        f"{len(s['skipped_too_little_history'])} ({result['eligibility']}), errors {len(s['errors'])}\n"
-        f"- Wall time: {result['wall_seconds']:.0f} s with {result['jobs']} worker processes\n\n"
-        f"**Median champion regret** (target <= {TARGET_MEDIAN_REGRET:.0%}): {verdict}. The true optimum lies "
-        f"outside the grid's price range for {s['true_optimum_outside_grid_range']} of {s['evaluated']} products; "
-        f"charging the retailer's current base price loses a median {pct(s['current_price_regret']['median'])} "
-        f"(mean {pct(s['current_price_regret']['mean'])}).\n\n{table}\n\n{kind_table}\n"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--products", type=int, default=60)
@@ -269,15 +193,15 @@ def main() -> None:
     parser.add_argument("--min-rows", type=int, default=150, help="product eligibility: usable lines")
     parser.add_argument("--min-days", type=int, default=60, help="product eligibility: distinct sale days")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (products in parallel)")
-    parser.add_argument("--quick", action="store_true", help="12 products and budgets 2:2 5:5, for a smoke run")
+    parser.add_argument("--quick", action="store_true", help="4 products, budget 1:1, for a smoke run")
     parser.add_argument("--output", default=str(RESULTS / "pricing_regret.json"))
     args = parser.parse_args()
     if args.quick:
-        args.products, args.budgets = 12, ["2:2", "5:5"]
+        args.products, args.budgets, args.dfn_max_epochs = 4, ["1:1"], 2
     warnings.filterwarnings("ignore")
 
     started = time.perf_counter()
-    code_at_start = code_state()
+    record = begin("pricing_regret", args.quick)
     budgets = [parse_budget(text, args.seconds, args.dfn_max_epochs) for text in args.budgets]
     labels = [bud.label() for bud in budgets]
     source = load_source("synthetic", None, args.seed, args.products)
@@ -309,9 +233,7 @@ def main() -> None:
             )
     rows.sort(key=lambda r: eligible.index(r["stock_code"]))
     result = {
-        "command": command(),
-        "machine": machine(),
-        "code": code_record(code_at_start),
+        **record,
         "source": f"synthetic(seed={args.seed}, products={args.products})",
         "eligibility": f">= {args.min_rows} usable lines on >= {args.min_days} days (stockcodes.eligible_stockcodes)",
         "split": "row fractions 0.7 / 0.15 / 0.15 by time (product default)",
@@ -320,15 +242,12 @@ def main() -> None:
         "dfn_max_epochs": args.dfn_max_epochs,
         "jobs": args.jobs,
         "seed": args.seed,
-        "wall_seconds": round(time.perf_counter() - started, 1),
         "summary": summarise(rows, labels, skipped),
         "products": rows,
     }
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, default=str))
+    out = write_json(Path(args.output), finish(result))
     log(f"wrote {out}")
-    print(report(result))
+    print(render("pricing_regret", result))
 
 
 if __name__ == "__main__":

@@ -45,13 +45,16 @@ from typing import Any
 
 import httpx
 import numpy as np
+from benchlib import TARGETS as ALL_TARGETS
+from benchlib import write_json
+from report import render
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
 BINS = 100
 REDIS_URL = "redis://127.0.0.1:6379/14"
 BUILD_ENV = {"PRICING_SYNTHETIC_PRODUCTS": "4", "PRICING_DFN_TRIALS": "3", "PRICING_BACKUP_TRIALS": "5"}
-TARGETS = {"cached_p50_ms": 3.0, "uncached_p50_ms": 30.0, "uncached_p99_ms": 100.0, "speedup_p50": 5.0}
+TARGETS = {k: ALL_TARGETS[k] for k in ("cached_p50_ms", "uncached_p50_ms", "uncached_p99_ms", "speedup_p50")}
 
 STRAIGHTFORWARD_APP = '''
 """The straightforward predict-price: everything from scratch on every request, no cache."""
@@ -418,6 +421,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="few requests, one cold start: a smoke run")
     parser.add_argument("--no-redis", action="store_true", help="skip the extra runs with REDIS_URL")
     parser.add_argument("--cold-starts", type=int, default=3)
+    parser.add_argument("--output", type=Path, default=RESULTS / "serving_latency.json")
     args = parser.parse_args()
     n_cached, n_uncached, n_straight, blocks = (40, 24, 12, 2) if args.quick else (300, 150, 60, 3)
     cold_starts = 1 if args.quick else args.cold_starts
@@ -594,64 +598,9 @@ def main() -> None:
         "targets": targets,
         "in_process_ms": profile,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "serving_latency.json").write_text(json.dumps(report, indent=2))
-    print(markdown(report))
-
-
-def markdown(report: dict[str, Any]) -> str:
-    lines = [
-        f"- Command: `{report['command']}`; wall {report['wall_s']} s; {report['date']}",
-        f"- Machine: {report['machine']['platform']}, {report['machine']['cpu_count']} CPUs "
-        f"({report['machine']['cpu_model']}), {report['machine']['memory_gib']} GiB, "
-        f"Python {report['machine']['python']}; load average at start {report['loadavg_start']}, "
-        f"at end {report['loadavg_end']}; other processes kept "
-        f"{report['other_load']['mean_cores_busy_with_other_processes']} cores busy on average while measuring",
-        f"- Requests per configuration: cached {report['requests']['cached']}, uncached "
-        f"{report['requests']['uncached']}, straightforward {report['requests']['straightforward']}, "
-        f"{BINS} bins",
-        "",
-        "| stockcode (champion) | server | path | clients | p50 ms | p99 ms | req/s |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: |",
-    ]
-    for code, info in report["stockcodes"].items():
-        for key, run in info["runs"].items():
-            name, path, clients = key.split("/")
-            lines.append(
-                f"| {code} ({info['champion']}) | {name} | {path} | {clients} | {run['p50_ms']} | {run['p99_ms']} | "
-                f"{run['req_per_s']} |"
-            )
-    lines += [
-        "",
-        "| stockcode | straightforward / ours, uncached | 1 client | 8 clients |",
-        "| --- | --- | ---: | ---: |",
-    ]
-    for code, info in report["stockcodes"].items():
-        r = info["straightforward_over_ours"]
-        lines.append(f"| {code} | p50 | {r['p50_ms_1_clients']}x | {r['p50_ms_8_clients']}x |")
-        lines.append(f"| {code} | p99 | {r['p99_ms_1_clients']}x | {r['p99_ms_8_clients']}x |")
-    cold = report["cold_start_s"]
-    lines += [
-        "",
-        f"- Cold start to first 200 (ours): {cold['ours']} s (median {cold['ours_median']} s); "
-        f"straightforward app: {cold['straightforward']} s",
-        "- RSS after the runs (MiB, VmRSS / VmHWM): "
-        + ", ".join(f"{k} {v.get('VmRSS')} / {v.get('VmHWM')}" for k, v in report["rss_mib_after_runs"].items()),
-        "",
-        "| stockcode | target | value | met |",
-        "| --- | --- | ---: | --- |",
-    ]
-    for code, checks in report["targets"].items():
-        for name, (value, met) in checks.items():
-            lines.append(f"| {code} | {name} | {value} | {'met' if met else 'not met'} |")
-    lines += ["", "In process, no HTTP, median ms:", ""]
-    for code, prof in report["in_process_ms"].items():
-        lines.append(
-            f"- {code} ({prof['champion']}, {prof['grid_rows']} grid rows, {prof['body_bytes']} B body): ours uncached "
-            f"{prof['ours_uncached_median_ms']}; ours cache-hit handler {prof['ours_cache_hit_handler_median_ms']}; "
-            f"straightforward {prof['straightforward_median_ms']}"
-        )
-    return "\n".join(lines)
+    report["benchmark"] = "serving_latency"
+    write_json(args.output, report)
+    print(render("serving_latency", report))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,690 @@
+"""Regenerate the tables of BENCHMARKS.md from the result files, without re-running anything.
+
+Every generated block sits between marker comments, ``<!-- bench:<name> -->`` and
+``<!-- /bench:<name> -->``, and is rendered from ``<results-dir>/<name>.json`` alone; everything
+outside the markers (the "where the time goes" analysis, conclusions, history) is hand-written
+and kept as it is. A block whose JSON is missing is left untouched; a JSON whose markers are
+missing gets a new section at the end of the file. ``targets`` is rendered from all of them.
+
+    .venv/bin/python bench/report.py                       # bench/results/*.json -> BENCHMARKS.md
+    .venv/bin/python bench/report.py --check               # exit 1 when BENCHMARKS.md is out of date
+    .venv/bin/python bench/report.py --results-dir DIR --markdown OUT.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchlib import REPO, RESULTS, TARGETS, describe_machine, markdown_table
+
+MARKDOWN = REPO / "BENCHMARKS.md"
+QUICK_NOTE = (
+    "> **Quick smoke run** (`--quick`): tiny budgets and sizes, to check the benchmark works; "
+    "these figures are not measurements.\n\n"
+)
+
+
+def met(flag: bool | None) -> str:
+    return "-" if flag is None else ("**met**" if flag else "**not met**")
+
+
+def fmt(value: float | None, digits: int = 2, unit: str = "") -> str:
+    return "-" if value is None else f"{value:.{digits}f}{unit}"
+
+
+def spread(s: dict[str, Any] | None, digits: int = 2, unit: str = "") -> str:
+    """``median (min-max, n=3)`` of a :func:`benchlib.stats` block."""
+    if not s or s.get("median") is None:
+        return "-"
+    if s["n"] == 1:
+        return f"{s['median']:.{digits}f}{unit} (n=1)"
+    return f"{s['median']:.{digits}f}{unit} ({s['min']:.{digits}f}-{s['max']:.{digits}f}, n={s['n']})"
+
+
+def envelope(result: dict[str, Any]) -> str:
+    """Command, date, machine and load: the lines every section starts with."""
+    lines = [f"- Command: `{result.get('command', '?')}`"]
+    when = result.get("date")
+    wall = result.get("wall_seconds")
+    if when or wall is not None:
+        lines.append(f"- Date: {when or 'not recorded'}; wall {fmt(wall, 0, ' s')}")
+    machine = describe_machine(result.get("machine", "not recorded"))
+    load = ""
+    if result.get("loadavg_start") is not None:
+        load = f"; load average at start {result['loadavg_start']}, at end {result.get('loadavg_end')}"
+    lines.append(f"- Machine: {machine}{load}")
+    return "\n".join(lines) + "\n"
+
+
+# --- pipeline_run -------------------------------------------------------------------------------
+
+
+def render_pipeline_run(result: dict[str, Any]) -> str:
+    runs = result["sources"]
+    sources = list(runs)
+    stages = []
+    for source in sources:
+        for stage in runs[source]["stage_seconds"]:
+            if stage not in stages:
+                stages.append(stage)
+    rows = [
+        [f"`{stage}`", *[spread(runs[s]["stage_seconds"].get(stage), 2, " s") for s in sources]] for stage in stages
+    ]
+    rows.append(
+        ["lineage run of the stockcode (steps + Dagster)", *[spread(runs[s]["run_seconds"], 1, " s") for s in sources]]
+    )
+    target = TARGETS["one_stockcode_seconds"]
+    rows.append(
+        [
+            f"**process wall, whole command** (target <= {target:g} s)",
+            *[f"**{spread(runs[s]['process_wall_seconds'], 1, ' s')}**: {met(runs[s]['target_met'])}" for s in sources],
+        ]
+    )
+    rows.append(["peak RSS of the process", *[spread(runs[s]["peak_rss_mib"], 0, " MiB") for s in sources]])
+    rows.append(["checks passed, every repetition", *[str(runs[s]["checks_passed"]) for s in sources]])
+    header = ["stage (median, min-max over repetitions)", *[f"{s}: {runs[s]['description']}" for s in sources]]
+    return (
+        envelope(result) + f"- Budget: {result['budget']}; {result['repeats']} repetitions, sources interleaved; "
+        f"a fresh project folder (SQLite instance, local store) per run\n\n"
+        + markdown_table(header, rows, ["---"] + ["---:"] * len(sources))
+        + "\n"
+    )
+
+
+# --- throughput ---------------------------------------------------------------------------------
+
+
+def render_throughput(result: dict[str, Any]) -> str:
+    by_executor = result["summary"]["by_executor"]
+    sizes = [str(s) for s in result["sizes"]]
+    skipped = {(s["executor"], str(s["stockcodes"])): s for s in result["not_measured"]}
+
+    def cell(executor: str, size: str, key: str, digits: int, unit: str = "") -> str:
+        if (executor, size) in skipped:
+            if key != "stockcodes_per_minute":
+                return "-"
+            s = skipped[(executor, size)]
+            minutes, source = s["estimated_minutes"], s["extrapolated_from"]
+            return f"not measured (would take ~{minutes:.0f} min, extrapolated from {source})"
+        found = by_executor.get(executor, {}).get(size)
+        return spread(found[key], digits, unit) if found else "-"
+
+    rows = []
+    for executor in by_executor:
+        rows.append(
+            [f"**{executor}**: stockcodes per minute", *[cell(executor, n, "stockcodes_per_minute", 2) for n in sizes]]
+        )
+        rows.append([f"{executor}: backfill wall", *[cell(executor, n, "wall_seconds", 0, " s") for n in sizes]])
+        rows.append(
+            [
+                f"{executor}: one run, worker process (median)",
+                *[cell(executor, n, "per_run_seconds_median", 1, " s") for n in sizes],
+            ]
+        )
+    ratios = result["summary"].get("forkserver_over_spawn_throughput") or {}
+    if ratios:
+        rows.append(
+            ["forkserver / spawn, stockcodes per minute", *[f"{ratios[n]}x" if n in ratios else "-" for n in sizes]]
+        )
+    failed = sum(m["failed"] for m in result["measurements"])
+    budget = ", ".join(f"{k}={v}" for k, v in result["budget"].items())
+    return (
+        envelope(result) + f"- Backfill: {result['definition']}\n"
+        f"- Steps: {result['steps']}; source: synthetic, {result['source']['synthetic_products']} products "
+        f"({result['source']['eligible']} eligible), seed {result['source']['seed']}\n"
+        f"- Budget (reduced, the test suite's): {budget}\n"
+        f"- Executors: "
+        + "; ".join(f"`{name}` = `{json.dumps(cfg)}`" for name, cfg in result["executors"].items())
+        + f"\n- Cells: median (min-max, n = repetitions) of backfills; failed runs: {failed}\n\n"
+        + markdown_table(
+            ["", *[f"{n} stockcode{'s' if n != '1' else ''}" for n in sizes]], rows, ["---"] + ["---:"] * len(sizes)
+        )
+        + "\n"
+    )
+
+
+# --- dagster_overhead ---------------------------------------------------------------------------
+
+
+def render_dagster_overhead(result: dict[str, Any]) -> str:
+    first = result["in_process"]
+    whole = result.get("whole_process")
+    target = TARGETS["dagster_overhead_ratio"]
+    rows = [
+        [
+            "one run, in a warm process: `execute_in_process` vs `direct.run_lineage`",
+            spread(first["direct_seconds"], 2, " s"),
+            spread(first["dagster_seconds"], 2, " s"),
+            f"**{first['ratio_median']:.2f}x**",
+            met(first["target_met"]),
+        ]
+    ]
+    if whole:
+        rows.append(
+            [
+                "whole command: `pricing run --stockcodes CODE` vs a direct process",
+                spread(whole["direct_process_seconds"], 2, " s"),
+                spread(whole["pricing_run_cli_seconds"], 2, " s"),
+                f"**{whole['ratio_median']:.2f}x**",
+                met(whole["target_met"]),
+            ]
+        )
+    table = markdown_table(
+        ["comparison", "direct (median, min-max)", "Dagster (median, min-max)", "ratio of medians", f"<= {target}x"],
+        rows,
+        ["---", "---:", "---:", "---:", "---"],
+    )
+    step_rows = [
+        [f"`{step}`", fmt(v["direct_median"], 2, " s"), fmt(v["dagster_median"], 2, " s"), fmt(v["extra"], 2, " s")]
+        for step, v in first["per_step"].items()
+    ]
+    outside = first["dagster_outside_steps_seconds"]
+    step_rows.append(["run outside the steps (start, plan, event log, end)", "-", spread(outside, 2, " s"), "-"])
+    steps = markdown_table(
+        ["step", "direct stage (median)", "Dagster step (median)", "extra"], step_rows, ["---", "---:", "---:", "---:"]
+    )
+    same = first["same_result"]
+    order = first["step_order"]
+    budget = ", ".join(f"{k}={v}" for k, v in result["budget"].items())
+    return (
+        envelope(result) + f"- Stockcode: {first['stock_code']} ({result['source']}); budget: {budget}\n"
+        f"- {result['repeats']} repetitions per side, {result['order']}; warm-up direct run (lazy imports) "
+        f"{first['warm_up_seconds']} s, not counted\n"
+        f"- Same computation: champion {same['direct']['champion']}, test RMSLE "
+        f"{same['direct']['champion_test_rmsle']}, optimal price {same['direct']['optimal_price']} directly; "
+        f"{same['dagster']['champion']}, {same['dagster']['champion_test_rmsle']}, {same['dagster']['optimal_price']} "
+        f"through Dagster: {'identical in every repetition' if same['equal'] else '**they differ**'}; step order "
+        f"{'the same' if order['same'] else '**differs**: ' + ', '.join(order['dagster'])}\n\n"
+        f"{table}\n\n{steps}\n"
+    )
+
+
+# --- rows_scaling -------------------------------------------------------------------------------
+
+
+def render_rows_scaling(result: dict[str, Any]) -> str:
+    summary = result["summary"]
+    sizes = [str(s) for s in result["sizes"] if "stage_seconds" in summary.get(str(s), {})]
+    if not sizes:
+        return envelope(result) + "\nEvery size failed; see the JSON.\n"
+    stages = list(summary[sizes[0]]["stage_seconds"])
+    header = ["stage", *[f"{int(summary[n]['product_raw_rows']):,} raw rows" for n in sizes]]
+    align = ["---"] + ["---:"] * len(sizes)
+    time_rows = [[f"`{st}`", *[spread(summary[n]["stage_seconds"].get(st), 2, " s") for n in sizes]] for st in stages]
+    time_rows.append(["**lineage total**", *[f"**{spread(summary[n]['lineage_seconds'], 1, ' s')}**" for n in sizes]])
+    memory_rows = [
+        [
+            f"`{st}`",
+            *[
+                f"{fmt(summary[n]['stage_peak_rss_mib'][st]['median'], 0)} "
+                f"(+{fmt(summary[n]['stage_rss_growth_mib'][st]['median'], 0)})"
+                for n in sizes
+            ],
+        ]
+        for st in stages
+    ]
+    memory_rows.append(["**process peak**", *[spread(summary[n]["process_peak_rss_mib"], 0, " MiB") for n in sizes]])
+    rows_line = "; ".join(
+        f"{int(summary[n]['product_raw_rows']):,} raw -> {int(summary[n]['cleaned_rows']):,} cleaned" for n in sizes
+    )
+    checks = "; ".join(
+        f"{int(summary[n]['product_raw_rows']):,}: "
+        + ", ".join(f"{k} {'passed' if v else 'failed'}" for k, v in summary[n]["checks"].items())
+        for n in sizes
+    )
+    budget = ", ".join(f"{k}={v}" for k, v in result["budget"].items())
+    return (
+        envelope(result)
+        + f"- Path: {result['path']}; {result['repeats']} repetitions, sizes interleaved; budget (reduced): {budget}\n"
+        f"- Rows: {rows_line}\n- Checks (not blocking here, every stage runs): {checks}\n\n"
+        "Wall time per stage (median, min-max):\n\n"
+        + markdown_table(header, time_rows, align)
+        + "\n\nPeak RSS of the process during the stage, MiB (median; in brackets its growth over the RSS at the "
+        "stage's start):\n\n" + markdown_table(header, memory_rows, align) + "\n"
+    )
+
+
+# --- profiles -----------------------------------------------------------------------------------
+
+
+def _profile_tables(profile: dict[str, Any], libraries: int = 8, functions: int = 8) -> str:
+    total = profile["profiled_seconds"] or 1.0
+    by_library = markdown_table(
+        ["library (self time)", "seconds", "share"],
+        [
+            [name, f"{seconds:.2f}", f"{100 * seconds / total:.0f} %"]
+            for name, seconds in list(profile["by_library_seconds"].items())[:libraries]
+        ],
+        ["---", "---:", "---:"],
+    )
+    top = markdown_table(
+        ["function (most self time)", "file", "seconds", "share"],
+        [
+            [f"`{f['function']}`", f"`{f['file']}`", f"{f['seconds']:.2f}", f"{100 * (f['share'] or 0):.0f} %"]
+            for f in profile["top_self_time"][:functions]
+        ],
+        ["---", "---", "---:", "---:"],
+    )
+    return f"{by_library}\n\n{top}\n"
+
+
+def render_profiles(result: dict[str, Any]) -> str:
+    dfn = result["dfn_tuning"]
+    parts = [
+        envelope(result) + "\n",
+        f"**`dfn_model` tuning** of {dfn['stock_code']} ({dfn['train_rows']} train / {dfn['validation_rows']} "
+        f"validation rows, {dfn['features']} features; {dfn['budget']}; trials run {dfn['tuning']['trials_run']}, "
+        f"pruned {dfn['tuning']['trials_pruned']}): {dfn['wall_seconds_under_profiler']} s under the profiler; "
+        f"tree in `bench/results/{dfn['text']}`.\n\n",
+        _profile_tables(dfn),
+    ]
+    if dfn.get("optimiser_experiment"):
+        e = dfn["optimiser_experiment"]
+        parts.append(
+            "\nThe same tuning with torch's `foreach` optimisers (an experiment in the benchmark, interleaved): "
+            f"{spread(e['foreach']['seconds'], 2, ' s')} against {spread(e['as_is']['seconds'], 2, ' s')} as is; "
+            f"best validation MSE {e['foreach']['best_validation_mse_log1p']} against "
+            f"{e['as_is']['best_validation_mse_log1p']}.\n"
+        )
+    for code, req in result["uncached_request"].items():
+        h = req["handler_ms"]
+        parts += [
+            f"\n**Uncached `GET /v1/predict-price/{code}`** (champion {req['champion']}, {req['grid_rows']} grid rows, "
+            f"{BINS_TEXT}): handler median {h['median']} ms, p90 {h['p90']} ms, min {h['min']} ms over "
+            f"{req['requests']} calls (every one a 200 miss: {req['all_uncached_200']}); profile of {req['requests']} "
+            f"more calls in `bench/results/{req['text']}`.\n\n",
+            _profile_tables(req),
+        ]
+    experiments = result.get("serving_experiments") or {}
+    if experiments:
+        rows = []
+        for code, e in experiments.items():
+            base = e["ms"]["as_served"]["median"]
+            for name, ms in e["ms"].items():
+                rows.append(
+                    [
+                        f"{code} ({e['champion']})",
+                        f"`{name}`",
+                        f"{ms['median']:.2f}",
+                        f"{ms['p90']:.2f}",
+                        f"{ms['min']:.2f}",
+                        f"{base / ms['median']:.2f}x" if ms["median"] else "-",
+                        "yes" if e["curves_identical"] else "**no**",
+                    ]
+                )
+        first = next(iter(experiments.values()))
+        parts += [
+            f"\n**Candidate fixes of the uncached path**, `ServedBundle.predict` only, {first['blocks']} interleaved "
+            f"blocks of {first['calls_per_block']} calls per variant (torch's default: "
+            f"{first['torch_default_threads']} threads):\n\n",
+            markdown_table(
+                ["stockcode", "variant", "median ms", "p90 ms", "min ms", "speed-up (median)", "same curve"],
+                rows,
+                ["---", "---", "---:", "---:", "---:", "---:", "---"],
+            ),
+            "\n",
+        ]
+    return "".join(parts)
+
+
+BINS_TEXT = "100 bins, handler called in process, no HTTP"
+
+
+# --- targets ------------------------------------------------------------------------------------
+
+
+def render_targets(results: dict[str, dict[str, Any]]) -> str:
+    """Every target of issues 4 and 6 with the figure that judges it, from whatever results exist."""
+    rows: list[list[str]] = []
+
+    def add(target: str, figure: str, passed: bool | None, source: str) -> None:
+        rows.append([target, figure, met(passed), f"`{source}.json`"])
+
+    if (p := results.get("pipeline_run")) and not p.get("quick"):
+        for source, s in p["sources"].items():
+            add(
+                f"one stockcode raw to promoted <= {TARGETS['one_stockcode_seconds']:g} s ({source})",
+                f"{spread(s['process_wall_seconds'], 1, ' s')}",
+                s["target_met"],
+                "pipeline_run",
+            )
+    if (o := results.get("dagster_overhead")) and not o.get("quick"):
+        first = o["in_process"]
+        add(
+            f"Dagster overhead <= {TARGETS['dagster_overhead_ratio']}x, one run",
+            f"{first['ratio_median']:.2f}x",
+            first["target_met"],
+            "dagster_overhead",
+        )
+        if o.get("whole_process"):
+            add(
+                f"Dagster overhead <= {TARGETS['dagster_overhead_ratio']}x, whole `pricing run` command",
+                f"{o['whole_process']['ratio_median']:.2f}x",
+                o["whole_process"]["target_met"],
+                "dagster_overhead",
+            )
+    if (s := results.get("serving_latency")) and not s.get("quick"):
+        names = {
+            "cached_p50_ms<=3": "serving cached p50 <= 3 ms",
+            "uncached_p50_ms<=30": "serving uncached p50 <= 30 ms",
+            "uncached_p99_ms<=100": "serving uncached p99 <= 100 ms",
+            "speedup_p50>=5x": "serving uncached >= 5x faster than the straightforward app (p50)",
+        }
+        for key, label in names.items():
+            values = {code: checks[key] for code, checks in s["targets"].items()}
+            figure = ", ".join(
+                f"{v[0]}{'x' if key.startswith('speedup') else ' ms'} ({code})" for code, v in values.items()
+            )
+            add(label, figure, all(v[1] for v in values.values()), "serving_latency")
+    if (q := results.get("model_quality")) and not q.get("quick"):
+        s_ = q["summary"]
+        add(
+            f"real data: champion beats both baselines on >= {TARGETS['beats_both_baselines']} of 20",
+            f"{s_['champion_beats_both_baselines_on_test']} of {s_['stockcodes']}",
+            s_["targets"]["beats_both_met"],
+            "model_quality",
+        )
+        add(
+            f"real data: median champion test RMSLE <= {TARGETS['median_rmsle']}",
+            f"{s_['median_champion_test_rmsle']}",
+            s_["targets"]["median_met"],
+            "model_quality",
+        )
+    if (r := results.get("pricing_regret")) and not r.get("quick"):
+        for label, b in r["summary"]["by_budget"].items():
+            add(
+                f"synthetic pricing: median regret <= {TARGETS['median_regret']:.0%} ({label})",
+                pct(b["champion_regret"]["median"]),
+                b["target_median_regret_met"],
+                "pricing_regret",
+            )
+    if not rows:
+        return "No full (non-quick) results yet.\n"
+    return markdown_table(["target", "figure", "met", "from"], rows, ["---", "---:", "---", "---"]) + "\n"
+
+
+# --- model_quality ------------------------------------------------------------------------------
+
+
+def render_model_quality(result: dict[str, Any]) -> str:
+    s = result["summary"]
+    rows = []
+    for r in result["stockcodes"]:
+        if "error" in r:
+            rows.append(
+                [r["stock_code"], r.get("rows_clean", r.get("rows_raw")), "-", "error", r["error"][:60], "", "", "", ""]
+            )
+            continue
+        m = r["metrics"]
+        sr = r["split_rows"]
+        rows.append(
+            [
+                r["stock_code"],
+                r.get("rows_clean", r["rows_raw"]),
+                f"{sr['train']}/{sr['validation']}/{sr['test']}",
+                r["champion"],
+                f"{r['champion_test_rmsle']:.3f}",
+                f"{m['constant_baseline']['test']['rmsle']:.3f}",
+                f"{m['elasticity_baseline']['test']['rmsle']:.3f}",
+                "yes" if r["beats_both_baselines_on_test"] else "**no**",
+                r["lowest_test_any_kind"],
+            ]
+        )
+    table = markdown_table(
+        [
+            "stockcode",
+            "rows",
+            "train/val/test",
+            "champion",
+            "champion test RMSLE",
+            "constant",
+            "elasticity",
+            "beats both",
+            "best on test (hindsight)",
+        ],
+        rows,
+        ["---", "---:", "---:", "---", "---:", "---:", "---:", "---", "---"],
+    )
+    kinds = markdown_table(
+        ["model", "median val RMSLE", "median test RMSLE", "median test MAE", "champion", "best on test"],
+        [
+            [
+                k,
+                f"{v['median_validation_rmsle']:.3f}",
+                f"{v['median_test_rmsle']:.3f}",
+                f"{v['median_test_mae']:.2f}",
+                v["champion_count"],
+                v["lowest_test_count"],
+            ]
+            for k, v in s["per_kind"].items()
+        ],
+        ["---", "---:", "---:", "---:", "---:", "---:"],
+    )
+    rules = markdown_table(
+        ["champion rule (diagnostic)", "beats both on test", "median champion test RMSLE"],
+        [
+            [rule, "-" if v["beats_both_on_test"] is None else v["beats_both_on_test"], v["median_test_rmsle"]]
+            for rule, v in s["champion_rule_alternatives"].items()
+        ],
+        ["---", "---:", "---:"],
+    )
+    t = s["targets"]
+    return (
+        envelope(result)
+        + f"- Data: `{result['data']}`; stockcodes: {result['stockcode_selection']}; features: {result['features']}\n"
+        f"- Split: {result['split']}; budgets: {result['budgets']}; seed {result['seed']}\n\n"
+        f"**Champion beats both baselines on test RMSLE: {s['champion_beats_both_baselines_on_test']} of "
+        f"{s['stockcodes']}** (target {t['beats_both']}: {met(t['beats_both_met'])}); "
+        f"beats constant {s['champion_beats_constant_on_test']}, beats elasticity "
+        f"{s['champion_beats_elasticity_on_test']}.\n"
+        f"**Median champion test RMSLE: {s['median_champion_test_rmsle']}** (target "
+        f"{t['median_champion_test_rmsle']}: {met(t['median_met'])}); median champion "
+        f"validation RMSLE {s['median_champion_validation_rmsle']}, median test MAE {s['median_champion_test_mae']}."
+        f"{' Errors: ' + json.dumps(s['errors']) if s['errors'] else ''}\n\n{table}\n\n{kinds}\n\n{rules}\n"
+    )
+
+
+# --- pricing_regret -----------------------------------------------------------------------------
+
+
+def pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.2f} %"
+
+
+def render_pricing_regret(result: dict[str, Any]) -> str:
+    s = result["summary"]
+    labels = list(s["by_budget"])
+    b = s["by_budget"]
+    rows = [
+        ["**median regret**"]
+        + [f"**{pct(b[k]['champion_regret']['median'])}**" for k in labels]
+        + [pct(s["oracle_regret"]["median"])],
+        ["mean regret"] + [pct(b[k]["champion_regret"]["mean"]) for k in labels] + [pct(s["oracle_regret"]["mean"])],
+        ["p90 regret"] + [pct(b[k]["champion_regret"]["p90"]) for k in labels] + [pct(s["oracle_regret"]["p90"])],
+        ["max regret"] + [pct(b[k]["champion_regret"]["max"]) for k in labels] + [pct(s["oracle_regret"]["max"])],
+        ["median regret above the oracle (model error)"]
+        + [pct(b[k]["champion_regret_minus_oracle"]["median"]) for k in labels]
+        + ["0"],
+        ["recommended price on the grid edge"] + [b[k]["optimum_on_grid_edge"] for k in labels] + ["-"],
+        ["champions"] + [", ".join(f"{c} {n}" for c, n in b[k]["champion_counts"].items()) for k in labels] + ["-"],
+        ["champion beats both baselines on test RMSLE"]
+        + [b[k]["champion_beats_both_baselines_on_test"] for k in labels]
+        + ["-"],
+        ["median champion test RMSLE"] + [b[k]["median_champion_test_rmsle"] for k in labels] + ["-"],
+        ["train + price time, all products (s, summed over workers)"] + [b[k]["seconds_total"] for k in labels] + ["-"],
+    ]
+    table = markdown_table(
+        ["", *[f"champion, {k}" for k in labels], "oracle (best grid price)"],
+        rows,
+        ["---"] + ["---:"] * (len(labels) + 1),
+    )
+    kinds = list(b[labels[-1]]["per_kind_median_regret"])
+    kind_table = markdown_table(
+        [
+            "model (as if it were champion)",
+            *[f"median regret, {k}" for k in labels],
+            *[f"on edge, {k}" for k in labels],
+        ],
+        [
+            [k]
+            + [pct(b[lab]["per_kind_median_regret"][k]) for lab in labels]
+            + [b[lab]["per_kind_on_edge"][k] for lab in labels]
+            for k in kinds
+        ],
+        ["---"] + ["---:"] * (2 * len(labels)),
+    )
+    verdict = ", ".join(
+        f"{k}: {pct(b[k]['champion_regret']['median'])} ({met(b[k]['target_median_regret_met'])})" for k in labels
+    )
+    return (
+        envelope(result) + f"- Source: {result['source']}; split {result['split']}; pricing {result['pricing']}\n"
+        f"- Products: {s['products']}, evaluated {s['evaluated']}, skipped for too little history "
+        f"{len(s['skipped_too_little_history'])} ({result['eligibility']}), errors {len(s['errors'])}; "
+        f"{result['jobs']} worker processes\n\n"
+        f"**Median champion regret** (target <= {TARGETS['median_regret']:.0%}): {verdict}. The true optimum lies "
+        f"outside the grid's price range for {s['true_optimum_outside_grid_range']} of {s['evaluated']} products; "
+        f"charging the retailer's current base price loses a median {pct(s['current_price_regret']['median'])} "
+        f"(mean {pct(s['current_price_regret']['mean'])}).\n\n{table}\n\n{kind_table}\n"
+    )
+
+
+# --- serving_latency ----------------------------------------------------------------------------
+
+
+def render_serving_latency(report: dict[str, Any]) -> str:
+    lines = [
+        f"- Command: `{report['command']}`; wall {report['wall_s']} s; {report['date']}",
+        f"- Machine: {describe_machine(report['machine'])}; load average at start {report['loadavg_start']}, "
+        f"at end {report['loadavg_end']}; other processes kept "
+        f"{report['other_load']['mean_cores_busy_with_other_processes']} cores busy on average while measuring",
+        f"- Server: {report['server']}; clients: {report['clients']}",
+        f"- Requests per configuration: cached {report['requests']['cached']}, uncached "
+        f"{report['requests']['uncached']}, straightforward {report['requests']['straightforward']}, "
+        f"{report['bins']} bins",
+        "",
+        "| stockcode (champion) | server | path | clients | p50 ms | p99 ms | req/s |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for code, info in report["stockcodes"].items():
+        for key, run in info["runs"].items():
+            name, path, clients = key.split("/")
+            lines.append(
+                f"| {code} ({info['champion']}) | {name} | {path} | {clients} | {run['p50_ms']} | {run['p99_ms']} | "
+                f"{run['req_per_s']} |"
+            )
+    lines += [
+        "",
+        "| stockcode | straightforward / ours, uncached | 1 client | 8 clients |",
+        "| --- | --- | ---: | ---: |",
+    ]
+    for code, info in report["stockcodes"].items():
+        r = info["straightforward_over_ours"]
+        lines.append(f"| {code} | p50 | {r['p50_ms_1_clients']}x | {r['p50_ms_8_clients']}x |")
+        lines.append(f"| {code} | p99 | {r['p99_ms_1_clients']}x | {r['p99_ms_8_clients']}x |")
+    cold = report["cold_start_s"]
+    lines += [
+        "",
+        f"- Cold start to first 200 (ours): {cold['ours']} s (median {cold['ours_median']} s); "
+        f"straightforward app: {cold['straightforward']} s",
+        "- RSS after the runs (MiB, VmRSS / VmHWM): "
+        + ", ".join(f"{k} {v.get('VmRSS')} / {v.get('VmHWM')}" for k, v in report["rss_mib_after_runs"].items()),
+        "",
+        "| stockcode | target | value | met |",
+        "| --- | --- | ---: | --- |",
+    ]
+    for code, checks in report["targets"].items():
+        for name, (value, passed) in checks.items():
+            lines.append(f"| {code} | {name} | {value} | {met(passed)} |")
+    lines += ["", "In process, no HTTP, median ms:", ""]
+    for code, prof in report["in_process_ms"].items():
+        lines.append(
+            f"- {code} ({prof['champion']}, {prof['grid_rows']} grid rows, {prof['body_bytes']} B body): ours uncached "
+            f"{prof['ours_uncached_median_ms']}; ours cache-hit handler {prof['ours_cache_hit_handler_median_ms']}; "
+            f"straightforward {prof['straightforward_median_ms']}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+# --- the file -----------------------------------------------------------------------------------
+
+RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "pipeline_run": render_pipeline_run,
+    "throughput": render_throughput,
+    "dagster_overhead": render_dagster_overhead,
+    "rows_scaling": render_rows_scaling,
+    "profiles": render_profiles,
+    "model_quality": render_model_quality,
+    "pricing_regret": render_pricing_regret,
+    "serving_latency": render_serving_latency,
+}
+
+
+def render(name: str, result: dict[str, Any]) -> str:
+    """The block of one benchmark, as it goes between its markers."""
+    body = RENDERERS[name](result)
+    return (QUICK_NOTE + body) if result.get("quick") else body
+
+
+def load_results(results_dir: Path) -> dict[str, dict[str, Any]]:
+    found = {}
+    for name in RENDERERS:
+        path = Path(results_dir) / f"{name}.json"
+        if path.exists():
+            found[name] = json.loads(path.read_text())
+    return found
+
+
+def _markers(name: str) -> tuple[str, str]:
+    return f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+
+
+def replace_block(text: str, name: str, body: str) -> tuple[str, bool]:
+    """``text`` with the block of ``name`` replaced (or appended); True when the markers existed."""
+    start, end = _markers(name)
+    block = f"{start}\n{body.rstrip()}\n{end}"
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
+    if pattern.search(text):
+        return pattern.sub(lambda _: block, text, count=1), True
+    return text.rstrip() + f"\n\n## {name}\n\n{block}\n", False
+
+
+def render_markdown(text: str, results: dict[str, dict[str, Any]]) -> tuple[str, list[str], list[str]]:
+    """Every block with a result replaced; returns the text, the rendered names and the appended ones."""
+    rendered, appended = [], []
+    blocks = {name: render(name, result) for name, result in results.items()}
+    if "targets" not in results:
+        blocks["targets"] = render_targets(results)
+    for name, body in blocks.items():
+        text, existed = replace_block(text, name, body)
+        rendered.append(name)
+        if not existed:
+            appended.append(name)
+    return text, rendered, appended
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    parser.add_argument("--markdown", type=Path, default=MARKDOWN, help="the file to update in place")
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 when the file is out of date")
+    args = parser.parse_args(argv)
+    results = load_results(args.results_dir)
+    before = args.markdown.read_text() if args.markdown.exists() else "# Benchmarks\n"
+    after, rendered, appended = render_markdown(before, results)
+    if args.check:
+        stale = after != before
+        print(f"{args.markdown} is {'OUT OF DATE' if stale else 'up to date'} with {args.results_dir}")
+        return 1 if stale else 0
+    args.markdown.write_text(after)
+    print(f"rendered {', '.join(rendered)} into {args.markdown}" + (f"; appended {appended}" if appended else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
