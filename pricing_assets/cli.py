@@ -9,11 +9,14 @@ and check result is there to inspect later in ``pricing ui``.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,6 +90,24 @@ def _prepare_dagster_home(settings: Settings) -> Path:
         config.write_text("telemetry:\n  enabled: false\n")
     os.environ["DAGSTER_HOME"] = str(home)
     return home
+
+
+@contextlib.contextmanager
+def stockcode_lock(home: Path, stock_code: str) -> Iterator[None]:
+    """One lineage run of a stockcode at a time from the CLIs sharing an instance.
+
+    Two runs of the same stockcode at once would each find the other's intermediate
+    materialisations and record them in their manifest. The daemon's run queue prevents that with
+    a tag limit (deploy/dagster.yaml); CLIs on one machine queue on a file lock instead."""
+    folder = home / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / f"{stock_code}.lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            console.print(f"  {stock_code}: another run of it is in progress on this instance; waiting for it")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield  # the lock goes with the file's closing, also when the process dies
 
 
 def _error_message(result: Any) -> str:
@@ -203,9 +224,10 @@ def _run_in_instance(
         for code in chosen:
             progress.update(task, description=f"stockcode {code}")
             t0 = time.perf_counter()
-            result = job.execute_in_process(
-                instance=instance, partition_key=code, run_config=PROGRESS_LOGS, raise_on_error=False
-            )
+            with stockcode_lock(Path(instance.root_directory), code):
+                result = job.execute_in_process(
+                    instance=instance, partition_key=code, run_config=PROGRESS_LOGS, raise_on_error=False
+                )
             checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
             outcome = StockcodeOutcome(
                 stockcode=code,

@@ -79,12 +79,19 @@ def fresh_database() -> Iterator[str]:
         admin.close()
 
 
-def instance_environment(dagster_home: Path, database: str) -> dict[str, str]:
+def production_home(folder: Path) -> Path:
+    """``folder`` made a DAGSTER_HOME holding deploy/dagster.yaml, as an operator sets one up."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "deploy" / "dagster.yaml", folder / "dagster.yaml")
+    return folder
+
+
+def instance_environment(dagster_home: Path, database: str, port: int = PG["port"]) -> dict[str, str]:
     """What deploy/dagster.yaml reads: DAGSTER_HOME and the DAGSTER_PG_* connection settings."""
     return {
         "DAGSTER_HOME": str(dagster_home),
         "DAGSTER_PG_HOST": PG["host"],
-        "DAGSTER_PG_PORT": str(PG["port"]),
+        "DAGSTER_PG_PORT": str(port),
         "DAGSTER_PG_USER": PG["user"],
         "DAGSTER_PG_PASSWORD": "",
         "DAGSTER_PG_DB": database,
@@ -179,11 +186,9 @@ def team_deployment(workdir: Path, code_location_env: Mapping[str, str]) -> Iter
     environment and handed to both servers, and from them to every run worker: that is how the
     suite's small tuning budgets reach runs the daemon launches.
     """
-    dagster_home = workdir / "dagster_home"
+    dagster_home = production_home(workdir / "dagster_home")
     logs = workdir / "logs"
-    dagster_home.mkdir(parents=True)
     logs.mkdir()
-    shutil.copy(REPO / "deploy" / "dagster.yaml", dagster_home / "dagster.yaml")
     port = free_port()
     with fresh_database() as database:
         env = {**os.environ, **instance_environment(dagster_home, database), **code_location_env}

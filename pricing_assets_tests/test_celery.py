@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg2
 import pytest
 import yaml
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, EventLogEntry
@@ -36,11 +35,11 @@ from pricing_assets.partitions import register_stockcodes
 from pricing_assets.settings import Settings
 
 from .conftest import ARTIFACTS, REPO
+from .deployment import fresh_database, instance_environment, production_home
 from .helpers import materialize_raw
 
 pytestmark = pytest.mark.slow
 
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 QUEUE = "pricing-lineage"
 WORKERS = ("worker-a", "worker-b")
 BIN = Path(sys.executable).parent
@@ -61,16 +60,8 @@ class Backfill:
 
 @pytest.fixture(scope="module")
 def database() -> Iterator[str]:
-    """A fresh PostgreSQL database for the instance (dropped afterwards)."""
-    name = f"pricing_celery_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(dbname="postgres", **PG)
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    try:
+    with fresh_database() as name:
         yield name
-    finally:
-        admin.cursor().execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def _rabbitmqctl(*args: str) -> None:
@@ -97,16 +88,8 @@ def broker() -> Iterator[str]:
 def environment(tmp_path_factory: pytest.TempPathFactory, database: str, broker: str) -> Iterator[dict[str, str]]:
     """The environment the runs and the workers share (this process too, while the module runs)."""
     root = tmp_path_factory.mktemp("celery")
-    home = root / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
     values = {
-        "DAGSTER_HOME": str(home),
-        "DAGSTER_PG_HOST": PG["host"],
-        "DAGSTER_PG_PORT": str(PG["port"]),
-        "DAGSTER_PG_USER": PG["user"],
-        "DAGSTER_PG_PASSWORD": "",
-        "DAGSTER_PG_DB": database,
+        **instance_environment(production_home(root / "dagster_home"), database),
         "PRICING_PROJECT_DIR": str(root / "project"),
         "PRICING_SYNTHETIC_PRODUCTS": "4",
         "PRICING_EXECUTOR": "celery",

@@ -1,40 +1,21 @@
 """deploy/dagster.yaml loads against the real PostgreSQL on loopback, with its limits and retries."""
 
-import shutil
-import uuid
-
 import psycopg2
 import pytest
 from dagster import DagsterInstance
 from dagster._core.run_coordinator import QueuedRunCoordinator
 
-from .conftest import REPO
-
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+from .deployment import PG, fresh_database, instance_environment, production_home
 
 
 @pytest.fixture
 def database():
-    name = f"pricing_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(dbname="postgres", **PG)
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    yield name
-    admin.cursor().execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    admin.close()
+    with fresh_database() as name:
+        yield name
 
 
 def test_production_instance_on_postgres(tmp_path, database, monkeypatch):
-    shutil.copy(REPO / "deploy" / "dagster.yaml", tmp_path / "dagster.yaml")
-    env = {
-        "DAGSTER_HOME": str(tmp_path),
-        "DAGSTER_PG_HOST": PG["host"],
-        "DAGSTER_PG_PORT": str(PG["port"]),
-        "DAGSTER_PG_USER": PG["user"],
-        "DAGSTER_PG_PASSWORD": "",
-        "DAGSTER_PG_DB": database,
-    }
-    for key, value in env.items():
+    for key, value in instance_environment(production_home(tmp_path), database).items():
         monkeypatch.setenv(key, value)
     with DagsterInstance.get() as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
