@@ -258,3 +258,22 @@ def test_celery_defaults_come_from_settings_and_a_run_can_pick_its_queue(tmp_pat
 def test_an_unknown_executor_names_the_variable():
     with pytest.raises(ValueError, match="PRICING_EXECUTOR"):
         Settings.from_env({"PRICING_EXECUTOR": "spark"})
+
+
+def test_multiprocess_steps_fork_from_a_preloaded_server_unless_a_run_picks_a_start_method(tmp_path: Path):
+    """Spawn re-imports the code location in every step process (6.4x slower, BENCHMARKS.md); forkserver by default."""
+    job = build_definitions(Settings.from_env({"PRICING_PROJECT_DIR": str(tmp_path)})).resolve_job_def(LINEAGE_JOB)
+
+    def resolved(config: dict) -> dict:
+        run_config = {"execution": {"config": config}} if config else {}
+        return validate_run_config(job, run_config)["execution"]["multi_or_in_process_executor"]
+
+    preloaded = {"forkserver": {"preload_modules": ["pricing_assets.definitions"]}}
+    assert resolved({})["multiprocess"]["start_method"] == preloaded
+    assert resolved({"multiprocess": {"max_concurrent": 2}})["multiprocess"] | {"retries": None} == {
+        "max_concurrent": 2,
+        "start_method": preloaded,
+        "retries": None,
+    }
+    assert resolved({"multiprocess": {"start_method": {"spawn": {}}}})["multiprocess"]["start_method"] == {"spawn": {}}
+    assert "multiprocess" not in resolved({"in_process": {}})
