@@ -157,7 +157,10 @@ def _choose_stockcodes(store: Any, settings: Settings, stockcodes: str | None, t
     for code in (c.strip().upper() for c in stockcodes.split(",") if c.strip()):
         validate_stockcode(code)
         if code not in history.index:
-            raise CliError(f"stockcode {code} is not in the source; the most active are {', '.join(eligible[:5])}")
+            raise CliError(
+                f"stockcode {code} has no usable sales lines in the source (it is not there, or only as "
+                f"cancellations, adjustments or non-product lines); the most active are {', '.join(eligible[:5])}"
+            )
         if code not in eligible:
             row = history.loc[code]
             raise CliError(

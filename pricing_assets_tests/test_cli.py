@@ -89,7 +89,7 @@ def test_drift_failure_exits_non_zero_and_says_what_to_do(tmp_path):
         (("--source", "uci", "--data", "/nonexistent/retail.csv"), "does not exist"),
         (("--source", "uci"), "--data"),
         (("--stockcodes", "../x"), "invalid stockcode"),
-        (("--stockcodes", "99999Z"), "is not in the source"),
+        (("--stockcodes", "99999Z"), "has no usable sales lines in the source"),
         (("--top", "0"), "--top must be at least 1"),
     ],
 )

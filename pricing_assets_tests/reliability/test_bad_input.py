@@ -212,7 +212,7 @@ def test_a_stockcode_with_only_cancellations_is_refused(project: Project, tmp_pa
     partitions = project.partitions()
     data = str(tmp_path / "cancelled.parquet")
     code, text = project.pricing("run", "--source", "uci", "--data", data, "--stockcodes", "99999")
-    assert code == 2 and "stockcode 99999" in text and "Traceback" not in text, text
+    assert code == 2 and "stockcode 99999 has no usable sales lines" in text and "Traceback" not in text, text
     history = pd.read_parquet(project.store_root / "artifacts/raw_transactions/stockcode_history.parquet")
     assert "99999" not in set(history["stock_code"])  # so neither --top nor the sensors ever pick it
     assert project.partitions() == partitions
