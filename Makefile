@@ -39,3 +39,16 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(BIN)/python bench/run.py --quick
 
+# Known vulnerabilities (PyPI's advisory data) in every pin of pyproject.toml (all extras) and of
+# the serving image (--strict: a pin that cannot be looked up fails the audit instead of being
+# skipped), then in what is installed in the venv, transitive dependencies included (there a local
+# build such as torch's +cpu wheel cannot be looked up and is listed as skipped). Findings and
+# what was done about them: RELIABILITY.md.
+.PHONY: audit
+audit: $(STAMP)
+	$(BIN)/python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+	print(*p['dependencies'], *(r for e in p['optional-dependencies'].values() for r in e), sep='\n')" \
+	  > $(VENV)/audit-requirements.txt
+	$(BIN)/pip-audit --progress-spinner off --strict --no-deps --disable-pip -r $(VENV)/audit-requirements.txt
+	$(BIN)/pip-audit --progress-spinner off --strict --no-deps --disable-pip -r serving/requirements.txt
+	$(BIN)/pip-audit --progress-spinner off --skip-editable

@@ -33,9 +33,10 @@ STATIC = Path(__file__).resolve().parent / "static"
 # million, a demand model only extrapolates, and far enough out its quantities overflow.
 MIN_PRICE = 0.01
 MAX_PRICE = 1_000_000.0
-# Grid rows scored at once across requests: four of the largest curves (1000 bins x 200 scenario
-# lines, about 70 MB each while computed) or forty default ones. Cache hits never wait for it.
-COMPUTE_BUDGET_ROWS = 800_000
+# Grid rows scored at once across requests: two of the largest curves (1000 bins x 200 scenario
+# lines, 55-70 MB each while computed) or twenty default ones (100 bins). Computing is CPU-bound,
+# so on a few cores this costs no throughput. Cache hits never wait for it.
+COMPUTE_BUDGET_ROWS = 400_000
 
 
 class Objective(StrEnum):

@@ -185,6 +185,7 @@ def test_redis_stopped_and_restarted_under_load_loses_no_request(promoted_projec
         if second_redis is not None:
             stop(second_redis)
     statuses = [status for _, status, _, _ in load.results]
+    print(f"{len(statuses)} requests while Redis was up, stopped and restarted: statuses {set(statuses)}")
     assert len(statuses) > 100 and set(statuses) == {200}, [r[:3] for r in load.results if r[1] != 200]
     # The same request gets the same curve before, during and after the outage.
     curves: dict[tuple[str, int], set[str]] = {}
