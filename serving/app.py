@@ -24,7 +24,7 @@ from pricing_assets.core.stockcodes import STOCKCODE_KEY, InvalidStockcodeError,
 from pricing_assets.settings import Settings
 
 from .cache import ResponseCache, cache_key
-from .limits import ComputeBudget, RequestLimits
+from .limits import MAX_HEADER_BYTES, MAX_URL_BYTES, ComputeBudget, RequestLimits
 from .registry import BundleRegistry, NoModelAnsweredError, NotPromotedError, open_serving_store
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": Problem, "description": "invalid stockcode or parameters"},
     503: {"model": Problem, "description": "the store cannot be read and nothing is loaded, or no model could answer"},
 }
+# What RequestLimits answers, on any route.
+REQUEST_LIMITS: dict[int | str, dict[str, Any]] = {
+    413: {"model": Problem, "description": "the request has a body: every parameter goes in the URL"},
+    414: {"model": Problem, "description": f"the URL is longer than {MAX_URL_BYTES} bytes"},
+    431: {"model": Problem, "description": f"the headers are longer than {MAX_HEADER_BYTES} bytes"},
+}
 # Documented in the OpenAPI spec (so clients and fuzzers know the shape); checked by
 # validate_stockcode, whose message says what a stockcode looks like.
 STOCKCODE_SCHEMA = {"pattern": STOCKCODE_KEY.pattern, "maxLength": 32, "examples": ["85123A"]}
@@ -113,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="pricing lineage",
         version="1",
         description="Predicted sales over a price range, and the sales-maximising price, from promoted models only.",
+        responses=REQUEST_LIMITS,
     )
     app.state.registry, app.state.cache, app.state.settings = registry, cache, settings
     compute_budget = ComputeBudget(COMPUTE_BUDGET_ROWS)
