@@ -109,7 +109,12 @@ class ServedBundle:
         for kind in self.chain:
             try:
                 curve = predict_curve(
-                    self._model(kind), self.preprocessor, self.scenario, prices, self.residual_quantiles(kind)
+                    self._model(kind),
+                    self.preprocessor,
+                    self.scenario,
+                    prices,
+                    self.residual_quantiles(kind),
+                    base=self.base,  # the scenario preprocessed once at load, not on every request
                 )
                 _require_finite(curve, kind)
             except Exception as exc:  # noqa: BLE001 - load errors, non-finite predictions
