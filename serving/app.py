@@ -117,6 +117,40 @@ def _error(status: int, message: str) -> HTTPException:
     return HTTPException(status_code=status, detail=message)
 
 
+def encode_answer(
+    code: str, bundle: Any, answer: Any, prices: np.ndarray, objective: Objective, unit_cost: float | None
+) -> str:
+    """A PriceAnswer as JSON without its closing ``"cached"`` field, so a hit and a miss share one encoding.
+
+    Built from the curve's arrays and encoded once (no per-point validation, no second encoding): the
+    shape is PriceAnswer's, which the OpenAPI spec publishes and the schemathesis test checks."""
+    frame = answer.curve.curve
+    if objective is Objective.margin:
+        margins = (prices - unit_cost) * frame["quantity"].to_numpy()
+        best = int(np.argmax(margins))
+        optimal_price, optimal_value = float(prices[best]), float(margins[best])
+        on_edge, margin_values = best in (0, len(prices) - 1), margins.tolist()
+    else:
+        optimal_price, optimal_value = answer.curve.optimal_price, answer.curve.optimal_sales
+        on_edge, margin_values = answer.curve.optimum_on_edge, [None] * len(prices)
+    columns = [frame[name].to_numpy().tolist() for name in CURVE_COLUMNS]
+    body = {
+        "stockcode": code,
+        "objective": objective.value,
+        "unit_cost": unit_cost,
+        "curve": [dict(zip(CURVE_FIELDS, row, strict=True)) for row in zip(*columns, margin_values, strict=True)],
+        "optimal_price": optimal_price,
+        "optimal_value": optimal_value,
+        "optimum_on_edge": on_edge,
+        "model": answer.model,
+        "fallback_used": answer.fallback_used,
+        "skipped_models": answer.skipped,
+        "model_version": bundle.version,
+        "lineage_id": bundle.manifest["lineage_id"],
+    }
+    return json.dumps(body)[:-1]
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     # A curve is a small matrix: one torch thread per request is faster (2.8 ms against a 44 ms p90
@@ -244,38 +278,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 answer = bundle.predict(prices)
         except NoModelAnsweredError as exc:
             raise _error(503, str(exc)) from exc
-        frame = answer.curve.curve
-        quantity = frame["quantity"].to_numpy()
-        if objective is Objective.margin:
-            margins = (prices - unit_cost) * quantity
-            best = int(np.argmax(margins))
-            optimal_price, optimal_value, on_edge = (
-                float(prices[best]),
-                float(margins[best]),
-                best in (0, len(prices) - 1),
-            )
-            margin_values = margins.tolist()
-        else:
-            optimal_price, optimal_value = answer.curve.optimal_price, answer.curve.optimal_sales
-            on_edge, margin_values = answer.curve.optimum_on_edge, [None] * len(prices)
-        # Built from the arrays and encoded once (no per-point validation, no second encoding): the
-        # shape is PriceAnswer's, which the OpenAPI spec publishes and the schemathesis test checks.
-        columns = [frame[name].to_numpy().tolist() for name in CURVE_COLUMNS]
-        body = {
-            "stockcode": code,
-            "objective": objective.value,
-            "unit_cost": unit_cost,
-            "curve": [dict(zip(CURVE_FIELDS, row, strict=True)) for row in zip(*columns, margin_values, strict=True)],
-            "optimal_price": optimal_price,
-            "optimal_value": optimal_value,
-            "optimum_on_edge": on_edge,
-            "model": answer.model,
-            "fallback_used": answer.fallback_used,
-            "skipped_models": answer.skipped,
-            "model_version": bundle.version,
-            "lineage_id": bundle.manifest["lineage_id"],
-        }
-        encoded = json.dumps(body)[:-1]  # "cached" goes last, so the hit and the miss share one encoding
+        encoded = encode_answer(code, bundle, answer, prices, objective, unit_cost)
         cache.set(key, f'{encoded}, "cached": true}}'.encode())
         log.info("%s priced by %s in %.1f ms", code, answer.model, 1000 * (time.perf_counter() - started))
         return Response(
