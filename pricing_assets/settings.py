@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-SOURCES = ("synthetic", "uci")
+SOURCES = ("synthetic", "store", "uci")
 EXECUTORS = ("in_process", "multiprocess", "celery", "k8s")
 
 

@@ -82,7 +82,7 @@ def price_curve(
         grid_key(stock_code), json.dumps({"recent_days": config.recent_days, "bins": config.bins}).encode()
     )
     truth = _ground_truth(artifact_store, stock_code)
-    if truth is not None:
+    if truth is not None and "shape" in truth:  # the synthetic source's closed-form curves
         regret = pricing.revenue_regret(truth["shape"], truth["a"], truth["b"], curve.optimal_price)
         metadata["true_optimal_price"] = MetadataValue.float(float(truth["optimal_price"]))
         metadata["revenue_regret"] = MetadataValue.float(regret)

@@ -3,7 +3,7 @@
 import pandas as pd
 from dagster import AssetExecutionContext, Config, MetadataValue, Output, asset
 
-from ..core import cleaning, features, schema, sources, stockcodes, synthetic
+from ..core import cleaning, features, schema, simulated_store, sources, stockcodes, synthetic
 from ..core.store import frame_content_hash, frame_to_parquet
 from ..partitions import stockcode_partitions
 from ..resources import ArtifactStoreResource
@@ -13,6 +13,7 @@ from .common import code_version_of, table_metadata
 GROUP = "stockcode_lineage"
 GROUND_TRUTH_KEY = "artifacts/raw_transactions/ground_truth.parquet"
 HISTORY_KEY = "artifacts/raw_transactions/stockcode_history.parquet"
+TRUE_CURVES_KEY = "artifacts/raw_transactions/true_curves.parquet"
 
 
 class SourceConfig(Config):
@@ -26,11 +27,12 @@ class SourceConfig(Config):
 
 @asset(
     group_name="source",
-    code_version=code_version_of(sources, schema, synthetic, stockcodes),
+    code_version=code_version_of(sources, schema, synthetic, simulated_store, stockcodes),
     description=(
-        "All transactions of the configured source (synthetic generator or the UCI Online Retail "
-        "file), with snake_case columns and checked types. Side artifacts: per-stockcode history "
-        "(used to register partitions) and, for the synthetic source, the true demand curves."
+        "All transactions of the configured source (synthetic generator, simulated store or the UCI "
+        "Online Retail file), with snake_case columns and checked types. Side artifacts: "
+        "per-stockcode history (used to register partitions) and, for the simulated sources, the "
+        "ground truth (true demand, costs and optimal prices; the store's true curves too)."
     ),
 )
 def raw_transactions(
@@ -54,6 +56,10 @@ def raw_transactions(
     if data.ground_truth is not None:
         metadata["ground_truth"] = MetadataValue.path(artifact_store.uri(GROUND_TRUTH_KEY))
         metadata["ground_truth_hash"] = MetadataValue.text(frame_content_hash(data.ground_truth))
+    curves = data.true_curves if data.true_curves is not None else pd.DataFrame({"stock_code": pd.Series(dtype=str)})
+    artifact_store.put_bytes(TRUE_CURVES_KEY, frame_to_parquet(curves))
+    if data.true_curves is not None:
+        metadata["true_curves"] = MetadataValue.path(artifact_store.uri(TRUE_CURVES_KEY))
     context.log.info(f"loaded {len(data.transactions)} rows from {data.description}")
     return Output(data.transactions, metadata=metadata, data_version=version)
 

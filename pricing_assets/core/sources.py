@@ -1,7 +1,8 @@
 """Data sources behind one interface: ``load_source(name, ...)`` returns a :class:`SourceData`.
 
-Both sources end in the same normalised table (see :mod:`.schema`), so nothing downstream knows
-where the rows came from; only the synthetic source can also say what the right price was.
+Every source ends in the same normalised table (see :mod:`.schema`), so nothing downstream knows
+where the rows came from; only the simulated ones (``synthetic``, ``store``) can also say what the
+right price was.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from urllib.parse import urlparse
 import pandas as pd
 
 from .schema import SourceSchemaError, normalise_transactions
+from .simulated_store import StoreConfig
+from .simulated_store import generate as generate_store
 from .synthetic import SyntheticConfig, generate
 
 READERS = {".xlsx": "excel", ".xls": "excel", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -25,11 +28,16 @@ class SourceUnavailableError(FileNotFoundError):
 
 @dataclass(frozen=True)
 class SourceData:
-    """Normalised transactions, plus the true demand curves where the source knows them."""
+    """Normalised transactions, plus the true demand where the source knows it.
+
+    ``ground_truth`` has a row per product; ``true_curves`` (the store source) the expected
+    weekly outcomes of each product over a grid of list prices.
+    """
 
     transactions: pd.DataFrame
     ground_truth: pd.DataFrame | None
     description: str
+    true_curves: pd.DataFrame | None = None
 
 
 def _suffix(location: str) -> str:
@@ -83,13 +91,24 @@ def read_table(location: str) -> pd.DataFrame:
 
 
 def load_source(name: str, data: str | None = None, seed: int = 7, synthetic_products: int = 24) -> SourceData:
-    """Load and normalise a source. ``name`` is ``synthetic`` or ``uci``."""
+    """Load and normalise a source. ``name`` is ``synthetic``, ``store`` or ``uci``.
+
+    ``synthetic_products`` is the number of products of either simulated source.
+    """
     if name == "synthetic":
         raw, truth = generate(SyntheticConfig(seed=seed, n_products=synthetic_products))
         return SourceData(
             transactions=normalise_transactions(raw, origin="synthetic source"),
             ground_truth=truth,
             description=f"synthetic(seed={seed}, products={synthetic_products})",
+        )
+    if name == "store":
+        raw, truth, curves = generate_store(StoreConfig(seed=seed, n_products=synthetic_products))
+        return SourceData(
+            transactions=normalise_transactions(raw, origin="store source"),
+            ground_truth=truth,
+            description=f"store(seed={seed}, products={synthetic_products})",
+            true_curves=curves,
         )
     if name == "uci":
         if not data:
@@ -102,4 +121,4 @@ def load_source(name: str, data: str | None = None, seed: int = 7, synthetic_pro
             ground_truth=None,
             description=f"uci({data})",
         )
-    raise ValueError(f"unknown source {name!r}; expected 'synthetic' or 'uci'")
+    raise ValueError(f"unknown source {name!r}; expected 'synthetic', 'store' or 'uci'")

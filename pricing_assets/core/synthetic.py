@@ -187,7 +187,7 @@ def _non_product_lines(rng: np.random.Generator, invoices: pd.DataFrame) -> pd.D
     return pd.concat([post, manual, dot, bank])
 
 
-def _quirks(rng: np.random.Generator, lines: pd.DataFrame, last_invoice: int) -> pd.DataFrame:
+def add_quirks(rng: np.random.Generator, lines: pd.DataFrame, last_invoice: int) -> pd.DataFrame:
     """Layer the real file's dirt over clean product lines."""
     n = len(lines)
     product = ~lines["stock_code"].isin(["POST", "M", "DOT", "BANK CHARGES"])
@@ -253,8 +253,14 @@ def generate(cfg: SyntheticConfig = SyntheticConfig()) -> tuple[pd.DataFrame, pd
     parts = [_product_lines(rng, invoices, row) for _, row in truth.iterrows()]
     parts.append(_non_product_lines(rng, invoices))
     lines = pd.concat(parts, ignore_index=True)
-    lines = _quirks(rng, lines, last_invoice=536365 + len(invoices))
-    transactions = pd.DataFrame(
+    lines = add_quirks(rng, lines, last_invoice=536365 + len(invoices))
+    truth = truth.drop(columns=["popularity", "seasonality"])
+    return as_uci_columns(lines), truth
+
+
+def as_uci_columns(lines: pd.DataFrame) -> pd.DataFrame:
+    """Simulated lines under the UCI file's own column names, so they take the real file's path in."""
+    return pd.DataFrame(
         {
             "InvoiceNo": lines["invoice_no"].astype(str),
             "StockCode": lines["stock_code"].astype(str),
@@ -266,5 +272,3 @@ def generate(cfg: SyntheticConfig = SyntheticConfig()) -> tuple[pd.DataFrame, pd
             "Country": lines["country"].astype(str),
         }
     )
-    truth = truth.drop(columns=["popularity", "seasonality"])
-    return transactions, truth
