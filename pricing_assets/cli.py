@@ -14,6 +14,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -110,13 +111,31 @@ def stockcode_lock(home: Path, stock_code: str) -> Iterator[None]:
         yield  # the lock goes with the file's closing, also when the process dies
 
 
+# What a failed blocking check is called in a summary, so it reads as a reason rather than a check id.
+CHECK_LABELS = {"no_feature_drift": "drift", "fairness_within_threshold": "fairness"}
+
+
 def _error_message(result: Any) -> str:
+    """Why a run failed, in words: a failed check's own reason, else the failing step's message.
+
+    A failed blocking check surfaces in Dagster as a step failure whose error is only the check's
+    class and name; the reason (too few rows, which columns drifted, the gap) is in the check's
+    metadata, so that is what the user reads. Other errors keep their message without the
+    exception's class name in front.
+    """
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed:
+            reason = evaluation.metadata.get("reason")
+            text = str(getattr(reason, "value", reason) or "the check failed; see its metadata in `pricing ui`")
+            return f"{CHECK_LABELS.get(evaluation.check_name, evaluation.check_name)}: {text}"
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
             error = event.step_failure_data.error
             while error.cause is not None and "DagsterExecutionStepExecutionError" in error.cls_name:
                 error = error.cause
-            return f"{event.step_key}: {error.message.strip().splitlines()[0] if error.message else error.cls_name}"
+            lines = (error.message or "").strip().splitlines()
+            text = re.sub(r"^[\w.]*(Error|Exception|Failure)\w*: ", "", lines[0]) if lines else ""
+            return f"{event.step_key}: {text or 'failed without a message (see the run in `pricing ui`)'}"
     return "run failed (see the run in `pricing ui`)"
 
 
@@ -277,7 +296,7 @@ def _summary(outcomes: list[StockcodeOutcome]) -> Table:
         edge = " (edge)" if curve.get("optimum_on_edge") else ""
         table.add_row(
             o.stockcode,
-            "[green]ok[/]" if o.success else f"[red]failed[/] {escape(o.error[:60])}",
+            "[green]ok[/]" if o.success else f"[red]failed[/] ({escape(o.error.split(':', 1)[0])})",
             str(o.metadata.get("demand_features", {}).get("rows", "-")),
             _check_cell(o.checks.get("no_feature_drift")),
             str(evaluation.get("champion", "-")),
@@ -314,6 +333,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         }
         Path(args.json).write_text(json.dumps(report, indent=2, default=str))
     failed = [o for o in outcomes if not o.success or not all(o.checks.values())]
+    for o in failed:  # the table cuts reasons short; each one in full, in words
+        console.print(f"  [red]{o.stockcode}[/] {escape(o.error or 'a check did not pass')}", soft_wrap=True)
     if failed:
         console.print(
             f"[red]{len(failed)} of {len(outcomes)} stockcode(s) did not pass[/]: "
@@ -329,13 +350,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_ui(args: argparse.Namespace) -> int:
+    """``dagster dev`` from the interpreter running this CLI, so it works without an activated venv.
+
+    ``.venv/bin/pricing ui`` (and ``make ui``) run with a PATH that need not hold the venv's
+    ``bin``; ``python -m dagster`` from ``sys.executable`` finds the Dagster installed next to us,
+    and ``dagster dev`` starts its webserver, daemon and code server from the same interpreter.
+    """
     settings = current_settings()
     _prepare_dagster_home(settings)
     workspace = settings.project_dir / "workspace.yaml"
-    command = ["dagster", "dev", "-w", str(workspace), "--host", args.host, "--port", str(args.port)]
+    command = [sys.executable, "-m", "dagster", "dev", "-w", str(workspace), "--host", args.host]
+    command += ["--port", str(args.port)]
     console.print(f"DAGSTER_HOME={os.environ['DAGSTER_HOME']} {' '.join(command)}")
     os.chdir(settings.project_dir)
-    os.execvp(command[0], command)
+    os.execv(command[0], command)
     return 0  # not reached
 
 

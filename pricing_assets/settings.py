@@ -14,6 +14,9 @@ from pathlib import Path
 
 SOURCES = ("synthetic", "store", "uci")
 EXECUTORS = ("in_process", "multiprocess", "celery", "k8s")
+# Where the developers' extract of the real UCI file sits beside a checkout; PRICING_DEV_DATA names
+# another place, so a clone elsewhere (or CI) still finds it, or says which file is missing.
+DEV_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "online_retail_dev.parquet"
 
 
 def _project_dir(environ: Mapping[str, str]) -> Path:
@@ -43,6 +46,7 @@ _PARSERS = {
     "int | None": int,
     "float": float,
     "Path | None": lambda raw: Path(raw).resolve(),
+    "Path": lambda raw: Path(raw).resolve(),
 }
 
 
@@ -62,6 +66,7 @@ class Settings:
     data: str | None = None
     seed: int = 7
     synthetic_products: int = 24
+    dev_data: Path = DEV_DATA  # the real (UCI) file the real-data tests and benchmarks read
     # Which stockcodes become partitions ------------------------------------------------
     min_history_days: int = 60
     min_history_rows: int = 150

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -26,7 +27,7 @@ import pytest  # noqa: E402
 from pricing_assets.settings import Settings  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-UCI_DEV = REPO.parent / "shared" / "data" / "online_retail_dev.parquet"
+UCI_DEV = Settings.from_env().dev_data  # PRICING_DEV_DATA; tests that need it call components.require("dev-data")
 ARTIFACTS = REPO / "test-artifacts"
 
 
@@ -58,9 +59,24 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port that is free now, chosen below the kernel's ephemeral range.
+
+    Asking the kernel for port 0 hands out an ephemeral port, the very kind it gives every outgoing
+    connection on the machine: between our closing it and a server binding it, another process's
+    client could take it. A random port below that range is only ever taken by an explicit bind, and
+    servers that can report their port (the API) bind port 0 themselves instead
+    (``serving.conftest.api_process``).
+    """
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for _ in range(100):
+        port = random.SystemRandom().randrange(20000, low)  # not the seeded global: parallel runs differ
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free loopback port between 20000 and {low}")
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import psycopg2
 
+from .components import require
 from .conftest import REPO, free_port
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
@@ -66,6 +67,7 @@ class Deployment:
 @contextlib.contextmanager
 def fresh_database() -> Iterator[str]:
     """A PostgreSQL database of its own, dropped (with any leftover connections) afterwards."""
+    require("postgresql")
     name = f"pricing_e2e_{uuid.uuid4().hex[:10]}"
     admin = psycopg2.connect(dbname="postgres", **PG)
     admin.autocommit = True

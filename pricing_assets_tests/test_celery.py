@@ -34,6 +34,7 @@ from pricing_assets.executors import executor_for
 from pricing_assets.partitions import register_stockcodes
 from pricing_assets.settings import Settings
 
+from .components import require
 from .conftest import ARTIFACTS, REPO
 from .deployment import fresh_database, instance_environment, production_home
 from .helpers import materialize_raw
@@ -75,6 +76,7 @@ def broker() -> Iterator[str]:
 
     Nothing of another run (queued steps, reply queues) can reach these workers, and nothing is left behind.
     """
+    require("rabbitmq")
     vhost = f"pricing-test-{uuid.uuid4().hex[:12]}"
     _rabbitmqctl("add_vhost", vhost)
     try:

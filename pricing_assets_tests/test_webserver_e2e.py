@@ -13,7 +13,6 @@ assert on what it rendered.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -29,13 +28,13 @@ from pricing_assets.core.store import S3ArtifactStore
 from pricing_assets.jobs import LINEAGE_JOB, RAW_JOB
 from pricing_assets.partitions import STOCKCODE_PARTITIONS_NAME
 
+from .components import chromium_path, require
 from .conftest import ARTIFACTS
 from .deployment import LOCATION, PG, REPOSITORY, Deployment, team_deployment
 from .helpers import source_file
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 BUCKET = "pricing-webserver-e2e"
 PREFIX = "team"
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
@@ -263,7 +262,7 @@ GRAPH_ASSETS = (
 def render(url: str, screenshot: Path, window: str, budget_ms: int = 15000) -> str:
     """The DOM after the SPA rendered (virtual time waits for pending fetches), with a screenshot of it."""
     command = [
-        CHROMIUM,
+        str(chromium_path()),
         "--headless",
         "--no-sandbox",
         "--disable-gpu",
@@ -289,8 +288,7 @@ def render_until(url: str, screenshot: Path, window: str, expected: str) -> str:
 @pytest.fixture(scope="module")
 def ui(lineage_run: LineageRun) -> Deployment:
     """The deployment with the UI's one-time community dialog dismissed, as clicking "Skip" does."""
-    if CHROMIUM is None:
-        pytest.skip("Debian chromium is not installed (.ci/run installs it)")
+    require("chromium")
     assert lineage_run.deployment.graphql("mutation { setNuxSeen }")["setNuxSeen"] is True
     ARTIFACTS.mkdir(exist_ok=True)
     return lineage_run.deployment

@@ -121,3 +121,31 @@ def test_customer_history_sees_only_that_customers_earlier_lines():
     assert f.loc[4, "past_mean_log_quantity_same_customer"] == pytest.approx(np.log1p([10, 30, 7]).mean())
     # Without history of its own, a line falls back to its customer type's recent level.
     assert f.loc[2, "past_mean_log_quantity_same_customer"] == f.loc[2, "past_mean_log_quantity_same_type_28d"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 60 * 24 * 60),  # minute within 60 days; same-minute lines are likely
+            st.sampled_from([1.25, 2.1, 2.5, 4.0]),
+            st.integers(1, 48),
+            st.booleans(),
+        ),
+        min_size=2,
+        max_size=40,
+    ),
+    st.data(),
+)
+def test_no_feature_of_a_line_depends_on_its_own_quantity(rows, data):
+    """The target must not leak into the features: changing one line's quantity changes no feature of
+    that line, nor of any line at or before its time (a window that includes the current row would)."""
+    minutes, prices, quantities, guests = (list(c) for c in zip(*rows, strict=True))
+    before = build_demand_features(cleaned_from(minutes, prices, quantities, guests))
+    row = data.draw(st.integers(0, len(rows) - 1))
+    changed = list(quantities)
+    changed[row] = quantities[row] * 10 + 7
+    after = build_demand_features(cleaned_from(minutes, prices, changed, guests))
+    when = pd.Timestamp("2011-01-03") + pd.Timedelta(minutes=minutes[row])
+    known = before["invoice_date"] <= when
+    pd.testing.assert_frame_equal(before.loc[known, list(FEATURES)], after.loc[known, list(FEATURES)])

@@ -19,6 +19,9 @@ import redis
 from pricing_assets.core import bundle as bundles
 from pricing_assets.core.store import ArtifactStore, LocalArtifactStore
 
+from ..components import require
+from ..conftest import free_port
+
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
@@ -64,21 +67,41 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait(timeout=10)
 
 
+class PortTakenError(OSError):
+    """The server could not bind its port: another process took it after free_port() looked."""
+
+
 def start_redis(port: int, folder: Path) -> subprocess.Popen:
     """A Redis of the test's own (no persistence), so stopping it disturbs nobody else."""
-    proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(folder)],
-        stdout=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
+    require("redis-server")
+    log = folder / f"redis-{port}.log"
+    with log.open("wb") as output:
+        proc = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(folder)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    client = redis.Redis(port=port, socket_timeout=0.5)  # whoever took the port may never answer
     for _ in range(100):
+        if proc.poll() is not None and "in use" in log.read_text(errors="replace").lower():
+            raise PortTakenError(f"port {port} was taken before redis-server bound it")
         try:
             client.ping()
             return proc
-        except redis.ConnectionError:
+        except (redis.ConnectionError, redis.TimeoutError):
             time.sleep(0.05)
     stop(proc)
-    raise TimeoutError(f"redis-server did not start on port {port}")
+    raise TimeoutError(f"redis-server did not start on port {port}: {log.read_text(errors='replace')[-500:]}")
+
+
+def start_private_redis(folder: Path, attempts: int = 3) -> tuple[subprocess.Popen, int]:
+    """``start_redis`` on a free port, on another one when a different process bound it first."""
+    for _ in range(attempts - 1):
+        port = free_port()
+        with contextlib.suppress(PortTakenError):
+            return start_redis(port, folder), port
+    port = free_port()
+    return start_redis(port, folder), port
 
 
 def start_moto(port: int) -> subprocess.Popen:
@@ -213,9 +236,10 @@ def rss_bytes(pid: int, field: str = "VmRSS") -> int:
 
 
 @contextlib.contextmanager
-def redis_process(port: int, folder: Path) -> Iterator[subprocess.Popen]:
-    proc = start_redis(port, folder)
+def redis_process(folder: Path) -> Iterator[str]:
+    """A private redis-server on a free port for the duration; yields its URL (``redis://127.0.0.1:<port>/0``)."""
+    proc, port = start_private_redis(folder)
     try:
-        yield proc
+        yield f"redis://127.0.0.1:{port}/0"
     finally:
         stop(proc)

@@ -17,7 +17,6 @@ import httpx
 import pytest
 import redis
 
-from ..conftest import free_port
 from ..serving.conftest import api_process
 from .support import promoted_codes, raw_http, redis_process, rss_bytes, snapshot, store_root
 
@@ -79,12 +78,11 @@ OVERSIZED_IDS = [o[0] for o in OVERSIZED]
 @pytest.fixture(scope="module")
 def served(promoted_project, tmp_path_factory):
     """The API with a Redis cache of its own, so cache writes can be counted."""
-    port = free_port()
     with (
-        redis_process(port, tmp_path_factory.mktemp("redis")),
-        api_process(promoted_project, REDIS_URL=f"redis://127.0.0.1:{port}/0") as server,
+        redis_process(tmp_path_factory.mktemp("redis")) as redis_url,
+        api_process(promoted_project, REDIS_URL=redis_url) as server,
     ):
-        yield promoted_project, server, redis.Redis(port=port)
+        yield promoted_project, server, redis.Redis.from_url(redis_url)
 
 
 def untouched(served, send):

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from ..conftest import ARTIFACTS, REPO, free_port
+from ..conftest import ARTIFACTS, REPO
 from ..serving.conftest import api_process
 from .support import promoted_codes, redis_process, rss_bytes
 
@@ -42,7 +42,6 @@ def sample_memory(pid: int, generator: subprocess.Popen, started: float) -> list
 
 def test_steady_load_has_no_errors_and_flat_memory(promoted_project, tmp_path):
     codes = promoted_codes(promoted_project)
-    redis_port = free_port()
     out = tmp_path / "load.json"
     command = [
         sys.executable,
@@ -58,10 +57,8 @@ def test_steady_load_has_no_errors_and_flat_memory(promoted_project, tmp_path):
         str(out),
     ]
     with (
-        redis_process(redis_port, tmp_path),
-        api_process(
-            promoted_project, REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", PRICING_RELOAD_SECONDS="5"
-        ) as server,
+        redis_process(tmp_path) as redis_url,
+        api_process(promoted_project, REDIS_URL=redis_url, PRICING_RELOAD_SECONDS="5") as server,
     ):
         started = time.monotonic()
         generator = subprocess.Popen([*command, "--url", server.url], cwd=REPO)

@@ -43,6 +43,7 @@ from pricing_assets.cli import _error_message
 from pricing_assets.core.bundle import promoted_stockcodes, read_bundle, read_pointer
 from pricing_assets.core.store import ArtifactStore, LocalArtifactStore, S3ArtifactStore, sha256_hex
 from pricing_assets.settings import Settings
+from pricing_assets_tests.components import require
 from pricing_assets_tests.conftest import REPO, free_port
 from pricing_assets_tests.deployment import instance_environment, process_groups, production_home
 from pricing_assets_tests.helpers import materialize_raw, run_lineage, source_file
@@ -517,9 +518,8 @@ class PrivateCluster:
 
 
 def postgres_bin_dir() -> Path:
+    require("postgresql-server-binaries")
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    if not found:
-        pytest.fail("no PostgreSQL server binaries under /usr/lib/postgresql/*/bin (apt-get install postgresql)")
     return found[-1].parent
 
 

@@ -32,6 +32,7 @@ from .support import (
     promoted_codes,
     repromote,
     start_moto,
+    start_private_redis,
     start_redis,
     stop,
     upload_store,
@@ -161,8 +162,7 @@ class SteadyLoad(threading.Thread):
 
 def test_redis_stopped_and_restarted_under_load_loses_no_request(promoted_project, tmp_path):
     codes = promoted_codes(promoted_project)
-    port = free_port()
-    first_redis = start_redis(port, tmp_path)
+    first_redis, port = start_private_redis(tmp_path)
     second_redis = None
     try:
         with api_process(promoted_project, REDIS_URL=f"redis://127.0.0.1:{port}/0") as server:

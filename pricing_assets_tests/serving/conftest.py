@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -15,7 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ..conftest import free_port, run_pricing  # noqa: F401 - run_pricing is re-exported for the serving tests
+from ..conftest import run_pricing  # noqa: F401 - run_pricing is re-exported for the serving tests
+
+STARTED = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
 
 
 @dataclass(frozen=True)
@@ -32,30 +35,34 @@ class ApiServer:
 
 @contextlib.contextmanager
 def api_process(project: Path, **env_overrides: str) -> Iterator[ApiServer]:
-    """``python -m serving`` on a free loopback port, its output in a file (a pipe nobody reads
-    would fill after a few hundred access-log lines and block the server)."""
-    port = free_port()
+    """``python -m serving`` on a loopback port of its own, its output in a file (a pipe nobody reads
+    would fill after a few hundred access-log lines and block the server).
+
+    The server binds port 0 and the kernel picks the port, which uvicorn reports in its start-up
+    line: no window between choosing a port and binding it in which another process could take it.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("PRICING_") and k != "REDIS_URL"}
     env.update({"PRICING_PROJECT_DIR": str(project), "PRICING_RELOAD_SECONDS": "0", **env_overrides})
     log_fd, log_name = tempfile.mkstemp(prefix="pricing-api-", suffix=".log")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "serving", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "serving", "--host", "127.0.0.1", "--port", "0"],
         env=env,
         stdout=log_fd,
         stderr=subprocess.STDOUT,
     )
     os.close(log_fd)
-    server = ApiServer(f"http://127.0.0.1:{port}", proc, Path(log_name))
+    log_path = Path(log_name)
     deadline = time.time() + 60
     try:
         while True:
-            try:
-                if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
+            bound = STARTED.search(log_path.read_text(errors="replace"))
+            if bound:
+                server = ApiServer(f"http://127.0.0.1:{bound.group(1)}", proc, log_path)
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
+                        break
             if proc.poll() is not None or time.time() > deadline:
-                pytest.fail(f"the API did not start: {server.log()}")
+                pytest.fail(f"the API did not start: {log_path.read_text(errors='replace')}")
             time.sleep(0.2)
         yield server
     finally:
@@ -65,7 +72,7 @@ def api_process(project: Path, **env_overrides: str) -> Iterator[ApiServer]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
-        server.log_path.unlink(missing_ok=True)
+        log_path.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

@@ -4,7 +4,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
@@ -13,10 +12,10 @@ import redis
 from pricing_assets.core.bundle import read_pointer
 from pricing_assets.core.store import LocalArtifactStore
 
+from ..reliability.support import redis_process, start_private_redis
 from .conftest import api_server, run_pricing
 
 pytestmark = pytest.mark.slow
-REDIS = "redis://127.0.0.1:6379/15"
 
 
 def store_of(project):
@@ -97,12 +96,12 @@ def test_bad_requests_get_a_4xx_that_names_the_problem(promoted_project, url, pa
 
 
 def test_redis_cache_hits_misses_and_a_new_promotion(promoted_project, tmp_path):
+    """On a private redis-server: the key count is this test's alone, and nobody else's Redis is flushed."""
     project = tmp_path / "project"
     shutil.copytree(promoted_project, project)
     code = codes_of(project)[0]
-    client = redis.Redis.from_url(REDIS)
-    client.flushdb()
-    with api_server(project, REDIS_URL=REDIS) as url:
+    with redis_process(tmp_path) as redis_url, api_server(project, REDIS_URL=redis_url) as url:
+        client = redis.Redis.from_url(redis_url)
         first = httpx.get(f"{url}/v1/predict-price/{code}", params={"num_price_bins": 20})
         second = httpx.get(f"{url}/v1/predict-price/{code}", params={"num_price_bins": 20})
         other = httpx.get(f"{url}/v1/predict-price/{code}", params={"num_price_bins": 21})
@@ -122,27 +121,14 @@ def test_redis_cache_hits_misses_and_a_new_promotion(promoted_project, tmp_path)
         assert third.headers["x-cache"] == "miss"
         assert third.json()["model_version"] != first.json()["model_version"]
         assert third.json()["model_version"] == read_pointer(store_of(project), code)["version"]
-    client.flushdb()
 
 
 def test_redis_stopped_mid_test_never_fails_a_request(promoted_project, tmp_path):
     """A Redis of the test's own on a spare port, stopped between requests."""
-    from ..conftest import free_port
-
     code = codes_of(promoted_project)[0]
-    port = free_port()
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-    )
+    server, port = start_private_redis(tmp_path)
     try:
         client = redis.Redis(port=port)
-        for _ in range(50):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.1)
         with api_server(promoted_project, REDIS_URL=f"redis://127.0.0.1:{port}/0") as url:
             params = {"num_price_bins": 10}
             before = [httpx.get(f"{url}/v1/predict-price/{code}", params=params) for _ in range(2)]

@@ -1,25 +1,25 @@
 """The web page, rendered by headless Chromium against the running API (screenshots kept)."""
 
-import shutil
 import subprocess
 
 import httpx
 import pytest
 
+from ..components import chromium_path, require
 from ..conftest import ARTIFACTS
 from .conftest import api_server
 
 pytestmark = pytest.mark.slow
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def chromium(*args: str) -> str:
-    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000", *args]
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000"]
+    command = [str(chromium_path()), *flags, *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=120).stdout
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (.ci/run installs it)")
 def test_page_draws_the_curve_with_the_optimum_and_links_the_lineage(promoted_project):
+    require("chromium")
     code = sorted(p.name for p in (promoted_project / ".pricing" / "store" / "promoted").iterdir())[0]
     ARTIFACTS.mkdir(exist_ok=True)
     with api_server(promoted_project) as url:
