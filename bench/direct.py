@@ -305,9 +305,12 @@ def run_lineage(
         cfg = drift.DriftConfig(
             settings.drift_window_days,
             settings.drift_reference_days,
-            settings.drift_share_threshold,
-            settings.drift_column_threshold,
+            settings.drift_price_ratio_limit,
+            settings.drift_order_size_ratio_limit,
+            settings.drift_vanished_share,
+            settings.drift_demand_ratio_limit,
             settings.drift_min_rows,
+            settings.drift_column_threshold,
         )
         drift_result, html = drift.detect_drift(table, cfg)
         if html is not None:
@@ -373,7 +376,7 @@ def run_lineage(
     checks = {"no_feature_drift": bool(drift_result.passed), "fairness_within_threshold": bool(fair.passed)}
     version = None
     with stage("promoted_model"):
-        if all(checks.values()):
+        if not drift_result.blocks and not fair.blocks:  # a warning is recorded, it does not stop promotion
             version = _promote(
                 store, stock_code, report, preprocessor_json, scenario_bytes, curve, explained, grid, run_id
             )

@@ -7,6 +7,7 @@ import warnings
 from dagster import BetaWarning, Definitions, PreviewWarning
 from dagster_aws.s3 import S3Resource
 
+from .assets.challenger import candidate_no_worse_than_serving, challenger_comparison
 from .assets.drift import drift_report, no_feature_drift
 from .assets.evaluation import model_evaluation, shap_explanations
 from .assets.fairness import fairness_report, fairness_within_threshold
@@ -56,10 +57,11 @@ def build_definitions(settings: Settings | None = None, loggers: dict | None = N
             model_evaluation,
             shap_explanations,
             fairness_report,
+            challenger_comparison,
             price_curve,
             promoted_model,
         ],
-        asset_checks=[no_feature_drift, fairness_within_threshold],
+        asset_checks=[no_feature_drift, fairness_within_threshold, candidate_no_worse_than_serving],
         jobs=[raw_transactions_job, stockcode_lineage_job],
         schedules=[weekly_lineage_schedule],
         sensors=[stockcode_discovery_sensor, new_source_data_sensor],

@@ -72,10 +72,16 @@ class Settings:
     min_history_rows: int = 150
     # Drift -------------------------------------------------------------------------------
     drift_window_days: int = 28
-    drift_reference_days: int | None = None
-    drift_share_threshold: float = 0.5
-    drift_column_threshold: float = 0.2
+    drift_reference_days: int = 56  # the weeks just before the window (core/drift.py)
+    drift_price_ratio_limit: float = 2.0  # list price x2 or /2 in one step blocks
+    drift_order_size_ratio_limit: float = 1.5  # a customer's units per line x1.5 or /1.5 blocks
+    drift_vanished_share: float = 0.25  # a customer type below 1/4 of its share blocks
+    drift_demand_ratio_limit: float = 2.0  # order lines per week x2 or /2 the seasonal expectation warns
+    drift_column_threshold: float = 0.2  # Evidently's per-column distance, diagnostic only
     drift_min_rows: int = 30
+    # Challenger gate: the candidate's error on the newest unseen lines against the serving bundle's ----
+    challenger_tolerance: float = 0.02  # candidate RMSLE may exceed the serving one by this fraction
+    challenger_min_rows: int = 20  # unseen lines needed to compare (fewer: judged against baselines)
     # Splits: fractions of rows by time, or cut-off dates when both are set ------------------
     split_train_fraction: float = 0.7
     split_validation_fraction: float = 0.15
@@ -89,7 +95,7 @@ class Settings:
     # Explanations, fairness, pricing -----------------------------------------------------
     shap_background_rows: int = 100
     shap_explain_rows: int = 200
-    fairness_threshold: float = 0.5
+    fairness_threshold: float = 0.25  # log1p(quantity); blocks only when beyond with 95 % confidence
     fairness_min_group_rows: int = 20
     price_bins: int = 50
     pricing_recent_days: int = 90
@@ -148,8 +154,15 @@ class Settings:
             raise ValueError(f"PRICING_EXECUTOR must be one of {EXECUTORS}, not {self.executor!r}")
         if self.env == "production" and not self.s3_bucket:
             raise ValueError("PRICING_ENV=production stores artifacts in S3: set PRICING_S3_BUCKET")
-        if not 0 < self.drift_share_threshold <= 1:
-            raise ValueError("PRICING_DRIFT_SHARE_THRESHOLD must be in (0, 1]")
+        for name in ("drift_price_ratio_limit", "drift_order_size_ratio_limit", "drift_demand_ratio_limit"):
+            if getattr(self, name) <= 1:
+                raise ValueError(f"PRICING_{name.upper()} must be above 1 (a ratio limit, applied both ways)")
+        if not 0 < self.drift_vanished_share < 1:
+            raise ValueError("PRICING_DRIFT_VANISHED_SHARE must be in (0, 1)")
+        if self.drift_reference_days < 1 or self.drift_min_rows < 1:
+            raise ValueError("PRICING_DRIFT_REFERENCE_DAYS and PRICING_DRIFT_MIN_ROWS must be positive")
+        if self.challenger_tolerance < 0 or self.challenger_min_rows < 1:
+            raise ValueError("PRICING_CHALLENGER_TOLERANCE must be >= 0 and PRICING_CHALLENGER_MIN_ROWS positive")
         if self.drift_window_days < 1 or self.min_history_days < 1 or self.min_history_rows < 1:
             raise ValueError("window and history sizes must be positive")
         if min(self.dfn_trials, self.dfn_max_epochs, self.backup_trials) < 1 or self.tuning_seconds <= 0:

@@ -1,6 +1,6 @@
 import pandas as pd
 import pytest
-from dagster import AssetKey, DagsterInstance
+from dagster import AssetCheckSeverity, AssetKey, DagsterInstance
 
 from pricing_assets.core.store import LocalArtifactStore
 from pricing_assets.core.synthetic import SyntheticConfig, generate
@@ -56,10 +56,11 @@ def test_drift_check_blocks_on_shifted_data(instance, settings, tmp_path):
     assert materialize_raw(instance, settings, source="uci", data=str(path)).success
     result = materialize_stockcode(instance, settings, code, raise_on_error=False)
     evaluation = result.get_asset_check_evaluations()[0]
-    assert not evaluation.passed
-    drifted = evaluation.metadata["drifted_columns"].value
-    assert "unit_price" in drifted and "customer_type" in drifted
-    assert evaluation.metadata["drift_share"].value >= 0.5
+    # Every recent line turned into a guest checkout: registered customers vanished, a broken feed.
+    assert not evaluation.passed and evaluation.severity == AssetCheckSeverity.ERROR
+    assert evaluation.metadata["blocking_failures"].value == ["customer_mix"]
+    assert evaluation.metadata["blocks_promotion"].value is True
+    assert "registered lines vanished" in evaluation.description
     # The report itself is kept (a failed check leaves the checked asset in storage).
     assert (settings.artifact_root / "assets/drift_report" / f"{code}.json").exists()
 

@@ -28,6 +28,7 @@ def test_definitions_load_with_fixed_names():
         "model_evaluation",
         "shap_explanations",
         "fairness_report",
+        "challenger_comparison",
         "price_curve",
         "promoted_model",
     }
@@ -38,14 +39,15 @@ def test_definitions_load_with_fixed_names():
         assert node.code_version and node.description
     assert graph.get(AssetKey("raw_transactions")).partitions_def is None
     checks = {graph.get_check_spec(key).name: graph.get_check_spec(key) for key in graph.asset_check_keys}
-    assert set(checks) == {"no_feature_drift", "fairness_within_threshold"}
+    assert set(checks) == {"no_feature_drift", "fairness_within_threshold", "candidate_no_worse_than_serving"}
     assert checks["no_feature_drift"].asset_key == AssetKey("drift_report")
     assert checks["fairness_within_threshold"].asset_key == AssetKey("fairness_report")
+    assert checks["candidate_no_worse_than_serving"].asset_key == AssetKey("challenger_comparison")
     for check in checks.values():
         assert check.blocking and check.partitions_def == stockcode_partitions
-    # Promotion sits downstream of both checked assets, so a failed blocking check stops it.
+    # Promotion sits downstream of every checked asset, so a blocking check failing with ERROR stops it.
     upstream = graph.get(AssetKey("promoted_model")).parent_keys
-    assert {AssetKey("drift_report"), AssetKey("fairness_report")} <= upstream
+    assert {AssetKey("drift_report"), AssetKey("fairness_report"), AssetKey("challenger_comparison")} <= upstream
     assert defs.resolve_job_def(LINEAGE_JOB).partitions_def == stockcode_partitions
     assert defs.resolve_sensor_def("stockcode_discovery_sensor")
 

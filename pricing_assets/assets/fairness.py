@@ -36,7 +36,8 @@ class FairnessThresholdConfig(Config):
     description=(
         "The champion's MSE, MAE, RMSLE and mean prediction per customer group (registered vs guest) "
         "on the test split, and the excess mean outcome difference between the groups on the "
-        "log1p(quantity) scale. Checked by fairness_within_threshold."
+        "log1p(quantity) scale, with a 95 % interval from standard errors clustered by customer. "
+        "Checked by fairness_within_threshold."
     ),
 )
 def fairness_report(
@@ -56,7 +57,8 @@ def fairness_report(
     context.log.info(result.reason)
     report = {**result.to_dict(), "champion": champion}
     rows = "\n".join(
-        f"| {g} | {s['rows']} | {s.get('mse_log1p', float('nan')):.4f} | {s.get('mae', float('nan')):.3f} "
+        f"| {g} | {s['rows']} | {s['customers']} | {s.get('mse_log1p', float('nan')):.4f} "
+        f"| {s.get('mae', float('nan')):.3f} "
         f"| {s.get('rmsle', float('nan')):.4f} | {s.get('mean_prediction', float('nan')):.3f} "
         f"| {s.get('mean_observed', float('nan')):.3f} |"
         for g, s in result.groups.items()
@@ -65,14 +67,16 @@ def fairness_report(
         "passed": MetadataValue.bool(result.passed),
         "reason": MetadataValue.text(result.reason),
         "groups": MetadataValue.md(
-            "| group | rows | MSE log1p | MAE | RMSLE | mean prediction | mean observed |\n"
-            "|---|---|---|---|---|---|---|\n" + rows
+            "| group | rows | customers | MSE log1p | MAE | RMSLE | mean prediction | mean observed |\n"
+            "|---|---|---|---|---|---|---|---|\n" + rows
         ),
         "scale": MetadataValue.text(result.scale),
     }
+    metadata["verdict"] = MetadataValue.text(result.verdict)
     if result.excess_outcome_difference is not None:
         metadata["excess_outcome_difference"] = MetadataValue.float(result.excess_outcome_difference)
         metadata["excess_standard_error"] = MetadataValue.float(result.excess_standard_error)
+        metadata["excess_standard_error_iid"] = MetadataValue.float(result.excess_standard_error_iid)
     return Output(report, metadata=metadata)
 
 
@@ -81,19 +85,30 @@ def fairness_report(
     blocking=True,
     partitions_def=stockcode_partitions,
     description=(
-        "Passes when both customer groups have enough test rows and the excess mean outcome "
-        "difference stays within the threshold. Blocking: no promotion otherwise."
+        "Passes when the excess mean outcome difference between registered and guest customers "
+        "(log1p quantity) is within the threshold. Fails with ERROR severity, blocking promotion, "
+        "only when the whole 95 % interval (standard error clustered by customer) lies beyond the "
+        "threshold; fails with WARN severity, not blocking, when the estimate is beyond but the "
+        "interval is not, or when a group has too few test rows (the counts are in the metadata)."
     ),
 )
 def fairness_within_threshold(fairness_report: dict) -> AssetCheckResult:
     metadata = {
         "reason": MetadataValue.text(fairness_report["reason"]),
+        "verdict": MetadataValue.text(fairness_report["verdict"]),
+        "blocks_promotion": MetadataValue.bool(fairness_report["blocks"]),
         "threshold": MetadataValue.float(float(fairness_report["threshold"])),
         "group_rows": MetadataValue.json({g: s["rows"] for g, s in fairness_report["groups"].items()}),
         "scale": MetadataValue.text(fairness_report["scale"]),
     }
     if fairness_report["excess_outcome_difference"] is not None:
         metadata["excess_outcome_difference"] = MetadataValue.float(float(fairness_report["excess_outcome_difference"]))
+        metadata["excess_standard_error"] = MetadataValue.float(float(fairness_report["excess_standard_error"]))
+        low, high = fairness_report["excess_interval"]
+        metadata["excess_interval_95"] = MetadataValue.text(f"[{low:+.3f}, {high:+.3f}]")
     return AssetCheckResult(
-        passed=bool(fairness_report["passed"]), severity=AssetCheckSeverity.ERROR, metadata=metadata
+        passed=bool(fairness_report["passed"]),
+        severity=AssetCheckSeverity.ERROR if fairness_report["blocks"] else AssetCheckSeverity.WARN,
+        metadata=metadata,
+        description=fairness_report["reason"],
     )

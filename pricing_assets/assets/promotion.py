@@ -110,6 +110,11 @@ def _ground_truth(store, stock_code: str) -> pd.Series | None:
     return rows.iloc[0] if len(rows) else None
 
 
+def _outcome(report: dict) -> dict:
+    """A gate's outcome for the manifest: passed, whether it blocks promotion, and why."""
+    return {"passed": bool(report["passed"]), "blocks": bool(report["blocks"]), "reason": report["reason"]}
+
+
 def _upstream_versions(context: AssetExecutionContext, stock_code: str) -> dict[str, dict]:
     """Data version, code version, run and time of the latest materialisation of each upstream asset.
 
@@ -142,8 +147,9 @@ def _upstream_versions(context: AssetExecutionContext, stock_code: str) -> dict[
     description=(
         "The serving bundle: champion, fallback models, preprocessor, pricing inputs and a lineage "
         "manifest (upstream data and code versions, SHA-256 of every file, run id, check outcomes). "
-        "Materialised only when no_feature_drift and fairness_within_threshold passed; written "
-        "atomically (files, then manifest, then the pointer serving reads)."
+        "Materialised only when none of no_feature_drift, fairness_within_threshold and "
+        "candidate_no_worse_than_serving failed with ERROR severity (a warning is recorded in the "
+        "manifest); written atomically (files, then manifest, then the pointer serving reads)."
     ),
 )
 def promoted_model(
@@ -152,19 +158,24 @@ def promoted_model(
     model_evaluation: dict,
     shap_explanations: dict,
     fairness_report: dict,
+    challenger_comparison: dict,
     price_curve: pd.DataFrame,
     store: ArtifactStoreResource,
 ) -> Output[dict]:
     stock_code = validate_stockcode(context.partition_key)
     # The blocking checks already stop this asset in a run; this guards a materialisation on its own.
+    # A check that failed with a warning (``blocks`` false) is recorded in the manifest, not enforced.
     checks = {
-        "no_feature_drift": {"passed": bool(drift_report["passed"]), "reason": drift_report["reason"]},
-        "fairness_within_threshold": {"passed": bool(fairness_report["passed"]), "reason": fairness_report["reason"]},
+        "no_feature_drift": _outcome(drift_report),
+        "fairness_within_threshold": _outcome(fairness_report),
+        "candidate_no_worse_than_serving": _outcome(challenger_comparison),
     }
-    failed = [name for name, outcome in checks.items() if not outcome["passed"]]
+    failed = [name for name, outcome in checks.items() if outcome["blocks"]]
     if failed:
+        reasons = "; ".join(f"{name}: {checks[name]['reason']}" for name in failed)
         raise Failure(
-            f"not promoted: {', '.join(failed)} failed for {stock_code}; the previous bundle stays in service"
+            f"not promoted: {', '.join(failed)} failed for {stock_code} ({reasons}); "
+            "the previous bundle stays in service"
         )
     artifact_store = store.get_store()
     champion = model_evaluation["champion"]
@@ -212,6 +223,11 @@ def promoted_model(
             k: fairness_report[k]
             for k in ("excess_outcome_difference", "excess_standard_error", "threshold", "scale", "groups")
         },
+        "challenger": {
+            k: challenger_comparison[k]
+            for k in ("basis", "candidate_rmsle", "serving_rmsle", "serving_version", "baseline_rmsle", "window")
+        },
+        "data_window": challenger_comparison["data_window"],
         "shap_top_features": dict(list(shap_explanations["importance"].items())[:10]),
         "upstream": _upstream_versions(context, stock_code),
         "code_version": context.assets_def.code_versions_by_key[context.asset_key],

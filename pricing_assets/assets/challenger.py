@@ -1,0 +1,155 @@
+"""The challenger comparison of a stockcode and the blocking check ``candidate_no_worse_than_serving``."""
+
+import io
+
+import numpy as np
+import pandas as pd
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    Config,
+    MetadataValue,
+    Output,
+    asset,
+    asset_check,
+)
+
+from ..core import bundle, challenger, splits
+from ..core.models import BASELINES, load_model
+from ..core.stockcodes import validate_stockcode
+from ..core.store import ArtifactNotFoundError, ArtifactStore
+from ..partitions import stockcode_partitions
+from ..resources import ArtifactStoreResource
+from ..settings import current_settings
+from .common import code_version_of
+from .models import load_candidate, load_champion
+from .transactions import GROUP
+
+
+class ChallengerGateConfig(Config):
+    """Defaults from PRICING_CHALLENGER_TOLERANCE and PRICING_CHALLENGER_MIN_ROWS (settings.py)."""
+
+    tolerance: float = current_settings().challenger_tolerance
+    min_rows: int = current_settings().challenger_min_rows
+
+
+def serving_score(store: ArtifactStore, stock_code: str, test_rows: pd.DataFrame) -> challenger.ServingScore | None:
+    """The bundle serving now, scored on the candidate's test lines; None when nothing is promoted.
+
+    What the serving model saw ends where its test split began (``data_window`` in its manifest);
+    bundles promoted before that was recorded fall back to the last line of their scenario, the
+    newest line they could have seen.
+    """
+    try:
+        loaded = bundle.read_bundle(store, stock_code)
+    except ArtifactNotFoundError:
+        return None
+    manifest = loaded.manifest
+    champion = manifest["champion"]
+    window = manifest.get("data_window") or {}
+    if window.get("test_start"):
+        seen_until = pd.Timestamp(window["test_start"])
+    else:
+        scenario = pd.read_parquet(io.BytesIO(loaded.files["scenario.parquet"]))
+        seen_until = pd.Timestamp(scenario["invoice_date"].max()) + pd.Timedelta(seconds=1)
+    try:
+        model = load_model(champion, loaded.model_files(champion))
+        preprocessor = splits.Preprocessor.from_json(loaded.files["preprocessor.json"])
+        predictions = np.asarray(model.predict_log(preprocessor.transform(test_rows)), dtype=float)
+    except (ValueError, KeyError, bundle.BundleIntegrityError) as exc:
+        return challenger.ServingScore(manifest["version"], champion, seen_until, None, str(exc))
+    return challenger.ServingScore(manifest["version"], champion, seen_until, predictions)
+
+
+@asset(
+    partitions_def=stockcode_partitions,
+    group_name=GROUP,
+    code_version=code_version_of(challenger),
+    description=(
+        "The candidate champion's RMSLE against the serving bundle's on the newest lines neither "
+        "was trained or selected on (the candidate's test lines after the serving model's own test "
+        "start), with the baselines' beside them; with no serving bundle to compare, the candidate "
+        "against the baselines. Checked by candidate_no_worse_than_serving."
+    ),
+)
+def challenger_comparison(
+    context: AssetExecutionContext,
+    config: ChallengerGateConfig,
+    training_splits: pd.DataFrame,
+    model_evaluation: dict,
+    store: ArtifactStoreResource,
+) -> Output[dict]:
+    stock_code = validate_stockcode(context.partition_key)
+    artifact_store = store.get_store()
+    champion, model, preprocessor = load_champion(artifact_store, model_evaluation, stock_code)
+    test_rows = training_splits[training_splits[splits.SPLIT_COLUMN] == "test"].reset_index(drop=True)
+    data = splits.design_matrices(training_splits, preprocessor, ("test",))
+    baselines = {
+        kind: np.asarray(
+            load_candidate(artifact_store, model_evaluation["candidates"][kind]).predict_log(data.x["test"]),
+            dtype=float,
+        )
+        for kind in BASELINES
+        if kind in model_evaluation["candidates"]
+    }
+    result = challenger.challenge(
+        test_rows,
+        data.y["test"],
+        champion,
+        np.asarray(model.predict_log(data.x["test"]), dtype=float),
+        baselines,
+        serving_score(artifact_store, stock_code, test_rows),
+        challenger.ChallengerConfig(config.tolerance, config.min_rows),
+    )
+    (context.log.info if result.passed else context.log.warning)(result.reason)
+    metadata: dict[str, object] = {
+        "passed": MetadataValue.bool(result.passed),
+        "basis": MetadataValue.text(result.basis),
+        "candidate_rmsle": MetadataValue.float(result.candidate_rmsle),
+        "window_rows": MetadataValue.int(result.window_rows),
+        "window": MetadataValue.text(f"{result.window[0]} to {result.window[1]}"),
+        "baseline_rmsle": MetadataValue.json(result.baseline_rmsle),
+        "reason": MetadataValue.text(result.reason),
+    }
+    if result.serving_rmsle is not None:
+        metadata["serving_rmsle"] = MetadataValue.float(result.serving_rmsle)
+    if result.serving_version:
+        metadata["serving_version"] = MetadataValue.text(result.serving_version)
+    # What the candidate saw ends where its test split begins: the next challenger compares from there.
+    data_window = {
+        "train_start": str(training_splits["invoice_date"].min()),
+        "test_start": str(test_rows["invoice_date"].min()),
+        "data_end": str(test_rows["invoice_date"].max()),
+    }
+    return Output({**result.to_dict(), "data_window": data_window}, metadata=metadata)
+
+
+@asset_check(
+    asset=challenger_comparison,
+    blocking=True,
+    partitions_def=stockcode_partitions,
+    description=(
+        "Passes when the candidate's demand forecast error (RMSLE) on the newest lines neither model "
+        "saw is no worse than the serving bundle's, within PRICING_CHALLENGER_TOLERANCE; on a first "
+        "promotion, when it beats every baseline. Blocking (ERROR): otherwise the serving bundle stays."
+    ),
+)
+def candidate_no_worse_than_serving(challenger_comparison: dict) -> AssetCheckResult:
+    metadata: dict[str, object] = {
+        "reason": MetadataValue.text(challenger_comparison["reason"]),
+        "basis": MetadataValue.text(challenger_comparison["basis"]),
+        "candidate_rmsle": MetadataValue.float(float(challenger_comparison["candidate_rmsle"])),
+        "baseline_rmsle": MetadataValue.json(challenger_comparison["baseline_rmsle"]),
+        "window_rows": MetadataValue.int(int(challenger_comparison["window_rows"])),
+        "tolerance": MetadataValue.float(float(challenger_comparison["tolerance"])),
+    }
+    if challenger_comparison["serving_rmsle"] is not None:
+        metadata["serving_rmsle"] = MetadataValue.float(float(challenger_comparison["serving_rmsle"]))
+        metadata["serving_version"] = MetadataValue.text(str(challenger_comparison["serving_version"]))
+    return AssetCheckResult(
+        passed=bool(challenger_comparison["passed"]),
+        severity=AssetCheckSeverity.ERROR,
+        metadata=metadata,
+        description=challenger_comparison["reason"],
+    )

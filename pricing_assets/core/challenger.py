@@ -1,0 +1,170 @@
+"""The challenger gate: is the candidate's demand forecast at least as good as what serves now?
+
+The candidate (the champion of this run) and the serving bundle's champion are scored on the
+same lines: the newest lines that *neither* of them was fitted or selected on. The candidate
+never saw its own test split; the serving bundle never saw anything from its own test split's
+first line onwards (``data_window.test_start`` in its manifest). So the window is the
+candidate's test lines from the later of the two test starts. Both are scored by RMSLE of the
+quantity per order line, the project's declared metric (``core/metrics.py``).
+
+The candidate passes when its error is no worse than the serving bundle's times
+``1 + tolerance`` (``PRICING_CHALLENGER_TOLERANCE``; a little slack so that two equally good
+models do not block each other on noise). When there is nothing to compare with (the first
+promotion of a stockcode, a serving bundle that cannot score today's features, or fewer than
+``min_rows`` lines unseen by both), the candidate passes only if it beats every baseline
+(elasticity and constant) on its test split. A failure blocks promotion and the serving bundle
+keeps serving.
+
+Why not refit on everything before promotion: the model that would then serve is not the one
+the gate measured. The gate certifies exactly the model it promotes; the price is that the
+newest weeks (the test split) are not in its training data, which the weekly retrain makes up
+for a week later. The test split decides nothing else: the champion was chosen on validation
+before this gate runs, and nothing here tunes or stops training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .metrics import SELECTION_METRIC, regression_metrics
+
+
+@dataclass(frozen=True)
+class ChallengerConfig:
+    """Both values come from settings (PRICING_CHALLENGER_TOLERANCE, PRICING_CHALLENGER_MIN_ROWS)."""
+
+    tolerance: float
+    min_rows: int
+
+
+@dataclass(frozen=True)
+class ServingScore:
+    """The serving bundle's champion scored on the candidate's test lines (``None`` predictions: cannot)."""
+
+    version: str
+    champion: str
+    seen_until: pd.Timestamp  # its test split's first line: nothing from here on shaped it
+    predictions: np.ndarray | None
+    problem: str = ""  # why it could not score, in words
+
+
+@dataclass
+class ChallengerResult:
+    passed: bool
+    reason: str
+    basis: str  # "serving bundle" or "baselines"
+    window_rows: int
+    window: tuple[str, str]
+    candidate: str
+    candidate_rmsle: float
+    baseline_rmsle: dict[str, float]
+    serving_version: str | None = None
+    serving_champion: str | None = None
+    serving_rmsle: float | None = None
+    tolerance: float = 0.0
+    metric: str = SELECTION_METRIC
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def blocks(self) -> bool:
+        return not self.passed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "blocks": self.blocks}
+
+
+def _rmsle(y_true_log: np.ndarray, predicted_log: np.ndarray) -> float:
+    return float(regression_metrics(y_true_log, predicted_log)[SELECTION_METRIC])
+
+
+def _span(times: pd.Series) -> tuple[str, str]:
+    return (str(times.min()), str(times.max())) if len(times) else ("", "")
+
+
+def challenge(
+    test_rows: pd.DataFrame,
+    y_true_log: np.ndarray,
+    candidate: str,
+    candidate_log: np.ndarray,
+    baselines_log: dict[str, np.ndarray],
+    serving: ServingScore | None,
+    cfg: ChallengerConfig,
+) -> ChallengerResult:
+    """Compare on the candidate's test lines; every prediction array is aligned with ``test_rows``."""
+    times = test_rows["invoice_date"].reset_index(drop=True)
+    y = np.asarray(y_true_log, dtype=float)
+    notes: list[str] = []
+    if serving is not None and serving.predictions is not None:
+        unseen = (times >= serving.seen_until).to_numpy()
+        if unseen.sum() >= cfg.min_rows:
+            cand = _rmsle(y[unseen], candidate_log[unseen])
+            serv = _rmsle(y[unseen], serving.predictions[unseen])
+            base = {k: _rmsle(y[unseen], p[unseen]) for k, p in baselines_log.items()}
+            limit = serv * (1 + cfg.tolerance)
+            passed = cand <= limit
+            reason = (
+                f"candidate {candidate} RMSLE {cand:.4f} vs serving {serving.champion} ({serving.version}) "
+                f"{serv:.4f} on {int(unseen.sum())} lines neither was trained or selected on "
+                f"({_span(times[unseen])[0][:10]} to {_span(times[unseen])[1][:10]}): "
+                + (
+                    f"no worse than serving within {cfg.tolerance:.0%}, promotes"
+                    if passed
+                    else f"worse than serving by more than {cfg.tolerance:.0%}, blocks; the serving bundle stays"
+                )
+            )
+            return ChallengerResult(
+                passed,
+                reason,
+                "serving bundle",
+                int(unseen.sum()),
+                _span(times[unseen]),
+                candidate,
+                cand,
+                base,
+                serving.version,
+                serving.champion,
+                serv,
+                cfg.tolerance,
+            )
+        notes.append(
+            f"only {int(unseen.sum())} test lines are newer than what serving bundle {serving.version} saw "
+            f"(need {cfg.min_rows}); judged against the baselines instead"
+        )
+    elif serving is not None:
+        notes.append(f"serving bundle {serving.version} cannot be scored: {serving.problem}")
+    else:
+        notes.append("no bundle serves this stockcode yet (first promotion)")
+    cand = _rmsle(y, candidate_log)
+    base = {k: _rmsle(y, p) for k, p in baselines_log.items()}
+    beaten = {k: cand < v for k, v in base.items() if k != candidate}
+    passed = bool(beaten) and all(beaten.values()) and candidate not in baselines_log
+    shown = ", ".join(f"{k} {v:.4f}" for k, v in base.items())
+    if passed:
+        verdict = "beats every baseline, promotes"
+    elif candidate in baselines_log:
+        verdict = "is itself a baseline (every tuned model failed), blocks"
+    else:
+        verdict = f"does not beat {', '.join(k for k, ok in beaten.items() if not ok)}, blocks"
+    reason = (
+        f"{notes[-1]}: candidate {candidate} RMSLE {cand:.4f} on its {len(y)} test lines vs baselines "
+        f"({shown}) {verdict}"
+    )
+    return ChallengerResult(
+        passed,
+        reason,
+        "baselines",
+        len(y),
+        _span(times),
+        candidate,
+        cand,
+        base,
+        serving.version if serving else None,
+        serving.champion if serving else None,
+        None,
+        cfg.tolerance,
+        notes=notes,
+    )

@@ -1,0 +1,80 @@
+"""The challenger gate on hand-made predictions: what it compares, on which lines, and when it blocks."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pricing_assets.core.challenger import ChallengerConfig, ServingScore, challenge
+
+CFG = ChallengerConfig(tolerance=0.02, min_rows=20)
+N = 60
+TIMES = pd.Series(pd.date_range("2011-09-01", periods=N, freq="D"))
+ROWS = pd.DataFrame({"invoice_date": TIMES})
+TRUTH = np.log1p(np.random.default_rng(0).integers(1, 30, N)).astype(float)
+SEEN_UNTIL = TIMES[30]  # the serving model's test split started here: lines 30.. are new to it
+
+
+def off_by(error: float | np.ndarray) -> np.ndarray:
+    """Predictions that miss every line by ``error`` on the log1p scale (RMSLE = |error|)."""
+    return TRUTH + error
+
+
+BASELINES = {"elasticity_baseline": off_by(0.6), "constant_baseline": off_by(0.8)}
+
+
+def serving(predictions: np.ndarray | None, problem: str = "") -> ServingScore:
+    return ServingScore("abc123-def", "lightgbm", SEEN_UNTIL, predictions, problem)
+
+
+def test_first_promotion_passes_when_the_candidate_beats_every_baseline():
+    result = challenge(ROWS, TRUTH, "dfn", off_by(0.3), BASELINES, None, CFG)
+    assert result.passed and not result.blocks and result.basis == "baselines"
+    assert result.candidate_rmsle == pytest.approx(0.3) and result.window_rows == N
+    assert "first promotion" in result.reason and "beats every baseline" in result.reason
+
+
+def test_first_promotion_blocks_when_a_baseline_does_better():
+    result = challenge(ROWS, TRUTH, "dfn", off_by(0.7), BASELINES, None, CFG)
+    assert not result.passed and result.blocks
+    assert (
+        "does not beat elasticity_baseline" in result.reason
+        and "constant_baseline" not in result.reason.split("beat")[-1]
+    )
+
+
+def test_a_baseline_champion_never_passes_as_a_first_promotion():
+    result = challenge(ROWS, TRUTH, "constant_baseline", BASELINES["constant_baseline"], BASELINES, None, CFG)
+    assert not result.passed and "itself a baseline" in result.reason
+
+
+def test_a_candidate_worse_than_serving_on_the_new_weeks_blocks_with_both_errors():
+    result = challenge(ROWS, TRUTH, "dfn", off_by(0.4), BASELINES, serving(off_by(0.3)), CFG)
+    assert not result.passed and result.blocks and result.basis == "serving bundle"
+    assert result.candidate_rmsle == pytest.approx(0.4) and result.serving_rmsle == pytest.approx(0.3)
+    assert "worse than serving" in result.reason and "serving bundle stays" in result.reason
+
+
+def test_within_the_tolerance_the_candidate_passes_and_beyond_it_blocks():
+    assert challenge(ROWS, TRUTH, "dfn", off_by(0.305), BASELINES, serving(off_by(0.3)), CFG).passed
+    assert not challenge(ROWS, TRUTH, "dfn", off_by(0.31), BASELINES, serving(off_by(0.3)), CFG).passed
+
+
+def test_only_lines_the_serving_model_never_saw_are_compared():
+    """Serving memorised the lines it was selected on (error 0 there) and misses the new ones by 0.4.
+
+    Over all 60 test lines it would look better than the candidate (0.28 against 0.3); on the 30
+    lines new to both it is worse, and that is the comparison that counts.
+    """
+    serving_predictions = off_by(np.where(TIMES < SEEN_UNTIL, 0.0, 0.4))
+    result = challenge(ROWS, TRUTH, "dfn", off_by(0.3), BASELINES, serving(serving_predictions), CFG)
+    assert result.passed, result.reason
+    assert result.window_rows == 30 and result.window[0] == str(SEEN_UNTIL)
+    assert result.serving_rmsle == pytest.approx(0.4)
+
+
+def test_with_too_few_unseen_lines_or_an_unusable_bundle_the_baselines_decide():
+    late = ServingScore("abc123-def", "lightgbm", TIMES[N - 5], off_by(0.0))
+    few = challenge(ROWS, TRUTH, "dfn", off_by(0.3), BASELINES, late, CFG)
+    assert few.passed and few.basis == "baselines" and "only 5 test lines are newer" in few.reason
+    broken = challenge(ROWS, TRUTH, "dfn", off_by(0.3), BASELINES, serving(None, "columns missing: ['x']"), CFG)
+    assert broken.passed and broken.basis == "baselines" and "cannot be scored: columns missing" in broken.reason
