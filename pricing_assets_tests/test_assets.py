@@ -70,3 +70,32 @@ def test_hostile_partition_key_is_refused_before_storage(instance, settings):
     with pytest.raises(ValueError, match="invalid stockcode"):
         materialize_stockcode(instance, settings, "../x")
     assert not (settings.artifact_root / "x.parquet").exists()
+
+
+def test_training_splits_fits_the_preprocessor_on_train_rows_only(tmp_path):
+    """Through the asset, as a run stores it: poisoning every validation and test row of its input
+    leaves the stored preprocessor byte-identical, and it has seen exactly the train rows."""
+    from dagster import build_asset_context
+    from dagster_aws.s3 import S3Resource
+
+    from pricing_assets.assets.training import SplitsConfig, preprocessor_key, training_splits
+    from pricing_assets.core import cleaning, features, sources, splits
+    from pricing_assets.resources import ArtifactStoreResource
+
+    source = sources.load_source("synthetic", None, 7, 4)
+    code = source.transactions["stock_code"].value_counts().index[0]
+    demand = features.build_demand_features(cleaning.clean_transactions(source.transactions, code)[0])
+
+    def stored_preprocessor(frame: pd.DataFrame, folder: str) -> tuple[bytes, pd.DataFrame]:
+        store = ArtifactStoreResource(local_root=str(tmp_path / folder), s3=S3Resource())
+        output = training_splits(build_asset_context(partition_key=code), SplitsConfig(), frame, store).value
+        data = store.get_store().get_bytes(preprocessor_key(code))
+        assert splits.Preprocessor.from_json(data).fitted_rows == int((output[splits.SPLIT_COLUMN] == "train").sum())
+        return data, output
+
+    clean, split = stored_preprocessor(demand, "clean")
+    later = demand["invoice_date"] >= split.loc[split[splits.SPLIT_COLUMN] != "train", "invoice_date"].min()
+    poisoned = demand.copy()
+    poisoned.loc[later, "unit_price"] *= 1000.0
+    poisoned.loc[later, "customer_type"] = "never-seen"
+    assert stored_preprocessor(poisoned, "poisoned")[0] == clean

@@ -44,6 +44,21 @@ def test_a_tampered_file_or_manifest_is_refused(tmp_path):
         read_bundle(store, "85123A")
 
 
+@pytest.mark.parametrize("strict", [True, False])
+def test_a_manifest_swapped_for_another_valid_one_is_refused(tmp_path, strict):
+    """Valid JSON, every file it lists intact, the pointer untouched: only the pointer's hash of the
+    manifest can tell, so serving's lenient read (``strict=False``) must check it too."""
+    store = LocalArtifactStore(tmp_path)
+    files = {**FILES, "models/lightgbm/model.txt": b"trees"}
+    pointer = write_bundle(store, "85123A", files, {"champion": "dfn", "fallback_chain": ["lightgbm"]}, run_id="r-1")
+    manifest = tmp_path / pointer["manifest_key"]
+    swapped = json.loads(manifest.read_text())
+    swapped.update(champion="lightgbm", fallback_chain=["dfn"])
+    manifest.write_text(json.dumps(swapped, sort_keys=True, indent=2))
+    with pytest.raises(BundleIntegrityError, match="manifest of 85123A .* does not match its pointer"):
+        read_bundle(store, "85123A", strict=strict)
+
+
 @pytest.mark.parametrize("fail_on", ["scenario.parquet", "manifest.json", "current.json"])
 def test_a_promotion_that_fails_midway_leaves_the_previous_bundle_in_service(tmp_path, fail_on):
     write_bundle(LocalArtifactStore(tmp_path), "85123A", FILES, {"champion": "dfn"}, run_id="run-1")

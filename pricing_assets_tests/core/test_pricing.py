@@ -47,11 +47,21 @@ def test_optimum_of_a_known_curve(product_features, preprocessor):
 
 
 def test_an_interior_optimum_is_found_and_not_flagged(product_features, preprocessor):
-    """log1p(q) = 1.5 - 0.5 log p: sales e^1.5 sqrt(p) - p peak where p = (e^1.5 / 2)^2, about 5.02."""
+    """log1p(q) = 1.5 - 0.5 log p: sales e^1.5 sqrt(p) - p peak where p = (e^1.5 / 2)^2, about 5.02.
+
+    Exact, not within a grid step: the answer is the grid price whose known sales are highest (one
+    step off fails), and an interval around the point prediction must not move it (the upper band's
+    own peak, with residual quantile +0.2, is near 7.5).
+    """
     scenario = pricing.scenario_rows(product_features, 90)
-    prices = np.linspace(1.0, 12.0, 221)
-    curve = pricing.predict_curve(log_price_model(preprocessor, 1.5, -0.5), preprocessor, scenario, prices, [0, 0])
-    assert curve.optimal_price == pytest.approx((np.exp(1.5) / 2) ** 2, abs=0.05)
+    prices = np.linspace(1.0, 12.0, 111)  # a 0.1 step; the true optimum is 0.02 from 5.0, 0.08 from 5.1
+    model = log_price_model(preprocessor, 1.5, -0.5)
+    curve = pricing.predict_curve(model, preprocessor, scenario, prices, [-0.2, 0.2])
+    known_sales = np.exp(1.5) * np.sqrt(prices) - prices
+    assert np.allclose(curve.curve["sales"], known_sales, rtol=1e-5)
+    assert curve.optimal_price == prices[np.argmax(known_sales)] == pytest.approx(5.0)
+    assert curve.optimal_sales == pytest.approx(known_sales.max(), rel=1e-5)
+    assert abs(curve.optimal_price - (np.exp(1.5) / 2) ** 2) < (prices[1] - prices[0]) / 2
     assert not curve.optimum_on_edge
 
 
