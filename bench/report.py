@@ -554,6 +554,145 @@ def render_pricing_regret(result: dict[str, Any]) -> str:
     )
 
 
+# --- decision_quality ----------------------------------------------------------------------------
+
+
+def render_decision_quality(result: dict[str, Any]) -> str:
+    """Store regret per method and setting, elasticity error, calibration, real-data diagnostics, targets."""
+    out = [envelope(result), f"- Today's method at budget {result['budget']}, {result['bins']} bins\n"]
+    targets = result["targets"]
+    store = result.get("store")
+    real = result.get("real")
+    if store:
+        s = store["summary"]
+        out.append(
+            f"\n**Store** ({store['source']}): {s['products']} eligible products, "
+            f"{s['products_with_list_change_5pct']} with a list change of 5 % or more; errors {len(store['errors'])}. "
+            "Regret = share of the best expected value (true demand, within the setting's band) given up.\n\n"
+        )
+        header = ["method", "elasticity MAE (all / changed >= 5 %)", "demand rises with price"]
+        for name in result["settings"]:
+            header += [f"{name}: regret median / p90 / max", f"{name}: no worse than current", f"{name}: on edge"]
+        rows = []
+        for method, m in s["methods"].items():
+            row = [method, f"{fmt(m['elasticity_mae_all'])} / {fmt(m['elasticity_mae_changed'])}"]
+            row.append(pct(m["rises_with_price"]))
+            for name in result["settings"]:
+                st = m["settings"][name]
+                r = st["regret"]
+                row += [f"{pct(r['median'])} / {pct(r['p90'])} / {pct(r['max'])}", pct(st["no_worse_than_current"])]
+                row.append(pct(st["on_grid_edge"]))
+            rows.append(row)
+        out.append(markdown_table(header, rows) + "\n")
+    if store and real:
+        a, b = store["calibration"], real["calibration"]
+        out.append("\n**Calibration** (`price_list.price_setting_profile`, eligible products, Dec-Aug):\n\n")
+        out.append(
+            markdown_table(
+                ["figure", "store", "dev file"],
+                [[k, fmt(a[k], 3), fmt(b[k], 3)] for k in a],
+                ["---", "---:", "---:"],
+            )
+            + "\n"
+        )
+    if real:
+        r = real["summary"]
+        ratio = r["ratio_to_current"]
+        out.append(
+            f"\n**Real data** ({r['codes']} most active eligible codes of the dev file, cut-offs 2011-07-31 and "
+            f"2011-08-31, {r['fits']} fits, {r['errors']} errors): curves rising with price somewhere "
+            f"{pct(r['rises_with_price'])}; optimum on the grid edge {pct(r['on_edge'])}; recommended / current "
+            f"list price p10 {fmt(ratio['p10'])}, p25 {fmt(ratio['p25'])}, median {fmt(ratio['median'])}, "
+            f"p75 {fmt(ratio['p75'])}, p90 {fmt(ratio['p90'])}; recommendation change between the cut-offs for the "
+            f"{r['stability_codes']} codes whose list did not change: median {pct(r['stability_change']['median'])}, "
+            f"p90 {pct(r['stability_change']['p90'])}.\n"
+        )
+    rows = []
+    judged = result.get("judged_method") or result["methods"][0]
+
+    def judge(value: float | None, ok: bool | None) -> str:
+        return met(None if value is None else bool(ok))
+
+    if store:
+        today = store["summary"]["methods"][judged]
+        oracle = store["summary"]["methods"].get("family-mean oracle", {})
+        margin = today["settings"]["margin_unbounded"]
+
+        mae_c, mae_all, oracle_all = (
+            today["elasticity_mae_changed"],
+            today["elasticity_mae_all"],
+            oracle.get("elasticity_mae_all"),
+        )
+        rows += [
+            [
+                "store elasticity MAE, products with a list change >= 5 %",
+                f"<= {targets['elasticity_mae_changed']}",
+                fmt(mae_c),
+                judge(mae_c, mae_c is not None and mae_c <= targets["elasticity_mae_changed"]),
+            ],
+            [
+                "store elasticity MAE, all products, against the family-mean oracle's",
+                f"<= {targets['elasticity_mae_vs_oracle']}x {fmt(oracle_all)}",
+                fmt(mae_all),
+                judge(
+                    mae_all,
+                    mae_all is not None and oracle_all and mae_all <= targets["elasticity_mae_vs_oracle"] * oracle_all,
+                ),
+            ],
+            [
+                "store margin regret median",
+                f"<= {pct(targets['regret_median'])}",
+                pct(margin["regret"]["median"]),
+                judge(margin["regret"]["median"], (margin["regret"]["median"] or 1) <= targets["regret_median"]),
+            ],
+            [
+                "store margin regret p90",
+                f"<= {pct(targets['regret_p90'])}",
+                pct(margin["regret"]["p90"]),
+                judge(margin["regret"]["p90"], (margin["regret"]["p90"] or 1) <= targets["regret_p90"]),
+            ],
+            [
+                "store: no worse than keeping the current price",
+                f">= {pct(targets['no_worse_than_current'])} of products",
+                pct(margin["no_worse_than_current"]),
+                judge(
+                    margin["no_worse_than_current"],
+                    (margin["no_worse_than_current"] or 0) >= targets["no_worse_than_current"],
+                ),
+            ],
+        ]
+    if real:
+        r = real["summary"]
+        stab = r["stability_change"]["median"]
+        rows += [
+            [
+                "real: curves rising with price",
+                "0 %",
+                pct(r["rises_with_price"]),
+                judge(r["rises_with_price"], r["rises_with_price"] == 0),
+            ],
+            [
+                "real: optima on a grid edge",
+                f"<= {pct(targets['real_edge'])}",
+                pct(r["on_edge"]),
+                judge(r["on_edge"], (r["on_edge"] or 0) <= targets["real_edge"]),
+            ],
+            [
+                "real: recommendation change between cut-offs, median",
+                f"<= {pct(targets['real_stability_median'])}",
+                pct(stab),
+                judge(stab, stab is not None and stab <= targets["real_stability_median"]),
+            ],
+        ]
+    if rows:
+        out.append(
+            f"\n**Targets** for the price-response and recommendation issues, judged on {judged}:\n\n"
+            + markdown_table(["target", "threshold", "figure", "verdict"], rows)
+            + "\n"
+        )
+    return "".join(out)
+
+
 # --- serving_latency ----------------------------------------------------------------------------
 
 
@@ -622,6 +761,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "model_quality": render_model_quality,
     "pricing_regret": render_pricing_regret,
     "serving_latency": render_serving_latency,
+    "decision_quality": render_decision_quality,
 }
 
 

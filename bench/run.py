@@ -49,6 +49,9 @@ BENCHMARKS: dict[str, Benchmark] = {
     "model_quality": Benchmark("model_quality.py", in_quick_set=False),
     "pricing_regret": Benchmark("pricing_regret.py", ("--products", "60", "--budgets", "10:15"), in_quick_set=False),
     "serving_latency": Benchmark("serving_latency.py", in_quick_set=False),
+    # Needs the real file and minutes even when quick; the suite smoke-tests it on its own
+    # (pricing_assets_tests/test_decision_quality_bench.py).
+    "decision_quality": Benchmark("decision_quality.py", in_quick_set=False),
 }
 QUICK_RESULTS = RESULTS / "quick.tmp"
 

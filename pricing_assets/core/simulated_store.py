@@ -91,7 +91,6 @@ ORDERS_SHARE = 0.5  # share of the elasticity that acts through the number of or
 ORDER_SIZE_NOISE = np.exp(stats.norm.ppf((np.arange(24) + 0.5) / 24) * 0.35 - 0.35**2 / 2)
 GUEST_EXTRA_UNITS = 1.5
 GUEST_EXTRA_DISPERSION = 0.4  # negative binomial size: most guests buy one unit
-TRUE_CURVE_POINTS = 301  # list prices from 0.5x to 2x the current one, log-spaced
 # The decisions the ground truth has optima for: (objective, guardrail around the current list
 # price). Revenue alone is degenerate without a guardrail (with elastic demand it always wants
 # the lowest price), so it is only offered within one.
@@ -234,7 +233,18 @@ def setting_name(objective: str, guardrail: float | None) -> str:
 
 
 def true_curve_prices(current: float) -> np.ndarray:
-    return current * np.exp(np.linspace(np.log(0.5), np.log(2.0), TRUE_CURVE_POINTS))
+    """Every list price in whole pence from 0.5x to 2x ``current``: the prices the store can charge.
+
+    A price is charged in pence, so the best of these is the exact optimum of a setting, and a
+    recommendation rounded to pence (:func:`charged`) can never beat it.
+    """
+    return np.arange(np.ceil(50 * current), np.floor(200 * current) + 1) / 100.0
+
+
+def charged(list_price: float, low: float = 0.0, high: float = np.inf) -> float:
+    """The list price the store would put on the product: in pence, within the band ``[low, high]``."""
+    pence = round(float(list_price), 2)
+    return float(np.clip(pence, np.ceil(low * 100 - 1e-6) / 100, np.floor(high * 100 + 1e-6) / 100))
 
 
 def _cost_for_optimum(row: Mapping[str, object], current: float, target: float) -> float:

@@ -1,0 +1,88 @@
+"""The decision-quality benchmark's smoke run: it runs, scores every method against the truth, and renders.
+
+``bench/decision_quality.py --quick`` (12 store products, 2 real codes, the smallest budget) in a
+subprocess; no timing is asserted. What is asserted holds whatever the models learn: regret is
+measured against the true optimum (so no method beats it), keeping the current price is never
+worse than keeping the current price, the oracle's elasticity error is what the truth says it is,
+and the Markdown block has the tables and the targets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from pricing_assets.core.sources import load_source
+
+from . import components
+from .conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
+    components.require("dev-data")
+    out = tmp_path_factory.mktemp("decision") / "decision_quality.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PRICING_") or k == "PRICING_DEV_DATA"}
+    args = [
+        sys.executable,
+        str(REPO / "bench" / "decision_quality.py"),
+        "--quick",
+        "--output",
+        str(out),
+        "--data",
+        str(components.dev_data_file()),
+    ]
+    proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return json.loads(out.read_text()), proc.stdout
+
+
+def test_every_method_is_scored_in_every_setting_against_the_truth(quick) -> None:
+    result, _ = quick
+    store = result["store"]
+    assert not store["errors"]
+    for product in store["products"]:
+        assert set(product["methods"]) == set(result["methods"])
+        for method in product["methods"].values():
+            assert set(method["regret"]) == set(result["settings"])
+            # Regret is against the true optimum of the setting: nothing beats it (but float noise).
+            assert min(method["regret"].values()) >= -1e-6
+        kept = product["methods"]["keep the current price"]["prices"]
+        assert set(kept.values()) == {product["current_list_price"]}
+    summary = store["summary"]["methods"]
+    for setting in result["settings"]:
+        assert summary["keep the current price"]["settings"][setting]["no_worse_than_current"] == 1.0
+
+
+def test_oracle_elasticity_error_is_the_spread_around_the_family_mean(quick) -> None:
+    result, _ = quick
+    truth = load_source("store", None, 7, 12).ground_truth.set_index("stock_code")
+    codes = [p["stock_code"] for p in result["store"]["products"]]
+    expected = float(np.mean(np.abs(truth.loc[codes, "elasticity"] - truth.loc[codes, "family_elasticity"])))
+    assert result["store"]["summary"]["methods"]["family-mean oracle"]["elasticity_mae_all"] == pytest.approx(
+        expected, abs=1e-4
+    )
+
+
+def test_real_part_reports_the_diagnostics(quick) -> None:
+    result, _ = quick
+    real = result["real"]["summary"]
+    assert real["codes"] == 2 and real["fits"] + real["errors"] == 4
+    for code in result["real"]["codes"]:
+        for fit in code["cutoffs"].values():
+            if "error" not in fit:
+                assert fit["ratio_to_current"] == pytest.approx(fit["recommended_price"] / fit["current_list_price"])
+
+
+def test_markdown_block_has_the_tables_and_targets(quick) -> None:
+    _, markdown = quick
+    for heading in ("**Store**", "**Calibration**", "**Real data**", "**Targets**"):
+        assert heading in markdown
+    assert "per-line price sweep (today)" in markdown and "family-mean oracle" in markdown
