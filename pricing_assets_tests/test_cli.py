@@ -138,6 +138,7 @@ def test_run_on_the_uci_file(tmp_path):
     assert (proc.returncode == 0) == passed
     assert ("promoted_model" in outcome["metadata"]) == passed
     assert "85123A" in proc.stdout
+    assert "ConvergenceWarning" not in proc.stderr  # non-converged fits are counted per study, not printed each
 
 
 def test_ui_starts_from_a_shell_without_the_venv_on_path(tmp_path):

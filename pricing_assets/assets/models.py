@@ -139,7 +139,7 @@ def _build_model_asset(kind: str) -> AssetsDefinition:
             "best_params": MetadataValue.json(candidate.tuning.get("best_params", {})),
             "files": MetadataValue.json({name: f["sha256"] for name, f in files.items()}),
         }
-        for field in ("trials_run", "trials_pruned", "seconds", "stopped_by_time"):
+        for field in ("trials_run", "trials_pruned", "seconds", "stopped_by_time", "trials_not_converged"):
             if field in candidate.tuning:
                 metadata[field] = candidate.tuning[field]
         version = sha256_hex(json.dumps({n: f["sha256"] for n, f in files.items()}, sort_keys=True).encode())[:16]
