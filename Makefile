@@ -23,7 +23,8 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
-# The quick loop while developing: no servers, no end-to-end, fault or load tests.
+# The quick loop while developing: no CLI runs, end-to-end, fault or load tests (the quick PostgreSQL
+# and moto S3 tests stay in; without PostgreSQL they are skipped, see pricing_assets_tests/components.py).
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not reliability"
 

@@ -1,3 +1,4 @@
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,50 @@ def test_every_field_reads_its_pricing_variable(tmp_path):
     assert settings.artifact_root == (tmp_path / "store").resolve() and settings.fairness_threshold == 0.1
     defaults = Settings.from_env({"PRICING_PROJECT_DIR": str(tmp_path)})
     assert (defaults.dfn_trials, defaults.backup_trials, defaults.price_bins) == (10, 15, 50)
+
+
+CHOICES = {"env": "production", "source": "uci", "executor": "in_process"}  # a valid value other than the default
+EXTRA = {"env": {"PRICING_S3_BUCKET": "a-bucket"}}  # what a changed value needs beside it to be valid
+
+
+def changed_value(name: str, kind: str, default: object, tmp_path: Path) -> tuple[str, object]:
+    """A raw value for ``PRICING_<NAME>`` and what it should parse to, different from the default."""
+    if name in CHOICES:
+        return CHOICES[name], CHOICES[name]
+    if kind.startswith("Path"):
+        return str(tmp_path / name), (tmp_path / name).resolve()
+    if kind.startswith("str"):
+        return f"value-of-{name}", f"value-of-{name}"
+    number = int if kind.startswith("int") else float
+    base = number(default) if default is not None else number(3)
+    for candidate in (base + 1, base * 3 // 2 if number is int else base * 1.5, base - 1, base / 2):
+        if candidate != default:
+            try:
+                Settings.from_env({"PRICING_PROJECT_DIR": str(tmp_path), f"PRICING_{name.upper()}": str(candidate)})
+            except ValueError:
+                continue
+            return str(candidate), number(candidate)
+    raise AssertionError(f"no valid value other than the default found for {name}; give one in CHOICES")
+
+
+def test_every_field_reads_its_own_pricing_variable(tmp_path):
+    """Each field, every one (a new field is covered by construction), set alone through its variable."""
+    defaults = Settings.from_env({"PRICING_PROJECT_DIR": str(tmp_path)})
+    checked = []
+    for f in fields(Settings):
+        if f.name == "project_dir":
+            continue
+        raw, expected = changed_value(f.name, str(f.type), getattr(defaults, f.name), tmp_path)
+        environ = {"PRICING_PROJECT_DIR": str(tmp_path), f"PRICING_{f.name.upper()}": raw, **EXTRA.get(f.name, {})}
+        settings = Settings.from_env(environ)
+        assert getattr(settings, f.name) == expected != getattr(defaults, f.name), f.name
+        changed = [g.name for g in fields(Settings) if getattr(settings, g.name) != getattr(defaults, g.name)]
+        assert set(changed) <= {f.name, *(k[len("PRICING_") :].lower() for k in EXTRA.get(f.name, {}))}, changed
+        checked.append(f.name)
+    assert len(checked) == len(fields(Settings)) - 1
+    assert Settings.from_env({"PRICING_PROJECT_DIR": str(tmp_path), "REDIS_URL": "redis://h/1"}).redis_url == (
+        "redis://h/1"
+    )
 
 
 @pytest.mark.parametrize(

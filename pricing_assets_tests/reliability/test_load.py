@@ -2,7 +2,8 @@
 under a fixed request rate from a generator in another process, for ``PRICING_LOAD_SECONDS``
 (120 s in the suite; RELIABILITY.md quotes a 300 s run).
 
-It proves: zero failed requests at that rate with a mix of cached and computed curves, and a
+It proves: zero failed requests at that rate with a mix of cached and computed curves, answers at
+(at least 95 % of) that rate and starts on schedule (so the load was the one asked for), and a
 server whose resident memory stays flat after warm-up (sampled every second). Latency
 percentiles are reported (printed and written to ``test-artifacts/load.json``), not asserted:
 they depend on the machine.
@@ -83,6 +84,9 @@ def test_steady_load_has_no_errors_and_flat_memory(promoted_project, tmp_path):
     (ARTIFACTS / "load.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
     assert summary["errors"] == 0, summary["error_examples"]
-    assert summary["requests"] == int(RATE * LOAD_SECONDS)
+    # The load that was asked for was the load that happened: answers kept pace with the schedule
+    # (a server that falls behind stretches the run and lowers the rate), and starts kept their slots.
+    assert summary["achieved_rate_per_s"] >= 0.95 * RATE, summary
+    assert summary["late_starts"] <= 0.01 * summary["requests"], summary["start_lateness"]
     assert summary["by_kind"]["hit"]["count"] > 0 and summary["by_kind"]["miss"]["count"] > 0
     assert max(warm) - warm[0] <= RSS_GROWTH_LIMIT, summary["server_rss_mb"]
