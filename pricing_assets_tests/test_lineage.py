@@ -53,7 +53,11 @@ def test_raw_to_promoted_with_a_verifiable_lineage_manifest(promoted):
     settings, code, result, instance = promoted
     assert result.success
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert checks == {"no_feature_drift": True, "fairness_within_threshold": True}
+    assert checks == {
+        "no_feature_drift": True,
+        "fairness_within_threshold": True,
+        "candidate_no_worse_than_serving": True,
+    }
     bundle = read_bundle(LocalArtifactStore(settings.artifact_root), code)  # verifies every SHA-256
     manifest = bundle.manifest
     assert manifest["run_id"] == result.run_id and manifest["stock_code"] == code
@@ -67,6 +71,9 @@ def test_raw_to_promoted_with_a_verifiable_lineage_manifest(promoted):
     assert all(outcome["passed"] for outcome in manifest["checks"].values())
     assert {m["kind"] for m in manifest["models"]} == {manifest["champion"], *manifest["fallback_chain"]}
     assert {"preprocessor.json", "scenario.parquet", "price_curve.parquet"} <= set(bundle.files)
+    # A first promotion is judged against the baselines; the next one starts comparing where this one's test began.
+    assert manifest["challenger"]["basis"] == "baselines" and manifest["challenger"]["serving_rmsle"] is None
+    assert manifest["data_window"]["test_start"] <= manifest["data_window"]["data_end"]
 
 
 def test_the_bundle_alone_reproduces_the_price_curve(promoted):
