@@ -697,25 +697,33 @@ def render_decision_quality(result: dict[str, Any]) -> str:
 
 
 def render_serving_latency(report: dict[str, Any]) -> str:
+    # Older results measured one kind of bundles and kept these figures at the top level.
+    kinds = report.get("kinds") or {
+        "synthetic": {k: report[k] for k in ("other_load", "cold_start_s", "rss_mib_after_runs")}
+    }
+    busy = ", ".join(f"{v['other_load']['mean_cores_busy_with_other_processes']} ({k})" for k, v in kinds.items())
     lines = [
         f"- Command: `{report['command']}`; wall {report['wall_s']} s; {report['date']}",
         f"- Machine: {describe_machine(report['machine'])}; load average at start {report['loadavg_start']}, "
-        f"at end {report['loadavg_end']}; other processes kept "
-        f"{report['other_load']['mean_cores_busy_with_other_processes']} cores busy on average while measuring",
+        f"at end {report['loadavg_end']}; other processes kept {busy} cores busy on average while measuring",
         f"- Server: {report['server']}; clients: {report['clients']}",
         f"- Requests per configuration: cached {report['requests']['cached']}, uncached "
         f"{report['requests']['uncached']}, straightforward {report['requests']['straightforward']}, "
         f"{report['bins']} bins",
+    ]
+    for kind, build in (report.get("builds") or {}).items():
+        lines.append(f"- {kind} bundles built by `{build['command']}` ({build['env']}) in {build['seconds']} s")
+    lines += [
         "",
-        "| stockcode (champion) | server | path | clients | p50 ms | p99 ms | req/s |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: |",
+        "| bundles | stockcode (champion) | server | path | clients | p50 ms | p99 ms | req/s |",
+        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for code, info in report["stockcodes"].items():
         for key, run in info["runs"].items():
             name, path, clients = key.split("/")
             lines.append(
-                f"| {code} ({info['champion']}) | {name} | {path} | {clients} | {run['p50_ms']} | {run['p99_ms']} | "
-                f"{run['req_per_s']} |"
+                f"| {info.get('bundles', 'synthetic, small budget')} | {code} ({info['champion']}) | {name} | {path} "
+                f"| {clients} | {run['p50_ms']} | {run['p99_ms']} | {run['req_per_s']} |"
             )
     lines += [
         "",
@@ -726,13 +734,16 @@ def render_serving_latency(report: dict[str, Any]) -> str:
         r = info["straightforward_over_ours"]
         lines.append(f"| {code} | p50 | {r['p50_ms_1_clients']}x | {r['p50_ms_8_clients']}x |")
         lines.append(f"| {code} | p99 | {r['p99_ms_1_clients']}x | {r['p99_ms_8_clients']}x |")
-    cold = report["cold_start_s"]
+    lines.append("")
+    for kind, figures in kinds.items():
+        cold, rss = figures["cold_start_s"], figures["rss_mib_after_runs"]
+        lines += [
+            f"- {kind}: cold start to first 200 (ours): {cold['ours']} s (median {cold['ours_median']} s); "
+            f"straightforward app: {cold['straightforward']} s",
+            f"- {kind}: RSS after the runs (MiB, VmRSS / VmHWM): "
+            + ", ".join(f"{k} {v.get('VmRSS')} / {v.get('VmHWM')}" for k, v in rss.items()),
+        ]
     lines += [
-        "",
-        f"- Cold start to first 200 (ours): {cold['ours']} s (median {cold['ours_median']} s); "
-        f"straightforward app: {cold['straightforward']} s",
-        "- RSS after the runs (MiB, VmRSS / VmHWM): "
-        + ", ".join(f"{k} {v.get('VmRSS')} / {v.get('VmHWM')}" for k, v in report["rss_mib_after_runs"].items()),
         "",
         "| stockcode | target | value | met |",
         "| --- | --- | ---: | --- |",

@@ -17,9 +17,15 @@ the straightforward app are interleaved so that background noise hits both alike
 Clients are threads with one keep-alive ``httpx.Client`` each; they share the machine with the
 server, so on a small VM the 8-client figures include the clients' own CPU use.
 
-    python bench/serving_latency.py            # builds a store with `pricing run --top 2` first
-    python bench/serving_latency.py --project DIR   # reuse a project folder with promoted bundles
+    python bench/serving_latency.py            # builds both kinds of bundles below, then measures each
+    python bench/serving_latency.py --project DIR --real-project DIR2   # reuse folders with promoted bundles
+    python bench/serving_latency.py --bundles real   # only one kind (synthetic, real)
     python bench/serving_latency.py --quick    # smoke run: few requests
+
+Two kinds of bundles, measured one after the other with the same requests, reported side by side:
+synthetic small-budget ones (`pricing run --top 2` with a reduced tuning budget: quick to build, small
+models) and real default-budget ones (85123A, 22423 and 21212 of the real file, PRICING_DEV_DATA, at
+the default budget: the models a user's run makes, which cost more per request).
 
 Writes bench/results/serving_latency.json and prints a Markdown table.
 """
@@ -52,6 +58,12 @@ RESULTS = REPO / "bench" / "results"
 BINS = 100
 REDIS_URL = "redis://127.0.0.1:6379/14"
 BUILD_ENV = {"PRICING_SYNTHETIC_PRODUCTS": "4", "PRICING_DFN_TRIALS": "3", "PRICING_BACKUP_TRIALS": "5"}
+# Real bundles: three of the most active products of the real file, at the default tuning budget, so
+# the models are the size a user's run makes them (the synthetic ones above are small on purpose).
+REAL_CODES = ("85123A", "22423", "21212")
+BUDGET_VARIABLES = {"PRICING_DFN_TRIALS", "PRICING_DFN_MAX_EPOCHS", "PRICING_BACKUP_TRIALS", "PRICING_TUNING_SECONDS"}
+SYNTHETIC_LABEL = "synthetic, small budget"
+REAL_LABEL = "real, default budget"
 TARGETS = {k: ALL_TARGETS[k] for k in ("cached_p50_ms", "uncached_p50_ms", "uncached_p99_ms", "speedup_p50")}
 
 STRAIGHTFORWARD_APP = '''
@@ -366,6 +378,7 @@ def profile_uncached(project: Path, app_dir: Path, code: str, n: int) -> dict[st
     sys.path.insert(0, str(app_dir))
     import straightforward_app
 
+    straightforward_app.store = open_store(Settings.from_env())  # this project's store (the module is imported once)
     straight: dict[str, list[float]] = {}
     for i in range(n // 2 + 3):
         marks: list[tuple[str, float]] = []
@@ -384,39 +397,43 @@ def profile_uncached(project: Path, app_dir: Path, code: str, n: int) -> dict[st
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--project", type=Path, help="project folder with promoted bundles (default: build one)")
-    parser.add_argument("--quick", action="store_true", help="few requests, one cold start: a smoke run")
-    parser.add_argument("--no-redis", action="store_true", help="skip the extra runs with REDIS_URL")
-    parser.add_argument("--cold-starts", type=int, default=3)
-    parser.add_argument("--output", type=Path, default=RESULTS / "serving_latency.json")
-    args = parser.parse_args()
+def build_real_project(project: Path, data: Path) -> dict[str, Any]:
+    """Promoted bundles of REAL_CODES from the real file at the default tuning budget (what a user gets).
+
+    The suite's reduced budget variables are removed, so the models are as large as a default run
+    makes them; a stockcode whose checks do not pass has no bundle and is reported as such.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in BUDGET_VARIABLES and k != "DAGSTER_HOME"}
+    env["PRICING_PROJECT_DIR"] = str(project)
+    command = ["pricing", "run", "--source", "uci", "--data", str(data), "--stockcodes", ",".join(REAL_CODES)]
+    log(f"building real default-budget bundles: {' '.join(command)} in {project}")
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "pricing"), *command[1:]], env=env, capture_output=True, text=True
+    )
+    return {
+        "command": " ".join(command),
+        "env": "default budget",
+        "seconds": round(time.perf_counter() - t0, 1),
+        "exit_code": proc.returncode,
+    }
+
+
+def measure(project: Path, bundles_label: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    """Every configuration against the promoted bundles of one project folder (servers started and stopped here)."""
+    tmp.mkdir(parents=True, exist_ok=True)
     n_cached, n_uncached, n_straight, blocks = (40, 24, 12, 2) if args.quick else (300, 150, 60, 3)
     cold_starts = 1 if args.quick else args.cold_starts
-    started_at = time.time()
-    load_start = os.getloadavg()
-    t_start = time.perf_counter()
-
-    tmp = Path(tempfile.mkdtemp(prefix="serving_latency_"))
-    build_s = None
-    if args.project is None:
-        project = tmp / "project"
-        project.mkdir()
-        build_s = build_project(project)
-    else:
-        project = args.project.resolve()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "PRICING_REDIS_URL", "DAGSTER_HOME")}
     env["PRICING_PROJECT_DIR"] = str(project)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
 
     sys.path.insert(0, str(REPO))
-    os.environ["PRICING_PROJECT_DIR"] = str(project)
     from pricing_assets.core import bundle as bundles
     from pricing_assets.core.store import open_store
     from pricing_assets.settings import Settings
 
-    store = open_store(Settings.from_env())
+    store = open_store(Settings.from_env({**os.environ, "PRICING_PROJECT_DIR": str(project)}))
     codes = bundles.promoted_stockcodes(store)
     if not codes:
         raise SystemExit(f"no promoted bundles in {project}")
@@ -424,18 +441,19 @@ def main() -> None:
     for code in codes:
         manifest = bundles.read_bundle(store, code).manifest
         products[code] = {
+            "bundles": bundles_label,
             "champion": manifest["champion"],
             "version": manifest["version"],
             "low": float(manifest["pricing"]["price_min"]),
             "high": float(manifest["pricing"]["price_max"]),
         }
-    log(f"stockcodes {products}")
+    log(f"{bundles_label}: stockcodes {products}")
     cpu_start, load_measure_start, t_measure = cpu_snapshot(), os.getloadavg(), time.perf_counter()
     first_code = codes[0]
     first_path = predict_path(first_code, products[first_code]["low"], products[first_code]["high"])
 
     app_dir = tmp / "straightforward"
-    app_dir.mkdir()
+    app_dir.mkdir(exist_ok=True)
     (app_dir / "straightforward_app.py").write_text(textwrap.dedent(STRAIGHTFORWARD_APP))
     py = sys.executable
 
@@ -514,7 +532,6 @@ def main() -> None:
     measure_s = time.perf_counter() - t_measure
     foreign = cpu_end[0] - cpu_start[0] - (cpu_end[1] - cpu_start[1])
     profile = {code: profile_uncached(project, app_dir, code, 10 if args.quick else 40) for code in codes}
-    wall = round(time.perf_counter() - t_start, 1)
 
     def ratio(code: str, clients: int, stat: str) -> float:
         runs = results[code]["runs"]
@@ -535,28 +552,15 @@ def main() -> None:
             for clients in (1, 8)
             for stat in ("p50_ms", "p99_ms")
         }
-    report = {
-        "command": command(),
-        "git": git_state(),
-        "quick": args.quick,
-        "date": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started_at)),
-        "machine": machine(),
-        "loadavg_start": [round(x, 2) for x in load_start],
+    return {
+        "project": str(project),
         "loadavg_measure_start": [round(x, 2) for x in load_measure_start],
-        "loadavg_end": [round(x, 2) for x in os.getloadavg()],
         "other_load": {
             "measure_wall_s": round(measure_s, 1),
             "cpu_s_of_other_processes": round(foreign, 1),
             "mean_cores_busy_with_other_processes": round(foreign / measure_s, 2),
         },
-        "wall_s": wall,
-        "project": str(project),
-        "store_built_by_bench": args.project is None,
-        "build": {"command": "pricing run --top 2", "env": BUILD_ENV, "seconds": build_s} if build_s else None,
-        "bins": BINS,
         "requests": {"cached": n_cached, "uncached": n_uncached, "straightforward": n_straight, "blocks": blocks},
-        "server": "python -m serving (uvicorn, 1 process, access log on, in-process LRU unless ours_redis)",
-        "clients": "threads, one keep-alive httpx.Client each, on the same machine",
         "cold_start_s": {
             "ours": cold,
             "ours_median": round(float(np.median(cold)), 3),
@@ -566,6 +570,80 @@ def main() -> None:
         "stockcodes": results,
         "targets": targets,
         "in_process_ms": profile,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--project", type=Path, help="project folder with promoted bundles (default: build one)")
+    parser.add_argument(
+        "--real-project", type=Path, help="project folder with real default-budget bundles (default: build one)"
+    )
+    parser.add_argument(
+        "--bundles",
+        choices=("both", "synthetic", "real"),
+        default="both",
+        help="synthetic small-budget bundles, real default-budget ones from PRICING_DEV_DATA, or both (default)",
+    )
+    parser.add_argument("--quick", action="store_true", help="few requests, one cold start: a smoke run")
+    parser.add_argument("--no-redis", action="store_true", help="skip the extra runs with REDIS_URL")
+    parser.add_argument("--cold-starts", type=int, default=3)
+    parser.add_argument("--output", type=Path, default=RESULTS / "serving_latency.json")
+    args = parser.parse_args()
+    started_at = time.time()
+    load_start = os.getloadavg()
+    t_start = time.perf_counter()
+    tmp = Path(tempfile.mkdtemp(prefix="serving_latency_"))
+    kinds: dict[str, dict[str, Any]] = {}
+    builds: dict[str, Any] = {}
+    if args.bundles in ("both", "synthetic"):
+        project = args.project.resolve() if args.project else tmp / "synthetic"
+        if args.project is None:
+            project.mkdir()
+            builds["synthetic"] = {
+                "command": "pricing run --top 2",
+                "env": BUILD_ENV,
+                "seconds": build_project(project),
+            }
+        kinds["synthetic"] = measure(project, SYNTHETIC_LABEL, args, tmp / "synthetic-run")
+    if args.bundles in ("both", "real"):
+        sys.path.insert(0, str(REPO))
+        from pricing_assets.settings import Settings
+
+        data = Settings.from_env().dev_data
+        if args.real_project is None and not data.is_file():
+            log(f"no real bundles: the real data file is missing ({data}); set PRICING_DEV_DATA")
+        else:
+            project = args.real_project.resolve() if args.real_project else tmp / "real"
+            if args.real_project is None:
+                project.mkdir()
+                builds["real"] = build_real_project(project, data)
+            kinds["real"] = measure(project, REAL_LABEL, args, tmp / "real-run")
+    merged = {key: {} for key in ("stockcodes", "targets", "in_process_ms")}
+    for kind in kinds.values():
+        for key in merged:
+            clash = set(merged[key]) & set(kind[key])
+            if clash:
+                raise SystemExit(f"stockcodes {sorted(clash)} are in both kinds of bundles; measure them separately")
+            merged[key].update(kind[key])
+    first = next(iter(kinds.values()))
+    report = {
+        "command": command(),
+        "git": git_state(),
+        "quick": args.quick,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started_at)),
+        "machine": machine(),
+        "loadavg_start": [round(x, 2) for x in load_start],
+        "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+        "other_load": first["other_load"],
+        "wall_s": round(time.perf_counter() - t_start, 1),
+        "builds": builds,
+        "bins": BINS,
+        "requests": first["requests"],
+        "server": "python -m serving (uvicorn, 1 process, access log on, in-process LRU unless ours_redis)",
+        "clients": "threads, one keep-alive httpx.Client each, on the same machine",
+        "kinds": {label: {k: v for k, v in kind.items() if k not in merged} for label, kind in kinds.items()},
+        **merged,
     }
     report["benchmark"] = "serving_latency"
     write_json(args.output, report)
