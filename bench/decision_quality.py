@@ -15,6 +15,12 @@ or more), the share of recommendations on the edge of the method's own price gri
 share of products whose predicted demand rises with the own price anywhere on that grid.
 
 Methods, side by side in one run:
+- ``list-price response + observed mix``: the catalogue price response (``core/price_response.py``,
+  learned from list-price changes over every eligible store product, once) shrunk per product
+  with its own changes, and the product's observed mix of list, band and guest lines over its
+  last quarter (``core/recommendation.py``); the best list price in whole pence in the setting's
+  band. An unbounded margin optimum that runs off the top of the search (inelastic estimate) is
+  not acted on: it keeps the current price.
 - ``per-line price sweep`` (today's method): the product's lineage (cleaning, features, the
   default split, all six trainers at ``--budget``, champion on validation), then the champion's
   price curve over the recently paid prices (``pricing.scenario_rows`` / ``price_grid``). Its
@@ -58,7 +64,7 @@ from benchlib import RESULTS, UCI_DEV, begin, finish, log, quantiles, write_json
 from direct import Budgets, prepare, train_and_evaluate
 from report import render
 
-from pricing_assets.core import price_list, pricing, splits
+from pricing_assets.core import price_list, price_response, pricing, recommendation, splits
 from pricing_assets.core.simulated_store import (
     ORDERS_SHARE,
     SETTINGS,
@@ -73,11 +79,13 @@ from pricing_assets.core.stockcodes import eligible_stockcodes, stockcode_histor
 
 METHODS = (
     "per-line price sweep (today)",
+    "list-price response (pooled, shrunk) + observed mix",
     "keep the current price",
     "family-mean oracle",
     "true elasticity, constant-elasticity formula",
 )
 TODAY = METHODS[0]
+RESPONSE = METHODS[1]
 CUTOFFS = ("2011-07-31", "2011-08-31")
 LARGE_CHANGE = np.log(1.05)  # a list change of 5 % or more identifies the product's own response
 # The targets the price-response and recommendation issues must reach (issues 11-13).
@@ -211,7 +219,47 @@ def sweep_recommendations(row: pd.Series, budget: Budgets, seed: int, bins: int,
     }
 
 
-def run_store_product(code: str, budget: Budgets, seed: int, bins: int, recent_days: int) -> dict[str, Any]:
+def response_recommendations(row: pd.Series, catalogue: dict[str, Any]) -> dict[str, Any]:
+    """The list-price response method: the stockcode's shrunk elasticity, the observed mix, the best pence price.
+
+    A margin optimum that runs to the top of the search (the estimate says demand is inelastic)
+    is not acted on: the method keeps the current price.
+    """
+    transactions = _STATE["transactions"]
+    own = transactions[transactions["stock_code"] == row.name]
+    lines = price_list.lines_with_list(own)
+    panel = price_list.weekly_demand(own, lines.attrs["lists"])
+    response = price_response.stockcode_response(
+        panel, lines, str(row.name), price_response.CatalogueResponse.from_dict(catalogue)
+    )
+    mix = recommendation.observed_mix(own)
+    current, cost = mix.current_list_price, float(row["unit_cost"])
+    prices: dict[str, float] = {}
+    on_edge: dict[str, bool] = {}
+    for objective, guardrail in SETTINGS:
+        name = setting_name(objective, guardrail)
+        low, high = guardrail_band(current, guardrail, cost if objective == "margin" else None)
+        high = min(high, 3.0 * current)
+        best, edge = recommendation.best_list_price(mix, response.elasticity, cost, objective, low, high)
+        if guardrail is None and edge:
+            best = current
+        prices[name], on_edge[name] = best, edge
+    grid = recommendation.pence_grid(0.5 * current, 2.0 * current)
+    units = recommendation.expected_outcomes(mix, response.elasticity, cost, grid)["units"].to_numpy()
+    return {
+        "elasticity": response.elasticity,
+        "elasticity_interval": list(response.interval),
+        "own_weight": response.own_weight,
+        "prices": prices,
+        "on_edge": on_edge,
+        "rises_with_price": rises_with_price(units),
+        "inferred_current_list_price": current,
+    }
+
+
+def run_store_product(
+    code: str, budget: Budgets, seed: int, bins: int, recent_days: int, catalogue: dict[str, Any]
+) -> dict[str, Any]:
     row = _STATE["truth"].loc[code]
     out: dict[str, Any] = {
         "stock_code": code,
@@ -227,11 +275,15 @@ def run_store_product(code: str, budget: Budgets, seed: int, bins: int, recent_d
     }
     started = time.perf_counter()
     methods = reference_recommendations(row)
-    try:
-        methods[TODAY] = sweep_recommendations(row, budget, seed, bins, recent_days)
-    except Exception as exc:  # recorded, and the product counted as failed for that method
-        out["error"] = f"{type(exc).__name__}: {exc}"
-        out["traceback"] = traceback.format_exc(limit=4)
+    for method, recommend in (
+        (TODAY, lambda: sweep_recommendations(row, budget, seed, bins, recent_days)),
+        (RESPONSE, lambda: response_recommendations(row, catalogue)),
+    ):
+        try:
+            methods[method] = recommend()
+        except Exception as exc:  # recorded, and the product counted as failed for that method
+            out.setdefault("error", {})[method] = f"{type(exc).__name__}: {exc}"
+            out.setdefault("traceback", {})[method] = traceback.format_exc(limit=4)
     for result in methods.values():
         result["regret"] = {
             setting_name(o, g): regret(row, o, g, result["prices"][setting_name(o, g)]) for o, g in SETTINGS
@@ -286,19 +338,30 @@ def store_part(args: argparse.Namespace, budget: Budgets) -> dict[str, Any]:
     eligible = eligible_stockcodes(history, args.min_rows, args.min_days)
     log(f"store: {len(eligible)} of {args.products} products eligible; budget {budget.label()}; {args.jobs} worker(s)")
     profile = price_list.price_setting_profile(source.transactions, eligible, "2010-12-01", "2011-08-31")
+    started = time.perf_counter()
+    catalogue_lines = price_list.lines_with_list(source.transactions[source.transactions["stock_code"].isin(eligible)])
+    catalogue_panel = price_list.weekly_demand(catalogue_lines, catalogue_lines.attrs["lists"])
+    catalogue = price_response.estimate_catalogue_response(catalogue_panel, catalogue_lines)
+    catalogue_seconds = round(time.perf_counter() - started, 1)
+    log(
+        f"store: catalogue response {catalogue.elasticity:.2f} (SE {catalogue.standard_error:.2f}, spread "
+        f"{catalogue.spread:.2f}) from {catalogue.changers} of {catalogue.products} products ({catalogue_seconds} s)"
+    )
     rows: list[dict[str, Any]] = []
     started = time.perf_counter()
     with ProcessPoolExecutor(args.jobs, initializer=_load_store, initargs=(args.seed, args.products)) as pool:
-        futures = [pool.submit(run_store_product, c, budget, args.seed, args.bins, args.recent_days) for c in eligible]
+        futures = [
+            pool.submit(run_store_product, c, budget, args.seed, args.bins, args.recent_days, catalogue.to_dict())
+            for c in eligible
+        ]
         for i, future in enumerate(as_completed(futures), 1):
             row = future.result()
             rows.append(row)
-            today = row["methods"].get(TODAY)
-            shown = (
-                f"today {today['regret']['margin_unbounded']:.1%}, oracle "
-                f"{row['methods']['family-mean oracle']['regret']['margin_unbounded']:.1%}"
-                if today
-                else f"ERROR {row.get('error')}"
+            shown = ", ".join(
+                f"{label} {row['methods'][m]['regret']['margin_unbounded']:.1%}"
+                if m in row["methods"]
+                else f"{label} ERROR"
+                for label, m in (("today", TODAY), ("response", RESPONSE), ("oracle", "family-mean oracle"))
             )
             elapsed = time.perf_counter() - started
             log(
@@ -310,6 +373,8 @@ def store_part(args: argparse.Namespace, budget: Budgets) -> dict[str, Any]:
         "source": source.description,
         "eligible": len(eligible),
         "calibration": profile,
+        "catalogue_response": {k: v for k, v in catalogue.to_dict().items() if k != "season"},
+        "catalogue_seconds": catalogue_seconds,
         "summary": summarise_store(rows),
         "errors": {r["stock_code"]: r["error"] for r in rows if "error" in r},
         "products": rows,
@@ -446,6 +511,7 @@ def main(argv: list[str] | None = None) -> None:
         "methods": list(METHODS),
         "settings": [setting_name(o, g) for o, g in SETTINGS],
         "targets": DECISION_TARGETS,
+        "judged_method": RESPONSE,  # the targets are for the price-response work; today's row is beside it
     }
     for name, part in parts.items():
         result[name] = part(args, budget)

@@ -146,3 +146,50 @@ def price_setting_profile(
         "registered_share_48_plus": float((registered_quantity >= 48).mean()),
         "guest_quantity_median": float(lines.loc[guest, "quantity"].median()),
     }
+
+
+def lines_with_list(lines: pd.DataFrame, lists: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Usable lines with their week, whether a guest ordered, and the wholesale list in force that week.
+
+    The weekly lists used are kept in ``attrs["lists"]``.
+    """
+    lines = usable_lines(lines).drop(columns=["week", "guest", "list_price"], errors="ignore")  # idempotent
+    lists = weekly_list_prices(lines) if lists is None else lists
+    frame = lines.assign(
+        stock_code=lines["stock_code"].astype(str),
+        week=lines["invoice_date"].dt.to_period("W-SUN").dt.start_time,
+        guest=lines["customer_id"].isna(),
+    ).merge(lists[["stock_code", "week", "list_price"]], on=["stock_code", "week"], how="left")
+    frame.attrs["lists"] = lists
+    return frame
+
+
+def weekly_demand(lines: pd.DataFrame, lists: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The price list as data: per stockcode and week, the lists in force and the demand under each.
+
+    One row per stockcode and week from its first to its last sale, weeks without a sale
+    included (zero demand at the list then in force). Columns: the lists
+    (:func:`weekly_list_prices`), units and orders of registered and guest customers, the
+    registered units that paid less than the list (the quantity band at work) and the band's
+    median ratio to the list that week (NaN when no line was discounted).
+    """
+    frame = lines_with_list(lines, lists)
+    lists = frame.attrs["lists"]
+    frame["discounted"] = ~frame["guest"] & (frame["unit_price"] < frame["list_price"] - 0.005)
+    keys = ["stock_code", "week"]
+    registered, guests = frame[~frame["guest"]], frame[frame["guest"]]
+    parts = {
+        "registered_units": registered.groupby(keys)["quantity"].sum(),
+        "registered_orders": registered.groupby(keys)["invoice_no"].nunique(),
+        "guest_units": guests.groupby(keys)["quantity"].sum(),
+        "guest_orders": guests.groupby(keys)["invoice_no"].nunique(),
+        "band_units": frame[frame["discounted"]].groupby(keys)["quantity"].sum(),
+    }
+    table = lists.set_index(keys)
+    for name, values in parts.items():
+        table[name] = values.reindex(table.index).fillna(0).astype("int64")
+    band = frame[frame["discounted"]]
+    table["band_ratio"] = (band["unit_price"] / band["list_price"]).groupby([band["stock_code"], band["week"]]).median()
+    table["units"] = table["registered_units"] + table["guest_units"]
+    table["orders"] = table["registered_orders"] + table["guest_orders"]
+    return table.reset_index()

@@ -1,0 +1,125 @@
+"""The list-price response (pooled, then per stockcode) and the recommendation it drives, on the store source."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pricing_assets.core import price_list, price_response, recommendation, simulated_store
+from pricing_assets.core.schema import normalise_transactions
+from pricing_assets.core.simulated_store import StoreConfig
+from pricing_assets.core.stockcodes import eligible_stockcodes, stockcode_history
+
+
+@pytest.fixture(scope="module")
+def store() -> dict:
+    """A store where list changes never land on a product's own seasonal bump: the response is identified.
+
+    (Where they do, as in the default store, the bump and the move cannot be told apart from
+    that product's data; ``bench/decision_quality.py`` measures what that costs.)
+    """
+    raw, truth, _ = simulated_store.generate(
+        StoreConfig(seed=11, n_products=80, change_probability=0.4, seasonal_change_share=0.0)
+    )
+    data = normalise_transactions(raw)
+    eligible = eligible_stockcodes(stockcode_history(data), 150, 60)
+    transactions = data[data["stock_code"].isin(eligible)]
+    lines = price_list.lines_with_list(transactions)
+    panel = price_list.weekly_demand(transactions, lines.attrs["lists"])
+    catalogue = price_response.estimate_catalogue_response(panel, lines)
+    return {
+        "transactions": transactions,
+        "truth": truth.set_index("stock_code"),
+        "lines": lines,
+        "panel": panel,
+        "catalogue": catalogue,
+        "eligible": eligible,
+    }
+
+
+def test_catalogue_response_recovers_the_changers_elasticity_within_its_interval(store) -> None:
+    catalogue, truth, panel = store["catalogue"], store["truth"], store["panel"]
+    changers = [c for c, n in price_response.list_changes(panel).items() if n > 0]
+    assert catalogue.changers >= 5
+    true_mean = float(truth.loc[changers, "elasticity"].mean())
+    low, high = catalogue.interval
+    assert low <= true_mean <= high, (catalogue.elasticity, catalogue.standard_error, true_mean)
+    assert catalogue.elasticity < -1.0  # elastic, as the store is
+
+
+def test_per_stockcode_intervals_cover_the_true_elasticity(store) -> None:
+    truth = store["truth"]
+    moved = price_response.list_changes(store["panel"])
+    codes = [c for c in store["eligible"] if moved.get(c, 0) > 0] + [
+        c for c in store["eligible"] if not moved.get(c, 0)
+    ][:15]
+    responses = [
+        price_response.stockcode_response(store["panel"], store["lines"], c, store["catalogue"]) for c in codes
+    ]
+    covered = [r.interval[0] <= truth.loc[r.stock_code, "elasticity"] <= r.interval[1] for r in responses]
+    assert np.mean(covered) >= 0.85
+    for r in responses:
+        assert r.elasticity < 0  # demand falls as the own price rises
+        if r.list_changes == 0:  # nothing of its own: the answer is the prior, and says so
+            assert r.own_weight == 0 and r.elasticity == pytest.approx(store["catalogue"].elasticity)
+        elif r.own_elasticity is not None:  # shrunk: between its own estimate and the prior
+            assert 0 < r.own_weight < 1
+            lo, hi = sorted([r.own_elasticity, r.prior_elasticity])
+            assert lo - 1e-9 <= r.elasticity <= hi + 1e-9 or r.elasticity == price_response.MAX_ELASTICITY
+
+
+def test_no_list_change_anywhere_is_refused_in_words(store) -> None:
+    panel = store["panel"]
+    stable = panel[price_response.list_changes(panel).reindex(panel["stock_code"]).to_numpy() == 0]
+    with pytest.raises(ValueError, match="no stockcode changed its list price"):
+        price_response.estimate_catalogue_response(stable, store["lines"])
+
+
+def test_weekly_demand_keeps_weeks_without_sales(store) -> None:
+    panel = store["panel"]
+    for _, rows in panel.groupby("stock_code"):
+        weeks = pd.DatetimeIndex(rows["week"])
+        assert (weeks.to_series().diff().dropna() == pd.Timedelta(days=7)).all()
+    assert (panel["units"] == 0).any()
+    assert (panel["units"] == panel["registered_units"] + panel["guest_units"]).all()
+
+
+def test_observed_mix_measures_the_store_policy(store) -> None:
+    truth = store["truth"]
+    transactions = store["transactions"]
+    for code in store["eligible"][:8]:
+        mix = recommendation.observed_mix(transactions[transactions["stock_code"] == code])
+        assert mix.current_list_price == pytest.approx(truth.loc[code, "current_list_price"])
+        assert mix.guest_ratio == pytest.approx(truth.loc[code, "guest_ratio"], abs=0.02)
+        if mix.band_units > 0:
+            assert mix.band_ratio == pytest.approx(truth.loc[code, "band_ratio"], abs=0.02)
+
+
+def _mix(regular: float, band: float, guest: float) -> recommendation.ObservedMix:
+    return recommendation.ObservedMix(2.0, regular, band, guest, band_ratio=0.85, guest_ratio=2.0, weeks=13)
+
+
+@pytest.mark.parametrize("elasticity", [-1.5, -2.0, -3.2])
+def test_margin_optimum_is_the_known_answer(elasticity: float) -> None:
+    cost = 0.9
+    # Only lines at the list: the constant-elasticity formula, to the penny.
+    best, edge = recommendation.best_list_price(_mix(10, 0, 0), elasticity, cost, "margin", cost, 10.0)
+    assert not edge and best == pytest.approx(cost * elasticity / (1 + elasticity), abs=0.006)
+    # With band and guest lines the effective price per unit is (sum of units x ratio) / units.
+    mix = _mix(6, 3, 1)
+    ratio = (6 + 3 * 0.85 + 1 * 2.0) / 10
+    best, _ = recommendation.best_list_price(mix, elasticity, cost, "margin", cost, 10.0)
+    assert best == pytest.approx(cost / ratio * elasticity / (1 + elasticity), abs=0.006)
+
+
+def test_inelastic_estimate_runs_to_the_edge_and_says_so() -> None:
+    best, edge = recommendation.best_list_price(_mix(10, 1, 1), -0.6, 0.5, "margin", 0.5, 6.0)
+    assert edge and best == 6.0
+
+
+def test_predicted_units_never_rise_with_the_list_price() -> None:
+    prices = recommendation.pence_grid(0.5, 8.0)
+    for elasticity in (-0.05, -1.0, -2.5):
+        units = recommendation.expected_outcomes(_mix(5, 2, 1), elasticity, 0.4, prices)["units"].to_numpy()
+        assert (np.diff(units) <= 0).all()
