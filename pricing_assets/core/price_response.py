@@ -20,13 +20,15 @@ margins, estimated separately because they are measured with very different nois
   and it says nothing about price). statsmodels OLS on the demeaned data, clustered by product.
 
 Weekly units are lumpy (one wholesaler's order can be a month of another's), which is why the
-margins are not estimated from units directly: on the store source that is several times
-noisier for the same data.
+margins are not estimated from units directly. On the default store (240 products, seed 7) a
+PPML of weekly units gave a pooled -1.45 (true mean of the changers about -2.2) and own
+estimates 2.3 off the truth on average; the two margins give -1.88 and 1.7.
 
 Per stockcode, a product that changed its list gets its own two margins the same way on its own
-data (robust errors); the sum is combined with the catalogue prior by precision weights
-(normal-normal shrinkage). The prior's spread is the catalogue estimate's uncertainty plus the
-spread of true elasticities between products (estimated from the changers, with a floor).
+data (errors robust to a month of autocorrelated weeks, and clustered by customer for sizes);
+the sum is combined with the catalogue prior by precision weights (normal-normal shrinkage).
+The prior's spread is the catalogue estimate's uncertainty plus the spread of true
+elasticities between products (estimated from the changers, with a floor).
 ``own_weight`` says how much of the answer came from the product's own data; it is 0 for a
 product whose list never moved.
 
@@ -45,6 +47,7 @@ MIN_CHANGE = 0.02  # a list move smaller than 2 % is noise in the inferred list,
 MIN_WEEKS_EACH_SIDE = 3  # an own estimate needs a few weeks at each of two list prices
 MAX_ELASTICITY = -0.05  # demand never rises with the own price
 SPREAD_FLOOR = 0.25  # the smallest between-product spread of elasticities the prior admits
+HAC_LAGS = 4  # weeks of autocorrelation allowed for in one product's own estimate
 Z95 = 1.959963984540054
 
 
@@ -127,9 +130,10 @@ def _poisson(
     import statsmodels.api as sm
 
     model = sm.GLM(counts, exog, family=sm.families.Poisson(), offset=offset)
-    fit = (
-        model.fit(cov_type="cluster", cov_kwds={"groups": groups}) if groups is not None else model.fit(cov_type="HC1")
-    )
+    if groups is not None:
+        fit = model.fit(cov_type="cluster", cov_kwds={"groups": groups})
+    else:  # one product's weeks in order: demand is autocorrelated (bumps), so errors are HAC
+        fit = model.fit(cov_type="HAC", cov_kwds={"maxlags": HAC_LAGS})
     return float(fit.params[0]), float(fit.bse[0])
 
 
@@ -163,10 +167,9 @@ def _size_margin(lines: pd.DataFrame, clustered: bool) -> tuple[float, float] | 
     if varied.sum() < 10:
         return None
     model = sm.OLS(y, x[:, None])
-    if clustered:
-        fit = model.fit(cov_type="cluster", cov_kwds={"groups": registered["stock_code"].to_numpy()})
-    else:
-        fit = model.fit(cov_type="HC1")
+    # A customer's lines are not independent draws: cluster by product (pooled) or by customer (own).
+    groups = registered["stock_code"] if clustered else registered["customer_id"]
+    fit = model.fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(groups)[0]})
     estimate = (float(fit.params[0]), float(fit.bse[0]))
     return estimate if np.isfinite(estimate).all() and estimate[1] > 0 else None
 
