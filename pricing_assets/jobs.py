@@ -1,7 +1,8 @@
-"""The jobs: load the source, and run one stockcode's lineage (everything per stockcode)."""
+"""The jobs: load the source (and learn the catalogue's price response), and run one stockcode's lineage."""
 
 from dagster import AssetSelection, define_asset_job
 
+from .assets.price_response import catalogue_price_response
 from .assets.transactions import GROUP, raw_transactions
 from .partitions import stockcode_partitions
 
@@ -9,7 +10,9 @@ RAW_JOB = "raw_transactions_job"
 LINEAGE_JOB = "stockcode_lineage_job"
 
 raw_transactions_job = define_asset_job(
-    RAW_JOB, selection=AssetSelection.assets(raw_transactions), description="Load the source table."
+    RAW_JOB,
+    selection=AssetSelection.assets(raw_transactions, catalogue_price_response),
+    description="Load the source table, then learn the catalogue's price response from it (shared by every stockcode).",
 )
 stockcode_lineage_job = define_asset_job(
     LINEAGE_JOB,

@@ -16,6 +16,8 @@ def test_definitions_load_with_fixed_names():
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     partitioned = {
         "cleaned_transactions",
+        "weekly_demand",
+        "stockcode_price_response",
         "demand_features",
         "drift_report",
         "training_splits",
@@ -32,12 +34,15 @@ def test_definitions_load_with_fixed_names():
         "price_curve",
         "promoted_model",
     }
-    assert keys == partitioned | {"raw_transactions"}
+    assert keys == partitioned | {"raw_transactions", "catalogue_price_response"}
     for name in partitioned:
         node = graph.get(AssetKey(name))
         assert node.partitions_def == stockcode_partitions
         assert node.code_version and node.description
     assert graph.get(AssetKey("raw_transactions")).partitions_def is None
+    # The catalogue's price response is learned once, upstream of every stockcode's own.
+    assert graph.get(AssetKey("catalogue_price_response")).partitions_def is None
+    assert AssetKey("catalogue_price_response") in graph.get(AssetKey("stockcode_price_response")).parent_keys
     checks = {graph.get_check_spec(key).name: graph.get_check_spec(key) for key in graph.asset_check_keys}
     assert set(checks) == {"no_feature_drift", "fairness_within_threshold", "candidate_no_worse_than_serving"}
     assert checks["no_feature_drift"].asset_key == AssetKey("drift_report")

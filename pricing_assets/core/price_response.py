@@ -38,7 +38,7 @@ elasticity is capped below :data:`MAX_ELASTICITY`.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -72,7 +72,8 @@ class CatalogueResponse:
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> CatalogueResponse:
-        return cls(**{k: v for k, v in data.items() if k != "interval"})  # type: ignore[arg-type]
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
