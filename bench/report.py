@@ -340,7 +340,7 @@ BINS_TEXT = "100 bins, handler called in process, no HTTP"
 
 
 def render_targets(results: dict[str, dict[str, Any]]) -> str:
-    """Every target of issues 4 and 6 with the figure that judges it, from whatever results exist."""
+    """Every target (issues 4 and 6, and the decision targets of 11-13) with its figure, from whatever results exist."""
     rows: list[list[str]] = []
 
     def add(target: str, figure: str, passed: bool | None, source: str) -> None:
@@ -404,6 +404,9 @@ def render_targets(results: dict[str, dict[str, Any]]) -> str:
                 b["target_median_regret_met"],
                 "pricing_regret",
             )
+    if (d := results.get("decision_quality")) and not d.get("quick"):
+        for target, threshold, figure, passed in decision_targets(d):
+            add(f"decision: {target} {threshold}", figure, passed, "decision_quality")
     if not rows:
         return "No full (non-quick) results yet.\n"
     return markdown_table(["target", "figure", "met", "from"], rows, ["---", "---:", "---", "---"]) + "\n"
@@ -557,10 +560,83 @@ def render_pricing_regret(result: dict[str, Any]) -> str:
 # --- decision_quality ----------------------------------------------------------------------------
 
 
+def decision_targets(result: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
+    """The decision benchmark's targets: (target, threshold, figure, passed or None when not measured)."""
+    targets, store, real = result["targets"], result.get("store"), result.get("real")
+    judged = result.get("judged_method") or result["methods"][0]
+    rows: list[tuple[str, str, str, bool | None]] = []
+
+    def at_most(value: float | None, limit: float) -> bool | None:
+        return None if value is None else value <= limit
+
+    if store:
+        method = store["summary"]["methods"][judged]
+        oracle_mae = store["summary"]["methods"].get("family-mean oracle", {}).get("elasticity_mae_all")
+        margin = method["settings"]["margin_unbounded"]
+        mae_changed, mae_all = method["elasticity_mae_changed"], method["elasticity_mae_all"]
+        no_worse = margin["no_worse_than_current"]
+        rows += [
+            (
+                "store elasticity MAE, products with a list change >= 5 %",
+                f"<= {targets['elasticity_mae_changed']}",
+                fmt(mae_changed),
+                at_most(mae_changed, targets["elasticity_mae_changed"]),
+            ),
+            (
+                "store elasticity MAE, all products, against the family-mean oracle's",
+                f"<= {targets['elasticity_mae_vs_oracle']}x {fmt(oracle_mae)}",
+                fmt(mae_all),
+                at_most(mae_all, targets["elasticity_mae_vs_oracle"] * oracle_mae) if oracle_mae else None,
+            ),
+            (
+                "store margin regret median",
+                f"<= {pct(targets['regret_median'])}",
+                pct(margin["regret"]["median"]),
+                at_most(margin["regret"]["median"], targets["regret_median"]),
+            ),
+            (
+                "store margin regret p90",
+                f"<= {pct(targets['regret_p90'])}",
+                pct(margin["regret"]["p90"]),
+                at_most(margin["regret"]["p90"], targets["regret_p90"]),
+            ),
+            (
+                "store: no worse than keeping the current price",
+                f">= {pct(targets['no_worse_than_current'])} of products",
+                pct(no_worse),
+                None if no_worse is None else no_worse >= targets["no_worse_than_current"],
+            ),
+            (
+                "store: curves rising with own price",
+                "0 %",
+                pct(method["rises_with_price"]),
+                at_most(method["rises_with_price"], 0.0),
+            ),
+        ]
+    if real:
+        r = real["summary"]
+        stability = r["stability_change"]["median"]
+        rows += [
+            ("real: curves rising with price", "0 %", pct(r["rises_with_price"]), at_most(r["rises_with_price"], 0.0)),
+            (
+                "real: optima on a grid edge",
+                f"<= {pct(targets['real_edge'])}",
+                pct(r["on_edge"]),
+                at_most(r["on_edge"], targets["real_edge"]),
+            ),
+            (
+                "real: recommendation change between cut-offs, median",
+                f"<= {pct(targets['real_stability_median'])}",
+                pct(stability),
+                at_most(stability, targets["real_stability_median"]),
+            ),
+        ]
+    return rows
+
+
 def render_decision_quality(result: dict[str, Any]) -> str:
     """Store regret per method and setting, elasticity error, calibration, real-data diagnostics, targets."""
     out = [envelope(result), f"- Today's method at budget {result['budget']}, {result['bins']} bins\n"]
-    targets = result["targets"]
     store = result.get("store")
     real = result.get("real")
     if store:
@@ -607,86 +683,12 @@ def render_decision_quality(result: dict[str, Any]) -> str:
             f"{r['stability_codes']} codes whose list did not change: median {pct(r['stability_change']['median'])}, "
             f"p90 {pct(r['stability_change']['p90'])}.\n"
         )
-    rows = []
     judged = result.get("judged_method") or result["methods"][0]
-
-    def judge(value: float | None, ok: bool | None) -> str:
-        return met(None if value is None else bool(ok))
-
-    if store:
-        today = store["summary"]["methods"][judged]
-        oracle = store["summary"]["methods"].get("family-mean oracle", {})
-        margin = today["settings"]["margin_unbounded"]
-
-        mae_c, mae_all, oracle_all = (
-            today["elasticity_mae_changed"],
-            today["elasticity_mae_all"],
-            oracle.get("elasticity_mae_all"),
-        )
-        rows += [
-            [
-                "store elasticity MAE, products with a list change >= 5 %",
-                f"<= {targets['elasticity_mae_changed']}",
-                fmt(mae_c),
-                judge(mae_c, mae_c is not None and mae_c <= targets["elasticity_mae_changed"]),
-            ],
-            [
-                "store elasticity MAE, all products, against the family-mean oracle's",
-                f"<= {targets['elasticity_mae_vs_oracle']}x {fmt(oracle_all)}",
-                fmt(mae_all),
-                judge(
-                    mae_all,
-                    mae_all is not None and oracle_all and mae_all <= targets["elasticity_mae_vs_oracle"] * oracle_all,
-                ),
-            ],
-            [
-                "store margin regret median",
-                f"<= {pct(targets['regret_median'])}",
-                pct(margin["regret"]["median"]),
-                judge(margin["regret"]["median"], (margin["regret"]["median"] or 1) <= targets["regret_median"]),
-            ],
-            [
-                "store margin regret p90",
-                f"<= {pct(targets['regret_p90'])}",
-                pct(margin["regret"]["p90"]),
-                judge(margin["regret"]["p90"], (margin["regret"]["p90"] or 1) <= targets["regret_p90"]),
-            ],
-            [
-                "store: no worse than keeping the current price",
-                f">= {pct(targets['no_worse_than_current'])} of products",
-                pct(margin["no_worse_than_current"]),
-                judge(
-                    margin["no_worse_than_current"],
-                    (margin["no_worse_than_current"] or 0) >= targets["no_worse_than_current"],
-                ),
-            ],
-        ]
-    if real:
-        r = real["summary"]
-        stab = r["stability_change"]["median"]
-        rows += [
-            [
-                "real: curves rising with price",
-                "0 %",
-                pct(r["rises_with_price"]),
-                judge(r["rises_with_price"], r["rises_with_price"] == 0),
-            ],
-            [
-                "real: optima on a grid edge",
-                f"<= {pct(targets['real_edge'])}",
-                pct(r["on_edge"]),
-                judge(r["on_edge"], (r["on_edge"] or 0) <= targets["real_edge"]),
-            ],
-            [
-                "real: recommendation change between cut-offs, median",
-                f"<= {pct(targets['real_stability_median'])}",
-                pct(stab),
-                judge(stab, stab is not None and stab <= targets["real_stability_median"]),
-            ],
-        ]
+    rows = [[target, threshold, figure, met(passed)] for target, threshold, figure, passed in decision_targets(result)]
     if rows:
         out.append(
-            f"\n**Targets** for the price-response and recommendation issues, judged on {judged}:\n\n"
+            f"\n**Targets** for the price-response and recommendation issues (store rows judged on {judged}; "
+            "real-data rows on the only method the real part runs, today's):\n\n"
             + markdown_table(["target", "threshold", "figure", "verdict"], rows)
             + "\n"
         )
