@@ -1,9 +1,9 @@
 """Light plumbing shared by every benchmark: the run record, statistics, memory and JSON output.
 
-Not a benchmark itself, and deliberately free of ``pricing_assets`` imports, so that
-``bench/report.py`` (which only renders JSON) and the parent of a benchmark that works in
-subprocesses start fast. The plain-Python lineage the model benchmarks call lives in
-``bench/direct.py``.
+Not a benchmark itself, and deliberately light: of ``pricing_assets`` it imports only
+``settings`` (standard library only, no Dagster or models), so that ``bench/report.py`` (which only
+renders JSON) and the parent of a benchmark that works in subprocesses start fast. The
+plain-Python lineage the model benchmarks call lives in ``bench/direct.py``.
 
 Every result file has the same envelope (:func:`begin` / :func:`finish`): which benchmark, quick
 or not, the exact command, the date, the machine (CPU count and model, memory, Python), the load
@@ -27,9 +27,11 @@ from typing import Any
 
 import numpy as np
 
+from pricing_assets.settings import Settings
+
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
-UCI_DEV = REPO.parent / "shared" / "data" / "online_retail_dev.parquet"
+UCI_DEV = Settings.from_env().dev_data  # PRICING_DEV_DATA, by default ../shared/data/online_retail_dev.parquet
 
 # The tuning budget of the test suite (pricing_assets_tests/conftest.py): what the throughput and
 # rows-scaling benchmarks use, so that a backfill of many stockcodes fits in minutes. The default

@@ -8,7 +8,7 @@ import pytest
 from pricing_assets.core.schema import SourceSchemaError, normalise_transactions, snake_case
 from pricing_assets.core.sources import SourceUnavailableError, load_source
 from pricing_assets.core.synthetic import SyntheticConfig, generate
-from pricing_assets_tests.conftest import UCI_DEV
+from pricing_assets_tests import components
 
 EXPECTED = [
     "invoice_no",
@@ -108,9 +108,9 @@ def test_empty_unknown_and_absent_files(tmp_path):
         load_source("uci", None)
 
 
-@pytest.mark.skipif(not UCI_DEV.exists(), reason=f"the developers' UCI share is absent ({UCI_DEV})")
 def test_uci_developers_share():
-    data = load_source("uci", str(UCI_DEV))
+    components.require("dev-data")
+    data = load_source("uci", str(components.dev_data_file()))
     t = data.transactions
     assert list(t.columns) == EXPECTED
     assert len(t) == 320_705
