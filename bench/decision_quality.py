@@ -98,6 +98,9 @@ DECISION_TARGETS = {
     "real_rising": 0.0,
     "real_edge": 0.10,
     "real_stability_median": 0.02,
+    "interval_coverage": 0.90,  # the optimal-price interval covers the true optimum
+    "hold_near": 0.80,  # hold when the true optimum is within 1 % in expected gain
+    "hold_far": 0.10,  # at most this share held when the true gain is 5 % or more
 }
 _STATE: dict[str, Any] = {}
 
@@ -220,10 +223,11 @@ def sweep_recommendations(row: pd.Series, budget: Budgets, seed: int, bins: int,
 
 
 def response_recommendations(row: pd.Series, catalogue: dict[str, Any]) -> dict[str, Any]:
-    """The list-price response method: the stockcode's shrunk elasticity, the observed mix, the best pence price.
+    """The list-price response method: the stockcode's shrunk elasticity, the observed mix, ``recommend``.
 
-    A margin optimum that runs to the top of the search (the estimate says demand is inelastic)
-    is not acted on: the method keeps the current price.
+    Exactly what the product recommends (``core/recommendation.py``), with the store's true unit
+    cost: the best pence price in the setting's band, or "hold" (the current price) when the
+    gain is not sure or the estimate has no optimum.
     """
     transactions = _STATE["transactions"]
     own = transactions[transactions["stock_code"] == row.name]
@@ -234,27 +238,33 @@ def response_recommendations(row: pd.Series, catalogue: dict[str, Any]) -> dict[
     )
     mix = recommendation.observed_mix(own)
     current, cost = mix.current_list_price, float(row["unit_cost"])
-    prices: dict[str, float] = {}
-    on_edge: dict[str, bool] = {}
-    for objective, guardrail in SETTINGS:
-        name = setting_name(objective, guardrail)
-        low, high = guardrail_band(current, guardrail, cost if objective == "margin" else None)
-        high = min(high, 3.0 * current)
-        best, edge = recommendation.best_list_price(mix, response.elasticity, cost, objective, low, high)
-        if guardrail is None and edge:
-            best = current
-        prices[name], on_edge[name] = best, edge
-    grid = recommendation.pence_grid(0.5 * current, 2.0 * current)
-    units = recommendation.expected_outcomes(mix, response.elasticity, cost, grid)["units"].to_numpy()
-    return {
+    out: dict[str, Any] = {
         "elasticity": response.elasticity,
         "elasticity_interval": list(response.interval),
         "own_weight": response.own_weight,
-        "prices": prices,
-        "on_edge": on_edge,
-        "rises_with_price": rises_with_price(units),
         "inferred_current_list_price": current,
+        "prices": {},
+        "on_edge": {},
+        "hold": {},
+        "capped": {},
+        "optimal_price_interval": {},
     }
+    for objective, guardrail in SETTINGS:
+        name = setting_name(objective, guardrail)
+        config = recommendation.RecommendationConfig(objective=objective, guardrail=guardrail)
+        answer = recommendation.recommend(
+            mix, response.elasticity, response.standard_error, response.own_weight, cost, False, config
+        )
+        out["prices"][name] = answer["recommended_list_price"]
+        out["hold"][name] = answer["hold"]
+        out["capped"][name] = answer["capped"]
+        out["optimal_price_interval"][name] = answer["optimal_list_price_interval"]
+        band = answer["guardrail"]
+        out["on_edge"][name] = not answer["hold"] and answer["best_list_price_in_band"] in band
+    grid = recommendation.pence_grid(0.5 * current, 2.0 * current)
+    units = recommendation.expected_outcomes(mix, response.elasticity, cost, grid)["units"].to_numpy()
+    out["rises_with_price"] = rises_with_price(units)
+    return out
 
 
 def run_store_product(
@@ -313,7 +323,22 @@ def summarise_store(rows: list[dict[str, Any]]) -> dict[str, Any]:
             regrets = [r["methods"][method]["regret"][name] for r in scored]
             current = [r["methods"]["keep the current price"]["regret"][name] for r in scored]
             edges = [r["methods"][method].get("on_edge", {}).get(name) for r in scored]
+            holds = [r["methods"][method].get("hold", {}).get(name) for r in scored]
+            intervals = [r["methods"][method].get("optimal_price_interval", {}).get(name) for r in scored]
+            truth_price = [r["true_optimal_price"][name] for r in scored]
+            near = [h for h, c in zip(holds, current, strict=True) if h is not None and c <= 0.01]
+            far = [h for h, c in zip(holds, current, strict=True) if h is not None and c >= 0.05]
+            covered = [
+                lo - 0.005 <= t <= hi + 0.005
+                for iv, t in zip(intervals, truth_price, strict=True)
+                if iv
+                for lo, hi in [iv]
+            ]
             per_setting[name] = {
+                "hold": float(np.mean(holds)) if holds and all(h is not None for h in holds) else None,
+                "hold_when_current_within_1pct": float(np.mean(near)) if near else None,
+                "hold_when_gain_5pct_or_more": float(np.mean(far)) if far else None,
+                "optimal_price_interval_coverage": float(np.mean(covered)) if covered else None,
                 "regret": quantiles(regrets),
                 "no_worse_than_current": float(np.mean([a <= b + 1e-9 for a, b in zip(regrets, current, strict=True)]))
                 if scored

@@ -613,6 +613,34 @@ def decision_targets(result: dict[str, Any]) -> list[tuple[str, str, str, bool |
                 at_most(method["rises_with_price"], 0.0),
             ),
         ]
+        for name, st in method["settings"].items():
+            if st.get("hold") is None or "interval_coverage" not in targets:
+                continue
+            coverage, near, far = (
+                st["optimal_price_interval_coverage"],
+                st["hold_when_current_within_1pct"],
+                st["hold_when_gain_5pct_or_more"],
+            )
+            rows += [
+                (
+                    f"store {name}: optimal-price interval covers the true optimum",
+                    f">= {pct(targets['interval_coverage'])}",
+                    pct(coverage),
+                    None if coverage is None else coverage >= targets["interval_coverage"],
+                ),
+                (
+                    f"store {name}: hold when the current price is within 1 % of the best",
+                    f">= {pct(targets['hold_near'])}",
+                    pct(near),
+                    None if near is None else near >= targets["hold_near"],
+                ),
+                (
+                    f"store {name}: hold when the true gain is 5 % or more",
+                    f"<= {pct(targets['hold_far'])}",
+                    pct(far),
+                    at_most(far, targets["hold_far"]),
+                ),
+            ]
     if real:
         r = real["summary"]
         stability = r["stability_change"]["median"]
@@ -660,6 +688,35 @@ def render_decision_quality(result: dict[str, Any]) -> str:
                 row.append(pct(st["on_grid_edge"]))
             rows.append(row)
         out.append(markdown_table(header, rows) + "\n")
+        holding = {
+            m: v for m, v in s["methods"].items() if v["settings"][result["settings"][0]].get("hold") is not None
+        }
+        if holding:
+            header = [
+                "method",
+                "setting",
+                "hold",
+                "hold, where current is within 1 %",
+                "hold, where the gain is >= 5 %",
+                "interval covers optimum",
+            ]
+            rows = [
+                [
+                    m,
+                    name,
+                    pct(st["hold"]),
+                    pct(st["hold_when_current_within_1pct"]),
+                    pct(st["hold_when_gain_5pct_or_more"]),
+                    pct(st["optimal_price_interval_coverage"]),
+                ]
+                for m, v in holding.items()
+                for name, st in v["settings"].items()
+            ]
+            out.append(
+                '\nWhen a method says "hold" (keep the current price), and whether its optimal-price interval '
+                "covers the truth:\n\n"
+            )
+            out.append(markdown_table(header, rows) + "\n")
     if store and real:
         a, b = store["calibration"], real["calibration"]
         out.append("\n**Calibration** (`price_list.price_setting_profile`, eligible products, Dec-Aug):\n\n")

@@ -106,3 +106,122 @@ def best_list_price(
     values = expected_outcomes(mix, elasticity, unit_cost, prices)[objective].to_numpy()
     best = int(np.argmax(values))
     return float(prices[best]), best in (0, len(prices) - 1) and len(prices) > 1
+
+
+@dataclass(frozen=True)
+class RecommendationConfig:
+    """How a recommendation is made; every default lives in settings.py."""
+
+    objective: str = "margin"
+    guardrail: float | None = 0.15  # the list price moves at most this share either way (None: up to 3x)
+    min_own_weight: float = 0.0  # own evidence needed to move a price (0: a sure gain on the prior is enough)
+    draws: int = 400  # elasticity draws for the intervals
+    seed: int = 7
+
+
+def _outcomes_at(mix: ObservedMix, elasticities: np.ndarray, cost: float, prices: np.ndarray) -> dict[str, np.ndarray]:
+    """Units, revenue and margin for every (elasticity draw, price): arrays of shape (draws, prices)."""
+    scale = (prices[None, :] / mix.current_list_price) ** elasticities[:, None]
+    paid = mix.regular_units + mix.band_units * mix.band_ratio + mix.guest_units * mix.guest_ratio
+    units = mix.units * scale
+    revenue = prices[None, :] * paid * scale
+    return {"units": units, "revenue": revenue, "margin": revenue - cost * units}
+
+
+def _interval(values: np.ndarray) -> list[float]:
+    return [float(np.quantile(values, 0.025)), float(np.quantile(values, 0.975))]
+
+
+def recommend(
+    mix: ObservedMix,
+    elasticity: float,
+    standard_error: float,
+    own_weight: float,
+    unit_cost: float,
+    cost_assumed: bool,
+    config: RecommendationConfig,
+) -> dict[str, object]:
+    """The list price to charge next, with its effect, its uncertainty, and when not to move.
+
+    The best price (whole pence) for the point elasticity within the guardrail band (and, for
+    margin, never below cost); ``capped`` when the best price without the band lies beyond it.
+    Intervals come from elasticity draws ``N(elasticity, standard_error)`` (demand kept falling
+    with price): the optimal price per draw, and the change in units, revenue and margin at the
+    recommended price against the current one. The answer is "hold the current price" when the
+    objective's gain interval includes zero, when the product's own evidence is below
+    ``min_own_weight``, or when the estimate has no interior optimum; the reason says which.
+    """
+    if config.objective not in ("margin", "revenue"):
+        raise ValueError(f"objective must be 'margin' or 'revenue', not {config.objective!r}")
+    current = mix.current_list_price
+    if config.guardrail is None:
+        low, high = 0.2 * current, 3.0 * current
+    else:
+        low, high = current * (1 - config.guardrail), current * (1 + config.guardrail)
+    if config.objective == "margin":
+        low = max(low, unit_cost)
+    if low > high:  # the cost is above the whole band: nothing in it earns a margin
+        low = high
+    band = pence_grid(low, high)
+    wide = pence_grid(max(0.01, unit_cost if config.objective == "margin" else 0.2 * current), 3.0 * current)
+    point = _outcomes_at(mix, np.array([elasticity]), unit_cost, band)[config.objective][0]
+    best = int(np.argmax(point))
+    recommended = float(band[best])
+    free = _outcomes_at(mix, np.array([elasticity]), unit_cost, wide)[config.objective][0]
+    unconstrained = float(wide[int(np.argmax(free))])
+    # Running off the top means the estimate wants an ever higher price (inelastic demand): no
+    # optimum the data supports. Running off the bottom (revenue with elastic demand) is a
+    # real preference for the lowest price, which the guardrail caps.
+    unbounded_above = int(np.argmax(free)) == len(wide) - 1
+    capped = not unbounded_above and not (band[0] - 1e-9 <= unconstrained <= band[-1] + 1e-9)
+
+    rng = np.random.default_rng(config.seed)
+    draws = np.minimum(rng.normal(elasticity, standard_error, config.draws), -0.05)
+    at_band = _outcomes_at(mix, draws, unit_cost, band)[config.objective]
+    optimal_draws = band[np.argmax(at_band, axis=1)]
+    both = _outcomes_at(mix, draws, unit_cost, np.array([current, recommended]))
+    change = {name: values[:, 1] - values[:, 0] for name, values in both.items()}
+    gain = change[config.objective]
+
+    hold_reason = None
+    if unbounded_above:
+        hold_reason = "the estimated demand is not elastic enough for an optimum: the data cannot support a move"
+    elif own_weight < config.min_own_weight:
+        hold_reason = (
+            f"the evidence is mostly the catalogue prior (own weight {own_weight:.2f} < {config.min_own_weight:.2f})"
+        )
+    elif abs(recommended - current) < 0.005:
+        hold_reason = "the current price is already the best in the band"
+    elif np.quantile(gain, 0.025) <= 0 <= np.quantile(gain, 0.975):
+        hold_reason = f"the expected {config.objective} gain's 95 % interval includes zero"
+    if current < band[0] - 1e-9:  # the current price is below cost: holding it would keep selling at a loss
+        hold_reason = None
+    action = "hold" if hold_reason else ("increase" if recommended > current else "decrease")
+    final = current if hold_reason else recommended
+    return {
+        "objective": config.objective,
+        "current_list_price": current,
+        "recommended_list_price": final,
+        "best_list_price_in_band": recommended,
+        "optimal_list_price_interval": _interval(optimal_draws),
+        "unconstrained_optimum": None if unbounded_above else unconstrained,
+        "action": action,
+        "hold": hold_reason is not None,
+        "hold_reason": hold_reason,
+        "capped": bool(capped),
+        "guardrail": [float(band[0]), float(band[-1])],
+        "guest_list_price": round(final * mix.guest_ratio, 2),
+        "guest_ratio": mix.guest_ratio,
+        "band_ratio": mix.band_ratio,
+        "unit_cost": unit_cost,
+        # The guardrail wins over the cost when the cost is above the whole band: say so.
+        "below_cost": bool(final < unit_cost - 1e-9),
+        "cost_assumed": cost_assumed,
+        "elasticity": elasticity,
+        "elasticity_interval": [elasticity - 1.96 * standard_error, elasticity + 1.96 * standard_error],
+        "own_weight": own_weight,
+        "expected_change": {
+            name: {"mean": float(values.mean()), "interval": _interval(values)} for name, values in change.items()
+        },
+        "mix": mix.to_dict(),
+    }

@@ -123,3 +123,52 @@ def test_predicted_units_never_rise_with_the_list_price() -> None:
     for elasticity in (-0.05, -1.0, -2.5):
         units = recommendation.expected_outcomes(_mix(5, 2, 1), elasticity, 0.4, prices)["units"].to_numpy()
         assert (np.diff(units) <= 0).all()
+
+
+def _recommend(elasticity: float, se: float = 0.02, own_weight: float = 0.5, cost: float = 0.9, **config):
+    return recommendation.recommend(
+        _mix(6, 3, 1), elasticity, se, own_weight, cost, False, recommendation.RecommendationConfig(**config)
+    )
+
+
+def test_a_sure_gain_beyond_the_guardrail_moves_to_the_band_edge_and_says_capped() -> None:
+    answer = _recommend(-2.2)  # unconstrained margin optimum 1.56, below the band 1.70-2.30
+    assert answer["unconstrained_optimum"] == pytest.approx(1.56, abs=0.011)
+    assert answer["recommended_list_price"] == 1.70 and answer["capped"] and answer["action"] == "decrease"
+    assert not answer["hold"] and answer["expected_change"]["margin"]["interval"][0] > 0
+    assert answer["guest_list_price"] == pytest.approx(1.70 * 2.0)
+
+
+def test_an_unsure_gain_holds_the_current_price_and_says_why() -> None:
+    answer = _recommend(-2.2, se=0.6)
+    assert answer["hold"] and answer["recommended_list_price"] == 2.0
+    assert "interval includes zero" in answer["hold_reason"]
+    low, high = answer["optimal_list_price_interval"]
+    assert low <= answer["best_list_price_in_band"] <= high and high - low > 0.1
+
+
+def test_too_little_own_evidence_holds_when_a_setting_asks_for_it() -> None:
+    answer = _recommend(-2.2, own_weight=0.1, min_own_weight=0.3)
+    assert answer["hold"] and "catalogue prior" in answer["hold_reason"]
+
+
+def test_inelastic_estimate_holds_instead_of_raising_without_bound() -> None:
+    answer = _recommend(-0.6)
+    assert answer["hold"] and "not elastic enough" in answer["hold_reason"]
+
+
+def test_never_below_cost_and_never_outside_the_guardrail() -> None:
+    for elasticity in (-1.2, -2.0, -4.0):
+        for cost in (0.5, 1.8, 2.2):
+            for objective in ("margin", "revenue"):
+                answer = _recommend(elasticity, cost=cost, objective=objective)
+                low, high = answer["guardrail"]
+                assert low >= 1.70 - 1e-9 and high <= 2.30 + 1e-9
+                assert low - 1e-9 <= answer["recommended_list_price"] <= high + 1e-9
+                if objective == "margin" and not answer["hold"]:
+                    assert answer["recommended_list_price"] >= cost
+
+
+def test_revenue_with_elastic_demand_goes_to_the_lowest_allowed_price_capped() -> None:
+    answer = _recommend(-2.5, objective="revenue")
+    assert answer["recommended_list_price"] == 1.70 and answer["capped"] and not answer["hold"]
