@@ -76,7 +76,9 @@ class StockcodeOutcome:
     success: bool
     run_id: str
     seconds: float
-    checks: dict[str, bool] = field(default_factory=dict)
+    checks: dict[str, bool] = field(default_factory=dict)  # check name -> passed
+    check_severity: dict[str, str] = field(default_factory=dict)  # check name -> "ERROR" or "WARN"
+    check_reasons: dict[str, str] = field(default_factory=dict)  # check name -> its reason in words
     stage_seconds: dict[str, float] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
     error: str = ""
@@ -111,23 +113,50 @@ def stockcode_lock(home: Path, stock_code: str) -> Iterator[None]:
         yield  # the lock goes with the file's closing, also when the process dies
 
 
-# What a failed blocking check is called in a summary, so it reads as a reason rather than a check id.
-CHECK_LABELS = {"no_feature_drift": "drift", "fairness_within_threshold": "fairness"}
+# What a check is called in a summary, so it reads as a reason rather than a check id.
+CHECK_LABELS = {
+    "no_feature_drift": "drift",
+    "fairness_within_threshold": "fairness",
+    "candidate_no_worse_than_serving": "challenger",
+}
+CHECK_ORDER = tuple(CHECK_LABELS)  # the order they run in
+
+
+def _severity(evaluation: Any) -> str:
+    """``"ERROR"`` or ``"WARN"``: only an ERROR failure blocks promotion (Dagster's blocking rule)."""
+    severity = getattr(evaluation, "severity", None)
+    return str(getattr(severity, "value", severity) or "ERROR")
+
+
+def _reason(evaluation: Any) -> str:
+    """A check's reason in words: its ``reason`` metadata, else its description."""
+    reason = evaluation.metadata.get("reason")
+    text = getattr(reason, "value", reason) or evaluation.description
+    return str(text or "see the check's metadata in `pricing ui`")
+
+
+def _check_verdict(passed: bool | None, severity: str | None, reason: str | None = None) -> str:
+    """``passed``, ``warn (fairness: ...)`` or ``failed (drift: ...)``; ``-`` when the check did not run."""
+    if passed is None:
+        return "-"
+    if passed:
+        return "passed"
+    word = "warn" if severity == "WARN" else "failed"
+    return f"{word} ({reason})" if reason else word
 
 
 def _error_message(result: Any) -> str:
-    """Why a run failed, in words: a failed check's own reason, else the failing step's message.
+    """Why a run failed, in words: a blocking (ERROR) check's own reason, else the failing step's message.
 
     A failed blocking check surfaces in Dagster as a step failure whose error is only the check's
     class and name; the reason (too few rows, which columns drifted, the gap) is in the check's
-    metadata, so that is what the user reads. Other errors keep their message without the
-    exception's class name in front.
+    metadata, so that is what the user reads. A check that failed with WARN severity did not stop
+    the run and is not the reason. Other errors keep their message without the exception's class
+    name in front.
     """
     for evaluation in result.get_asset_check_evaluations():
-        if not evaluation.passed:
-            reason = evaluation.metadata.get("reason")
-            text = str(getattr(reason, "value", reason) or "the check failed; see its metadata in `pricing ui`")
-            return f"{CHECK_LABELS.get(evaluation.check_name, evaluation.check_name)}: {text}"
+        if not evaluation.passed and _severity(evaluation) != "WARN":
+            return f"{CHECK_LABELS.get(evaluation.check_name, evaluation.check_name)}: {_reason(evaluation)}"
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
             error = event.step_failure_data.error
@@ -250,26 +279,58 @@ def _run_in_instance(
                 result = job.execute_in_process(
                     instance=instance, partition_key=code, run_config=PROGRESS_LOGS, raise_on_error=False
                 )
-            checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+            evaluations = result.get_asset_check_evaluations()
+            checks = {e.check_name: e.passed for e in evaluations}
             outcome = StockcodeOutcome(
                 stockcode=code,
                 success=result.success,
                 run_id=result.run_id,
                 seconds=round(time.perf_counter() - t0, 3),
                 checks=checks,
+                check_severity={e.check_name: _severity(e) for e in evaluations},
+                check_reasons={e.check_name: _reason(e) for e in evaluations},
                 stage_seconds=_stage_seconds(result),
                 metadata=_materialization_metadata(result),
                 error="" if result.success else _error_message(result),
             )
             outcomes.append(outcome)
-            verdict = "ok" if outcome.success and all(checks.values()) else "FAILED"
-            progress.console.print(f"  {code}: {verdict} in {outcome.seconds:.1f}s  checks {checks}", soft_wrap=True)
+            verdict = "FAILED" if _blocked(outcome) else "ok with warnings" if _warnings(outcome) else "ok"
+            verdicts = {
+                name: _check_verdict(passed, outcome.check_severity.get(name)) for name, passed in checks.items()
+            }
+            progress.console.print(
+                f"  {code}: {verdict} in {outcome.seconds:.1f}s  checks {escape(str(verdicts))}", soft_wrap=True
+            )
             progress.advance(task)
     return {"raw_transactions": round(raw_seconds, 3)}, outcomes
 
 
-def _check_cell(passed: bool | None) -> str:
-    return {True: "[green]passed[/]", False: "[red]failed[/]", None: "-"}[passed]
+def _blocked(outcome: StockcodeOutcome) -> bool:
+    """The run failed, or a check failed with ERROR severity (a WARN failure does not count)."""
+    return not outcome.success or any(
+        not passed and outcome.check_severity.get(name, "ERROR") != "WARN" for name, passed in outcome.checks.items()
+    )
+
+
+def _warnings(outcome: StockcodeOutcome) -> list[str]:
+    """The checks that failed with WARN severity, each as ``label: reason``."""
+    return [
+        f"{CHECK_LABELS.get(name, name)}: {outcome.check_reasons.get(name, '')}"
+        for name, passed in outcome.checks.items()
+        if not passed and outcome.check_severity.get(name) == "WARN"
+    ]
+
+
+def _check_cell(passed: bool | None, severity: str | None = None, reason: str | None = None) -> str:
+    """A table cell: green ``passed``, yellow ``warn (...)``, red ``failed (...)``, ``-`` when not run."""
+    text = escape(_check_verdict(passed, severity, reason))
+    colour = {True: "green", False: "yellow" if severity == "WARN" else "red"}.get(passed)
+    return f"[{colour}]{text}[/]" if colour else text
+
+
+def _table_console() -> Console:
+    """Stdout at the terminal's width, or wide enough for a whole table row per line in a log or pipe."""
+    return Console(width=None if sys.stdout.isatty() else 180)
 
 
 def _summary(outcomes: list[StockcodeOutcome]) -> Table:
@@ -282,6 +343,7 @@ def _summary(outcomes: list[StockcodeOutcome]) -> Table:
         "champion",
         "test RMSLE",
         "fairness check",
+        "challenger check",
         "optimal price",
         "promoted",
         "seconds",
@@ -294,14 +356,24 @@ def _summary(outcomes: list[StockcodeOutcome]) -> Table:
         rmsle = evaluation.get("champion_test_rmsle")
         price = curve.get("optimal_price")
         edge = " (edge)" if curve.get("optimum_on_edge") else ""
+        warned = [w.split(":", 1)[0] for w in _warnings(o)]
+        if _blocked(o):
+            status = f"[red]failed[/] ({escape(o.error.split(':', 1)[0] or 'a check')})"
+        else:
+            status = f"[yellow]warn[/] ({escape(', '.join(warned))})" if warned else "[green]ok[/]"
+
+        def cell(name: str, o: StockcodeOutcome = o) -> str:  # each reason is printed in full under the table
+            return _check_cell(o.checks.get(name), o.check_severity.get(name))
+
         table.add_row(
             o.stockcode,
-            "[green]ok[/]" if o.success else f"[red]failed[/] ({escape(o.error.split(':', 1)[0])})",
+            status,
             str(o.metadata.get("demand_features", {}).get("rows", "-")),
-            _check_cell(o.checks.get("no_feature_drift")),
+            cell("no_feature_drift"),
             str(evaluation.get("champion", "-")),
             f"{rmsle:.3f}" if isinstance(rmsle, float) else "-",
-            _check_cell(o.checks.get("fairness_within_threshold")),
+            cell("fairness_within_threshold"),
+            cell("candidate_no_worse_than_serving"),
             f"{price:.2f}{edge}" if isinstance(price, float) else "-",
             str(promoted.get("version", "not promoted")),
             f"{o.seconds:.1f}",
@@ -322,7 +394,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     raw_stage, outcomes = run_lineage(settings, args.stockcodes, args.top)
     wall = time.perf_counter() - started
-    Console(width=None if sys.stdout.isatty() else 140).print(_summary(outcomes))
+    _table_console().print(_summary(outcomes))
     if args.json:
         report = {
             "source": settings.source,
@@ -332,7 +404,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
             "stockcodes": [asdict(o) for o in outcomes],
         }
         Path(args.json).write_text(json.dumps(report, indent=2, default=str))
-    failed = [o for o in outcomes if not o.success or not all(o.checks.values())]
+    for o in outcomes:  # a warning does not block promotion; its reason in full, in words
+        for warning in _warnings(o):
+            console.print(f"  [yellow]{o.stockcode}[/] warn ({escape(warning)})", soft_wrap=True)
+    failed = [o for o in outcomes if _blocked(o)]
     for o in failed:  # the table cuts reasons short; each one in full, in words
         console.print(f"  [red]{o.stockcode}[/] {escape(o.error or 'a check did not pass')}", soft_wrap=True)
     if failed:
@@ -342,10 +417,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
             "A failed no_feature_drift check means the latest window differs from the training window: open the "
             "drift report (path in the run's metadata, `pricing ui`), then fix the data or adjust PRICING_DRIFT_* "
             "thresholds. A failed fairness_within_threshold check names the group and gap in its metadata "
-            "(PRICING_FAIRNESS_* sets the threshold and minimum group size)."
+            "(PRICING_FAIRNESS_* sets the threshold and minimum group size). A failed "
+            "candidate_no_worse_than_serving check means the new model forecast worse than the serving one "
+            "(PRICING_CHALLENGER_TOLERANCE)."
         )
         return 1
-    console.print(f"[green]all {len(outcomes)} stockcode(s) passed[/] in {wall:.1f}s; inspect with `pricing ui`")
+    warned = sum(1 for o in outcomes if _warnings(o))
+    note = f" ({warned} with warnings, which do not block promotion)" if warned else ""
+    console.print(f"[green]all {len(outcomes)} stockcode(s) passed[/]{note} in {wall:.1f}s; inspect with `pricing ui`")
     return 0
 
 
@@ -368,7 +447,11 @@ def _cmd_ui(args: argparse.Namespace) -> int:
 
 
 def stockcode_status(instance: Any, store: Any) -> list[dict[str, Any]]:
-    """Where each registered stockcode stands: last run, its check results, the promoted version."""
+    """Where each registered stockcode stands: last run, its check results, the promoted version.
+
+    ``checks`` maps each check of the last run to whether it passed; ``check_severity`` to the
+    severity it carries (a WARN failure does not block promotion) and ``check_reasons`` to its
+    reason in words."""
     from dagster import DagsterEventType, RunsFilter
 
     from .core.bundle import read_pointer
@@ -377,7 +460,8 @@ def stockcode_status(instance: Any, store: Any) -> list[dict[str, Any]]:
 
     rows = []
     for code in sorted(instance.get_dynamic_partitions(STOCKCODE_PARTITIONS_NAME)):
-        row: dict[str, Any] = {"stockcode": code, "last_run": None, "status": None, "checks": {}, "promoted": None}
+        row: dict[str, Any] = {"stockcode": code, "last_run": None, "status": None, "checks": {}}
+        row.update(check_severity={}, check_reasons={}, promoted=None)
         runs = instance.get_runs(filters=RunsFilter(tags={"dagster/partition": code}), limit=1)
         if runs:
             run = runs[0]
@@ -387,6 +471,8 @@ def stockcode_status(instance: Any, store: Any) -> list[dict[str, Any]]:
             for event in instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
                 evaluation = event.dagster_event.event_specific_data
                 row["checks"][evaluation.check_name] = evaluation.passed
+                row["check_severity"][evaluation.check_name] = _severity(evaluation)
+                row["check_reasons"][evaluation.check_name] = _reason(evaluation)
         try:
             pointer = read_pointer(store, code)
             row["promoted"] = pointer["version"]
@@ -409,18 +495,24 @@ def _cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2, default=str))
         return 0
     table = Table(title=f"stockcodes in {os.environ['DAGSTER_HOME']}")
-    for column in ("stockcode", "last run", "status", "no_feature_drift", "fairness_within_threshold", "promoted"):
+    for column in ("stockcode", "last run", "status", *CHECK_ORDER, "promoted"):
         table.add_column(column)
     for row in rows:
         table.add_row(
             row["stockcode"],
             (row["last_run"] or "-")[:8],
             row["status"] or "never run",
-            _check_cell(row["checks"].get("no_feature_drift")),
-            _check_cell(row["checks"].get("fairness_within_threshold")),
+            *(_check_cell(row["checks"].get(name), row["check_severity"].get(name)) for name in CHECK_ORDER),
             row["promoted"] or "not promoted",
         )
-    Console(width=None if sys.stdout.isatty() else 140).print(table)
+    out = _table_console()
+    out.print(table)
+    for row in rows:  # each check's reason in words, in the order the checks run
+        names = [*(n for n in CHECK_ORDER if n in row["checks"]), *sorted(set(row["checks"]) - set(CHECK_ORDER))]
+        for name in names:
+            verdict = _check_verdict(row["checks"][name], row["check_severity"].get(name))
+            reason = row["check_reasons"].get(name, "")
+            out.print(f"{row['stockcode']} {CHECK_LABELS.get(name, name)}: {verdict}: {escape(reason)}", soft_wrap=True)
     if not rows:
         console.print("no stockcode is registered yet: run `pricing run` (or let the sensors register them)")
     return 0

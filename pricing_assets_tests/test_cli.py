@@ -19,21 +19,31 @@ from .helpers import shifted_source_file
 
 PRICING = str(Path(sys.executable).parent / "pricing")
 pytestmark = pytest.mark.slow
+CHECKS = {"no_feature_drift", "fairness_within_threshold", "candidate_no_worse_than_serving"}
 
 
-def run_cli(tmp_path: Path, *args: str, dagster_home: Path | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    tmp_path: Path, *args: str, dagster_home: Path | None = None, env_extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
-    env.update({"PRICING_PROJECT_DIR": str(tmp_path), "PRICING_SYNTHETIC_PRODUCTS": "4"})
+    env.update({"PRICING_PROJECT_DIR": str(tmp_path), "PRICING_SYNTHETIC_PRODUCTS": "4", **(env_extra or {})})
     if dagster_home:
         env["DAGSTER_HOME"] = str(dagster_home)
     return subprocess.run([PRICING, "run", *args], env=env, capture_output=True, text=True, timeout=600)
 
 
-def status_of(tmp_path: Path) -> dict[str, dict]:
+def status_proc(tmp_path: Path, *args: str, dagster_home: Path | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
     env["PRICING_PROJECT_DIR"] = str(tmp_path)
-    proc = subprocess.run([PRICING, "status", "--json"], env=env, capture_output=True, text=True, timeout=300)
+    if dagster_home:
+        env["DAGSTER_HOME"] = str(dagster_home)
+    proc = subprocess.run([PRICING, "status", *args], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def status_of(tmp_path: Path, dagster_home: Path | None = None) -> dict[str, dict]:
+    proc = status_proc(tmp_path, "--json", dagster_home=dagster_home)
     return {row["stockcode"]: row for row in json.loads(proc.stdout)}
 
 
@@ -65,17 +75,32 @@ def test_run_top_two_records_everything_in_the_embedded_instance(tmp_path):
     assert set(status) == set(partitions)
     for row in status.values():
         assert row["status"] == "SUCCESS" and row["promoted"] and all(row["checks"].values())
-        assert set(row["checks"]) == {"no_feature_drift", "fairness_within_threshold"}
+        assert set(row["checks"]) == CHECKS and set(row["check_reasons"]) == CHECKS
 
 
-def test_run_uses_dagster_home_when_set(tmp_path):
+def test_run_uses_dagster_home_when_set_and_a_warning_does_not_fail_it(tmp_path):
+    """A check that fails with WARN severity (here: fairness, every group below the minimum rows)
+    does not block promotion, so the run is not a failure: exit 0, shown as a warning with its reason,
+    and `pricing status` says the reason of each check in words."""
     home = tmp_path / "elsewhere"
     home.mkdir()
-    proc = run_cli(tmp_path, "--top", "1", dagster_home=home)
+    proc = run_cli(tmp_path, "--top", "1", dagster_home=home, env_extra={"PRICING_FAIRNESS_MIN_GROUP_ROWS": "1000000"})
     assert proc.returncode == 0, proc.stderr
     with instance_at(home) as instance:
         assert len(instance.get_runs()) == 2
+        (code,) = instance.get_dynamic_partitions("stockcode")
     assert not (tmp_path / ".pricing" / "dagster_home").exists()
+    assert f"{code} warn (fairness: " in proc.stderr and "1000000" in proc.stderr  # the reason names the minimum
+    assert "failed" not in proc.stdout and "FAILED" not in proc.stderr and "did not pass" not in proc.stderr
+    assert "1 with warnings" in proc.stderr and "not promoted" not in proc.stdout
+    row = status_of(tmp_path, dagster_home=home)[code]
+    assert row["checks"] == {name: name != "fairness_within_threshold" for name in CHECKS} and row["promoted"]
+    assert row["check_severity"]["fairness_within_threshold"] == "WARN"
+    table = status_proc(tmp_path, dagster_home=home).stdout
+    assert f"{code} fairness: warn: " in table and "1000000" in table
+    assert f"{code} drift: passed: " in table and f"{code} challenger: passed: " in table
+    for name in CHECKS:  # each check's own reason, in words, under the table
+        assert row["check_reasons"][name] and row["check_reasons"][name][:40] in table
 
 
 def test_drift_failure_exits_non_zero_and_says_what_to_do(tmp_path):
@@ -89,6 +114,8 @@ def test_drift_failure_exits_non_zero_and_says_what_to_do(tmp_path):
     assert "dagster._core" not in proc.stdout + proc.stderr and "CheckFailedError" not in proc.stdout + proc.stderr
     row = status_of(tmp_path)[code]
     assert row["status"] == "FAILURE" and row["checks"] == {"no_feature_drift": False} and row["promoted"] is None
+    assert row["check_severity"] == {"no_feature_drift": "ERROR"}
+    assert f"{code} drift: failed: {row['check_reasons']['no_feature_drift'][:40]}" in status_proc(tmp_path).stdout
 
 
 @pytest.mark.parametrize(
@@ -129,14 +156,15 @@ def test_run_on_the_uci_file(tmp_path):
     assert proc.returncode in (0, 1), proc.stderr
     report = json.loads((tmp_path / "out.json").read_text())
     (outcome,) = report["stockcodes"]
-    assert outcome["stockcode"] == "85123A" and set(outcome["checks"]) == {
-        "no_feature_drift",
-        "fairness_within_threshold",
-    }
+    assert outcome["stockcode"] == "85123A" and set(outcome["checks"]) == CHECKS
     assert {"training_splits", "dfn_model", "model_evaluation", "fairness_report"} <= set(outcome["stage_seconds"])
-    passed = all(outcome["checks"].values())
-    assert (proc.returncode == 0) == passed
-    assert ("promoted_model" in outcome["metadata"]) == passed
+    # Only a failure with ERROR severity blocks; a WARN failure is shown and the bundle is promoted.
+    blocked = any(not ok and outcome["check_severity"][name] == "ERROR" for name, ok in outcome["checks"].items())
+    assert (proc.returncode == 0) == (not blocked)
+    assert ("promoted_model" in outcome["metadata"]) == (not blocked)
+    for name, ok in outcome["checks"].items():
+        if not ok and outcome["check_severity"][name] == "WARN":
+            assert "85123A warn (" in proc.stderr
     assert "85123A" in proc.stdout
     assert "ConvergenceWarning" not in proc.stderr  # non-converged fits are counted per study, not printed each
 
