@@ -119,11 +119,13 @@ def _upstream_versions(context: AssetExecutionContext, stock_code: str) -> dict[
     """Data version, code version, run and time of the latest materialisation of each upstream asset.
 
     The upstream set is read from the asset graph, so an asset added to the lineage is recorded
-    without anyone keeping a list."""
+    without anyone keeping a list; an unpartitioned one (raw_transactions, catalogue_price_response)
+    by its latest materialisation, a partitioned one by this stockcode's."""
     graph = context.job_def.asset_layer.asset_graph
     found = {}
-    for name in sorted(key.to_user_string() for key in graph.get_ancestor_asset_keys(context.asset_key)):
-        partitions = None if name == "raw_transactions" else [stock_code]
+    for key in sorted(graph.get_ancestor_asset_keys(context.asset_key), key=lambda k: k.to_user_string()):
+        name = key.to_user_string()
+        partitions = [stock_code] if graph.get(key).partitions_def is not None else None
         records = context.instance.fetch_materializations(
             AssetRecordsFilter(asset_key=AssetKey(name), asset_partitions=partitions), limit=1
         ).records
