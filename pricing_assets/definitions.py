@@ -12,7 +12,12 @@ from .assets.drift import drift_report, no_feature_drift
 from .assets.evaluation import model_evaluation, shap_explanations
 from .assets.fairness import fairness_report, fairness_within_threshold
 from .assets.models import model_assets
-from .assets.price_response import catalogue_price_response, stockcode_price_response, weekly_demand
+from .assets.price_response import (
+    catalogue_price_response,
+    list_price_recommendation,
+    stockcode_price_response,
+    weekly_demand,
+)
 from .assets.promotion import price_curve, promoted_model
 from .assets.training import training_splits
 from .assets.transactions import cleaned_transactions, demand_features, raw_transactions
@@ -54,6 +59,7 @@ def build_definitions(settings: Settings | None = None, loggers: dict | None = N
             cleaned_transactions,
             weekly_demand,
             stockcode_price_response,
+            list_price_recommendation,
             demand_features,
             drift_report,
             training_splits,

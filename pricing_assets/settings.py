@@ -99,6 +99,12 @@ class Settings:
     fairness_min_group_rows: int = 20
     price_bins: int = 50
     pricing_recent_days: int = 90
+    # The list-price recommendation (core/recommendation.py) ---------------------------------
+    objective: str = "margin"  # margin | revenue (revenue alone always wants the lowest price allowed)
+    guardrail: float = 0.15  # a recommendation moves the list price at most this share either way
+    costs: str | None = None  # CSV of stockcode,unit_cost (a path or s3:// URL)
+    assumed_cost_ratio: float = 0.5  # unit cost / current list price where the costs file has none
+    min_own_weight: float = 0.0  # own evidence needed to move a price (0: a sure gain on the prior suffices)
     # Orchestration ------------------------------------------------------------------------
     watch_dir: str | None = None  # the new-data sensor watches this folder for source files...
     watch_s3_prefix: str | None = None  # ...or this prefix of PRICING_S3_BUCKET
@@ -174,6 +180,14 @@ class Settings:
             raise ValueError("PRICING_FAIRNESS_THRESHOLD and PRICING_FAIRNESS_MIN_GROUP_ROWS must be positive")
         if not 2 <= self.price_bins <= 1000:
             raise ValueError("PRICING_PRICE_BINS must be between 2 and 1000")
+        if self.objective not in ("margin", "revenue"):
+            raise ValueError(f"PRICING_OBJECTIVE must be 'margin' or 'revenue', not {self.objective!r}")
+        if not 0 < self.guardrail <= 1:
+            raise ValueError("PRICING_GUARDRAIL must be in (0, 1]: the largest share a list price may move")
+        if not 0 < self.assumed_cost_ratio < 1:
+            raise ValueError("PRICING_ASSUMED_COST_RATIO must be in (0, 1): a unit cost as a share of the list price")
+        if not 0 <= self.min_own_weight <= 1:
+            raise ValueError("PRICING_MIN_OWN_WEIGHT must be in [0, 1]")
         if self.cache_ttl_seconds < 1 or self.reload_seconds < 0 or not 2 <= self.max_price_bins <= 1000:
             raise ValueError(
                 "PRICING_CACHE_TTL_SECONDS must be >= 1, PRICING_RELOAD_SECONDS >= 0, PRICING_MAX_PRICE_BINS in 2..1000"

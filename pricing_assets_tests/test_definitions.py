@@ -18,6 +18,7 @@ def test_definitions_load_with_fixed_names():
         "cleaned_transactions",
         "weekly_demand",
         "stockcode_price_response",
+        "list_price_recommendation",
         "demand_features",
         "drift_report",
         "training_splits",

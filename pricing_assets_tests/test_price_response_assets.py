@@ -6,13 +6,26 @@ import pandas as pd
 import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 
-from pricing_assets.assets.price_response import catalogue_price_response, stockcode_price_response, weekly_demand
+from pricing_assets.assets.price_response import (
+    catalogue_price_response,
+    list_price_recommendation,
+    stockcode_price_response,
+    weekly_demand,
+)
 from pricing_assets.assets.transactions import cleaned_transactions, raw_transactions
 from pricing_assets.core.sources import load_source
 from pricing_assets.definitions import build_resources
 from pricing_assets.partitions import register_stockcodes
 
-ASSETS = [raw_transactions, catalogue_price_response, cleaned_transactions, weekly_demand, stockcode_price_response]
+ASSETS = [
+    raw_transactions,
+    catalogue_price_response,
+    cleaned_transactions,
+    weekly_demand,
+    stockcode_price_response,
+    list_price_recommendation,
+]
+PER_STOCKCODE = [cleaned_transactions, weekly_demand, stockcode_price_response, list_price_recommendation]
 SOURCE = {"source": "store", "synthetic_products": 30, "seed": 7}
 
 
@@ -22,18 +35,23 @@ def instance():
         yield inst
 
 
-def _materialize(instance, settings, selection, partition=None, source=SOURCE):
+def _materialize(instance, settings, selection, partition=None, source=SOURCE, costs=None):
+    ops = {}
+    if raw_transactions in selection:
+        ops["raw_transactions"] = {"config": source}
+    if costs is not None:
+        ops["list_price_recommendation"] = {"config": {"costs": str(costs)}}
     return materialize(
         ASSETS,
         selection=selection,
         partition_key=partition,
         instance=instance,
         resources=build_resources(settings),
-        run_config={"ops": {"raw_transactions": {"config": source}}} if raw_transactions in selection else None,
+        run_config={"ops": ops} if ops else None,
     )
 
 
-def test_stockcode_response_combines_its_own_changes_with_the_catalogue(instance, settings):
+def test_stockcode_response_combines_its_own_changes_with_the_catalogue(instance, settings, tmp_path):
     assert _materialize(instance, settings, [raw_transactions, catalogue_price_response]).success
     catalogue = instance.get_latest_materialization_event(AssetKey("catalogue_price_response")).asset_materialization
     assert catalogue.metadata["stockcodes_with_list_changes"].value >= 1
@@ -41,11 +59,15 @@ def test_stockcode_response_combines_its_own_changes_with_the_catalogue(instance
     changed = truth.sort_values("largest_list_change").iloc[-1]["stock_code"]
     still = truth[truth["list_changes"] == 0].iloc[0]["stock_code"]
     register_stockcodes(instance, [changed, still])
-    results = {}
+    costs = tmp_path / "costs.csv"
+    true_cost = float(truth.set_index("stock_code").loc[changed, "unit_cost"])
+    costs.write_text(f"stockcode,unit_cost\n{changed},{true_cost}\n")
+    results, answers = {}, {}
     for code in (changed, still):
-        run = _materialize(instance, settings, [cleaned_transactions, weekly_demand, stockcode_price_response], code)
+        run = _materialize(instance, settings, PER_STOCKCODE, code, costs=costs)
         assert run.success
         results[code] = run.output_for_node("stockcode_price_response")
+        answers[code] = run.output_for_node("list_price_recommendation")
         panel = run.output_for_node("weekly_demand")
         assert isinstance(panel, pd.DataFrame) and panel["week"].is_monotonic_increasing
     mine, prior_only = results[changed], results[still]
@@ -55,6 +77,17 @@ def test_stockcode_response_combines_its_own_changes_with_the_catalogue(instance
     assert low < mine["elasticity"] < high < 0
     event = instance.get_latest_materialization_event(AssetKey("stockcode_price_response")).asset_materialization
     assert {"elasticity", "interval_95", "own_weight"} <= set(event.metadata)
+    # The recommendation: the file's cost where it has one, else the assumed ratio, flagged; inside its guardrail.
+    known, assumed = answers[changed], answers[still]
+    assert known["unit_cost"] == pytest.approx(true_cost) and known["cost_assumed"] is False
+    assert assumed["cost_assumed"] is True
+    assert assumed["unit_cost"] == pytest.approx(0.5 * assumed["current_list_price"], abs=1e-4)
+    for answer in (known, assumed):
+        low, high = answer["guardrail"]
+        assert low <= answer["recommended_list_price"] <= high
+        assert answer["hold"] == (answer["action"] == "hold") and (answer["hold_reason"] is not None) == answer["hold"]
+    shown = instance.get_latest_materialization_event(AssetKey("list_price_recommendation")).asset_materialization
+    assert shown.metadata["plot"].value.startswith("![recommendation](data:image/png;base64,")
 
 
 def test_a_source_without_list_changes_loads_and_says_the_response_is_not_identified(instance, settings):

@@ -27,7 +27,12 @@ def test_every_field_reads_its_pricing_variable(tmp_path):
     assert (defaults.dfn_trials, defaults.backup_trials, defaults.price_bins) == (10, 15, 50)
 
 
-CHOICES = {"env": "production", "source": "uci", "executor": "in_process"}  # a valid value other than the default
+CHOICES = {
+    "env": "production",
+    "source": "uci",
+    "executor": "in_process",
+    "objective": "revenue",
+}  # a valid value other than the default
 EXTRA = {"env": {"PRICING_S3_BUCKET": "a-bucket"}}  # what a changed value needs beside it to be valid
 
 
@@ -80,6 +85,9 @@ def test_every_field_reads_its_own_pricing_variable(tmp_path):
         ("PRICING_PRICE_BINS", "100000", "PRICING_PRICE_BINS"),
         ("PRICING_FAIRNESS_THRESHOLD", "0", "PRICING_FAIRNESS_THRESHOLD"),
         ("PRICING_ENV", "staging", "PRICING_ENV"),
+        ("PRICING_OBJECTIVE", "profit", "PRICING_OBJECTIVE must be 'margin' or 'revenue'"),
+        ("PRICING_GUARDRAIL", "2", "PRICING_GUARDRAIL must be in"),
+        ("PRICING_ASSUMED_COST_RATIO", "1.5", "PRICING_ASSUMED_COST_RATIO"),
     ],
 )
 def test_bad_values_name_the_variable_to_fix(tmp_path, variable, value, message):

@@ -19,7 +19,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from pricing_assets.core.stockcodes import STOCKCODE_KEY, InvalidStockcodeError, validate_stockcode
 from pricing_assets.settings import Settings
@@ -72,6 +72,16 @@ class PriceAnswer(BaseModel):
     skipped_models: list[dict[str, str]]
     model_version: str
     lineage_id: str
+    recommendation: dict[str, Any] | None = Field(
+        None,
+        description=(
+            "The wholesale list-price recommendation promoted with the bundle: current and recommended "
+            "list price, action (increase, decrease or hold) and the hold reason, capped, the guardrail, "
+            "the optimal-price interval, the expected weekly change in units, revenue and margin with "
+            "intervals, the elasticity with its interval and own weight, the unit cost (and whether it "
+            "was assumed), the guest list price that follows. Null for bundles promoted before it existed."
+        ),
+    )
     cached: bool
 
 
@@ -147,6 +157,7 @@ def encode_answer(
         "skipped_models": answer.skipped,
         "model_version": bundle.version,
         "lineage_id": bundle.manifest["lineage_id"],
+        "recommendation": bundle.manifest.get("recommendation"),
     }
     return json.dumps(body)[:-1]
 

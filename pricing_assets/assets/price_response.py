@@ -2,15 +2,17 @@
 
 ``catalogue_price_response`` is unpartitioned and runs with ``raw_transactions`` (the raw job):
 every stockcode partition reads it, so the shared work is done once per source load.
-``weekly_demand`` and ``stockcode_price_response`` are per stockcode, in the lineage job.
+``weekly_demand``, ``stockcode_price_response`` and ``list_price_recommendation`` are per
+stockcode, in the lineage job.
 """
 
+import base64
 import time
 
 import pandas as pd
 from dagster import AssetExecutionContext, Config, MetadataValue, Output, asset
 
-from ..core import price_list, price_response, stockcodes
+from ..core import price_list, price_response, recommendation, stockcodes
 from ..partitions import stockcode_partitions
 from ..settings import current_settings
 from .common import code_version_of, table_metadata
@@ -133,5 +135,82 @@ def stockcode_price_response(
             "own_weight": _float(response.own_weight),
             "list_changes": MetadataValue.int(response.list_changes),
             "prior_elasticity": _float(response.prior_elasticity),
+        },
+    )
+
+
+class RecommendationConfig(Config):
+    """The decision's settings; defaults from PRICING_OBJECTIVE, PRICING_GUARDRAIL, PRICING_COSTS,
+    PRICING_ASSUMED_COST_RATIO and PRICING_MIN_OWN_WEIGHT (settings.py)."""
+
+    objective: str = current_settings().objective
+    guardrail: float = current_settings().guardrail
+    costs: str | None = current_settings().costs
+    assumed_cost_ratio: float = current_settings().assumed_cost_ratio
+    min_own_weight: float = current_settings().min_own_weight
+    seed: int = current_settings().seed
+
+
+@asset(
+    partitions_def=stockcode_partitions,
+    group_name=GROUP,
+    code_version=code_version_of(recommendation),
+    description=(
+        "The wholesale list price to charge next (core/recommendation.py): the best whole-pence "
+        "price for the objective within the guardrail (never below cost for margin), valued with "
+        "the mix of list, band and guest lines the store's policy charges; the interval of the "
+        "optimal price and of the expected change in units, revenue and margin; 'hold' with the "
+        "reason when the gain is not sure; the guest price that follows. A plot in the metadata."
+    ),
+)
+def list_price_recommendation(
+    context: AssetExecutionContext,
+    config: RecommendationConfig,
+    stockcode_price_response: dict,
+    cleaned_transactions: pd.DataFrame,
+) -> Output[dict]:
+    stock_code = stockcodes.validate_stockcode(context.partition_key)
+    if not stockcode_price_response.get("identified"):
+        reason = f"hold: no price response to act on ({stockcode_price_response.get('reason')})"
+        return Output({"stock_code": stock_code, "hold": True, "hold_reason": reason}, metadata={"reason": reason})
+    mix = recommendation.observed_mix(cleaned_transactions)
+    costs = recommendation.read_unit_costs(config.costs) if config.costs else {}
+    cost, assumed = recommendation.unit_cost_for(stock_code, costs, mix.current_list_price, config.assumed_cost_ratio)
+    decision = recommendation.RecommendationConfig(
+        objective=config.objective, guardrail=config.guardrail, min_own_weight=config.min_own_weight, seed=config.seed
+    )
+    response = stockcode_price_response
+    answer = recommendation.recommend(
+        mix, response["elasticity"], response["standard_error"], response["own_weight"], cost, assumed, decision
+    )
+    low, high = answer["guardrail"]
+    curve = recommendation.recommendation_curve(
+        mix, response["elasticity"], response["standard_error"], cost, recommendation.pence_grid(low, high), config.seed
+    )
+    png = recommendation.recommendation_plot(curve, answer, f"{stock_code}: {config.objective}")
+    change = answer["expected_change"][config.objective]
+    verdict = answer["hold_reason"] or f"{answer['action']}{', capped by the guardrail' if answer['capped'] else ''}"
+    context.log.info(
+        f"{stock_code}: list {answer['current_list_price']:.2f} -> {answer['recommended_list_price']:.2f} ({verdict}); "
+        f"expected weekly {config.objective} change {change['mean']:+.2f} "
+        f"({change['interval'][0]:+.2f} to {change['interval'][1]:+.2f})"
+    )
+    rows = "\n".join(
+        f"| {name} | {v['mean']:+.2f} | {v['interval'][0]:+.2f} to {v['interval'][1]:+.2f} |"
+        for name, v in answer["expected_change"].items()
+    )
+    return Output(
+        {"stock_code": stock_code, **answer, "curve": curve.round(6).to_dict(orient="list")},
+        metadata={
+            "current_list_price": _float(answer["current_list_price"]),
+            "recommended_list_price": _float(answer["recommended_list_price"]),
+            "action": MetadataValue.text(str(answer["action"])),
+            "hold_reason": MetadataValue.text(str(answer["hold_reason"] or "")),
+            "capped": MetadataValue.bool(bool(answer["capped"])),
+            "unit_cost": MetadataValue.text(f"{cost:.2f}{' (assumed)' if assumed else ''}"),
+            "expected_weekly_change": MetadataValue.md(
+                "| measure | expected | 95 % interval |\n|---|---|---|\n" + rows
+            ),
+            "plot": MetadataValue.md(f"![recommendation](data:image/png;base64,{base64.b64encode(png).decode()})"),
         },
     )

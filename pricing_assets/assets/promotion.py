@@ -147,7 +147,8 @@ def _upstream_versions(context: AssetExecutionContext, stock_code: str) -> dict[
     group_name=GROUP,
     code_version=code_version_of(bundle),
     description=(
-        "The serving bundle: champion, fallback models, preprocessor, pricing inputs and a lineage "
+        "The serving bundle: champion, fallback models, preprocessor, pricing inputs, the list-price "
+        "recommendation and a lineage "
         "manifest (upstream data and code versions, SHA-256 of every file, run id, check outcomes). "
         "Materialised only when none of no_feature_drift, fairness_within_threshold and "
         "candidate_no_worse_than_serving failed with ERROR severity (a warning is recorded in the "
@@ -162,6 +163,7 @@ def promoted_model(
     fairness_report: dict,
     challenger_comparison: dict,
     price_curve: pd.DataFrame,
+    list_price_recommendation: dict,
     store: ArtifactStoreResource,
 ) -> Output[dict]:
     stock_code = validate_stockcode(context.partition_key)
@@ -205,6 +207,7 @@ def promoted_model(
     files["preprocessor.json"] = artifact_store.get_bytes(preprocessor_key(stock_code))
     files["scenario.parquet"] = artifact_store.get_bytes(scenario_key(stock_code))
     files["price_curve.parquet"] = frame_to_parquet(price_curve)
+    files["recommendation.json"] = json.dumps(list_price_recommendation, sort_keys=True, default=float).encode()
     best = price_curve.loc[price_curve["sales"].idxmax()]
     manifest = {
         "created_at": time.time(),
@@ -230,6 +233,8 @@ def promoted_model(
             for k in ("basis", "candidate_rmsle", "serving_rmsle", "serving_version", "baseline_rmsle", "window")
         },
         "data_window": challenger_comparison["data_window"],
+        # The list-price answer (recommendation.json has it with its curve); serving returns this part.
+        "recommendation": {k: v for k, v in list_price_recommendation.items() if k not in ("curve", "mix")},
         "shap_top_features": dict(list(shap_explanations["importance"].items())[:10]),
         "upstream": _upstream_versions(context, stock_code),
         "code_version": context.assets_def.code_versions_by_key[context.asset_key],

@@ -225,3 +225,72 @@ def recommend(
         },
         "mix": mix.to_dict(),
     }
+
+
+def read_unit_costs(location: str) -> dict[str, float]:
+    """Unit costs per stockcode from a CSV with columns ``stockcode,unit_cost`` (a path or s3:// URL)."""
+    from .sources import read_table
+
+    if not location.lower().endswith(".csv"):
+        raise ValueError(f"the costs file {location!r} must be a .csv with columns stockcode,unit_cost")
+    table = read_table(location)
+    table.columns = [str(c).strip().lower() for c in table.columns]
+    missing = [c for c in ("stockcode", "unit_cost") if c not in table.columns]
+    if missing:
+        raise ValueError(f"the costs file {location!r} lacks column(s) {missing}; expected stockcode,unit_cost")
+    costs = pd.to_numeric(table["unit_cost"], errors="coerce")
+    bad = table.loc[costs.isna() | (costs <= 0), "stockcode"].astype(str).tolist()
+    if bad:
+        raise ValueError(f"the costs file {location!r} has unit costs that are not positive numbers for {bad[:5]}")
+    return dict(zip(table["stockcode"].astype(str).str.strip(), costs.astype(float), strict=True))
+
+
+def unit_cost_for(stock_code: str, costs: dict[str, float], current: float, assumed_ratio: float) -> tuple[float, bool]:
+    """The stockcode's unit cost from the costs file, else ``assumed_ratio`` x its current list (flagged assumed)."""
+    if stock_code in costs:
+        return float(costs[stock_code]), False
+    return round(assumed_ratio * current, 4), True
+
+
+def recommendation_curve(
+    mix: ObservedMix, elasticity: float, standard_error: float, unit_cost: float, prices: np.ndarray, seed: int = 7
+) -> pd.DataFrame:
+    """Expected weekly units, revenue and margin over ``prices``, with 95 % bands from the elasticity's uncertainty."""
+    draws = np.minimum(np.random.default_rng(seed).normal(elasticity, standard_error, 400), -0.05)
+    point = _outcomes_at(mix, np.array([elasticity]), unit_cost, prices)
+    drawn = _outcomes_at(mix, draws, unit_cost, prices)
+    frame = pd.DataFrame({"list_price": prices})
+    for name in ("units", "revenue", "margin"):
+        frame[name] = point[name][0]
+        frame[f"{name}_low"] = np.quantile(drawn[name], 0.025, axis=0)
+        frame[f"{name}_high"] = np.quantile(drawn[name], 0.975, axis=0)
+    return frame
+
+
+def recommendation_plot(curve: pd.DataFrame, answer: dict[str, object], title: str) -> bytes:
+    """The objective over list prices with its band, the current and the recommended price, as PNG bytes."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    objective = str(answer["objective"])
+    fig, ax = plt.subplots(figsize=(7, 3.6), dpi=100)
+    x = curve["list_price"]
+    ax.fill_between(x, curve[f"{objective}_low"], curve[f"{objective}_high"], color="#3b6ea5", alpha=0.2)
+    ax.plot(x, curve[objective], color="#3b6ea5", label=f"expected weekly {objective}")
+    ax.axvline(float(answer["current_list_price"]), color="#666666", linestyle="--", label="current list price")
+    ax.axvline(float(answer["recommended_list_price"]), color="#c0392b", label="recommended")
+    low, high = answer["guardrail"]  # type: ignore[misc]
+    ax.axvspan(float(low), float(high), color="#999999", alpha=0.08, label="guardrail")
+    flags = "hold" if answer["hold"] else str(answer["action"])
+    ax.set_title(f"{title} ({flags}{', capped' if answer['capped'] else ''})")
+    ax.set_xlabel("wholesale list price")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    plt.close(fig)
+    return buffer.getvalue()

@@ -172,3 +172,21 @@ def test_never_below_cost_and_never_outside_the_guardrail() -> None:
 def test_revenue_with_elastic_demand_goes_to_the_lowest_allowed_price_capped() -> None:
     answer = _recommend(-2.5, objective="revenue")
     assert answer["recommended_list_price"] == 1.70 and answer["capped"] and not answer["hold"]
+
+
+def test_costs_file_is_read_and_bad_ones_are_refused_in_words(tmp_path) -> None:
+    good = tmp_path / "costs.csv"
+    good.write_text("StockCode,Unit_Cost\n85123A,1.25\n22423 ,6.0\n")
+    assert recommendation.read_unit_costs(str(good)) == {"85123A": 1.25, "22423": 6.0}
+    assert recommendation.unit_cost_for("85123A", {"85123A": 1.25}, 2.95, 0.5) == (1.25, False)
+    assert recommendation.unit_cost_for("21212", {"85123A": 1.25}, 0.55, 0.5) == (0.275, True)
+    missing = tmp_path / "missing.csv"
+    missing.write_text("stockcode,cost\n85123A,1.25\n")
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['unit_cost'\]"):
+        recommendation.read_unit_costs(str(missing))
+    negative = tmp_path / "negative.csv"
+    negative.write_text("stockcode,unit_cost\n85123A,-1\n22423,abc\n")
+    with pytest.raises(ValueError, match="not positive numbers for \\['85123A', '22423'\\]"):
+        recommendation.read_unit_costs(str(negative))
+    with pytest.raises(ValueError, match="must be a .csv"):
+        recommendation.read_unit_costs(str(tmp_path / "costs.xlsx"))
