@@ -49,6 +49,10 @@ def test_prices_lineage_and_listing(promoted_project, url):
     assert curve[-1]["unit_price"] == pytest.approx(manifest["pricing"]["price_max"])
     best = max(curve, key=lambda p: p["sales"])
     assert answer["optimal_price"] == pytest.approx(best["unit_price"])
+    # The list-price recommendation promoted with the bundle comes with every answer, as the manifest has it.
+    recommendation = answer["recommendation"]
+    assert recommendation == manifest["recommendation"] and recommendation["stock_code"] == code
+    assert recommendation["action"] in ("increase", "decrease", "hold")
     assert all(p["quantity_low"] <= p["quantity"] <= p["quantity_high"] for p in curve)
     narrow = httpx.get(
         f"{url}/v1/predict-price/{code}", params={"unitprice_min": 1, "unitprice_max": 2, "num_price_bins": 11}
