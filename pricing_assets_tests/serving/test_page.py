@@ -32,6 +32,11 @@ def test_page_draws_the_curve_with_the_optimum_and_links_the_lineage(promoted_pr
     assert f"{code}: optimal price {answer['optimal_price']:.2f}" in dom  # the page shows what the API says
     assert f"optimal {answer['optimal_price']:.2f}" in dom and f">{answer['model_version']}</a>" in dom
     assert f'href="/v1/lineage/{code}"' in dom
+    # The list-price recommendation: current -> recommended with its verdict, as the API gives it.
+    rec = answer["recommendation"]
+    verdict = f"hold: {rec['hold_reason']}" if rec["hold"] else rec["action"]
+    assert f"{rec['current_list_price']:.2f} \u2192 {rec['recommended_list_price']:.2f} ({verdict}" in dom
+    assert "Expected weekly margin change of the move" in dom
     assert "https://" not in dom.split("<script>")[0]  # no CDN: works offline
     assert (ARTIFACTS / "serving_page.png").stat().st_size > 10_000
     assert "no promoted model" in bad  # the error is shown, not an empty chart
