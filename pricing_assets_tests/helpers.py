@@ -10,7 +10,7 @@ from dagster import DagsterInstance, materialize
 from pricing_assets.assets.drift import drift_report, no_feature_drift
 from pricing_assets.assets.transactions import cleaned_transactions, demand_features, raw_transactions
 from pricing_assets.core.synthetic import SyntheticConfig, generate
-from pricing_assets.definitions import LINEAGE_JOB, build_definitions, build_resources
+from pricing_assets.definitions import LINEAGE_JOB, RAW_JOB, build_definitions, build_resources
 from pricing_assets.partitions import register_stockcodes
 from pricing_assets.settings import Settings
 
@@ -18,13 +18,13 @@ ALL = [raw_transactions, cleaned_transactions, demand_features, drift_report, no
 
 
 def materialize_raw(instance: DagsterInstance, settings: Settings, tags: dict | None = None, **source: object):
+    """The raw job as the CLI and the new-data sensor run it: raw_transactions and what runs with it
+    (catalogue_price_response, which every stockcode's lineage reads)."""
     config = {"source": "synthetic", "synthetic_products": 4, **source}
-    return materialize(
-        [raw_transactions],
-        instance=instance,
-        resources=build_resources(settings),
-        run_config={"ops": {"raw_transactions": {"config": config}}},
-        tags=tags,
+    return (
+        build_definitions(settings)
+        .resolve_job_def(RAW_JOB)
+        .execute_in_process(instance=instance, run_config={"ops": {"raw_transactions": {"config": config}}}, tags=tags)
     )
 
 
