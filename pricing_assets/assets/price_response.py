@@ -44,9 +44,13 @@ def catalogue_price_response(
     context: AssetExecutionContext, config: CatalogueConfig, raw_transactions: pd.DataFrame
 ) -> Output[dict]:
     started = time.perf_counter()
-    history = stockcodes.stockcode_history(raw_transactions)
+    # Exact duplicate lines dropped (as cleaning does) and one order fixed, so a repeated or
+    # reordered feed learns the same catalogue.
+    transactions = raw_transactions.drop_duplicates()
+    transactions = transactions.sort_values(list(transactions.columns), kind="stable").reset_index(drop=True)
+    history = stockcodes.stockcode_history(transactions)
     eligible = stockcodes.eligible_stockcodes(history, config.min_history_rows, config.min_history_days)
-    rows = raw_transactions[raw_transactions["stock_code"].isin(set(eligible))]
+    rows = transactions[transactions["stock_code"].isin(set(eligible))]
     lines = price_list.lines_with_list(rows)
     panel = price_list.weekly_demand(rows, lines.attrs["lists"])
     metadata: dict[str, object] = {"stockcodes": MetadataValue.int(len(eligible))}
