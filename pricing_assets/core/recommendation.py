@@ -72,13 +72,8 @@ def observed_mix(lines: pd.DataFrame, weeks: int = MIX_WEEKS) -> ObservedMix:
 def expected_outcomes(mix: ObservedMix, elasticity: float, unit_cost: float, prices: np.ndarray) -> pd.DataFrame:
     """Expected weekly units, revenue and margin at each list price, the mix charged by store policy."""
     prices = np.asarray(prices, dtype=float)
-    scale = (prices / mix.current_list_price) ** elasticity
-    regular, band, guest = mix.regular_units * scale, mix.band_units * scale, mix.guest_units * scale
-    revenue = prices * (regular + band * mix.band_ratio + guest * mix.guest_ratio)
-    units = regular + band + guest
-    return pd.DataFrame(
-        {"list_price": prices, "units": units, "revenue": revenue, "margin": revenue - unit_cost * units}
-    )
+    outcomes = _outcomes_at(mix, np.array([float(elasticity)]), unit_cost, prices)
+    return pd.DataFrame({"list_price": prices, **{name: values[0] for name, values in outcomes.items()}})
 
 
 def pence_grid(low: float, high: float) -> np.ndarray:
