@@ -59,7 +59,9 @@ def k8s_step_executor() -> ExecutorDefinition:
     return k8s_job_executor
 
 
-FORKSERVER = {"forkserver": {"preload_modules": ["pricing_assets.definitions"]}}
+# The code location, and what its steps import lazily (statsmodels for the price response,
+# matplotlib for the SHAP and recommendation plots): imported once in the server, not per step.
+FORKSERVER = {"forkserver": {"preload_modules": ["pricing_assets.definitions", "statsmodels.api", "matplotlib.pyplot"]}}
 
 
 def _forkserver_unless_chosen(config: dict[str, Any]) -> dict[str, Any]:

@@ -268,7 +268,9 @@ def test_multiprocess_steps_fork_from_a_preloaded_server_unless_a_run_picks_a_st
         run_config = {"execution": {"config": config}} if config else {}
         return validate_run_config(job, run_config)["execution"]["multi_or_in_process_executor"]
 
-    preloaded = {"forkserver": {"preload_modules": ["pricing_assets.definitions"]}}
+    preloaded = {
+        "forkserver": {"preload_modules": ["pricing_assets.definitions", "statsmodels.api", "matplotlib.pyplot"]}
+    }
     assert resolved({})["multiprocess"]["start_method"] == preloaded
     assert resolved({"multiprocess": {"max_concurrent": 2}})["multiprocess"] | {"retries": None} == {
         "max_concurrent": 2,

@@ -131,9 +131,9 @@ def _poisson(
     import statsmodels.api as sm
 
     model = sm.GLM(counts, exog, family=sm.families.Poisson(), offset=offset)
-    if groups is not None:
+    if groups is not None and len(np.unique(groups)) > 1:
         fit = model.fit(cov_type="cluster", cov_kwds={"groups": groups})
-    else:  # one product's weeks in order: demand is autocorrelated (bumps), so errors are HAC
+    else:  # one product's weeks in order (or a single cluster): demand is autocorrelated, so errors are HAC
         fit = model.fit(cov_type="HAC", cov_kwds={"maxlags": HAC_LAGS})
     return float(fit.params[0]), float(fit.bse[0])
 
@@ -169,8 +169,9 @@ def _size_margin(lines: pd.DataFrame, clustered: bool) -> tuple[float, float] | 
         return None
     model = sm.OLS(y, x[:, None])
     # A customer's lines are not independent draws: cluster by product (pooled) or by customer (own).
-    groups = registered["stock_code"] if clustered else registered["customer_id"]
-    fit = model.fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(groups)[0]})
+    groups = pd.factorize(registered["stock_code"] if clustered else registered["customer_id"])[0]
+    # One cluster (a single product, or a single customer) has no between-cluster variance to use.
+    fit = model.fit(cov_type="cluster", cov_kwds={"groups": groups}) if groups.max() > 0 else model.fit(cov_type="HC1")
     estimate = (float(fit.params[0]), float(fit.bse[0]))
     return estimate if np.isfinite(estimate).all() and estimate[1] > 0 else None
 

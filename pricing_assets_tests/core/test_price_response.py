@@ -190,3 +190,14 @@ def test_costs_file_is_read_and_bad_ones_are_refused_in_words(tmp_path) -> None:
         recommendation.read_unit_costs(str(negative))
     with pytest.raises(ValueError, match="must be a .csv"):
         recommendation.read_unit_costs(str(tmp_path / "costs.xlsx"))
+
+
+def test_a_single_changer_still_gives_a_catalogue_response(store) -> None:
+    """One product with a list change: no clusters to compare, so the errors are HAC, not a division by zero."""
+    panel, lines = store["panel"], store["lines"]
+    moved = price_response.list_changes(panel)
+    one = moved[moved > 0].index[:1].tolist() + moved[moved == 0].index[:10].tolist()
+    response = price_response.estimate_catalogue_response(
+        panel[panel["stock_code"].isin(one)], lines[lines["stock_code"].isin(one)]
+    )
+    assert response.changers == 1 and np.isfinite(response.standard_error) and response.standard_error > 0
