@@ -9,6 +9,7 @@ stockcode, in the lineage job.
 import base64
 import time
 
+import numpy as np
 import pandas as pd
 from dagster import AssetExecutionContext, Config, MetadataValue, Output, asset
 
@@ -56,10 +57,13 @@ def catalogue_price_response(
     metadata: dict[str, object] = {"stockcodes": MetadataValue.int(len(eligible))}
     try:
         response = price_response.estimate_catalogue_response(panel, lines)
-    except ValueError as exc:  # nothing to learn from: the partitions say so instead of failing the load
-        result: dict = {"identified": False, "reason": str(exc)}
-        metadata["reason"] = MetadataValue.text(str(exc))
-        context.log.warning(f"catalogue price response not identified: {exc}")
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+        # Nothing to learn from (or a panel the estimator cannot solve): the partitions say so,
+        # and the source load, which every stockcode needs, does not fail with it.
+        reason = str(exc) if isinstance(exc, ValueError) else f"the estimator could not solve this panel ({exc})"
+        result: dict = {"identified": False, "reason": reason}
+        metadata["reason"] = MetadataValue.text(reason)
+        context.log.warning(f"catalogue price response not identified: {reason}")
     else:
         result = {"identified": True, **response.to_dict()}
         low, high = response.interval
