@@ -236,7 +236,7 @@ def response_recommendations(row: pd.Series, catalogue: dict[str, Any]) -> dict[
     response = price_response.stockcode_response(
         panel, lines, str(row.name), price_response.CatalogueResponse.from_dict(catalogue)
     )
-    mix = recommendation.observed_mix(own)
+    mix = recommendation.observed_mix(own, lists=lines.attrs["lists"])
     current, cost = mix.current_list_price, float(row["unit_cost"])
     out: dict[str, Any] = {
         "elasticity": response.elasticity,

@@ -175,13 +175,14 @@ def list_price_recommendation(
     context: AssetExecutionContext,
     config: RecommendationConfig,
     stockcode_price_response: dict,
+    weekly_demand: pd.DataFrame,
     cleaned_transactions: pd.DataFrame,
 ) -> Output[dict]:
     stock_code = stockcodes.validate_stockcode(context.partition_key)
     if not stockcode_price_response.get("identified"):
         reason = f"hold: no price response to act on ({stockcode_price_response.get('reason')})"
         return Output({"stock_code": stock_code, "hold": True, "hold_reason": reason}, metadata={"reason": reason})
-    mix = recommendation.observed_mix(cleaned_transactions)
+    mix = recommendation.observed_mix(cleaned_transactions, lists=weekly_demand[["stock_code", "week", "list_price"]])
     costs = recommendation.read_unit_costs(config.costs) if config.costs else {}
     cost, assumed = recommendation.unit_cost_for(stock_code, costs, mix.current_list_price, config.assumed_cost_ratio)
     decision = recommendation.RecommendationConfig(

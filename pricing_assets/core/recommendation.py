@@ -44,9 +44,12 @@ class ObservedMix:
         return self.regular_units + self.band_units + self.guest_units
 
 
-def observed_mix(lines: pd.DataFrame, weeks: int = MIX_WEEKS) -> ObservedMix:
-    """One stockcode's mix over its last ``weeks`` weeks at the list price now in force."""
-    frame = lines_with_list(lines)
+def observed_mix(lines: pd.DataFrame, weeks: int = MIX_WEEKS, lists: pd.DataFrame | None = None) -> ObservedMix:
+    """One stockcode's mix over its last ``weeks`` weeks at the list price now in force.
+
+    ``lists`` are its weekly lists when already inferred (``price_list.weekly_list_prices``).
+    """
+    frame = lines_with_list(lines, lists)
     if frame.empty:
         raise ValueError("no usable sale lines: the mix of list, band and guest lines cannot be measured")
     current = float(frame.attrs["lists"]["list_price"].iloc[-1])
