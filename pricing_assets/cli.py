@@ -81,6 +81,7 @@ class StockcodeOutcome:
     check_reasons: dict[str, str] = field(default_factory=dict)  # check name -> its reason in words
     stage_seconds: dict[str, float] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    recommendation: dict[str, Any] | None = None  # the list-price recommendation, as serving returns it
     error: str = ""
 
 
@@ -187,6 +188,55 @@ def _materialization_metadata(result: Any) -> dict[str, Any]:
     return found
 
 
+def _recommendation_of(result: Any) -> dict[str, Any] | None:
+    """The run's list-price recommendation as the bundle's manifest and serving have it; None when not made."""
+    from .core.recommendation_inputs import served_part
+
+    try:
+        return served_part(result.output_for_node("list_price_recommendation"))
+    except Exception:  # noqa: BLE001 - the step failed or did not run: there is no recommendation to show
+        return None
+
+
+def _money(value: float) -> str:
+    return f"{value:+.2f}"
+
+
+def recommendation_line(rec: dict[str, Any] | None) -> str:
+    """``2.95 → 3.10 (increase, capped by the guardrail); margin/week +12.30 (+4.10 to +20.00)`` in words.
+
+    A hold names its reason, and the expected change is of the move it did not make."""
+    if not rec:
+        return "no recommendation (the run did not reach it)"
+    if rec.get("current_list_price") is None:
+        return f"hold ({rec.get('hold_reason')})"
+    current, chosen = rec["current_list_price"], rec["recommended_list_price"]
+    change = rec["expected_change"][rec["objective"]]
+    low, high = change["interval"]
+    moved = f"{rec['objective']}/week {_money(change['mean'])} ({_money(low)} to {_money(high)})"
+    cost = f"; unit cost {rec['unit_cost']:.2f}{' (assumed)' if rec['cost_assumed'] else ''}"
+    if rec["hold"]:
+        best = rec["best_list_price_in_band"]
+        return f"{current:.2f} → {chosen:.2f} (hold: {rec['hold_reason']}); moving to {best:.2f}: {moved}{cost}"
+    capped = ", capped by the guardrail" if rec["capped"] else ""
+    return f"{current:.2f} → {chosen:.2f} ({rec['action']}{capped}); {moved}{cost}"
+
+
+def recommendation_cells(rec: dict[str, Any] | None) -> tuple[str, str, str]:
+    """The summary table's list price (current → recommended), expected weekly change and decision cells."""
+    if not rec:
+        return "-", "-", "-"
+    if rec.get("current_list_price") is None:
+        return "-", "-", escape(f"hold ({rec.get('hold_reason')})")
+    change = rec["expected_change"][rec["objective"]]
+    low, high = change["interval"]
+    moved = f"{rec['objective']} {_money(change['mean'])} ({_money(low)} to {_money(high)})"
+    prices = f"{rec['current_list_price']:.2f} → {rec['recommended_list_price']:.2f}"
+    if rec["hold"]:  # the change of the move not made, at the best price in the band
+        return prices, f"{moved} at {rec['best_list_price_in_band']:.2f}", escape(f"hold: {rec['hold_reason']}")
+    return prices, moved, f"{rec['action']}{', capped by the guardrail' if rec['capped'] else ''}"
+
+
 def _choose_stockcodes(store: Any, settings: Settings, stockcodes: str | None, top: int) -> list[str]:
     from .assets.transactions import HISTORY_KEY
     from .core.stockcodes import eligible_stockcodes, validate_stockcode
@@ -231,6 +281,14 @@ def run_lineage(
         return _run_in_instance(instance, settings, stockcodes, top)
 
 
+def _lineage_run_config(settings: Settings) -> dict[str, Any]:
+    """The lineage job's run config: the progress logger, and the costs file when one is set (its
+    asset config otherwise defaults to PRICING_COSTS as read at import, not to ``--costs``)."""
+    if not settings.costs:
+        return PROGRESS_LOGS
+    return {"ops": {"list_price_recommendation": {"config": {"costs": settings.costs}}}, **PROGRESS_LOGS}
+
+
 def _run_in_instance(
     instance: Any, settings: Settings, stockcodes: str | None, top: int
 ) -> tuple[dict[str, float], list[StockcodeOutcome]]:
@@ -261,6 +319,7 @@ def _run_in_instance(
         f"raw_transactions done in {raw_seconds:.1f}s; {len(chosen)} stockcode(s) to run, {len(new)} newly registered"
     )
     job = defs.resolve_job_def(LINEAGE_JOB)
+    lineage_config = _lineage_run_config(settings)
     outcomes: list[StockcodeOutcome] = []
     with Progress(
         SpinnerColumn(),
@@ -277,7 +336,7 @@ def _run_in_instance(
             t0 = time.perf_counter()
             with stockcode_lock(Path(instance.root_directory), code):
                 result = job.execute_in_process(
-                    instance=instance, partition_key=code, run_config=PROGRESS_LOGS, raise_on_error=False
+                    instance=instance, partition_key=code, run_config=lineage_config, raise_on_error=False
                 )
             evaluations = result.get_asset_check_evaluations()
             checks = {e.check_name: e.passed for e in evaluations}
@@ -291,6 +350,7 @@ def _run_in_instance(
                 check_reasons={e.check_name: _reason(e) for e in evaluations},
                 stage_seconds=_stage_seconds(result),
                 metadata=_materialization_metadata(result),
+                recommendation=_recommendation_of(result),
                 error="" if result.success else _error_message(result),
             )
             outcomes.append(outcome)
@@ -301,6 +361,8 @@ def _run_in_instance(
             progress.console.print(
                 f"  {code}: {verdict} in {outcome.seconds:.1f}s  checks {escape(str(verdicts))}", soft_wrap=True
             )
+            line = recommendation_line(outcome.recommendation)
+            progress.console.print(f"  {code}: list price {escape(line)}", soft_wrap=True)
             progress.advance(task)
     return {"raw_transactions": round(raw_seconds, 3)}, outcomes
 
@@ -330,11 +392,13 @@ def _check_cell(passed: bool | None, severity: str | None = None, reason: str | 
 
 def _table_console() -> Console:
     """Stdout at the terminal's width, or wide enough for a whole table row per line in a log or pipe."""
-    return Console(width=None if sys.stdout.isatty() else 180)
+    return Console(width=None if sys.stdout.isatty() else 240)
 
 
 def _summary(outcomes: list[StockcodeOutcome]) -> Table:
     table = Table(title="pricing run")
+    # Numbers and versions are never cut or broken across lines; the reasons (the decision) wrap.
+    unbroken = ("stockcode", "optimal price", "list price", "expected change/week", "promoted")
     for column in (
         "stockcode",
         "status",
@@ -345,10 +409,13 @@ def _summary(outcomes: list[StockcodeOutcome]) -> Table:
         "fairness check",
         "challenger check",
         "optimal price",
+        "list price",
+        "expected change/week",
+        "decision",
         "promoted",
         "seconds",
     ):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in unbroken)
     for o in outcomes:
         evaluation = o.metadata.get("model_evaluation", {})
         curve = o.metadata.get("price_curve", {})
@@ -375,22 +442,42 @@ def _summary(outcomes: list[StockcodeOutcome]) -> Table:
             cell("fairness_within_threshold"),
             cell("candidate_no_worse_than_serving"),
             f"{price:.2f}{edge}" if isinstance(price, float) else "-",
+            *recommendation_cells(o.recommendation),
             str(promoted.get("version", "not promoted")),
             f"{o.seconds:.1f}",
         )
     return table
 
 
+def _check_costs(location: str, given_as: str) -> None:
+    """Read the costs file once before anything runs, so a bad one stops the run with nothing written."""
+    from .core.recommendation import read_unit_costs
+
+    fix = f"fix the file or name another with {given_as}: a CSV with columns stockcode,unit_cost (path or s3:// URL)"
+    if "://" not in location and not Path(location).is_file():
+        raise CliError(f"the costs file {location!r} ({given_as}) does not exist; {fix}")
+    try:
+        read_unit_costs(location)
+    except ValueError as exc:  # the same checks, in the same words, as the asset applies to PRICING_COSTS
+        raise CliError(f"{exc} ({given_as}); {fix}") from exc
+    except Exception as exc:  # noqa: BLE001 - unreadable (permissions, S3 errors): say which file and why
+        raise CliError(f"the costs file {location!r} ({given_as}) cannot be read: {exc}; {fix}") from exc
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = {}
-    for name in ("source", "data", "seed", "min_history_rows", "min_history_days"):
+    for name in ("source", "data", "seed", "min_history_rows", "min_history_days", "costs"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
+    if args.costs and "://" not in args.costs:  # the run config records where the file is, from any folder
+        overrides["costs"] = str(Path(args.costs).resolve())
     settings = current_settings().with_(**overrides)
     if settings.source == "uci" and not settings.data:
         raise CliError("--source uci needs --data PATH_OR_URL (for example ../shared/data/online_retail_dev.parquet)")
     if args.top < 1:
         raise CliError("--top must be at least 1")
+    if settings.costs:
+        _check_costs(settings.costs, "--costs" if args.costs else "PRICING_COSTS")
     started = time.perf_counter()
     raw_stage, outcomes = run_lineage(settings, args.stockcodes, args.top)
     wall = time.perf_counter() - started
@@ -542,7 +629,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="seed of the synthetic source")
     run.add_argument("--min-history-rows", type=int, help="usable lines a stockcode needs to be registered")
     run.add_argument("--min-history-days", type=int, help="distinct sale days a stockcode needs to be registered")
-    run.add_argument("--json", help="also write the outcome (timings, checks) to this JSON file")
+    run.add_argument(
+        "--costs",
+        metavar="PATH_OR_S3_URL",
+        help="CSV of stockcode,unit_cost for the recommendation's margin (default: PRICING_COSTS; "
+        "a stockcode without one is costed at PRICING_ASSUMED_COST_RATIO x its list price, flagged assumed)",
+    )
+    run.add_argument(
+        "--json", help="also write the outcome (timings, checks, the list-price recommendation) to this JSON file"
+    )
     run.set_defaults(handler=_cmd_run)
     ui = sub.add_parser("ui", help="open the Dagster UI (dagster dev) on this project's instance")
     ui.add_argument("--host", default="127.0.0.1")
@@ -563,10 +658,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except CliError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return 2
     except ValueError as exc:  # settings and key validation say what to fix
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return 2
 
 

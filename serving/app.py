@@ -19,8 +19,9 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from pricing_assets.core.recommendation_inputs import served_part
 from pricing_assets.core.stockcodes import STOCKCODE_KEY, InvalidStockcodeError, validate_stockcode
 from pricing_assets.settings import Settings
 
@@ -38,6 +39,16 @@ MAX_PRICE = 1_000_000.0
 # lines, 55-70 MB each while computed) or twenty default ones (100 bins). Computing is CPU-bound,
 # so on a few cores this costs no throughput. Cache hits never wait for it.
 COMPUTE_BUDGET_ROWS = 400_000
+# A request may ask for a recommendation that moves the list price at most half either way (wider is
+# an operator's decision, PRICING_GUARDRAIL). Its cost is elasticity draws x whole pence in the band
+# (about 40 bytes a cell while computed, a tenth of a grid row): at most this many cells per request,
+# which a band of +/-50 % around a 100-pound list price with 400 draws reaches.
+MAX_GUARDRAIL = 0.5
+MAX_RECOMMENDATION_CELLS = 4_000_000
+CELLS_PER_GRID_ROW = 8
+# A real answer (85123A from the dev file), its curve cut to three points: OpenAPI shows it, and the
+# README's example is the same text.
+EXAMPLE_ANSWER = json.loads((Path(__file__).resolve().parent / "example_answer.json").read_text())
 
 
 class Objective(StrEnum):
@@ -60,6 +71,8 @@ assert tuple(CurvePoint.model_fields) == CURVE_FIELDS  # the hand-built answer k
 
 
 class PriceAnswer(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_ANSWER]})
+
     stockcode: str
     objective: Objective
     unit_cost: float | None
@@ -79,7 +92,19 @@ class PriceAnswer(BaseModel):
             "list price, action (increase, decrease or hold) and the hold reason, capped, the guardrail, "
             "the optimal-price interval, the expected weekly change in units, revenue and margin with "
             "intervals, the elasticity with its interval and own weight, the unit cost (and whether it "
-            "was assumed), the guest list price that follows. Null for bundles promoted before it existed."
+            "was assumed), the guest list price that follows. As promoted, unless the request names an "
+            "objective, guardrail or unit_cost: then made again for them (recommendation_recomputed). Null "
+            "for bundles promoted before it existed."
+        ),
+    )
+    recommendation_recomputed: bool = Field(
+        False, description="whether the recommendation was made for this request's objective, guardrail or unit_cost"
+    )
+    recommendation_note: str | None = Field(
+        None,
+        description=(
+            "why the request's objective, guardrail or unit_cost were not applied to the recommendation "
+            "(a bundle promoted before recommendations kept their inputs): the promoted one is returned"
         ),
     )
     cached: bool
@@ -127,8 +152,51 @@ def _error(status: int, message: str) -> HTTPException:
     return HTTPException(status_code=status, detail=message)
 
 
+def recommendation_for(
+    code: str, bundle: Any, objective: Objective | None, guardrail: float | None, unit_cost: float | None
+) -> tuple[dict[str, Any] | None, bool, str | None]:
+    """The recommendation to answer with, whether it was made for this request, and why not when it was asked.
+
+    The promoted one unless the request names an objective, guardrail or unit cost; then the same
+    ``recommend`` on the inputs the bundle keeps (so the promoted settings give the promoted answer)."""
+    stored = bundle.manifest.get("recommendation")
+    if objective is None and guardrail is None and unit_cost is None:
+        return stored, False, None
+    inputs = bundle.recommendation_inputs
+    if inputs is None:
+        if stored is None:
+            why = "this bundle was promoted before list-price recommendations existed"
+        elif stored.get("current_list_price") is None:
+            why = f"this bundle has no price response to recommend from ({stored.get('hold_reason')})"
+        else:
+            why = "this bundle was promoted before recommendations kept the inputs to make them again"
+        return (
+            stored,
+            False,
+            f"{why}: the promoted one is returned, without this request's objective, guardrail or unit_cost",
+        )
+    answer = inputs.recommend(objective.value if objective else None, guardrail, unit_cost)
+    return {"stock_code": code, **served_part(answer)}, True, None
+
+
+def recommendation_cells(bundle: Any, guardrail: float | None) -> int:
+    """Elasticity draws x whole pence in the band a recommendation for ``guardrail`` prices (0 when none is made)."""
+    inputs = bundle.recommendation_inputs
+    if inputs is None:
+        return 0
+    share = guardrail if guardrail is not None else inputs.config.guardrail
+    pence = 200 * (share if share is not None else 1.4) * inputs.mix.current_list_price + 1
+    return int(pence * inputs.config.draws)
+
+
 def encode_answer(
-    code: str, bundle: Any, answer: Any, prices: np.ndarray, objective: Objective, unit_cost: float | None
+    code: str,
+    bundle: Any,
+    answer: Any,
+    prices: np.ndarray,
+    objective: Objective,
+    unit_cost: float | None,
+    recommendation: tuple[dict[str, Any] | None, bool, str | None] | None = None,
 ) -> str:
     """A PriceAnswer as JSON without its closing ``"cached"`` field, so a hit and a miss share one encoding.
 
@@ -144,6 +212,8 @@ def encode_answer(
         optimal_price, optimal_value = answer.curve.optimal_price, answer.curve.optimal_sales
         on_edge, margin_values = answer.curve.optimum_on_edge, [None] * len(prices)
     columns = [frame[name].to_numpy().tolist() for name in CURVE_COLUMNS]
+    if recommendation is None:  # the promoted one (recommendation_for without parameters)
+        recommendation = (bundle.manifest.get("recommendation"), False, None)
     body = {
         "stockcode": code,
         "objective": objective.value,
@@ -157,7 +227,9 @@ def encode_answer(
         "skipped_models": answer.skipped,
         "model_version": bundle.version,
         "lineage_id": bundle.manifest["lineage_id"],
-        "recommendation": bundle.manifest.get("recommendation"),
+        "recommendation": recommendation[0],
+        "recommendation_recomputed": recommendation[1],
+        "recommendation_note": recommendation[2],
     }
     return json.dumps(body)[:-1]
 
@@ -260,36 +332,79 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         unitprice_min: Annotated[float | None, Query(ge=MIN_PRICE, le=MAX_PRICE)] = None,
         unitprice_max: Annotated[float | None, Query(ge=MIN_PRICE, le=MAX_PRICE)] = None,
         num_price_bins: Annotated[int, Query(ge=2, le=1000)] = 100,
-        objective: Objective = Objective.revenue,
-        unit_cost: Annotated[float | None, Query(ge=0, le=MAX_PRICE)] = None,
+        objective: Annotated[
+            Objective | None,
+            Query(
+                description=(
+                    "what the answer maximises: the curve's optimal price (revenue when not given) and the "
+                    "list-price recommendation (as promoted when not given, PRICING_OBJECTIVE). margin takes "
+                    "unit_cost, else the unit cost the bundle's recommendation used"
+                )
+            ),
+        ] = None,
+        unit_cost: Annotated[
+            float | None,
+            Query(ge=0, le=MAX_PRICE, description="the unit cost for margin, in the curve and the recommendation"),
+        ] = None,
+        guardrail: Annotated[
+            float | None,
+            Query(
+                gt=0,
+                le=MAX_GUARDRAIL,
+                description=(
+                    "the largest share the recommended list price may move either way from the current one "
+                    "(as promoted when not given, PRICING_GUARDRAIL)"
+                ),
+            ),
+        ] = None,
     ) -> Response:
         if num_price_bins > settings.max_price_bins:
             raise _error(422, f"num_price_bins {num_price_bins} is above the limit of {settings.max_price_bins}")
-        if objective is Objective.margin and unit_cost is None:
-            raise _error(422, "objective=margin needs unit_cost")
         bundle = served(code)
+        curve_objective = objective or Objective.revenue
+        cost = unit_cost
+        if curve_objective is Objective.margin and cost is None:
+            cost = (bundle.manifest.get("recommendation") or {}).get("unit_cost")
+            if cost is None:
+                raise _error(422, "objective=margin needs unit_cost (this bundle holds no unit cost of its own)")
         pricing = bundle.manifest["pricing"]
         low = unitprice_min if unitprice_min is not None else pricing["price_min"]
         high = unitprice_max if unitprice_max is not None else pricing["price_max"]
         if not low < high:
             raise _error(422, f"unitprice_min ({low}) must be below unitprice_max ({high})")
-        if objective is Objective.margin and unit_cost >= high:
-            raise _error(422, f"unit_cost ({unit_cost}) must be below unitprice_max ({high}) for a margin to exist")
+        if curve_objective is Objective.margin and cost >= high:
+            raise _error(422, f"unit_cost ({cost}) must be below unitprice_max ({high}) for a margin to exist")
         prices = np.linspace(low, high, num_price_bins)
         if not np.all(np.diff(prices) > 0):  # a range narrower than float resolution allows for that many bins
             raise _error(422, f"unitprice_min and unitprice_max are too close for {num_price_bins} distinct prices")
-        params = {"min": low, "max": high, "bins": num_price_bins, "objective": objective.value, "cost": unit_cost}
+        asked = objective is not None or guardrail is not None or unit_cost is not None
+        cells = recommendation_cells(bundle, guardrail) if asked else 0
+        if cells > MAX_RECOMMENDATION_CELLS:
+            raise _error(
+                422,
+                f"the guardrail asked prices {cells // bundle.recommendation_inputs.config.draws} whole pence around "
+                f"the list price of {code}, more than one request may: ask a narrower guardrail",
+            )
+        params = {
+            "min": low,
+            "max": high,
+            "bins": num_price_bins,
+            "objective": objective.value if objective else None,
+            "cost": unit_cost,
+            "guardrail": guardrail,
+        }
         key = cache_key(code, bundle.version, params)
         hit = cache.get(key)
         if hit is not None:  # stored already marked cached: served as bytes, no decoding
             return Response(hit, media_type="application/json", headers={"X-Cache": "hit"})
         started = time.perf_counter()
         try:
-            with compute_budget.reserve(len(prices) * len(bundle.scenario)):
+            with compute_budget.reserve(len(prices) * len(bundle.scenario) + cells // CELLS_PER_GRID_ROW):
                 answer = bundle.predict(prices)
+                recommendation = recommendation_for(code, bundle, objective, guardrail, unit_cost)
         except NoModelAnsweredError as exc:
             raise _error(503, str(exc)) from exc
-        encoded = encode_answer(code, bundle, answer, prices, objective, unit_cost)
+        encoded = encode_answer(code, bundle, answer, prices, curve_objective, cost, recommendation)
         cache.set(key, f'{encoded}, "cached": true}}'.encode())
         log.info("%s priced by %s in %.1f ms", code, answer.model, 1000 * (time.perf_counter() - started))
         return Response(

@@ -9,6 +9,7 @@ fallback order: when one fails to load or predicts non-finite values, the next o
 from __future__ import annotations
 
 import io
+import json
 import logging
 import threading
 import time
@@ -21,6 +22,7 @@ import pandas as pd
 from pricing_assets.core import bundle as bundles
 from pricing_assets.core.models import DemandModel, load_model
 from pricing_assets.core.pricing import PriceCurve, predict_curve
+from pricing_assets.core.recommendation_inputs import RecommendationInputs
 from pricing_assets.core.splits import Preprocessor
 from pricing_assets.core.stockcodes import validate_stockcode
 from pricing_assets.core.store import ArtifactNotFoundError, ArtifactStore, S3ArtifactStore, open_store
@@ -68,6 +70,8 @@ class ServedBundle:
     preprocessor: Preprocessor
     scenario: pd.DataFrame
     base: np.ndarray  # the scenario through the preprocessor, computed once per bundle
+    # What the list-price recommendation was made from; None for bundles promoted before it was kept.
+    recommendation_inputs: RecommendationInputs | None = None
     models: dict[str, DemandModel | Exception] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -132,6 +136,21 @@ def _require_finite(curve: PriceCurve, kind: str) -> None:
         raise FloatingPointError(f"{kind} gave a price curve with non-finite quantities or sales")
 
 
+def _recommendation_inputs(data: bytes | None) -> RecommendationInputs | None:
+    """The recommendation's inputs from recommendation.json; None when the bundle predates them (or the
+    price response was not identified, so there was nothing to recommend from)."""
+    if data is None:
+        return None
+    stored = json.loads(data).get("inputs")
+    if stored is None:
+        return None
+    try:
+        return RecommendationInputs.from_dict(stored)
+    except (KeyError, TypeError) as exc:  # written by another version: the stored answer still serves
+        log.error("the recommendation inputs of this bundle cannot be read (%s); serving the stored answer", exc)
+        return None
+
+
 class BundleRegistry:
     """Stockcode -> the verified bundle being served, refreshed from the store's promotion pointers.
 
@@ -159,7 +178,8 @@ class BundleRegistry:
         scenario = pd.read_parquet(io.BytesIO(loaded.files["scenario.parquet"]))
         if loaded.refused:
             log.error("%s %s: refused %s", stock_code, loaded.manifest["version"], loaded.refused)
-        return ServedBundle(loaded, preprocessor, scenario, preprocessor.transform(scenario))
+        inputs = _recommendation_inputs(loaded.files.get("recommendation.json"))
+        return ServedBundle(loaded, preprocessor, scenario, preprocessor.transform(scenario), inputs)
 
     def get(self, stock_code: str) -> ServedBundle:
         """The current bundle; keeps serving the one in memory when the store cannot be read."""

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from dagster import AssetExecutionContext, Config, MetadataValue, Output, asset
 
-from ..core import price_list, price_response, recommendation, stockcodes
+from ..core import price_list, price_response, recommendation, recommendation_inputs, stockcodes
 from ..partitions import stockcode_partitions
 from ..settings import current_settings
 from .common import code_version_of, table_metadata
@@ -162,7 +162,7 @@ class RecommendationConfig(Config):
 @asset(
     partitions_def=stockcode_partitions,
     group_name=GROUP,
-    code_version=code_version_of(recommendation),
+    code_version=code_version_of(recommendation, recommendation_inputs),
     description=(
         "The wholesale list price to charge next (core/recommendation.py): the best whole-pence "
         "price for the objective within the guardrail (never below cost for margin), valued with "
@@ -189,9 +189,12 @@ def list_price_recommendation(
         objective=config.objective, guardrail=config.guardrail, min_own_weight=config.min_own_weight, seed=config.seed
     )
     response = stockcode_price_response
-    answer = recommendation.recommend(
+    # Kept with the answer (and promoted with it), so serving can make it again for another objective,
+    # guardrail or cost.
+    inputs = recommendation_inputs.RecommendationInputs(
         mix, response["elasticity"], response["standard_error"], response["own_weight"], cost, assumed, decision
     )
+    answer = inputs.recommend()
     low, high = answer["guardrail"]
     curve = recommendation.recommendation_curve(
         mix, response["elasticity"], response["standard_error"], cost, recommendation.pence_grid(low, high), config.seed
@@ -209,7 +212,12 @@ def list_price_recommendation(
         for name, v in answer["expected_change"].items()
     )
     return Output(
-        {"stock_code": stock_code, **answer, "curve": curve.round(6).to_dict(orient="list")},
+        {
+            "stock_code": stock_code,
+            **answer,
+            "curve": curve.round(6).to_dict(orient="list"),
+            "inputs": inputs.to_dict(),
+        },
         metadata={
             "current_list_price": _float(answer["current_list_price"]),
             "recommended_list_price": _float(answer["recommended_list_price"]),

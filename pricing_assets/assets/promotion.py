@@ -16,7 +16,7 @@ from dagster import (
     asset,
 )
 
-from ..core import bundle, pricing
+from ..core import bundle, pricing, recommendation_inputs
 from ..core.stockcodes import validate_stockcode
 from ..core.store import ArtifactNotFoundError, frame_to_parquet, parquet_to_frame
 from ..partitions import stockcode_partitions
@@ -145,7 +145,7 @@ def _upstream_versions(context: AssetExecutionContext, stock_code: str) -> dict[
 @asset(
     partitions_def=stockcode_partitions,
     group_name=GROUP,
-    code_version=code_version_of(bundle),
+    code_version=code_version_of(bundle, recommendation_inputs),
     description=(
         "The serving bundle: champion, fallback models, preprocessor, pricing inputs, the list-price "
         "recommendation and a lineage "
@@ -233,8 +233,9 @@ def promoted_model(
             for k in ("basis", "candidate_rmsle", "serving_rmsle", "serving_version", "baseline_rmsle", "window")
         },
         "data_window": challenger_comparison["data_window"],
-        # The list-price answer (recommendation.json has it with its curve); serving returns this part.
-        "recommendation": {k: v for k, v in list_price_recommendation.items() if k not in ("curve", "mix")},
+        # The list-price answer (recommendation.json has it with its curve and the inputs it was made
+        # from, from which serving makes it again for another objective or guardrail); serving returns this part.
+        "recommendation": recommendation_inputs.served_part(list_price_recommendation),
         "shap_top_features": dict(list(shap_explanations["importance"].items())[:10]),
         "upstream": _upstream_versions(context, stock_code),
         "code_version": context.assets_def.code_versions_by_key[context.asset_key],

@@ -84,7 +84,7 @@ def test_margin_objective_moves_the_optimum_up(promoted_project, url):
         ("{code}", {"num_price_bins": 5000}, 422, "num_price_bins"),
         ("{code}", {"num_price_bins": 1}, 422, "num_price_bins"),
         ("{code}", {"unitprice_min": -1}, 422, "unitprice_min"),
-        ("{code}", {"objective": "margin"}, 422, "needs unit_cost"),
+        ("{code}", {"guardrail": 0.7}, 422, "guardrail"),
         ("{code}", {"objective": "volume"}, 422, "objective"),
         ("99999Z", {}, 404, "no promoted model"),
         ("bad%20code", {}, 422, "invalid stockcode"),

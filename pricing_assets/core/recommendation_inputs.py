@@ -1,0 +1,54 @@
+"""What a list-price recommendation was made from, kept with it so that it can be made again.
+
+``list_price_recommendation`` stores these inputs beside its answer (``inputs`` in the promoted
+bundle's recommendation.json), so serving can answer one request with another objective,
+guardrail or unit cost by calling the same :func:`recommendation.recommend` on the same numbers:
+with the promoted settings it gives the promoted answer exactly (JSON keeps every float).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from .recommendation import ObservedMix, RecommendationConfig, recommend
+
+# The parts of the asset's answer that are not the answer a user reads: the curve (recommendation.json
+# has it for the plot), the mix and the inputs it was made from.
+NOT_SERVED = ("curve", "mix", "inputs")
+
+
+def served_part(answer: dict[str, Any]) -> dict[str, Any]:
+    """The recommendation as the manifest and serving give it."""
+    return {k: v for k, v in answer.items() if k not in NOT_SERVED}
+
+
+@dataclass(frozen=True)
+class RecommendationInputs:
+    """Everything :func:`recommendation.recommend` takes, for one stockcode."""
+
+    mix: ObservedMix
+    elasticity: float
+    standard_error: float
+    own_weight: float
+    unit_cost: float
+    cost_assumed: bool
+    config: RecommendationConfig
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "mix": self.mix.to_dict(), "config": asdict(self.config)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RecommendationInputs:
+        """Raises KeyError or TypeError when ``data`` is not a whole set of inputs."""
+        fields = {k: data[k] for k in ("elasticity", "standard_error", "own_weight", "unit_cost", "cost_assumed")}
+        return cls(mix=ObservedMix(**data["mix"]), config=RecommendationConfig(**data["config"]), **fields)
+
+    def recommend(
+        self, objective: str | None = None, guardrail: float | None = None, unit_cost: float | None = None
+    ) -> dict[str, Any]:
+        """The recommendation again, any of objective, guardrail or unit cost replaced (a given cost is not assumed)."""
+        changes = {k: v for k, v in (("objective", objective), ("guardrail", guardrail)) if v is not None}
+        config = replace(self.config, **changes)
+        cost, assumed = (self.unit_cost, self.cost_assumed) if unit_cost is None else (float(unit_cost), False)
+        return recommend(self.mix, self.elasticity, self.standard_error, self.own_weight, cost, assumed, config)

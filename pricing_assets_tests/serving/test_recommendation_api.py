@@ -1,0 +1,189 @@
+"""The list-price recommendation through the API: made again per request for an objective, guardrail or
+unit cost from the inputs the bundle keeps; bundles promoted before those inputs existed; the example answer."""
+
+import json
+import re
+import shutil
+
+import httpx
+import pytest
+
+from pricing_assets.core.bundle import read_bundle, write_bundle
+from pricing_assets.core.recommendation_inputs import RecommendationInputs, served_part
+from pricing_assets.core.store import LocalArtifactStore
+from pricing_assets_tests.conftest import REPO
+
+from .conftest import api_server
+
+pytestmark = pytest.mark.slow
+PATH = "/v1/predict-price/{}"
+
+
+def store_of(project):
+    return LocalArtifactStore(project / ".pricing" / "store")
+
+
+def bundles_of(project) -> dict:
+    store = store_of(project)
+    codes = sorted(p.name for p in (project / ".pricing" / "store" / "promoted").iterdir())
+    return {code: read_bundle(store, code) for code in codes}
+
+
+def inputs_of(bundle) -> RecommendationInputs:
+    return RecommendationInputs.from_dict(json.loads(bundle.files["recommendation.json"])["inputs"])
+
+
+@pytest.fixture(scope="module")
+def url(promoted_project):
+    with api_server(promoted_project) as base:
+        yield base
+
+
+def get(url, code, **params):
+    return httpx.get(f"{url}{PATH.format(code)}", params=params, timeout=30)
+
+
+def test_the_promoted_settings_give_the_promoted_recommendation(promoted_project, url):
+    for code, bundle in bundles_of(promoted_project).items():
+        config = inputs_of(bundle).config
+        answer = get(url, code, objective=config.objective, guardrail=config.guardrail).json()
+        assert answer["recommendation_recomputed"] is True and answer["recommendation_note"] is None
+        assert answer["recommendation"] == bundle.manifest["recommendation"]
+        plain = get(url, code).json()  # no parameter: the promoted one, not made again
+        assert plain["recommendation"] == bundle.manifest["recommendation"]
+        assert plain["recommendation_recomputed"] is False and plain["recommendation_note"] is None
+
+
+@pytest.mark.parametrize("objective,guardrail", [("revenue", 0.05), ("margin", 0.5), ("revenue", None), (None, 0.3)])
+def test_objective_and_guardrail_make_the_recommendation_again(promoted_project, url, objective, guardrail):
+    for code, bundle in bundles_of(promoted_project).items():
+        inputs = inputs_of(bundle)
+        params = {k: v for k, v in (("objective", objective), ("guardrail", guardrail)) if v is not None}
+        answer = get(url, code, **params).json()
+        rec = answer["recommendation"]
+        assert answer["recommendation_recomputed"] is True
+        # Exactly what recommend() gives on the bundle's inputs for these settings.
+        assert rec == {"stock_code": code, **served_part(inputs.recommend(objective, guardrail))}
+        assert rec["objective"] == (objective or inputs.config.objective)
+        share = guardrail or inputs.config.guardrail
+        current = rec["current_list_price"]
+        low, high = rec["guardrail"]
+        assert current * (1 - share) - 0.01 < low <= high < current * (1 + share) + 0.01
+        assert low <= rec["best_list_price_in_band"] <= high and low <= rec["recommended_list_price"] <= high
+        if rec["objective"] == "margin":
+            assert rec["recommended_list_price"] >= rec["unit_cost"] or rec["below_cost"]
+        # The curve keeps answering the requested range with its own objective.
+        assert answer["objective"] == (objective or "revenue") and len(answer["curve"]) == 100
+
+
+def test_unit_cost_reaches_the_recommendation_and_margin_takes_the_bundles_cost(promoted_project, url):
+    code, bundle = next(iter(bundles_of(promoted_project).items()))
+    promoted = bundle.manifest["recommendation"]
+    margin = get(url, code, objective="margin").json()  # no unit_cost: the one the recommendation used
+    assert margin["unit_cost"] == promoted["unit_cost"]
+    assert all(
+        p["margin"] == pytest.approx((p["unit_price"] - promoted["unit_cost"]) * p["quantity"]) for p in margin["curve"]
+    )
+    assert margin["recommendation"]["unit_cost"] == promoted["unit_cost"]
+    assert margin["recommendation"]["cost_assumed"] == promoted["cost_assumed"]
+    cost = round(promoted["current_list_price"] * 0.3, 2)
+    given = get(url, code, unit_cost=cost).json()
+    assert given["recommendation_recomputed"] is True
+    assert given["recommendation"]["unit_cost"] == cost and given["recommendation"]["cost_assumed"] is False
+    assert given["recommendation"] == {"stock_code": code, **served_part(inputs_of(bundle).recommend(unit_cost=cost))}
+
+
+@pytest.mark.parametrize("guardrail", ["0", "-0.1", "0.51", "1", "wide", "nan"])
+def test_a_guardrail_out_of_bounds_is_a_422_that_names_it(promoted_project, url, guardrail):
+    code = next(iter(bundles_of(promoted_project)))
+    response = get(url, code, guardrail=guardrail)
+    assert response.status_code == 422
+    (problem,) = response.json()["detail"]
+    assert problem["loc"] == ["query", "guardrail"] and problem["msg"]
+
+
+def test_the_cache_key_holds_objective_guardrail_and_unit_cost(promoted_project, url):
+    code = next(iter(bundles_of(promoted_project)))
+    seen = {}
+    for params in (
+        {"guardrail": 0.11},
+        {"guardrail": 0.22},
+        {"objective": "revenue", "guardrail": 0.11},
+        {"unit_cost": 0.1},
+    ):
+        first = get(url, code, num_price_bins=17, **params)
+        again = get(url, code, num_price_bins=17, **params)
+        assert (first.headers["x-cache"], again.headers["x-cache"]) == ("miss", "hit"), params
+        assert again.json()["recommendation"] == first.json()["recommendation"]
+        seen[json.dumps(params)] = first.json()["recommendation"]
+    assert seen['{"guardrail": 0.11}']["guardrail"] != seen['{"guardrail": 0.22}']["guardrail"]
+    assert seen['{"objective": "revenue", "guardrail": 0.11}']["objective"] == "revenue"
+
+
+def _repromote(store, code, change) -> None:
+    """The bundle of ``code`` promoted again with ``change(files, manifest)`` applied: an older bundle's shape."""
+    bundle = read_bundle(store, code)
+    files = dict(bundle.files)
+    added = ("stock_code", "version", "lineage_id", "run_id", "artifacts")  # write_bundle adds these
+    manifest = {k: v for k, v in bundle.manifest.items() if k not in added}
+    change(files, manifest)
+    write_bundle(store, code, files, manifest, "0ld0b0nd-0000-0000-0000-000000000000")
+
+
+def test_bundles_without_the_inputs_answer_with_what_they_hold_and_say_so(promoted_project, tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(promoted_project / ".pricing" / "store", project / ".pricing" / "store")
+    store = store_of(project)
+    before_inputs, before_recommendations = sorted(bundles_of(project))[:2]
+
+    def without_inputs(files, manifest):
+        stored = json.loads(files["recommendation.json"])
+        del stored["inputs"]
+        files["recommendation.json"] = json.dumps(stored).encode()
+
+    def without_recommendation(files, manifest):
+        del files["recommendation.json"], manifest["recommendation"]
+
+    _repromote(store, before_inputs, without_inputs)
+    _repromote(store, before_recommendations, without_recommendation)
+    promoted = read_bundle(store, before_inputs).manifest["recommendation"]
+    with api_server(project) as base:
+        answer = get(base, before_inputs, objective="revenue", guardrail=0.05).json()
+        assert answer["recommendation"] == promoted and answer["recommendation_recomputed"] is False
+        assert "promoted before recommendations kept the inputs" in answer["recommendation_note"]
+        assert "without this request's objective, guardrail or unit_cost" in answer["recommendation_note"]
+        plain = get(base, before_inputs).json()
+        assert plain["recommendation"] == promoted and plain["recommendation_note"] is None
+        old = get(base, before_recommendations, guardrail=0.05).json()
+        assert old["recommendation"] is None and old["recommendation_recomputed"] is False
+        assert "before list-price recommendations existed" in old["recommendation_note"]
+        # Margin needs a cost from somewhere: the request, or the bundle's recommendation.
+        response = get(base, before_recommendations, objective="margin")
+        assert response.status_code == 422 and "needs unit_cost" in response.json()["detail"]
+        assert get(base, before_recommendations, objective="margin", unit_cost=0.1).status_code == 200
+
+
+def _without_nulls(value):
+    """What FastAPI publishes of an example: keys whose value is null are left out."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def test_openapi_and_the_readme_show_a_real_answer_of_todays_shape(promoted_project, url):
+    code = next(iter(bundles_of(promoted_project)))
+    real = get(url, code, objective="revenue", guardrail=0.1, num_price_bins=3).json()
+    example = json.loads((REPO / "serving" / "example_answer.json").read_text())
+    assert set(example) == set(real) and set(example["recommendation"]) == set(real["recommendation"])
+    assert set(example["curve"][0]) == set(real["curve"][0])
+    assert example["recommendation_recomputed"] is True and example["recommendation"]["objective"] == "revenue"
+    spec = httpx.get(f"{url}/openapi.json").json()
+    assert spec["components"]["schemas"]["PriceAnswer"]["examples"] == [_without_nulls(example)]
+    parameters = {p["name"]: p for p in spec["paths"]["/v1/predict-price/{stockcode}"]["get"]["parameters"]}
+    guardrail = next(s for s in parameters["guardrail"]["schema"]["anyOf"] if s.get("type") == "number")
+    assert guardrail["exclusiveMinimum"] == 0 and guardrail["maximum"] == 0.5
+    readme = (REPO / "README.md").read_text()
+    shown = re.search(r"on the dev file\n\(floats cut to 4 decimals.*?\n\n```json\n(.*?)```", readme, re.S)
+    assert shown and json.loads(shown.group(1)) == example
