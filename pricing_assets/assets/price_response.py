@@ -72,6 +72,8 @@ def catalogue_price_response(
                 "elasticity": _float(response.elasticity),
                 "interval_95": MetadataValue.text(f"{low:.2f} to {high:.2f}"),
                 "spread_between_products": _float(response.spread),
+                "orders_elasticity": _float(response.orders_elasticity),
+                "order_size_elasticity": _float(response.size_elasticity),
                 "stockcodes_with_list_changes": MetadataValue.int(response.changers),
                 "weeks": MetadataValue.int(response.weeks),
             }

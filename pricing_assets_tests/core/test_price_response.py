@@ -63,10 +63,14 @@ def test_per_stockcode_intervals_cover_the_true_elasticity(store) -> None:
         assert r.elasticity < 0  # demand falls as the own price rises
         if r.list_changes == 0:  # nothing of its own: the answer is the prior, and says so
             assert r.own_weight == 0 and r.elasticity == pytest.approx(store["catalogue"].elasticity)
-        elif r.own_elasticity is not None:  # shrunk: between its own estimate and the prior
-            assert 0 < r.own_weight < 1
-            lo, hi = sorted([r.own_elasticity, r.prior_elasticity])
-            assert lo - 1e-9 <= r.elasticity <= hi + 1e-9 or r.elasticity == price_response.MAX_ELASTICITY
+        elif r.own_elasticity is not None:  # its own evidence narrowed the prior, without replacing it
+            assert 0 < r.own_weight < 1 and r.standard_error < r.prior_standard_error
+    # Its own list changes move a changer's answer towards its own truth: closer than the prior alone.
+    changers = [r for r in responses if r.own_elasticity is not None]
+    assert len(changers) >= 10
+    own_error = np.mean([abs(r.elasticity - truth.loc[r.stock_code, "elasticity"]) for r in changers])
+    prior_error = np.mean([abs(r.prior_elasticity - truth.loc[r.stock_code, "elasticity"]) for r in changers])
+    assert own_error < 0.9 * prior_error, (own_error, prior_error)
 
 
 def test_no_list_change_anywhere_is_refused_in_words(store) -> None:
