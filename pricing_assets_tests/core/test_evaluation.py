@@ -83,3 +83,40 @@ def test_metrics_are_on_the_declared_scale():
     assert scores["rmsle"] == pytest.approx(np.sqrt(scores["mse_log1p"]))
     with pytest.raises(ValueError, match="non-empty"):
         regression_metrics(np.array([]), np.array([]))
+
+
+def lines(d, errors, test_seed=0):
+    """Per-line validation errors (not a constant shift), so the paired difference has a standard error."""
+    rng = np.random.default_rng(test_seed)
+    return RowLookup(
+        {
+            len(d.y["validation"]): d.y["validation"] + errors,
+            len(d.y["test"]): d.y["test"] + rng.normal(0, 0.3, len(d.y["test"])),
+        }
+    )
+
+
+def test_a_tie_on_validation_goes_to_the_simplest_model():
+    d = data(n_val=400, n_test=50)
+    errors = np.abs(np.random.default_rng(1).normal(0, 0.3, 400))  # predictions above the truth: no clipping
+    same_errors_other_lines = 1.0005 * np.random.default_rng(2).permutation(errors)  # a hair worse on average
+    models = {
+        "dfn": lines(d, errors),
+        "lightgbm": lines(d, errors + 0.05),  # worse on every line: a clear loss, however small
+        "elasticnet": lines(d, same_errors_other_lines),
+        "svr": lines(d, errors + 1.0),
+        "elasticity_baseline": lines(d, errors + 1.0),
+        "constant_baseline": lines(d, errors + 2.0),
+    }
+    result = evaluate_candidates(models, d)
+    rmsle = {k: result.metrics[k]["validation"]["rmsle"] for k in ("dfn", "elasticnet")}
+    assert rmsle["dfn"] < rmsle["elasticnet"]  # the network is lowest; the rule, not the score, chose ElasticNet
+    assert result.champion == "elasticnet"
+    assert result.fallback_chain == ["dfn", "lightgbm", "svr", "elasticity_baseline", "constant_baseline"]
+
+
+def test_a_clear_lead_on_validation_is_kept():
+    d = data(n_val=400, n_test=50)
+    errors = np.abs(np.random.default_rng(1).normal(0, 0.3, 400))
+    models = {"dfn": lines(d, errors), "elasticnet": lines(d, errors + 0.05), "constant_baseline": lines(d, errors + 2)}
+    assert evaluate_candidates(models, d).champion == "dfn"
