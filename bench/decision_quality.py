@@ -76,6 +76,7 @@ from pricing_assets.core.simulated_store import (
 )
 from pricing_assets.core.sources import load_source
 from pricing_assets.core.stockcodes import eligible_stockcodes, stockcode_history
+from pricing_assets.settings import Settings
 
 METHODS = (
     "per-line price sweep (today)",
@@ -222,6 +223,26 @@ def sweep_recommendations(row: pd.Series, budget: Budgets, seed: int, bins: int,
     }
 
 
+def response_inputs(
+    own: pd.DataFrame, code: str, catalogue: dict[str, Any]
+) -> tuple[price_response.StockcodeResponse, recommendation.ObservedMix]:
+    """The stockcode's shrunk elasticity and observed mix, as ``weekly_demand``, ``stockcode_price_response``
+    and ``list_price_recommendation`` make them from the stockcode's lines."""
+    lines = price_list.lines_with_list(own)
+    panel = price_list.weekly_demand(own, lines.attrs["lists"])
+    response = price_response.stockcode_response(
+        panel, lines, code, price_response.CatalogueResponse.from_dict(catalogue)
+    )
+    return response, recommendation.observed_mix(own, lists=lines.attrs["lists"])
+
+
+def catalogue_response(transactions: pd.DataFrame, codes: list[str]) -> price_response.CatalogueResponse:
+    """What ``catalogue_price_response`` learns from these codes' lines."""
+    lines = price_list.lines_with_list(transactions[transactions["stock_code"].isin(codes)])
+    panel = price_list.weekly_demand(lines, lines.attrs["lists"])
+    return price_response.estimate_catalogue_response(panel, lines)
+
+
 def response_recommendations(row: pd.Series, catalogue: dict[str, Any]) -> dict[str, Any]:
     """The list-price response method: the stockcode's shrunk elasticity, the observed mix, ``recommend``.
 
@@ -230,13 +251,7 @@ def response_recommendations(row: pd.Series, catalogue: dict[str, Any]) -> dict[
     gain is not sure or the estimate has no optimum.
     """
     transactions = _STATE["transactions"]
-    own = transactions[transactions["stock_code"] == row.name]
-    lines = price_list.lines_with_list(own)
-    panel = price_list.weekly_demand(own, lines.attrs["lists"])
-    response = price_response.stockcode_response(
-        panel, lines, str(row.name), price_response.CatalogueResponse.from_dict(catalogue)
-    )
-    mix = recommendation.observed_mix(own, lists=lines.attrs["lists"])
+    response, mix = response_inputs(transactions[transactions["stock_code"] == row.name], str(row.name), catalogue)
     current, cost = mix.current_list_price, float(row["unit_cost"])
     out: dict[str, Any] = {
         "elasticity": response.elasticity,
@@ -364,9 +379,7 @@ def store_part(args: argparse.Namespace, budget: Budgets) -> dict[str, Any]:
     log(f"store: {len(eligible)} of {args.products} products eligible; budget {budget.label()}; {args.jobs} worker(s)")
     profile = price_list.price_setting_profile(source.transactions, eligible, "2010-12-01", "2011-08-31")
     started = time.perf_counter()
-    catalogue_lines = price_list.lines_with_list(source.transactions[source.transactions["stock_code"].isin(eligible)])
-    catalogue_panel = price_list.weekly_demand(catalogue_lines, catalogue_lines.attrs["lists"])
-    catalogue = price_response.estimate_catalogue_response(catalogue_panel, catalogue_lines)
+    catalogue = catalogue_response(source.transactions, eligible)
     catalogue_seconds = round(time.perf_counter() - started, 1)
     log(
         f"store: catalogue response {catalogue.elasticity:.2f} (SE {catalogue.standard_error:.2f}, spread "
@@ -414,13 +427,54 @@ def _load_real(path: str) -> None:
     _STATE["transactions"] = load_source("uci", path).transactions
 
 
-def run_real_code(code: str, budget: Budgets, seed: int, bins: int, recent_days: int) -> dict[str, Any]:
-    out: dict[str, Any] = {"stock_code": code, "cutoffs": {}}
+def real_response(own: pd.DataFrame, code: str, catalogue: dict[str, Any]) -> dict[str, Any]:
+    """The list-price response method on a real code, with the product's default decision settings."""
+    defaults = Settings.from_env({})  # the product defaults, whatever the environment says
+    response, mix = response_inputs(own, code, catalogue)
+    current = mix.current_list_price
+    cost = defaults.assumed_cost_ratio * current  # the dev file has no costs: the assumed ratio, as the product does
+    config = recommendation.RecommendationConfig(
+        objective=defaults.objective, guardrail=defaults.guardrail, min_own_weight=defaults.min_own_weight
+    )
+    answer = recommendation.recommend(
+        mix, response.elasticity, response.standard_error, response.own_weight, cost, True, config
+    )
+    low, high = answer["guardrail"]
+    price = float(answer["recommended_list_price"])
+    units = recommendation.expected_outcomes(
+        mix, response.elasticity, cost, recommendation.pence_grid(0.5 * current, 2.0 * current)
+    )
+    return {
+        "current_list_price": current,
+        "recommended_price": price,
+        "ratio_to_current": price / current,
+        "action": answer["action"],
+        "hold": answer["hold"],
+        "hold_reason": answer["hold_reason"],
+        "capped": answer["capped"],
+        "on_edge": not answer["hold"] and answer["best_list_price_in_band"] in (low, high),
+        "outside_guardrail": not (low - 1e-9 <= price <= high + 1e-9) and price != current,
+        "below_cost": price < cost - 1e-9,
+        "rises_with_price": rises_with_price(units["units"].to_numpy()),
+        "elasticity": response.elasticity,
+        "elasticity_interval": list(response.interval),
+        "own_weight": response.own_weight,
+    }
+
+
+def run_real_code(
+    code: str, budget: Budgets, seed: int, bins: int, recent_days: int, catalogues: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"stock_code": code, "cutoffs": {}, "response": {}}
     started = time.perf_counter()
     for cutoff in CUTOFFS:
+        lines = _STATE["transactions"]
+        lines = lines[lines["invoice_date"] < pd.Timestamp(cutoff) + pd.Timedelta(days=1)]
         try:
-            lines = _STATE["transactions"]
-            lines = lines[lines["invoice_date"] < pd.Timestamp(cutoff) + pd.Timedelta(days=1)]
+            out["response"][cutoff] = real_response(lines[lines["stock_code"] == code], code, catalogues[cutoff])
+        except Exception as exc:
+            out["response"][cutoff] = {"error": f"{type(exc).__name__}: {exc}"}
+        try:
             cfg = splits.SplitConfig(train_fraction=0.7, validation_fraction=0.15)
             prepared = prepare(lines, code, cfg)
             trained = train_and_evaluate(prepared, budget, seed)
@@ -441,11 +495,12 @@ def run_real_code(code: str, budget: Budgets, seed: int, bins: int, recent_days:
     return out
 
 
-def summarise_real(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    fits = [c for r in rows for c in r["cutoffs"].values() if "error" not in c]
+def summarise_real(rows: list[dict[str, Any]], key: str = "cutoffs") -> dict[str, Any]:
+    """``key``: "cutoffs" (today's method) or "response" (the list-price response method)."""
+    fits = [c for r in rows for c in r[key].values() if "error" not in c]
     stable = []
     for r in rows:
-        a, b = (r["cutoffs"].get(c, {}) for c in CUTOFFS)
+        a, b = (r[key].get(c, {}) for c in CUTOFFS)
         if "error" in a or "error" in b or not a or not b:
             continue
         if abs(a["current_list_price"] - b["current_list_price"]) < 0.005:
@@ -454,7 +509,7 @@ def summarise_real(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "codes": len(rows),
         "fits": len(fits),
-        "errors": sum("error" in c for r in rows for c in r["cutoffs"].values()),
+        "errors": sum("error" in c for r in rows for c in r[key].values()),
         "rises_with_price": float(np.mean([c["rises_with_price"] for c in fits])) if fits else None,
         "on_edge": float(np.mean([c["on_edge"] for c in fits])) if fits else None,
         "ratio_to_current": {
@@ -463,6 +518,26 @@ def summarise_real(rows: list[dict[str, Any]]) -> dict[str, Any]:
         },
         "stability_codes": len(stable),
         "stability_change": quantiles(stable),
+        **({"decisions": _decision_shares(fits)} if key == "response" else {}),
+    }
+
+
+def _decision_shares(fits: list[dict[str, Any]]) -> dict[str, Any]:
+    """How often the response method holds, moves up or down, is capped, or breaks a guardrail."""
+    share = lambda test: float(np.mean([bool(test(c)) for c in fits])) if fits else None  # noqa: E731
+    return {
+        "hold": share(lambda c: c["hold"]),
+        "increase": share(lambda c: c["action"] == "increase"),
+        "decrease": share(lambda c: c["action"] == "decrease"),
+        "capped": share(lambda c: c["capped"] and not c["hold"]),
+        "outside_guardrail": share(lambda c: c["outside_guardrail"]),
+        "below_cost": share(lambda c: c["below_cost"]),
+        "own_evidence": share(lambda c: c["own_weight"] > 0),
+        "hold_reasons": pd.Series([c["hold_reason"] for c in fits if c["hold"]], dtype=object)
+        .str.split(r" \(|:")
+        .str[0]
+        .value_counts()
+        .to_dict(),
     }
 
 
@@ -474,15 +549,30 @@ def real_part(args: argparse.Namespace, budget: Budgets) -> dict[str, Any]:
     profile = price_list.price_setting_profile(
         data.transactions, eligible_stockcodes(history, args.min_rows, args.min_days)
     )
+    catalogues = {}
+    for cutoff in CUTOFFS:
+        started = time.perf_counter()
+        upto = data.transactions[data.transactions["invoice_date"] < pd.Timestamp(cutoff) + pd.Timedelta(days=1)]
+        codes = eligible_stockcodes(stockcode_history(upto), args.min_rows, args.min_days)
+        catalogue = catalogue_response(upto, codes)
+        catalogues[cutoff] = catalogue.to_dict()
+        log(
+            f"real {cutoff}: catalogue response {catalogue.elasticity:.2f} (SE {catalogue.standard_error:.2f}, "
+            f"spread {catalogue.spread:.2f}) from {catalogue.changers} of {catalogue.products} codes "
+            f"({time.perf_counter() - started:.0f} s)"
+        )
     rows = []
     started = time.perf_counter()
     with ProcessPoolExecutor(args.jobs, initializer=_load_real, initargs=(args.data,)) as pool:
-        futures = [pool.submit(run_real_code, c, budget, args.seed, args.bins, args.recent_days) for c in eligible]
+        futures = [
+            pool.submit(run_real_code, c, budget, args.seed, args.bins, args.recent_days, catalogues) for c in eligible
+        ]
         for i, future in enumerate(as_completed(futures), 1):
             row = future.result()
             rows.append(row)
             parts = [
-                f"{c[5:]}: {v['current_list_price']:.2f} -> {v['recommended_price']:.2f}"
+                f"{c[5:]}: {v['current_list_price']:.2f} -> today {v['recommended_price']:.2f}"
+                f", response {row['response'][c].get('recommended_price', float('nan')):.2f}"
                 f"{' EDGE' if v['on_edge'] else ''}{' RISES' if v['rises_with_price'] else ''}"
                 if "error" not in v
                 else f"{c[5:]}: ERROR {v['error']}"
@@ -494,7 +584,14 @@ def real_part(args: argparse.Namespace, budget: Budgets) -> dict[str, Any]:
                 f"({elapsed:.0f}s elapsed, ~{elapsed / i * (len(futures) - i):.0f}s left)"
             )
     rows.sort(key=lambda r: eligible.index(r["stock_code"]))
-    return {"data": args.data, "calibration": profile, "summary": summarise_real(rows), "codes": rows}
+    return {
+        "data": args.data,
+        "calibration": profile,
+        "catalogue_response": {c: {k: v for k, v in r.items() if k != "season"} for c, r in catalogues.items()},
+        "summary": summarise_real(rows),
+        "response_summary": summarise_real(rows, "response"),
+        "codes": rows,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -642,8 +642,19 @@ def decision_targets(result: dict[str, Any]) -> list[tuple[str, str, str, bool |
                 ),
             ]
     if real:
-        r = real["summary"]
+        # The real rows judge the response method where the run has it (today's method before that).
+        r = real.get("response_summary") or real["summary"]
         stability = r["stability_change"]["median"]
+        decisions = r.get("decisions")
+        if decisions:
+            rows.append(
+                (
+                    "real: recommendations outside the guardrail or below cost",
+                    "0 %",
+                    f"{pct(decisions['outside_guardrail'])} / {pct(decisions['below_cost'])}",
+                    at_most(max(decisions["outside_guardrail"], decisions["below_cost"]), 0.0),
+                )
+            )
         rows += [
             ("real: curves rising with price", "0 %", pct(r["rises_with_price"]), at_most(r["rises_with_price"], 0.0)),
             (
@@ -740,12 +751,34 @@ def render_decision_quality(result: dict[str, Any]) -> str:
             f"{r['stability_codes']} codes whose list did not change: median {pct(r['stability_change']['median'])}, "
             f"p90 {pct(r['stability_change']['p90'])}.\n"
         )
+    if real and real.get("response_summary"):
+        r, d = real["response_summary"], real["response_summary"]["decisions"]
+        ratio = r["ratio_to_current"]
+        reasons = "; ".join(f"{reason} {n}" for reason, n in d["hold_reasons"].items()) or "none"
+        catalogue = "; ".join(
+            f"{c}: {v['elasticity']:.2f} (SE {v['standard_error']:.2f}, spread {v['spread']:.2f}, "
+            f"{v['changers']} of {v['products']} codes changed their list)"
+            for c, v in real.get("catalogue_response", {}).items()
+        )
+        out.append(
+            f"\n**Real data, the list-price response method** (the same codes and cut-offs; the catalogue response "
+            f"from every eligible code up to each cut-off: {catalogue}; margin within the default guardrail, cost the "
+            f"assumed ratio of the list; {r['fits']} answers, {r['errors']} errors): demand rising with price "
+            f"{pct(r['rises_with_price'])}; hold {pct(d['hold'])}, increase {pct(d['increase'])}, decrease "
+            f"{pct(d['decrease'])}, capped {pct(d['capped'])}; outside the guardrail {pct(d['outside_guardrail'])}, "
+            f"below cost {pct(d['below_cost'])}; with own evidence {pct(d['own_evidence'])}; "
+            f"a move to the guardrail's edge {pct(r['on_edge'])}; recommended / current p10 {fmt(ratio['p10'])}, "
+            f"median {fmt(ratio['median'])}, p90 {fmt(ratio['p90'])}; change between the cut-offs for the "
+            f"{r['stability_codes']} codes whose list did not change: median {pct(r['stability_change']['median'])}, "
+            f"p90 {pct(r['stability_change']['p90'])}. Hold reasons: {reasons}.\n"
+        )
     judged = result.get("judged_method") or result["methods"][0]
+    real_judged = "the response method" if real and real.get("response_summary") else "today's method"
     rows = [[target, threshold, figure, met(passed)] for target, threshold, figure, passed in decision_targets(result)]
     if rows:
         out.append(
             f"\n**Targets** for the price-response and recommendation issues (store rows judged on {judged}; "
-            "real-data rows on the only method the real part runs, today's):\n\n"
+            f"real-data rows on {real_judged}):\n\n"
             + markdown_table(["target", "threshold", "figure", "verdict"], rows)
             + "\n"
         )

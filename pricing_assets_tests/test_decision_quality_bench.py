@@ -95,3 +95,18 @@ def test_markdown_block_has_the_tables_and_targets(quick) -> None:
     for heading in ("**Store**", "**Calibration**", "**Real data**", "**Targets**"):
         assert heading in markdown
     assert "per-line price sweep (today)" in markdown and "family-mean oracle" in markdown
+
+
+def test_real_codes_get_the_response_method_within_its_guardrail(quick) -> None:
+    """On the dev file every code gets a list-price answer at each cut-off, inside the band and above cost."""
+    result, _ = quick
+    real = result["real"]
+    for code in real["codes"]:
+        for cutoff, answer in code["response"].items():
+            assert "error" not in answer, (code["stock_code"], cutoff, answer)
+            current, price = answer["current_list_price"], answer["recommended_price"]
+            assert 0.85 * current - 0.005 <= price <= 1.15 * current + 0.005  # the default +/-15 % guardrail
+            assert not answer["rises_with_price"]
+    decisions = real["response_summary"]["decisions"]
+    assert decisions["outside_guardrail"] == 0 and decisions["below_cost"] == 0
+    assert abs(decisions["hold"] + decisions["increase"] + decisions["decrease"] - 1) < 1e-9
