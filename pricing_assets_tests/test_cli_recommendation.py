@@ -2,6 +2,7 @@
 
 import json
 
+import boto3
 import pytest
 
 from pricing_assets.core.bundle import read_bundle
@@ -79,3 +80,14 @@ def test_a_bad_costs_file_exits_2_before_anything_runs(tmp_path, content, name, 
     assert message in proc.stderr and f"({given_as})" in proc.stderr and "Traceback" not in proc.stderr
     assert "a CSV with columns stockcode,unit_cost" in proc.stderr  # what to fix
     assert not (project / ".pricing").exists()  # nothing loaded, registered or written
+
+
+def test_a_costs_file_in_s3_is_read_before_anything_runs(tmp_path, moto_s3, s3_bucket):
+    client = boto3.client("s3", endpoint_url=moto_s3)
+    client.put_object(Bucket=s3_bucket, Key="costs/bad.csv", Body=b"stockcode,cost\n85123A,1.2\n")
+    s3 = {"AWS_ENDPOINT_URL_S3": moto_s3}
+    for key, message in (("costs/bad.csv", "lacks column(s) ['unit_cost']"), ("costs/none.csv", "cannot be read")):
+        proc = run_cli(tmp_path, "--top", "1", "--costs", f"s3://{s3_bucket}/{key}", env_extra=s3)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert message in proc.stderr and f"s3://{s3_bucket}/{key}" in proc.stderr and "Traceback" not in proc.stderr
+        assert not (tmp_path / ".pricing").exists()
