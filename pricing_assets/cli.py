@@ -14,7 +14,6 @@ import fcntl
 import json
 import logging
 import os
-import re
 import sys
 import time
 from collections.abc import Iterator
@@ -24,10 +23,21 @@ from typing import Any
 
 from dagster import logger as dagster_logger
 from rich.console import Console
+from rich.markdown import Markdown
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
+from .outcomes import CHECK_LABELS, CHECK_ORDER, failure_reason, held_by, stockcode_status
+from .outcomes import reason as _reason
+from .outcomes import severity as _severity
 from .settings import SOURCES, Settings, current_settings
 
 console = Console(stderr=True)
@@ -83,6 +93,7 @@ class StockcodeOutcome:
     metadata: dict[str, Any] = field(default_factory=dict)
     recommendation: dict[str, Any] | None = None  # the list-price recommendation, as serving returns it
     error: str = ""
+    interrupted: bool = False  # Ctrl-C stopped it
 
 
 def _prepare_dagster_home(settings: Settings) -> Path:
@@ -114,28 +125,6 @@ def stockcode_lock(home: Path, stock_code: str) -> Iterator[None]:
         yield  # the lock goes with the file's closing, also when the process dies
 
 
-# What a check is called in a summary, so it reads as a reason rather than a check id.
-CHECK_LABELS = {
-    "no_feature_drift": "drift",
-    "fairness_within_threshold": "fairness",
-    "candidate_no_worse_than_serving": "challenger",
-}
-CHECK_ORDER = tuple(CHECK_LABELS)  # the order they run in
-
-
-def _severity(evaluation: Any) -> str:
-    """``"ERROR"`` or ``"WARN"``: only an ERROR failure blocks promotion (Dagster's blocking rule)."""
-    severity = getattr(evaluation, "severity", None)
-    return str(getattr(severity, "value", severity) or "ERROR")
-
-
-def _reason(evaluation: Any) -> str:
-    """A check's reason in words: its ``reason`` metadata, else its description."""
-    reason = evaluation.metadata.get("reason")
-    text = getattr(reason, "value", reason) or evaluation.description
-    return str(text or "see the check's metadata in `pricing ui`")
-
-
 def _check_verdict(passed: bool | None, severity: str | None, reason: str | None = None) -> str:
     """``passed``, ``warn (fairness: ...)`` or ``failed (drift: ...)``; ``-`` when the check did not run."""
     if passed is None:
@@ -147,26 +136,20 @@ def _check_verdict(passed: bool | None, severity: str | None, reason: str | None
 
 
 def _error_message(result: Any) -> str:
-    """Why a run failed, in words: a blocking (ERROR) check's own reason, else the failing step's message.
+    """Why a run failed, in words (see :func:`outcomes.failure_reason`)."""
+    return failure_reason(result.get_asset_check_evaluations(), result.all_events)
 
-    A failed blocking check surfaces in Dagster as a step failure whose error is only the check's
-    class and name; the reason (too few rows, which columns drifted, the gap) is in the check's
-    metadata, so that is what the user reads. A check that failed with WARN severity did not stop
-    the run and is not the reason. Other errors keep their message without the exception's class
-    name in front.
-    """
-    for evaluation in result.get_asset_check_evaluations():
-        if not evaluation.passed and _severity(evaluation) != "WARN":
-            return f"{CHECK_LABELS.get(evaluation.check_name, evaluation.check_name)}: {_reason(evaluation)}"
+
+def _interrupted(result: Any) -> bool:
+    """The run stopped because of Ctrl-C (Dagster turns SIGINT into a step failure and returns)."""
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
             error = event.step_failure_data.error
-            while error.cause is not None and "DagsterExecutionStepExecutionError" in error.cls_name:
+            while error is not None:
+                if "ExecutionInterruptedError" in (error.cls_name or ""):
+                    return True
                 error = error.cause
-            lines = (error.message or "").strip().splitlines()
-            text = re.sub(r"^[\w.]*(Error|Exception|Failure)\w*: ", "", lines[0]) if lines else ""
-            return f"{event.step_key}: {text or 'failed without a message (see the run in `pricing ui`)'}"
-    return "run failed (see the run in `pricing ui`)"
+    return False
 
 
 def _stage_seconds(result: Any) -> dict[str, float]:
@@ -237,7 +220,8 @@ def recommendation_cells(rec: dict[str, Any] | None) -> tuple[str, str, str]:
     return prices, moved, f"{rec['action']}{', capped by the guardrail' if rec['capped'] else ''}"
 
 
-def _choose_stockcodes(store: Any, settings: Settings, stockcodes: str | None, top: int) -> list[str]:
+def _choose_stockcodes(store: Any, settings: Settings, stockcodes: str | None, top: int | None) -> list[str]:
+    """The stockcodes asked for, each eligible; else the ``top`` most active eligible ones (None: all)."""
     from .assets.transactions import HISTORY_KEY
     from .core.stockcodes import eligible_stockcodes, validate_stockcode
     from .core.store import parquet_to_frame
@@ -270,10 +254,23 @@ def _choose_stockcodes(store: Any, settings: Settings, stockcodes: str | None, t
     return chosen
 
 
-def run_lineage(
-    settings: Settings, stockcodes: str | None, top: int
-) -> tuple[dict[str, float], list[StockcodeOutcome]]:
-    """Materialise the graph for the chosen stockcodes; return raw-stage timing and outcomes."""
+@dataclass
+class RunReport:
+    """What ``pricing run`` did: the raw stage's seconds, each stockcode run, what it skipped and why."""
+
+    stages: dict[str, float]
+    outcomes: list[StockcodeOutcome]
+    skipped: dict[str, str] = field(default_factory=dict)  # stockcode -> why it did not run again
+    held_before: list[str] = field(default_factory=list)  # skipped stockcodes that a check holds back
+    not_run: list[str] = field(default_factory=list)  # chosen but not reached (interrupted)
+    interrupted: bool = False
+    catalogue: dict[str, Any] | None = None  # the catalogue report's summary (core/catalogue.py)
+    catalogue_markdown: str = ""
+
+
+def run_lineage(settings: Settings, stockcodes: str | None, top: int | None) -> RunReport:
+    """Materialise the graph for the chosen stockcodes (``top`` None: every eligible one, only what
+    changed or did not finish since its last run), then the catalogue report."""
     _prepare_dagster_home(settings)
     from dagster import DagsterInstance
 
@@ -289,10 +286,39 @@ def _lineage_run_config(settings: Settings) -> dict[str, Any]:
     return {"ops": {"list_price_recommendation": {"config": {"costs": settings.costs}}}, **PROGRESS_LOGS}
 
 
-def _run_in_instance(
-    instance: Any, settings: Settings, stockcodes: str | None, top: int
-) -> tuple[dict[str, float], list[StockcodeOutcome]]:
-    from .definitions import LINEAGE_JOB, RAW_JOB, build_definitions
+def _what_to_rerun(instance: Any, defs: Any, store: Any, chosen: list[str]) -> tuple[dict[str, str], RunReport]:
+    """The schedule's change detection over ``chosen``: stockcode -> why it runs, and the skipped ones."""
+    from .assets.transactions import HISTORY_KEY
+    from .core.store import parquet_to_frame
+    from .schedules import lineage_code_versions, rerun_reasons
+
+    history = parquet_to_frame(store.get_bytes(HISTORY_KEY)).set_index("stock_code")
+    code_versions = lineage_code_versions(defs.resolve_asset_graph())
+    report = RunReport(stages={}, outcomes=[])
+    to_run: dict[str, str] = {}
+    for row in stockcode_status(instance, store, chosen):
+        code = row["stockcode"]
+        reasons = rerun_reasons(instance, code_versions, code, str(history.loc[code, "fingerprint"]), row)
+        if reasons:
+            to_run[code] = "; ".join(reasons)
+            continue
+        held = held_by(row)
+        if held:
+            report.held_before.append(code)
+            why = "; ".join(f"{CHECK_LABELS.get(k, k)}: {v}" for k, v in held.items())
+            report.skipped[code] = f"held by a check with the same rows and code ({why})"
+        else:
+            report.skipped[code] = f"unchanged since its last successful run (promoted {row['promoted']})"
+    return to_run, report
+
+
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m{rest:02d}s"
+
+
+def _run_in_instance(instance: Any, settings: Settings, stockcodes: str | None, top: int | None) -> RunReport:
+    from .definitions import LINEAGE_JOB, RAW_JOB, REPORT_JOB, build_definitions
     from .partitions import register_stockcodes
 
     defs = build_definitions(settings, loggers={PROGRESS_LOGGER: progress_logger})
@@ -316,55 +342,101 @@ def _run_in_instance(
     chosen = _choose_stockcodes(store, settings, stockcodes, top)
     new = register_stockcodes(instance, chosen)
     console.print(
-        f"raw_transactions done in {raw_seconds:.1f}s; {len(chosen)} stockcode(s) to run, {len(new)} newly registered"
+        f"raw_transactions done in {raw_seconds:.1f}s; {len(chosen)} stockcode(s) chosen, {len(new)} newly registered"
     )
+    if top is None:  # --all: only what changed or did not finish since its last run
+        to_run, report = _what_to_rerun(instance, defs, store, chosen)
+        for code, why in report.skipped.items():
+            console.print(f"  {code}: skipped, {escape(why)}", soft_wrap=True)
+        console.print(f"{len(to_run)} to run, {len(report.skipped)} skipped")
+    else:
+        to_run, report = {code: "asked for" for code in chosen}, RunReport(stages={}, outcomes=[])
+    report.stages["raw_transactions"] = round(raw_seconds, 3)
     job = defs.resolve_job_def(LINEAGE_JOB)
     lineage_config = _lineage_run_config(settings)
-    outcomes: list[StockcodeOutcome] = []
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as progress:
-        task = progress.add_task("stockcodes", total=len(chosen))
-        for code in chosen:
-            progress.update(task, description=f"stockcode {code}")
-            t0 = time.perf_counter()
-            with stockcode_lock(Path(instance.root_directory), code):
-                result = job.execute_in_process(
-                    instance=instance, partition_key=code, run_config=lineage_config, raise_on_error=False
-                )
-            evaluations = result.get_asset_check_evaluations()
-            checks = {e.check_name: e.passed for e in evaluations}
-            outcome = StockcodeOutcome(
-                stockcode=code,
-                success=result.success,
-                run_id=result.run_id,
-                seconds=round(time.perf_counter() - t0, 3),
-                checks=checks,
-                check_severity={e.check_name: _severity(e) for e in evaluations},
-                check_reasons={e.check_name: _reason(e) for e in evaluations},
-                stage_seconds=_stage_seconds(result),
-                metadata=_materialization_metadata(result),
-                recommendation=_recommendation_of(result),
-                error="" if result.success else _error_message(result),
-            )
-            outcomes.append(outcome)
-            verdict = "FAILED" if _blocked(outcome) else "ok with warnings" if _warnings(outcome) else "ok"
-            verdicts = {
-                name: _check_verdict(passed, outcome.check_severity.get(name)) for name, passed in checks.items()
-            }
-            progress.console.print(
-                f"  {code}: {verdict} in {outcome.seconds:.1f}s  checks {escape(str(verdicts))}", soft_wrap=True
-            )
-            line = recommendation_line(outcome.recommendation)
-            progress.console.print(f"  {code}: list price {escape(line)}", soft_wrap=True)
-            progress.advance(task)
-    return {"raw_transactions": round(raw_seconds, 3)}, outcomes
+    codes = list(to_run)
+    try:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+            disable=not codes,
+        ) as progress:
+            task = progress.add_task("stockcodes", total=len(codes))
+            for number, code in enumerate(codes, start=1):
+                done = [o.seconds for o in report.outcomes]
+                eta = f", ETA {_duration(sum(done) / len(done) * (len(codes) - number + 1))}" if done else ""
+                progress.console.print(f"[{number}/{len(codes)}] {code}: running ({escape(to_run[code])}){eta}")
+                progress.update(task, description=f"stockcode {code}")
+                outcome = _run_stockcode(instance, job, code, lineage_config)
+                report.outcomes.append(outcome)
+                if outcome.interrupted:
+                    raise KeyboardInterrupt
+                _print_outcome(progress.console, outcome)
+                progress.advance(task)
+    except KeyboardInterrupt:
+        report.interrupted = True
+        report.not_run = codes[len(report.outcomes) :]
+        if report.outcomes and report.outcomes[-1].interrupted:
+            report.not_run.insert(0, report.outcomes.pop().stockcode)
+        console.print(
+            f"[red]interrupted[/]: {len(report.outcomes)} stockcode(s) finished, {len(report.not_run)} not run "
+            f"({', '.join(report.not_run[:10])}{' ...' if len(report.not_run) > 10 else ''}); the one running was "
+            "stopped before or after its promotion, never half-way (the pointer is switched last, in one write). "
+            "`pricing run --all` carries on with what did not finish."
+        )
+    console.print("[bold]catalogue_report[/]")
+    result = defs.resolve_job_def(REPORT_JOB).execute_in_process(
+        instance=instance, run_config=PROGRESS_LOGS, raise_on_error=False
+    )
+    if result.success:
+        report.catalogue = result.output_for_node("catalogue_report")
+        from .core import catalogue
+
+        report.catalogue_markdown = catalogue.markdown(catalogue.CatalogueSummary(**report.catalogue))
+    else:
+        console.print(f"[red]the catalogue report failed[/]: {escape(_error_message(result))}", soft_wrap=True)
+    return report
+
+
+def _run_stockcode(instance: Any, job: Any, code: str, run_config: dict[str, Any]) -> StockcodeOutcome:
+    """One stockcode's lineage run, in this process, and what it left."""
+    t0 = time.perf_counter()
+    with stockcode_lock(Path(instance.root_directory), code):
+        result = job.execute_in_process(
+            instance=instance, partition_key=code, run_config=run_config, raise_on_error=False
+        )
+    evaluations = result.get_asset_check_evaluations()
+    return StockcodeOutcome(
+        stockcode=code,
+        success=result.success,
+        run_id=result.run_id,
+        seconds=round(time.perf_counter() - t0, 3),
+        checks={e.check_name: e.passed for e in evaluations},
+        check_severity={e.check_name: _severity(e) for e in evaluations},
+        check_reasons={e.check_name: _reason(e) for e in evaluations},
+        stage_seconds=_stage_seconds(result),
+        metadata=_materialization_metadata(result),
+        recommendation=_recommendation_of(result),
+        error="" if result.success else _error_message(result),
+        interrupted=not result.success and _interrupted(result),
+    )
+
+
+def _print_outcome(out: Console, outcome: StockcodeOutcome) -> None:
+    verdict = "FAILED" if _blocked(outcome) else "ok with warnings" if _warnings(outcome) else "ok"
+    verdicts = {
+        name: _check_verdict(passed, outcome.check_severity.get(name)) for name, passed in outcome.checks.items()
+    }
+    code = outcome.stockcode
+    out.print(f"  {code}: {verdict} in {outcome.seconds:.1f}s  checks {escape(str(verdicts))}", soft_wrap=True)
+    out.print(f"  {code}: list price {escape(recommendation_line(outcome.recommendation))}", soft_wrap=True)
 
 
 def _blocked(outcome: StockcodeOutcome) -> bool:
@@ -479,28 +551,52 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if settings.costs:
         _check_costs(settings.costs, "--costs" if args.costs else "PRICING_COSTS")
     started = time.perf_counter()
-    raw_stage, outcomes = run_lineage(settings, args.stockcodes, args.top)
+    run = run_lineage(settings, args.stockcodes, None if args.all else args.top)
     wall = time.perf_counter() - started
-    _table_console().print(_summary(outcomes))
+    outcomes = run.outcomes
+    failed = [o for o in outcomes if _blocked(o)]
+    compact = len(outcomes) > settings.catalogue_compact_above
+    if compact:  # many stockcodes: the counts (below), and the table only for those that did not pass
+        console.print(
+            f"{len(outcomes)} stockcodes ran (more than PRICING_CATALOGUE_COMPACT_ABOVE="
+            f"{settings.catalogue_compact_above}): the table lists the {len(failed)} that did not pass; "
+            "--json FILE has every row"
+        )
+    if outcomes and (failed or not compact):
+        _table_console().print(_summary(failed if compact else outcomes))
+    if run.catalogue_markdown and (args.all or compact):
+        _table_console().print(Markdown(run.catalogue_markdown))
     if args.json:
         report = {
             "source": settings.source,
             "data": settings.data,
             "wall_seconds": round(wall, 3),
-            "stages": raw_stage,
+            "stages": run.stages,
             "stockcodes": [asdict(o) for o in outcomes],
+            "skipped": run.skipped,
+            "not_run": run.not_run,
+            "interrupted": run.interrupted,
+            "catalogue": run.catalogue,
         }
         Path(args.json).write_text(json.dumps(report, indent=2, default=str))
     for o in outcomes:  # a warning does not block promotion; its reason in full, in words
         for warning in _warnings(o):
             console.print(f"  [yellow]{o.stockcode}[/] warn ({escape(warning)})", soft_wrap=True)
-    failed = [o for o in outcomes if _blocked(o)]
     for o in failed:  # the table cuts reasons short; each one in full, in words
         console.print(f"  [red]{o.stockcode}[/] {escape(o.error or 'a check did not pass')}", soft_wrap=True)
-    if failed:
+    ran = f"{len(outcomes)} stockcode(s) ran in {wall:.1f}s" + (f", {len(run.skipped)} skipped" if run.skipped else "")
+    if run.interrupted:
+        console.print(f"[red]interrupted[/]: {ran}, {len(run.not_run)} not run")
+        return 130
+    if failed or run.held_before:
+        parts = [f"{len(failed)} of {len(outcomes)} stockcode(s) did not pass: "] if failed else []
+        parts += [", ".join(o.stockcode for o in failed)] if failed else []
+        if run.held_before:
+            parts.append(f"{'; ' if failed else ''}{len(run.held_before)} skipped stockcode(s) still held by a check: ")
+            parts.append(", ".join(run.held_before))
         console.print(
-            f"[red]{len(failed)} of {len(outcomes)} stockcode(s) did not pass[/]: "
-            f"{', '.join(o.stockcode for o in failed)}; their previous promoted bundle (if any) stays in service. "
+            f"[red]{''.join(parts)}[/]; "
+            "their previous promoted bundle (if any) stays in service. "
             "A failed no_feature_drift check means the latest window differs from the training window: open the "
             "drift report (path in the run's metadata, `pricing ui`), then fix the data or adjust PRICING_DRIFT_* "
             "thresholds. A failed fairness_within_threshold check names the group and gap in its metadata "
@@ -511,7 +607,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 1
     warned = sum(1 for o in outcomes if _warnings(o))
     note = f" ({warned} with warnings, which do not block promotion)" if warned else ""
-    console.print(f"[green]all {len(outcomes)} stockcode(s) passed[/]{note} in {wall:.1f}s; inspect with `pricing ui`")
+    console.print(f"[green]all {len(outcomes)} stockcode(s) passed[/]{note}; {ran}; inspect with `pricing ui`")
     return 0
 
 
@@ -533,42 +629,6 @@ def _cmd_ui(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
-def stockcode_status(instance: Any, store: Any) -> list[dict[str, Any]]:
-    """Where each registered stockcode stands: last run, its check results, the promoted version.
-
-    ``checks`` maps each check of the last run to whether it passed; ``check_severity`` to the
-    severity it carries (a WARN failure does not block promotion) and ``check_reasons`` to its
-    reason in words."""
-    from dagster import DagsterEventType, RunsFilter
-
-    from .core.bundle import read_pointer
-    from .core.store import ArtifactNotFoundError
-    from .partitions import STOCKCODE_PARTITIONS_NAME
-
-    rows = []
-    for code in sorted(instance.get_dynamic_partitions(STOCKCODE_PARTITIONS_NAME)):
-        row: dict[str, Any] = {"stockcode": code, "last_run": None, "status": None, "checks": {}}
-        row.update(check_severity={}, check_reasons={}, promoted=None)
-        runs = instance.get_runs(filters=RunsFilter(tags={"dagster/partition": code}), limit=1)
-        if runs:
-            run = runs[0]
-            record = instance.get_run_record_by_id(run.run_id)
-            row.update(last_run=run.run_id, status=run.status.value)
-            row["finished_at"] = record.end_time if record else None
-            for event in instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
-                evaluation = event.dagster_event.event_specific_data
-                row["checks"][evaluation.check_name] = evaluation.passed
-                row["check_severity"][evaluation.check_name] = _severity(evaluation)
-                row["check_reasons"][evaluation.check_name] = _reason(evaluation)
-        try:
-            pointer = read_pointer(store, code)
-            row["promoted"] = pointer["version"]
-        except ArtifactNotFoundError:
-            pass
-        rows.append(row)
-    return rows
-
-
 def _cmd_status(args: argparse.Namespace) -> int:
     settings = current_settings()
     _prepare_dagster_home(settings)
@@ -578,6 +638,16 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
     with DagsterInstance.get() as instance:
         rows = stockcode_status(instance, open_store(settings))
+    if args.summary:  # what the catalogue_report asset shows, from the same rows
+        from .core import catalogue
+        from .outcomes import record_of
+
+        summary = catalogue.summarise([record_of(row) for row in rows], settings.catalogue_slowest)
+        if args.json:
+            print(json.dumps(summary.to_dict(), indent=2, default=str))
+        else:
+            _table_console().print(Markdown(catalogue.markdown(summary)))
+        return 0
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return 0
@@ -624,6 +694,12 @@ def build_parser() -> argparse.ArgumentParser:
     pick = run.add_mutually_exclusive_group()
     pick.add_argument("--stockcodes", help="comma-separated stockcodes, e.g. 85123A,22423")
     pick.add_argument("--top", type=int, default=3, help="the N most active eligible stockcodes (default 3)")
+    pick.add_argument(
+        "--all",
+        action="store_true",
+        help="every eligible stockcode; a rerun runs only those whose rows or code changed, or whose last run "
+        "did not finish (the weekly schedule's change detection)",
+    )
     run.add_argument("--source", choices=SOURCES, help="data source (default: PRICING_SOURCE or synthetic)")
     run.add_argument("--data", help="path or URL of the UCI file (.xlsx, .csv, .parquet) for --source uci")
     run.add_argument("--seed", type=int, help="seed of the synthetic source")
@@ -645,6 +721,12 @@ def build_parser() -> argparse.ArgumentParser:
     ui.set_defaults(handler=_cmd_ui)
     status = sub.add_parser("status", help="where each stockcode stands: last run, checks, promoted version")
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    status.add_argument(
+        "--summary",
+        action="store_true",
+        help="the catalogue at a glance (as the catalogue_report asset): promoted, held by each check and why, "
+        "the recommendations, the slowest stockcodes",
+    )
     status.set_defaults(handler=_cmd_status)
     serve = sub.add_parser("serve", help="serve price recommendations from promoted bundles (HTTP API + web page)")
     serve.add_argument("--host", default="127.0.0.1")

@@ -7,6 +7,7 @@ import warnings
 from dagster import BetaWarning, Definitions, PreviewWarning
 from dagster_aws.s3 import S3Resource
 
+from .assets.catalogue import catalogue_report
 from .assets.challenger import candidate_no_worse_than_serving, challenger_comparison
 from .assets.drift import drift_report, no_feature_drift
 from .assets.evaluation import model_evaluation, shap_explanations
@@ -23,13 +24,20 @@ from .assets.training import training_splits
 from .assets.transactions import cleaned_transactions, demand_features, raw_transactions
 from .executors import executor_for
 from .io_manager import StoreIOManager
-from .jobs import LINEAGE_JOB, RAW_JOB, raw_transactions_job, stockcode_lineage_job
+from .jobs import (
+    LINEAGE_JOB,
+    RAW_JOB,
+    REPORT_JOB,
+    catalogue_report_job,
+    raw_transactions_job,
+    stockcode_lineage_job,
+)
 from .resources import ArtifactStoreResource
 from .schedules import weekly_lineage_schedule
 from .sensors import new_source_data_sensor, stockcode_discovery_sensor
 from .settings import Settings, current_settings
 
-__all__ = ["LINEAGE_JOB", "RAW_JOB", "build_definitions", "build_resources", "defs"]
+__all__ = ["LINEAGE_JOB", "RAW_JOB", "REPORT_JOB", "build_definitions", "build_resources", "defs"]
 
 # Partitioned asset checks and data versions on Output are what the lineage is built on; they are
 # marked preview/beta in Dagster 1.13, and we accept that knowingly rather than warn on every run.
@@ -70,9 +78,10 @@ def build_definitions(settings: Settings | None = None, loggers: dict | None = N
             challenger_comparison,
             price_curve,
             promoted_model,
+            catalogue_report,
         ],
         asset_checks=[no_feature_drift, fairness_within_threshold, candidate_no_worse_than_serving],
-        jobs=[raw_transactions_job, stockcode_lineage_job],
+        jobs=[raw_transactions_job, stockcode_lineage_job, catalogue_report_job],
         schedules=[weekly_lineage_schedule],
         sensors=[stockcode_discovery_sensor, new_source_data_sensor],
         resources=build_resources(settings),

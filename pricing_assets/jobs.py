@@ -1,13 +1,16 @@
-"""The jobs: load the source (and learn the catalogue's price response), and run one stockcode's lineage."""
+"""The jobs: load the source (and learn the catalogue's price response), run one stockcode's lineage, and
+report on the whole catalogue."""
 
 from dagster import AssetSelection, define_asset_job
 
+from .assets.catalogue import catalogue_report
 from .assets.price_response import catalogue_price_response
 from .assets.transactions import GROUP, raw_transactions
 from .partitions import stockcode_partitions
 
 RAW_JOB = "raw_transactions_job"
 LINEAGE_JOB = "stockcode_lineage_job"
+REPORT_JOB = "catalogue_report_job"
 
 raw_transactions_job = define_asset_job(
     RAW_JOB,
@@ -19,4 +22,9 @@ stockcode_lineage_job = define_asset_job(
     selection=AssetSelection.groups(GROUP),
     partitions_def=stockcode_partitions,
     description="Everything per stockcode, from cleaned_transactions to the end of the lineage.",
+)
+catalogue_report_job = define_asset_job(
+    REPORT_JOB,
+    selection=AssetSelection.assets(catalogue_report),
+    description="The catalogue report: every stockcode's last lineage run, promoted or held and why.",
 )

@@ -24,6 +24,7 @@ from dagster import (
 from .assets.transactions import GROUP, HISTORY_KEY
 from .core.store import ArtifactNotFoundError, parquet_to_frame, sha256_hex
 from .jobs import LINEAGE_JOB
+from .outcomes import held_by
 from .partitions import STOCKCODE_PARTITIONS_NAME
 from .resources import ArtifactStoreResource
 from .settings import current_settings
@@ -103,3 +104,19 @@ def weekly_lineage_schedule(context: ScheduleEvaluationContext, store: ArtifactS
         summary += f", {len(missing)} not in the latest source ({', '.join(missing)})"
     context.log.info(summary)
     return requests or SkipReason(summary)
+
+
+def rerun_reasons(
+    instance: DagsterInstance, code_versions: dict[AssetKey, str], stock_code: str, fingerprint: str, last: dict
+) -> list[str]:
+    """:func:`change_reasons`, and a last run that did not finish (``last`` is its ``stockcode_status`` row).
+
+    A run that failed with an error, was interrupted (Ctrl-C) or is still marked as started is
+    redone; one held by a blocking check is not, unless its rows or code changed: the same inputs
+    would be held again for the same reason."""
+    reasons = change_reasons(instance, code_versions, stock_code, fingerprint)
+    if last["status"] not in (None, "SUCCESS") and not held_by(last) and "never run" not in reasons:
+        reasons.append(
+            f"its last run did not finish ({last['status'].lower()}: {last['error'] or 'no error recorded'})"
+        )
+    return reasons

@@ -105,6 +105,9 @@ class Settings:
     costs: str | None = None  # CSV of stockcode,unit_cost (a path or s3:// URL)
     assumed_cost_ratio: float = 0.5  # unit cost / current list price where the costs file has none
     min_own_weight: float = 0.0  # own evidence needed to move a price (0: a sure gain on the prior suffices)
+    # The whole catalogue (core/catalogue.py, pricing run --all) -------------------------------
+    catalogue_slowest: int = 10  # the slowest stockcodes the catalogue report lists
+    catalogue_compact_above: int = 20  # pricing run tables only the failures above this many stockcodes
     # Orchestration ------------------------------------------------------------------------
     watch_dir: str | None = None  # the new-data sensor watches this folder for source files...
     watch_s3_prefix: str | None = None  # ...or this prefix of PRICING_S3_BUCKET
@@ -188,6 +191,8 @@ class Settings:
             raise ValueError("PRICING_ASSUMED_COST_RATIO must be in (0, 1): a unit cost as a share of the list price")
         if not 0 <= self.min_own_weight <= 1:
             raise ValueError("PRICING_MIN_OWN_WEIGHT must be in [0, 1]")
+        if self.catalogue_slowest < 1 or self.catalogue_compact_above < 1:
+            raise ValueError("PRICING_CATALOGUE_SLOWEST and PRICING_CATALOGUE_COMPACT_ABOVE must be positive")
         if self.cache_ttl_seconds < 1 or self.reload_seconds < 0 or not 2 <= self.max_price_bins <= 1000:
             raise ValueError(
                 "PRICING_CACHE_TTL_SECONDS must be >= 1, PRICING_RELOAD_SECONDS >= 0, PRICING_MAX_PRICE_BINS in 2..1000"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from dagster import AssetKey
 
-from pricing_assets.definitions import LINEAGE_JOB, defs
+from pricing_assets.definitions import LINEAGE_JOB, REPORT_JOB, defs
 from pricing_assets.partitions import stockcode_partitions
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,7 +35,7 @@ def test_definitions_load_with_fixed_names():
         "price_curve",
         "promoted_model",
     }
-    assert keys == partitioned | {"raw_transactions", "catalogue_price_response"}
+    assert keys == partitioned | {"raw_transactions", "catalogue_price_response", "catalogue_report"}
     for name in partitioned:
         node = graph.get(AssetKey(name))
         assert node.partitions_def == stockcode_partitions
@@ -55,6 +55,15 @@ def test_definitions_load_with_fixed_names():
     upstream = graph.get(AssetKey("promoted_model")).parent_keys
     assert {AssetKey("drift_report"), AssetKey("fairness_report"), AssetKey("challenger_comparison")} <= upstream
     assert defs.resolve_job_def(LINEAGE_JOB).partitions_def == stockcode_partitions
+    # The catalogue report is one asset after every partition's outcome, in its own (unpartitioned) job.
+    report = graph.get(AssetKey("catalogue_report"))
+    assert report.partitions_def is None and report.code_version and report.description
+    assert {AssetKey("promoted_model"), AssetKey("list_price_recommendation")} <= report.parent_keys
+    assert (
+        AssetKey("catalogue_report")
+        not in defs.resolve_job_def(LINEAGE_JOB).asset_layer.asset_graph.executable_asset_keys
+    )
+    assert defs.resolve_job_def(REPORT_JOB).partitions_def is None
     assert defs.resolve_sensor_def("stockcode_discovery_sensor")
 
 

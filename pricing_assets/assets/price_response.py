@@ -183,7 +183,10 @@ def list_price_recommendation(
     stock_code = stockcodes.validate_stockcode(context.partition_key)
     if not stockcode_price_response.get("identified"):
         reason = f"hold: no price response to act on ({stockcode_price_response.get('reason')})"
-        return Output({"stock_code": stock_code, "hold": True, "hold_reason": reason}, metadata={"reason": reason})
+        return Output(
+            {"stock_code": stock_code, "hold": True, "hold_reason": reason},
+            metadata={"reason": reason, "action": MetadataValue.text("hold"), "hold_reason": reason},
+        )
     mix = recommendation.observed_mix(cleaned_transactions, lists=weekly_demand[["stock_code", "week", "list_price"]])
     costs = recommendation.read_unit_costs(config.costs) if config.costs else {}
     cost, assumed = recommendation.unit_cost_for(stock_code, costs, mix.current_list_price, config.assumed_cost_ratio)
@@ -226,6 +229,8 @@ def list_price_recommendation(
             "action": MetadataValue.text(str(answer["action"])),
             "hold_reason": MetadataValue.text(str(answer["hold_reason"] or "")),
             "capped": MetadataValue.bool(bool(answer["capped"])),
+            "objective": MetadataValue.text(config.objective),
+            "expected_gain": MetadataValue.float(float(change["mean"])),  # of the move (or the one a hold did not make)
             "unit_cost": MetadataValue.text(f"{cost:.2f}{' (assumed)' if assumed else ''}"),
             "expected_weekly_change": MetadataValue.md(
                 "| measure | expected | 95 % interval |\n|---|---|---|\n" + rows
