@@ -53,7 +53,7 @@ import pandas as pd
 MIN_CHANGE = 0.02  # a list move smaller than 2 % is noise in the inferred list, not a price change
 MIN_WEEKS_EACH_SIDE = 3  # an own estimate needs a few weeks at each of two list prices
 MAX_ELASTICITY = -0.05  # demand never rises with the own price
-SPREAD_FLOOR = 0.25
+SPREAD_FLOOR = 0.25  # the smallest between-product spread of each margin the prior admits
 MARGIN_CORRELATION = 0.5  # between-product correlation of the two margins' deviations (see stockcode_response)
 Z95 = 1.959963984540054
 
@@ -104,7 +104,7 @@ class StockcodeResponse:
     own_elasticity: float | None  # its own orders + size estimates, unshrunk
     own_standard_error: float | None
     own_size_elasticity: float | None  # the margin its own evidence identifies best
-    own_weight: float  # share of the answer's precision that came from the product's own data
+    own_weight: float  # share of the prior's variance that the product's own data removed
     list_changes: int  # list moves of MIN_CHANGE or more in the product's history
     prior_elasticity: float
     prior_standard_error: float
@@ -237,7 +237,7 @@ def estimate_catalogue_response(
     return CatalogueResponse(
         elasticity=min(orders[0] + size[0], MAX_ELASTICITY),
         standard_error=float(np.hypot(orders[1], size[1])),
-        spread=float(np.sqrt(2.0) * margin_spread),
+        spread=float(np.sqrt(2.0 * (1.0 + MARGIN_CORRELATION)) * margin_spread),  # of orders + size
         orders_elasticity=orders[0],
         orders_standard_error=orders[1],
         size_elasticity=size[0],
