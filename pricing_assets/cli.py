@@ -35,7 +35,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from .outcomes import CHECK_LABELS, CHECK_ORDER, failure_reason, held_by, stockcode_status
+from .outcomes import CHECK_LABELS, CHECK_ORDER, failure_reason, held_by, interrupted, stockcode_status
 from .outcomes import reason as _reason
 from .outcomes import severity as _severity
 from .settings import SOURCES, Settings, current_settings
@@ -138,18 +138,6 @@ def _check_verdict(passed: bool | None, severity: str | None, reason: str | None
 def _error_message(result: Any) -> str:
     """Why a run failed, in words (see :func:`outcomes.failure_reason`)."""
     return failure_reason(result.get_asset_check_evaluations(), result.all_events)
-
-
-def _interrupted(result: Any) -> bool:
-    """The run stopped because of Ctrl-C (Dagster turns SIGINT into a step failure and returns)."""
-    for event in result.all_events:
-        if event.event_type_value == "STEP_FAILURE":
-            error = event.step_failure_data.error
-            while error is not None:
-                if "ExecutionInterruptedError" in (error.cls_name or ""):
-                    return True
-                error = error.cause
-    return False
 
 
 def _stage_seconds(result: Any) -> dict[str, float]:
@@ -425,7 +413,7 @@ def _run_stockcode(instance: Any, job: Any, code: str, run_config: dict[str, Any
         metadata=_materialization_metadata(result),
         recommendation=_recommendation_of(result),
         error="" if result.success else _error_message(result),
-        interrupted=not result.success and _interrupted(result),
+        interrupted=not result.success and interrupted(result.all_events),
     )
 
 

@@ -56,6 +56,8 @@ def failure_reason(evaluations: list[Any], events: list[Any]) -> str:
     for evaluation in evaluations:
         if not evaluation.passed and severity(evaluation) != "WARN":
             return f"{CHECK_LABELS.get(evaluation.check_name, evaluation.check_name)}: {reason(evaluation)}"
+    if interrupted(events):
+        return "interrupted (Ctrl-C or SIGTERM): stopped before its promotion or after it, never half-way"
     for event in events:
         if event.event_type_value == "STEP_FAILURE":
             error = event.step_failure_data.error
@@ -65,6 +67,18 @@ def failure_reason(evaluations: list[Any], events: list[Any]) -> str:
             text = re.sub(r"^[\w.]*(Error|Exception|Failure)\w*: ", "", lines[0]) if lines else ""
             return f"{event.step_key}: {text or 'failed without a message (see the run in `pricing ui`)'}"
     return "run failed (see the run in `pricing ui`)"
+
+
+def interrupted(events: list[Any]) -> bool:
+    """A step stopped by a signal: Dagster turns SIGINT (and SIGTERM) into a step failure and returns."""
+    for event in events:
+        if event.event_type_value == "STEP_FAILURE":
+            error = event.step_failure_data.error
+            while error is not None:
+                if "ExecutionInterruptedError" in (error.cls_name or ""):
+                    return True
+                error = error.cause
+    return False
 
 
 def _recommendation(metadata: dict[str, Any]) -> dict[str, Any]:

@@ -115,8 +115,8 @@ def rerun_reasons(
     redone; one held by a blocking check is not, unless its rows or code changed: the same inputs
     would be held again for the same reason."""
     reasons = change_reasons(instance, code_versions, stock_code, fingerprint)
-    if last["status"] not in (None, "SUCCESS") and not held_by(last) and "never run" not in reasons:
-        reasons.append(
-            f"its last run did not finish ({last['status'].lower()}: {last['error'] or 'no error recorded'})"
-        )
+    if last["status"] not in (None, "SUCCESS") and not held_by(last):
+        error = last["error"] or "no error recorded"
+        reasons = [r for r in reasons if r != "never run"]  # it ran, and stopped before cleaned_transactions
+        reasons.append(f"its last run did not finish ({last['status'].lower()}: {error})")
     return reasons

@@ -12,7 +12,7 @@ from .common import code_version_of
 from .price_response import list_price_recommendation
 from .promotion import promoted_model
 
-REPORT_GROUP = "catalogue"
+REPORT_GROUP = "catalogue"  # with catalogue_price_response: the assets of the whole catalogue
 PLOT_KEY = "artifacts/catalogue_report/summary.png"
 
 
