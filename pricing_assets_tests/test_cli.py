@@ -65,7 +65,10 @@ def test_run_top_two_records_everything_in_the_embedded_instance(tmp_path):
     home = tmp_path / ".pricing" / "dagster_home"
     with instance_at(home) as instance:
         runs = instance.get_runs()
-        assert len(runs) == 3 and all(r.status == DagsterRunStatus.SUCCESS for r in runs)
+        assert len(runs) == 4 and all(r.status == DagsterRunStatus.SUCCESS for r in runs)
+        # the raw job, a lineage run per stockcode, then the catalogue report
+        assert sorted(r.job_name for r in runs).count("stockcode_lineage_job") == 2
+        assert {r.job_name for r in runs} == {"raw_transactions_job", "stockcode_lineage_job", "catalogue_report_job"}
         partitions = instance.get_dynamic_partitions("stockcode")
         assert len(partitions) == 2
         records = instance.fetch_materializations(AssetKey("promoted_model"), limit=10).records
@@ -87,7 +90,7 @@ def test_run_uses_dagster_home_when_set_and_a_warning_does_not_fail_it(tmp_path)
     proc = run_cli(tmp_path, "--top", "1", dagster_home=home, env_extra={"PRICING_FAIRNESS_MIN_GROUP_ROWS": "1000000"})
     assert proc.returncode == 0, proc.stderr
     with instance_at(home) as instance:
-        assert len(instance.get_runs()) == 2
+        assert len(instance.get_runs()) == 3  # raw, the stockcode, the catalogue report
         (code,) = instance.get_dynamic_partitions("stockcode")
     assert not (tmp_path / ".pricing" / "dagster_home").exists()
     assert f"{code} warn (fairness: " in proc.stderr and "1000000" in proc.stderr  # the reason names the minimum

@@ -159,8 +159,9 @@ def plot_png(summary: CatalogueSummary, title: str) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    outcome_bars = {k: v for k, v in summary.outcomes.items() if k != HELD}
+    outcome_bars = {PROMOTED: summary.outcomes[PROMOTED]}
     outcome_bars.update({f"held: {check}": count for check, count in summary.held_by_check.items()})
+    outcome_bars.update({k: v for k, v in summary.outcomes.items() if k not in (PROMOTED, HELD)})
     panels = [
         ("outcome of the last run", outcome_bars),
         ("list-price recommendation", summary.recommendations),
