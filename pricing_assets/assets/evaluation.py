@@ -23,9 +23,8 @@ from .transactions import GROUP
     code_version=code_version_of(evaluation, metrics),
     description=(
         "Validation and test RMSLE, MAE (on quantity) and MSE (on log1p quantity) of every candidate. "
-        "The champion is the simplest tuned model within one standard error of the lowest validation "
-        "RMSLE (test scores are reported, never used to choose); the fallback chain orders the others "
-        "for serving, constant baseline last."
+        "The champion is the lowest validation RMSLE (test scores are reported, never used to "
+        "choose); the fallback chain orders the others for serving, constant baseline last."
     ),
 )
 def model_evaluation(

@@ -7,8 +7,7 @@ prediction and the true log1p quantity:
 - ``mae``: mean absolute error of the quantity itself (units per order line);
 - ``mse_log1p``: mean squared error on the log1p scale (the training loss).
 
-The champion is chosen on validation ``rmsle`` (``core/evaluation.py``: the simplest model within one
-standard error of the lowest).
+The champion is the lowest validation ``rmsle``.
 """
 
 from __future__ import annotations
