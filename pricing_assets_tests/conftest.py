@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import random
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 # Small tuning budgets for the whole suite, set before pricing_assets reads its settings (subprocesses
@@ -39,16 +42,43 @@ def run_pricing(project: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(pricing), "run", *args], env=env, capture_output=True, text=True, timeout=900)
 
 
+def shared_temp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The temporary folder every process of this pytest run sees: under pytest-xdist each worker has a
+    base folder of its own (``.../pytest-N/popen-gwK``) and they share its parent."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextlib.contextmanager
+def exclusive(lock_file: Path) -> Iterator[None]:
+    """An advisory lock across the processes of this run (pytest-xdist workers), released on exit."""
+    with lock_file.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def promoted_project(tmp_path_factory) -> Path:
     """A project folder whose store holds the promoted bundles of the two most active products.
 
     Session-wide and defined here, so the serving and the reliability tests share one real
-    ``pricing run --top 2`` (about a minute) instead of paying for it once per folder.
+    ``pricing run --top 2`` (about a minute) instead of paying for it once per folder. Under
+    pytest-xdist the first worker that needs it runs it and the others wait for it and use the same
+    folder (read-only: tests that change a project copy it first); a failed run fails every test that
+    needs it with the run's output, without running again.
     """
-    project = tmp_path_factory.mktemp("served")
-    proc = run_pricing(project, "--top", "2")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    shared = shared_temp(tmp_path_factory)
+    project, outcome = shared / "served", shared / "served.outcome"
+    with exclusive(shared / "served.lock"):
+        if not outcome.exists():
+            project.mkdir()
+            proc = run_pricing(project, "--top", "2")
+            outcome.write_text("" if proc.returncode == 0 else f"exit {proc.returncode}\n{proc.stdout}{proc.stderr}")
+    failure = outcome.read_text()
+    assert not failure, f"pricing run --top 2 for the promoted project failed: {failure}"
     return project
 
 
@@ -116,3 +146,66 @@ def s3_bucket(moto_s3: str, request: pytest.FixtureRequest) -> str:
     name = "pricing-" + request.node.name.lower().replace("_", "-")[:40]
     boto3.client("s3", endpoint_url=moto_s3).create_bucket(Bucket=name)
     return name
+
+
+SHARED_FIXTURE_SCOPES = ('scope="module"', 'scope="class"')
+
+
+def shares_fixtures(module: Path) -> bool:
+    """Whether a test module defines a fixture that its tests share (module or class scope)."""
+    text = module.read_text() if module.is_file() else ""
+    return any(scope in text for scope in SHARED_FIXTURE_SCOPES)
+
+
+@pytest.hookimpl(optionalhook=True)  # the hook exists only while pytest-xdist is loaded
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """pytest-xdist's ``load`` distribution (``-n N``, pyproject.toml), except that the tests of a module
+    defining a module- or class-scoped fixture (a deployment, a benchmark run, an API process) go to one
+    worker together, so the fixture is built once, as in a serial run. Every other test goes, on its own,
+    to whichever worker is free. (``--dist loadgroup`` would do this with marks, but pytest-xdist 3.8
+    cannot give a mark's group to pytest 9's node ids.)"""
+    if config.getoption("dist") != "load":
+        return None  # another --dist asked for explicitly
+    from xdist.scheduler import LoadScopeScheduling
+
+    grouped: dict[str, bool] = {}
+
+    class SharedFixtureScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            if module not in grouped:
+                grouped[module] = shares_fixtures(config.rootpath / module)
+            return module if grouped[module] else nodeid
+
+    config.option.loadscopereorder = False  # collection order (below): the slow modules first
+    return SharedFixtureScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, the modules with a ``slow`` test are handed out first (in their usual order),
+    so the long end-to-end tests start early and the many short ones fill the gaps at the end."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    slow_modules = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_modules)  # stable: the order within stays
+
+
+TIMING_NICENESS = -10  # CFS then gives these processes about nine times the CPU share of a default one
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """A test marked ``timing`` asserts a rate or a count per second of what it starts (the API, a load
+    generator, a thread): its body, and every process it starts, runs at a higher CPU priority than the
+    rest of the suite, so the other pytest-xdist workers' model training on the same cores does not
+    change what it measures. Raising the priority needs root (as in CI) or CAP_SYS_NICE; without it the
+    test runs at the usual priority (run it alone, ``-n 0``, on a busy machine)."""
+    if item.get_closest_marker("timing") is None:
+        return (yield)
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    with contextlib.suppress(PermissionError):
+        os.setpriority(os.PRIO_PROCESS, 0, TIMING_NICENESS)  # this thread, and what it starts from now on
+    try:
+        return (yield)
+    finally:
+        os.setpriority(os.PRIO_PROCESS, 0, before)

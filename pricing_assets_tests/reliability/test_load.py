@@ -23,7 +23,7 @@ from ..conftest import ARTIFACTS, REPO
 from ..serving.conftest import api_process
 from .support import promoted_codes, redis_process, rss_bytes
 
-pytestmark = [pytest.mark.slow, pytest.mark.reliability]
+pytestmark = [pytest.mark.slow, pytest.mark.reliability, pytest.mark.timing]
 LOAD_SECONDS = float(os.environ.get("PRICING_LOAD_SECONDS", "120"))
 RATE = float(os.environ.get("PRICING_LOAD_RATE", "25"))
 # Resident memory may grow by this much between the end of warm-up (the first third of the run)

@@ -160,6 +160,7 @@ class SteadyLoad(threading.Thread):
                 time.sleep(self.pause)
 
 
+@pytest.mark.timing  # more than 100 requests in the 12.5 s of load
 def test_redis_stopped_and_restarted_under_load_loses_no_request(promoted_project, tmp_path):
     codes = promoted_codes(promoted_project)
     first_redis, port = start_private_redis(tmp_path)
