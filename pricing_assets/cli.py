@@ -204,8 +204,23 @@ def recommendation_cells(rec: dict[str, Any] | None) -> tuple[str, str, str]:
     moved = f"{rec['objective']} {_money(change['mean'])} ({_money(low)} to {_money(high)})"
     prices = f"{rec['current_list_price']:.2f} → {rec['recommended_list_price']:.2f}"
     if rec["hold"]:  # the change of the move not made, at the best price in the band
-        return prices, f"{moved} at {rec['best_list_price_in_band']:.2f}", escape(f"hold: {rec['hold_reason']}")
-    return prices, moved, f"{rec['action']}{', capped by the guardrail' if rec['capped'] else ''}"
+        return prices, f"{moved} at {rec['best_list_price_in_band']:.2f}", escape(short_hold(rec["hold_reason"]))
+    return prices, moved, f"{rec['action']}{', capped' if rec['capped'] else ''}"
+
+
+# A hold's reason in a few words for the table (the progress line above it has the whole sentence).
+_SHORT_HOLDS = (
+    ("not elastic enough", "hold: no optimum"),
+    ("catalogue prior", "hold: prior only"),
+    ("already the best", "hold: already best"),
+    ("interval includes zero", "hold: gain uncertain"),
+)
+
+
+def short_hold(reason: str | None) -> str:
+    """``hold: no optimum`` and the like: a table cell that does not wrap over ten lines."""
+    text = reason or ""
+    return next((label for key, label in _SHORT_HOLDS if key in text), "hold (reason above)")
 
 
 def _choose_stockcodes(store: Any, settings: Settings, stockcodes: str | None, top: int | None) -> list[str]:
@@ -418,7 +433,12 @@ def _run_stockcode(instance: Any, job: Any, code: str, run_config: dict[str, Any
 
 
 def _print_outcome(out: Console, outcome: StockcodeOutcome) -> None:
-    verdict = "FAILED" if _blocked(outcome) else "ok with warnings" if _warnings(outcome) else "ok"
+    if _failed(outcome):
+        verdict = "FAILED"
+    elif _held(outcome):
+        verdict = f"HELD by {', '.join(_holding_checks(outcome))}"
+    else:
+        verdict = "ok with warnings" if _warnings(outcome) else "ok"
     verdicts = {
         name: _check_verdict(passed, outcome.check_severity.get(name)) for name, passed in outcome.checks.items()
     }
@@ -427,11 +447,28 @@ def _print_outcome(out: Console, outcome: StockcodeOutcome) -> None:
     out.print(f"  {code}: list price {escape(recommendation_line(outcome.recommendation))}", soft_wrap=True)
 
 
+def _holding_checks(outcome: StockcodeOutcome) -> list[str]:
+    """The checks that failed with ERROR severity (a WARN failure does not block), by label."""
+    return [
+        CHECK_LABELS.get(name, name)
+        for name, passed in outcome.checks.items()
+        if not passed and outcome.check_severity.get(name, "ERROR") != "WARN"
+    ]
+
+
+def _held(outcome: StockcodeOutcome) -> bool:
+    """A gate kept the stockcode from promotion: an outcome of the lineage, with its reason, not an error."""
+    return bool(_holding_checks(outcome))
+
+
+def _failed(outcome: StockcodeOutcome) -> bool:
+    """The run broke (an error in a step) without a gate holding it: something to fix."""
+    return not outcome.success and not _held(outcome)
+
+
 def _blocked(outcome: StockcodeOutcome) -> bool:
-    """The run failed, or a check failed with ERROR severity (a WARN failure does not count)."""
-    return not outcome.success or any(
-        not passed and outcome.check_severity.get(name, "ERROR") != "WARN" for name, passed in outcome.checks.items()
-    )
+    """Not promoted: held by a gate or failed."""
+    return _held(outcome) or _failed(outcome)
 
 
 def _warnings(outcome: StockcodeOutcome) -> list[str]:
@@ -457,8 +494,8 @@ def _table_console() -> Console:
 
 def _summary(outcomes: list[StockcodeOutcome]) -> Table:
     table = Table(title="pricing run")
-    # Numbers and versions are never cut or broken across lines; the reasons (the decision) wrap.
-    unbroken = ("stockcode", "optimal price", "list price", "expected change/week", "promoted")
+    # Numbers, versions and the short decision are never cut or broken across lines; check reasons wrap.
+    unbroken = ("stockcode", "optimal price", "list price", "expected change/week", "decision", "promoted")
     for column in (
         "stockcode",
         "status",
@@ -484,8 +521,10 @@ def _summary(outcomes: list[StockcodeOutcome]) -> Table:
         price = curve.get("optimal_price")
         edge = " (edge)" if curve.get("optimum_on_edge") else ""
         warned = [w.split(":", 1)[0] for w in _warnings(o)]
-        if _blocked(o):
-            status = f"[red]failed[/] ({escape(o.error.split(':', 1)[0] or 'a check')})"
+        if _held(o):
+            status = f"[yellow]held[/] ({escape(', '.join(_holding_checks(o)))})"
+        elif _failed(o):
+            status = f"[red]failed[/] ({escape(o.error.split(':', 1)[0] or 'a step')})"
         else:
             status = f"[yellow]warn[/] ({escape(', '.join(warned))})" if warned else "[green]ok[/]"
 
@@ -542,16 +581,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     run = run_lineage(settings, args.stockcodes, None if args.all else args.top)
     wall = time.perf_counter() - started
     outcomes = run.outcomes
-    failed = [o for o in outcomes if _blocked(o)]
+    not_passed = [o for o in outcomes if _blocked(o)]
     compact = len(outcomes) > settings.catalogue_compact_above
     if compact:  # many stockcodes: the counts (below), and the table only for those that did not pass
         console.print(
             f"{len(outcomes)} stockcodes ran (more than PRICING_CATALOGUE_COMPACT_ABOVE="
-            f"{settings.catalogue_compact_above}): the table lists the {len(failed)} that did not pass; "
+            f"{settings.catalogue_compact_above}): the table lists the {len(not_passed)} that did not pass; "
             "--json FILE has every row"
         )
-    if outcomes and (failed or not compact):
-        _table_console().print(_summary(failed if compact else outcomes))
+    if outcomes and (not_passed or not compact):
+        _table_console().print(_summary(not_passed if compact else outcomes))
     if run.catalogue_markdown and (args.all or compact):
         _table_console().print(Markdown(run.catalogue_markdown))
     if args.json:
@@ -570,31 +609,58 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for o in outcomes:  # a warning does not block promotion; its reason in full, in words
         for warning in _warnings(o):
             console.print(f"  [yellow]{o.stockcode}[/] warn ({escape(warning)})", soft_wrap=True)
-    for o in failed:  # the table cuts reasons short; each one in full, in words
-        console.print(f"  [red]{o.stockcode}[/] {escape(o.error or 'a check did not pass')}", soft_wrap=True)
+    for o in not_passed:  # the table cuts reasons short; each one in full, in words
+        colour = "yellow" if _held(o) else "red"
+        console.print(f"  [{colour}]{o.stockcode}[/] {escape(o.error or 'a check did not pass')}", soft_wrap=True)
     ran = f"{len(outcomes)} stockcode(s) ran in {wall:.1f}s" + (f", {len(run.skipped)} skipped" if run.skipped else "")
     if run.interrupted:
         console.print(f"[red]interrupted[/]: {ran}, {len(run.not_run)} not run")
         return 130
-    if failed or run.held_before:
-        parts = [f"{len(failed)} of {len(outcomes)} stockcode(s) did not pass: "] if failed else []
-        parts += [", ".join(o.stockcode for o in failed)] if failed else []
-        if run.held_before:
-            parts.append(f"{'; ' if failed else ''}{len(run.held_before)} skipped stockcode(s) still held by a check: ")
-            parts.append(", ".join(run.held_before))
+    return _verdict(outcomes, run.held_before, ran, strict=args.strict)
+
+
+def _verdict(outcomes: list[StockcodeOutcome], held_before: list[str], ran: str, strict: bool) -> int:
+    """The closing lines and the exit status: 1 when a stockcode failed with an error, 0 otherwise.
+
+    A stockcode held by a gate (drift, fairness, challenger) is an outcome of the lineage with its
+    reason, like a promotion: its previous bundle keeps serving and nothing needs fixing in the
+    code, so it does not fail the command (a weekly catalogue run would otherwise always fail);
+    ``--strict`` makes a hold fail it too, for whoever wants to be paged for one.
+    """
+    failed = [o.stockcode for o in outcomes if _failed(o)]
+    held = [o.stockcode for o in outcomes if _held(o)]
+    if held or held_before:
+        parts = [f"{len(held)} of {len(outcomes)} stockcode(s) held by a check: {', '.join(held)}"] if held else []
+        if held_before:
+            parts.append(f"{len(held_before)} skipped stockcode(s) still held by a check: {', '.join(held_before)}")
         console.print(
-            f"[red]{''.join(parts)}[/]; "
-            "their previous promoted bundle (if any) stays in service. "
-            "A failed no_feature_drift check means the latest window differs from the training window: open the "
-            "drift report (path in the run's metadata, `pricing ui`), then fix the data or adjust PRICING_DRIFT_* "
-            "thresholds. A failed fairness_within_threshold check names the group and gap in its metadata "
-            "(PRICING_FAIRNESS_* sets the threshold and minimum group size). A failed "
-            "candidate_no_worse_than_serving check means the new model forecast worse than the serving one "
-            "(PRICING_CHALLENGER_TOLERANCE)."
+            f"[yellow]{'; '.join(parts)}[/]; not promoted, their previous promoted bundle (if any) stays in service. "
+            "A drift hold means the latest window differs from the training window: open the drift report "
+            "(path in the run's metadata, `pricing ui`), then fix the data or adjust PRICING_DRIFT_* thresholds. "
+            "A fairness hold names the group and gap in its metadata (PRICING_FAIRNESS_* sets the threshold and "
+            "minimum group size). A challenger hold means the new model forecast the newest weeks worse than the "
+            "serving one, or than a baseline on a first promotion (PRICING_CHALLENGER_TOLERANCE).",
+            soft_wrap=True,
+        )
+    if failed:
+        console.print(
+            f"[red]{len(failed)} of {len(outcomes)} stockcode(s) failed: {', '.join(failed)}[/] (the reason of each "
+            "is above; their previous promoted bundle, if any, stays in service); fix it and run them again",
+            soft_wrap=True,
         )
         return 1
     warned = sum(1 for o in outcomes if _warnings(o))
     note = f" ({warned} with warnings, which do not block promotion)" if warned else ""
+    promoted = len(outcomes) - len(held)
+    if held or held_before:
+        console.print(
+            f"{promoted} of {len(outcomes)} stockcode(s) promoted{note}; {ran}; inspect with `pricing ui`",
+            soft_wrap=True,
+        )
+        if strict:
+            console.print("[red]--strict: a stockcode held by a check fails the command[/]")
+            return 1
+        return 0
     console.print(f"[green]all {len(outcomes)} stockcode(s) passed[/]{note}; {ran}; inspect with `pricing ui`")
     return 0
 
@@ -698,6 +764,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH_OR_S3_URL",
         help="CSV of stockcode,unit_cost for the recommendation's margin (default: PRICING_COSTS; "
         "a stockcode without one is costed at PRICING_ASSUMED_COST_RATIO x its list price, flagged assumed)",
+    )
+    run.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 when a check holds a stockcode back, not only when one fails with an error",
     )
     run.add_argument(
         "--json", help="also write the outcome (timings, checks, the list-price recommendation) to this JSON file"
