@@ -1,4 +1,9 @@
-"""The pricing API (FastAPI): curves, optimal prices, lineage, and a small web page.
+"""The pricing API (FastAPI): curves, optimal prices, the list-price recommendation, lineage, and a small web page.
+
+The curve of an answer is the list-price response (expected weekly units, revenue and margin at each
+wholesale list price, the response the recommendation maximises) whenever the bundle keeps the
+recommendation's inputs, so the curve and the recommended price agree; bundles promoted before that
+answer with their demand model's per-line curve, and ``curve_source`` says which it is.
 
 Start it with ``pricing serve`` or ``uvicorn serving.app:create_app --factory``. Configuration
 comes from the same ``PRICING_*`` settings as the code location (store location, cache TTL,
@@ -7,6 +12,7 @@ token, CORS allow-list) plus ``REDIS_URL``.
 
 import json
 import logging
+import math
 import secrets
 import time
 from enum import StrEnum
@@ -46,6 +52,11 @@ COMPUTE_BUDGET_ROWS = 400_000
 MAX_GUARDRAIL = 0.5
 MAX_RECOMMENDATION_CELLS = 4_000_000
 CELLS_PER_GRID_ROW = 8
+# The list-price response curve's default range: the current list price +/- this many times the guardrail
+# share (the guardrail band sits in the middle of the curve, and the curve shows what lies beyond it), the
+# lower end at least this share of the list (the constant-elasticity response explodes towards zero).
+DEFAULT_RANGE_GUARDRAILS = 2.0
+DEFAULT_RANGE_FLOOR = 0.5
 # A real answer (85123A from the dev file), its curve cut to three points: OpenAPI shows it, and the
 # README's example is the same text.
 EXAMPLE_ANSWER = json.loads((Path(__file__).resolve().parent / "example_answer.json").read_text())
@@ -56,33 +67,79 @@ class Objective(StrEnum):
     margin = "margin"
 
 
+class CurveSource(StrEnum):
+    list_price_response = "list_price_response"
+    demand_model = "demand_model"
+
+
 class CurvePoint(BaseModel):
-    unit_price: float
-    quantity: float
-    quantity_low: float
-    quantity_high: float
-    sales: float
-    margin: float | None = None
+    """One price of the curve. Its meaning depends on the answer's ``curve_source``: for
+    ``list_price_response`` a wholesale list price and the expected weekly outcome over every kind of
+    line it prices (list, quantity band, guest list), bands from the elasticity's uncertainty; for
+    ``demand_model`` a price paid and the demand model's mean outcome per recent order line, bands
+    from its residual quantiles."""
+
+    unit_price: float = Field(description="a wholesale list price (list_price_response), a price paid (demand_model)")
+    quantity: float = Field(description="expected units: weekly (list_price_response), per order line (demand_model)")
+    quantity_low: float = Field(description="lower end of the 95 % band of quantity")
+    quantity_high: float = Field(description="upper end of the 95 % band of quantity")
+    sales: float = Field(description="expected revenue, on the same basis as quantity")
+    sales_low: float = Field(description="lower end of the 95 % band of sales")
+    sales_high: float = Field(description="upper end of the 95 % band of sales")
+    margin: float | None = Field(
+        None, description="expected margin (sales less unit_cost x quantity); null when the answer has no unit cost"
+    )
+    margin_low: float | None = Field(None, description="lower end of the 95 % band of margin")
+    margin_high: float | None = Field(None, description="upper end of the 95 % band of margin")
 
 
-CURVE_COLUMNS = ("unit_price", "quantity", "quantity_low", "quantity_high", "sales")
-CURVE_FIELDS = (*CURVE_COLUMNS, "margin")
-assert tuple(CurvePoint.model_fields) == CURVE_FIELDS  # the hand-built answer keeps the published shape
+CURVE_FIELDS = tuple(CurvePoint.model_fields)
+# What each field of a point is in the frame of a list-price response curve (RecommendationInputs.curve).
+RESPONSE_COLUMNS = {
+    "unit_price": "list_price",
+    "quantity": "units",
+    "quantity_low": "units_low",
+    "quantity_high": "units_high",
+    "sales": "revenue",
+    "sales_low": "revenue_low",
+    "sales_high": "revenue_high",
+    "margin": "margin",
+    "margin_low": "margin_low",
+    "margin_high": "margin_high",
+}
+assert tuple(RESPONSE_COLUMNS) == CURVE_FIELDS  # the hand-built answer keeps the published shape
 
 
 class PriceAnswer(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_ANSWER]})
 
     stockcode: str
-    objective: Objective
-    unit_cost: float | None
+    curve_source: CurveSource = Field(
+        description=(
+            "which curve this is: list_price_response (expected weekly units, revenue and margin at each "
+            "wholesale list price, the response the recommendation maximises, so a recommendation that is "
+            "neither held nor capped sits at its peak) whenever the bundle keeps the recommendation's inputs; "
+            "demand_model (the champion demand model's mean per recent order line at each price paid) for "
+            "bundles promoted before that, or when the request asks for it"
+        )
+    )
+    objective: Objective = Field(
+        description="what optimal_price maximises over the curve: the recommendation's objective for a list-price "
+        "response curve, revenue for a demand-model curve, unless the request names one"
+    )
+    unit_cost: float | None = Field(
+        description="the unit cost of the curve's margin: the request's, else the one the bundle's recommendation "
+        "used; null for a demand-model curve asked for revenue"
+    )
     curve: list[CurvePoint]
-    optimal_price: float
-    optimal_value: float
-    optimum_on_edge: bool
-    model: str
-    fallback_used: bool
-    skipped_models: list[dict[str, str]]
+    optimal_price: float = Field(description="the curve's price with the highest objective")
+    optimal_value: float = Field(description="the objective there")
+    optimum_on_edge: bool = Field(description="whether optimal_price is an end of the range (the best may lie beyond)")
+    model: str | None = Field(
+        description="the demand model that computed a demand_model curve; null for a list-price response curve"
+    )
+    fallback_used: bool = Field(description="whether a model after the champion answered (demand_model curves only)")
+    skipped_models: list[dict[str, str]] = Field(description="models of the fallback chain that could not answer, why")
     model_version: str
     lineage_id: str
     recommendation: dict[str, Any] | None = Field(
@@ -189,7 +246,59 @@ def recommendation_cells(bundle: Any, guardrail: float | None) -> int:
     return int(pence * inputs.config.draws)
 
 
-def encode_answer(
+def response_range(current: float, guardrail: float | None) -> tuple[float, float]:
+    """The default list-price range of a response curve: ``current`` +/- DEFAULT_RANGE_GUARDRAILS x the guardrail
+    share (up to 3x when there is none), in whole pence outward, never below DEFAULT_RANGE_FLOOR x ``current``.
+
+    It always contains the guardrail band, so the recommended price is on the curve."""
+    width = DEFAULT_RANGE_GUARDRAILS * (guardrail if guardrail is not None else 1.0)
+    low = math.floor(100 * current * max(DEFAULT_RANGE_FLOOR, 1 - width) + 1e-6) / 100
+    high = math.ceil(100 * current * (1 + width) - 1e-6) / 100
+    return max(MIN_PRICE, low), max(high, max(MIN_PRICE, low) + 0.01)
+
+
+def _encode(
+    code: str,
+    bundle: Any,
+    source: CurveSource,
+    objective: Objective,
+    unit_cost: float | None,
+    columns: dict[str, np.ndarray | None],
+    model: tuple[str | None, bool, list[dict[str, str]]],
+    recommendation: tuple[dict[str, Any] | None, bool, str | None] | None,
+) -> str:
+    """A PriceAnswer as JSON without its closing ``"cached"`` field, so a hit and a miss share one encoding.
+
+    Built from the curve's arrays and encoded once (no per-point validation, no second encoding): the
+    shape is PriceAnswer's, which the OpenAPI spec publishes and the schemathesis test checks."""
+    prices = columns["unit_price"]
+    values = columns["margin" if objective is Objective.margin else "sales"]
+    best = int(np.argmax(values))
+    lists = [columns[name].tolist() if columns[name] is not None else [None] * len(prices) for name in CURVE_FIELDS]
+    if recommendation is None:  # the promoted one (recommendation_for without parameters)
+        recommendation = (bundle.manifest.get("recommendation"), False, None)
+    body = {
+        "stockcode": code,
+        "curve_source": source.value,
+        "objective": objective.value,
+        "unit_cost": unit_cost,
+        "curve": [dict(zip(CURVE_FIELDS, row, strict=True)) for row in zip(*lists, strict=True)],
+        "optimal_price": float(prices[best]),
+        "optimal_value": float(values[best]),
+        "optimum_on_edge": best in (0, len(prices) - 1),
+        "model": model[0],
+        "fallback_used": model[1],
+        "skipped_models": model[2],
+        "model_version": bundle.version,
+        "lineage_id": bundle.manifest["lineage_id"],
+        "recommendation": recommendation[0],
+        "recommendation_recomputed": recommendation[1],
+        "recommendation_note": recommendation[2],
+    }
+    return json.dumps(body)[:-1]
+
+
+def encode_model_answer(
     code: str,
     bundle: Any,
     answer: Any,
@@ -198,40 +307,48 @@ def encode_answer(
     unit_cost: float | None,
     recommendation: tuple[dict[str, Any] | None, bool, str | None] | None = None,
 ) -> str:
-    """A PriceAnswer as JSON without its closing ``"cached"`` field, so a hit and a miss share one encoding.
-
-    Built from the curve's arrays and encoded once (no per-point validation, no second encoding): the
-    shape is PriceAnswer's, which the OpenAPI spec publishes and the schemathesis test checks."""
+    """The answer of a demand-model curve (``ServedBundle.predict``); margin and its band when there is a cost."""
     frame = answer.curve.curve
-    if objective is Objective.margin:
-        margins = (prices - unit_cost) * frame["quantity"].to_numpy()
-        best = int(np.argmax(margins))
-        optimal_price, optimal_value = float(prices[best]), float(margins[best])
-        on_edge, margin_values = best in (0, len(prices) - 1), margins.tolist()
-    else:
-        optimal_price, optimal_value = answer.curve.optimal_price, answer.curve.optimal_sales
-        on_edge, margin_values = answer.curve.optimum_on_edge, [None] * len(prices)
-    columns = [frame[name].to_numpy().tolist() for name in CURVE_COLUMNS]
-    if recommendation is None:  # the promoted one (recommendation_for without parameters)
-        recommendation = (bundle.manifest.get("recommendation"), False, None)
-    body = {
-        "stockcode": code,
-        "objective": objective.value,
-        "unit_cost": unit_cost,
-        "curve": [dict(zip(CURVE_FIELDS, row, strict=True)) for row in zip(*columns, margin_values, strict=True)],
-        "optimal_price": optimal_price,
-        "optimal_value": optimal_value,
-        "optimum_on_edge": on_edge,
-        "model": answer.model,
-        "fallback_used": answer.fallback_used,
-        "skipped_models": answer.skipped,
-        "model_version": bundle.version,
-        "lineage_id": bundle.manifest["lineage_id"],
-        "recommendation": recommendation[0],
-        "recommendation_recomputed": recommendation[1],
-        "recommendation_note": recommendation[2],
+    quantity, low, high = (frame[name].to_numpy() for name in ("quantity", "quantity_low", "quantity_high"))
+    columns: dict[str, np.ndarray | None] = {
+        "unit_price": prices,
+        "quantity": quantity,
+        "quantity_low": low,
+        "quantity_high": high,
+        "sales": frame["sales"].to_numpy(),
+        "sales_low": prices * low,
+        "sales_high": prices * high,
+        "margin": None,
+        "margin_low": None,
+        "margin_high": None,
     }
-    return json.dumps(body)[:-1]
+    if objective is Objective.margin:
+        per_unit = prices - unit_cost
+        # Below cost a larger quantity is a larger loss: the band's ends swap.
+        columns |= {
+            "margin": per_unit * quantity,
+            "margin_low": np.minimum(per_unit * low, per_unit * high),
+            "margin_high": np.maximum(per_unit * low, per_unit * high),
+        }
+    model = (answer.model, answer.fallback_used, answer.skipped)
+    return _encode(code, bundle, CurveSource.demand_model, objective, unit_cost, columns, model, recommendation)
+
+
+def encode_response_answer(
+    code: str,
+    bundle: Any,
+    prices: np.ndarray,
+    objective: Objective,
+    unit_cost: float,
+    recommendation: tuple[dict[str, Any] | None, bool, str | None] | None = None,
+) -> str:
+    """The answer of a list-price response curve, from the inputs the bundle keeps (no demand model runs)."""
+    frame = bundle.recommendation_inputs.curve(prices, unit_cost)
+    columns = {name: frame[column].to_numpy() for name, column in RESPONSE_COLUMNS.items()}
+    no_model: tuple[str | None, bool, list[dict[str, str]]] = (None, False, [])
+    return _encode(
+        code, bundle, CurveSource.list_price_response, objective, unit_cost, columns, no_model, recommendation
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -329,16 +446,39 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     def predict_price(
         code: Annotated[str, Depends(stockcode_of)],
-        unitprice_min: Annotated[float | None, Query(ge=MIN_PRICE, le=MAX_PRICE)] = None,
-        unitprice_max: Annotated[float | None, Query(ge=MIN_PRICE, le=MAX_PRICE)] = None,
-        num_price_bins: Annotated[int, Query(ge=2, le=1000)] = 100,
+        unitprice_min: Annotated[
+            float | None,
+            Query(
+                ge=MIN_PRICE,
+                le=MAX_PRICE,
+                description=(
+                    "lowest price of the curve: a list price for a list-price response curve (default: the current "
+                    "list less twice the guardrail share, at least half the list, in whole pence), a price paid for "
+                    "a demand-model curve (default: the lowest recent price)"
+                ),
+            ),
+        ] = None,
+        unitprice_max: Annotated[
+            float | None,
+            Query(
+                ge=MIN_PRICE,
+                le=MAX_PRICE,
+                description=(
+                    "highest price of the curve (default: the current list plus twice the guardrail share, or the "
+                    "highest recent price for a demand-model curve)"
+                ),
+            ),
+        ] = None,
+        num_price_bins: Annotated[
+            int, Query(ge=2, le=1000, description="prices in the curve, evenly spaced from min to max")
+        ] = 100,
         objective: Annotated[
             Objective | None,
             Query(
                 description=(
-                    "what the answer maximises: the curve's optimal price (revenue when not given) and the "
-                    "list-price recommendation (as promoted when not given, PRICING_OBJECTIVE). margin takes "
-                    "unit_cost, else the unit cost the bundle's recommendation used"
+                    "what the answer maximises: the curve's optimal price and the list-price recommendation (as "
+                    "promoted when not given, PRICING_OBJECTIVE; a demand-model curve maximises revenue then). "
+                    "margin takes unit_cost, else the unit cost the bundle's recommendation used"
                 )
             ),
         ] = None,
@@ -357,22 +497,47 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 ),
             ),
         ] = None,
+        curve_source: Annotated[
+            CurveSource | None,
+            Query(
+                description=(
+                    "which curve to answer with (default: list_price_response when the bundle keeps the "
+                    "recommendation's inputs, else demand_model); list_price_response of a bundle without them is a 422"
+                )
+            ),
+        ] = None,
     ) -> Response:
         if num_price_bins > settings.max_price_bins:
             raise _error(422, f"num_price_bins {num_price_bins} is above the limit of {settings.max_price_bins}")
         bundle = served(code)
-        curve_objective = objective or Objective.revenue
-        cost = unit_cost
-        if curve_objective is Objective.margin and cost is None:
-            cost = (bundle.manifest.get("recommendation") or {}).get("unit_cost")
-            if cost is None:
-                raise _error(422, "objective=margin needs unit_cost (this bundle holds no unit cost of its own)")
-        pricing = bundle.manifest["pricing"]
-        low = unitprice_min if unitprice_min is not None else pricing["price_min"]
-        high = unitprice_max if unitprice_max is not None else pricing["price_max"]
+        inputs = bundle.recommendation_inputs
+        source = curve_source or (CurveSource.list_price_response if inputs else CurveSource.demand_model)
+        if source is CurveSource.list_price_response and inputs is None:
+            raise _error(
+                422,
+                f"the bundle {bundle.version} of {code} keeps no recommendation inputs, so it has no list-price "
+                "response curve: leave curve_source out (or ask demand_model) for its demand-model curve",
+            )
+        if source is CurveSource.list_price_response:
+            curve_objective = objective or Objective(inputs.config.objective)
+            cost = unit_cost if unit_cost is not None else inputs.unit_cost
+            share = guardrail if guardrail is not None else inputs.config.guardrail
+            default_low, default_high = response_range(inputs.mix.current_list_price, share)
+            curve_rows = num_price_bins * inputs.config.draws // CELLS_PER_GRID_ROW
+        else:
+            curve_objective = objective or Objective.revenue
+            cost = unit_cost
+            if curve_objective is Objective.margin and cost is None:
+                cost = (bundle.manifest.get("recommendation") or {}).get("unit_cost")
+                if cost is None:
+                    raise _error(422, "objective=margin needs unit_cost (this bundle holds no unit cost of its own)")
+            default_low, default_high = bundle.manifest["pricing"]["price_min"], bundle.manifest["pricing"]["price_max"]
+            curve_rows = num_price_bins * len(bundle.scenario)
+        low = unitprice_min if unitprice_min is not None else default_low
+        high = unitprice_max if unitprice_max is not None else default_high
         if not low < high:
             raise _error(422, f"unitprice_min ({low}) must be below unitprice_max ({high})")
-        if curve_objective is Objective.margin and cost >= high:
+        if source is CurveSource.demand_model and curve_objective is Objective.margin and cost >= high:
             raise _error(422, f"unit_cost ({cost}) must be below unitprice_max ({high}) for a margin to exist")
         prices = np.linspace(low, high, num_price_bins)
         if not np.all(np.diff(prices) > 0):  # a range narrower than float resolution allows for that many bins
@@ -392,6 +557,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "objective": objective.value if objective else None,
             "cost": unit_cost,
             "guardrail": guardrail,
+            "curve": source.value,
         }
         key = cache_key(code, bundle.version, params)
         hit = cache.get(key)
@@ -399,14 +565,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return Response(hit, media_type="application/json", headers={"X-Cache": "hit"})
         started = time.perf_counter()
         try:
-            with compute_budget.reserve(len(prices) * len(bundle.scenario) + cells // CELLS_PER_GRID_ROW):
-                answer = bundle.predict(prices)
+            with compute_budget.reserve(curve_rows + cells // CELLS_PER_GRID_ROW):
                 recommendation = recommendation_for(code, bundle, objective, guardrail, unit_cost)
+                if source is CurveSource.list_price_response:
+                    encoded = encode_response_answer(code, bundle, prices, curve_objective, cost, recommendation)
+                    by = "the list-price response"
+                else:
+                    answer = bundle.predict(prices)
+                    encoded = encode_model_answer(code, bundle, answer, prices, curve_objective, cost, recommendation)
+                    by = answer.model
         except NoModelAnsweredError as exc:
             raise _error(503, str(exc)) from exc
-        encoded = encode_answer(code, bundle, answer, prices, curve_objective, cost, recommendation)
         cache.set(key, f'{encoded}, "cached": true}}'.encode())
-        log.info("%s priced by %s in %.1f ms", code, answer.model, 1000 * (time.perf_counter() - started))
+        log.info("%s priced by %s in %.1f ms", code, by, 1000 * (time.perf_counter() - started))
         return Response(
             f'{encoded}, "cached": false}}'.encode(), media_type="application/json", headers={"X-Cache": "miss"}
         )

@@ -251,12 +251,21 @@ def unit_cost_for(stock_code: str, costs: dict[str, float], current: float, assu
 
 
 def recommendation_curve(
-    mix: ObservedMix, elasticity: float, standard_error: float, unit_cost: float, prices: np.ndarray, seed: int = 7
+    mix: ObservedMix,
+    elasticity: float,
+    standard_error: float,
+    unit_cost: float,
+    prices: np.ndarray,
+    seed: int = 7,
+    draws: int = 400,
 ) -> pd.DataFrame:
-    """Expected weekly units, revenue and margin over ``prices``, with 95 % bands from the elasticity's uncertainty."""
-    draws = np.minimum(np.random.default_rng(seed).normal(elasticity, standard_error, 400), -0.05)
+    """Expected weekly units, revenue and margin over ``prices``, with 95 % bands from the elasticity's uncertainty.
+
+    The draws are :func:`recommend`'s for the same ``seed`` and ``draws``, so the bands are those of
+    the answer's intervals."""
+    elasticities = np.minimum(np.random.default_rng(seed).normal(elasticity, standard_error, draws), -0.05)
     point = _outcomes_at(mix, np.array([elasticity]), unit_cost, prices)
-    drawn = _outcomes_at(mix, draws, unit_cost, prices)
+    drawn = _outcomes_at(mix, elasticities, unit_cost, prices)
     frame = pd.DataFrame({"list_price": prices})
     for name in ("units", "revenue", "margin"):
         frame[name] = point[name][0]

@@ -11,7 +11,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from .recommendation import ObservedMix, RecommendationConfig, recommend
+import numpy as np
+import pandas as pd
+
+from .recommendation import ObservedMix, RecommendationConfig, recommend, recommendation_curve
 
 # The parts of the asset's answer that are not the answer a user reads: the curve (recommendation.json
 # has it for the plot), the mix and the inputs it was made from.
@@ -52,3 +55,14 @@ class RecommendationInputs:
         config = replace(self.config, **changes)
         cost, assumed = (self.unit_cost, self.cost_assumed) if unit_cost is None else (float(unit_cost), False)
         return recommend(self.mix, self.elasticity, self.standard_error, self.own_weight, cost, assumed, config)
+
+    def curve(self, prices: np.ndarray, unit_cost: float | None = None) -> pd.DataFrame:
+        """Expected weekly units, revenue and margin at each list price of ``prices``, with 95 % bands.
+
+        The response :meth:`recommend` maximises, on the same elasticity draws (seed and count), so a
+        recommendation that is neither held nor capped sits at this curve's peak; ``unit_cost`` as in
+        :meth:`recommend` (None: the bundle's)."""
+        cost = self.unit_cost if unit_cost is None else float(unit_cost)
+        return recommendation_curve(
+            self.mix, self.elasticity, self.standard_error, cost, prices, self.config.seed, self.config.draws
+        )

@@ -39,6 +39,9 @@ from .support import (
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
+# The model chain answers demand-model curves; a bundle that keeps its recommendation's inputs answers
+# with the list-price response unless asked for this (no model runs for that).
+MODEL_CURVE = {"curve_source": "demand_model"}
 
 
 # Broken bundles: one API process over one project with several deliberately broken stockcodes ----------
@@ -69,7 +72,7 @@ def broken(promoted_project, tmp_path_factory):
 def test_a_model_predicting_nan_is_skipped_for_the_next_in_the_chain(broken):
     project, _, server = broken
     manifest = httpx.get(f"{server.url}/v1/lineage/{NAN_CHAMPION}").json()
-    answer = httpx.get(f"{server.url}/v1/predict-price/{NAN_CHAMPION}").json()
+    answer = httpx.get(f"{server.url}/v1/predict-price/{NAN_CHAMPION}", params=MODEL_CURVE).json()
     assert manifest["champion"] == "elasticnet"
     assert answer["model"] == manifest["fallback_chain"][0] and answer["fallback_used"]
     assert answer["skipped_models"][0]["model"] == "elasticnet"
@@ -80,7 +83,7 @@ def test_a_model_predicting_nan_is_skipped_for_the_next_in_the_chain(broken):
 def test_quantities_that_overflow_although_the_log_scale_is_finite_fall_back_too(broken):
     """A log-quantity of 800 is finite, its quantity (e^800) is not: the curve is refused, not sent."""
     _, _, server = broken
-    answer = httpx.get(f"{server.url}/v1/predict-price/{OVERFLOWING}")
+    answer = httpx.get(f"{server.url}/v1/predict-price/{OVERFLOWING}", params=MODEL_CURVE)
     assert answer.status_code == 200 and answer.json()["model"] != "elasticnet"
     assert answer.json()["skipped_models"][0]["model"] == "elasticnet"
     assert "non-finite quantities or sales" in answer.json()["skipped_models"][0]["reason"]
@@ -88,7 +91,7 @@ def test_quantities_that_overflow_although_the_log_scale_is_finite_fall_back_too
 
 def test_a_tampered_model_file_is_refused_by_hash_before_loading_and_logged(broken):
     _, _, server = broken
-    answer = httpx.get(f"{server.url}/v1/predict-price/{TAMPERED_MODEL}").json()
+    answer = httpx.get(f"{server.url}/v1/predict-price/{TAMPERED_MODEL}", params=MODEL_CURVE).json()
     assert answer["skipped_models"][0]["model"] == "dfn" and answer["model"] != "dfn"
     assert "SHA-256" in answer["skipped_models"][0]["reason"]
     log = server.log()
@@ -97,8 +100,11 @@ def test_a_tampered_model_file_is_refused_by_hash_before_loading_and_logged(brok
 
 def test_a_bundle_without_a_usable_model_answers_503_and_the_others_keep_serving(broken):
     _, source, server = broken
-    dead = httpx.get(f"{server.url}/v1/predict-price/{NO_USABLE_MODEL}")
+    dead = httpx.get(f"{server.url}/v1/predict-price/{NO_USABLE_MODEL}", params=MODEL_CURVE)
     assert dead.status_code == 503 and "could answer" in dead.json()["detail"]
+    # Its list-price response needs no model: its recommendation's inputs passed their SHA-256 check.
+    response = httpx.get(f"{server.url}/v1/predict-price/{NO_USABLE_MODEL}")
+    assert response.status_code == 200 and response.json()["curve_source"] == "list_price_response"
     assert httpx.get(f"{server.url}/v1/predict-price/{source}").status_code == 200
     assert httpx.get(f"{server.url}/healthz").status_code == 200
 

@@ -80,3 +80,50 @@ def api_server(project: Path, **env_overrides: str) -> Iterator[str]:
     """``python -m serving`` on a free loopback port; yields its base URL."""
     with api_process(project, **env_overrides) as server:
         yield server.url
+
+
+@dataclass(frozen=True)
+class ElasticBundle:
+    """A copy of a promoted project in which one bundle's price response is elastic (a move the data supports)."""
+
+    project: Path
+    code: str
+    unit_cost: float  # with this cost, the margin optimum lies inside the default guardrail, above the current list
+
+
+def elastic_copy(promoted_project: Path, dest: Path, elasticity: float = -3.0, above: float = 1.08) -> ElasticBundle:
+    """``promoted_project``'s store copied to ``dest`` with its first bundle promoted again on an elastic response.
+
+    The synthetic source's demand barely responds to the list price, so every recommendation made on it
+    holds; this one is what a product with a well-measured elasticity of ``elasticity`` (own evidence,
+    standard error 0.05) keeps. Its stored recommendation is remade from the new inputs, as the asset
+    would have made it. The unit cost returned puts the margin optimum near ``above`` x the current list
+    (``cost x e / (1 + e) x units / paid`` for this mix of list, band and guest lines).
+    """
+    import dataclasses
+    import json
+    import shutil
+
+    from pricing_assets.core.bundle import read_bundle, write_bundle
+    from pricing_assets.core.recommendation_inputs import RecommendationInputs, served_part
+    from pricing_assets.core.store import LocalArtifactStore
+
+    shutil.copytree(promoted_project / ".pricing" / "store", dest / ".pricing" / "store")
+    store = LocalArtifactStore(dest / ".pricing" / "store")
+    code = sorted(p.name for p in (dest / ".pricing" / "store" / "promoted").iterdir())[0]
+    bundle = read_bundle(store, code)
+    stored = json.loads(bundle.files["recommendation.json"])
+    inputs = dataclasses.replace(
+        RecommendationInputs.from_dict(stored["inputs"]), elasticity=elasticity, standard_error=0.05, own_weight=1.0
+    )
+    answer = inputs.recommend()
+    files = dict(bundle.files)
+    files["recommendation.json"] = json.dumps({**answer, "stock_code": code, "inputs": inputs.to_dict()}).encode()
+    added = ("stock_code", "version", "lineage_id", "run_id", "artifacts")  # write_bundle adds these
+    manifest = {k: v for k, v in bundle.manifest.items() if k not in added}
+    manifest["recommendation"] = {"stock_code": code, **served_part(answer)}
+    write_bundle(store, code, files, manifest, "e1a571c0-0000-0000-0000-000000000000")
+    mix = inputs.mix
+    paid = mix.regular_units + mix.band_units * mix.band_ratio + mix.guest_units * mix.guest_ratio
+    cost = above * mix.current_list_price * (1 + elasticity) / elasticity * paid / mix.units
+    return ElasticBundle(dest, code, round(cost, 4))

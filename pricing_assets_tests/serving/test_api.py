@@ -42,13 +42,24 @@ def test_prices_lineage_and_listing(promoted_project, url):
     pointer = read_pointer(store_of(promoted_project), code)
     manifest = httpx.get(f"{url}/v1/lineage/{code}").json()
     assert answer["model_version"] == pointer["version"] == manifest["version"] == answer["lineage_id"]
-    assert answer["model"] == manifest["champion"] and not answer["fallback_used"]
+    # The bundle keeps its recommendation's inputs: the curve is the list-price response, no model runs.
+    assert answer["curve_source"] == "list_price_response" and answer["model"] is None and not answer["fallback_used"]
     curve = answer["curve"]
-    assert len(curve) == 100  # default bins over the stockcode's recent price range
-    assert curve[0]["unit_price"] == pytest.approx(manifest["pricing"]["price_min"])
-    assert curve[-1]["unit_price"] == pytest.approx(manifest["pricing"]["price_max"])
-    best = max(curve, key=lambda p: p["sales"])
+    assert len(curve) == 100  # default bins over the list +/- twice the guardrail share
+    current, (low, high) = manifest["recommendation"]["current_list_price"], manifest["recommendation"]["guardrail"]
+    assert curve[0]["unit_price"] < low <= high < curve[-1]["unit_price"]
+    assert curve[0]["unit_price"] == pytest.approx(current * 0.7, abs=0.01)  # the default guardrail is 0.15
+    assert curve[-1]["unit_price"] == pytest.approx(current * 1.3, abs=0.01)
+    best = max(curve, key=lambda p: p[answer["objective"].replace("revenue", "sales")])
     assert answer["optimal_price"] == pytest.approx(best["unit_price"])
+    # The demand model's per-line curve when asked for: over the recent prices paid, by the champion.
+    model = httpx.get(f"{url}/v1/predict-price/{code}", params={"curve_source": "demand_model"}).json()
+    assert model["curve_source"] == "demand_model" and model["objective"] == "revenue"
+    assert model["model"] == manifest["champion"] and not model["fallback_used"]
+    assert model["curve"][0]["unit_price"] == pytest.approx(manifest["pricing"]["price_min"])
+    assert model["curve"][-1]["unit_price"] == pytest.approx(manifest["pricing"]["price_max"])
+    assert model["optimal_price"] == pytest.approx(max(model["curve"], key=lambda p: p["sales"])["unit_price"])
+    assert all(p["sales_low"] == pytest.approx(p["unit_price"] * p["quantity_low"]) for p in model["curve"])
     # The list-price recommendation promoted with the bundle comes with every answer, as the manifest has it.
     recommendation = answer["recommendation"]
     assert recommendation == manifest["recommendation"] and recommendation["stock_code"] == code
@@ -68,11 +79,11 @@ def test_prices_lineage_and_listing(promoted_project, url):
 
 def test_margin_objective_moves_the_optimum_up(promoted_project, url):
     code = codes_of(promoted_project)[0]
-    revenue = httpx.get(f"{url}/v1/predict-price/{code}", params={"num_price_bins": 200}).json()
+    model = {"num_price_bins": 200, "curve_source": "demand_model"}
+    revenue = httpx.get(f"{url}/v1/predict-price/{code}", params=model).json()
     cost = revenue["curve"][0]["unit_price"] * 0.5
-    margin = httpx.get(
-        f"{url}/v1/predict-price/{code}", params={"num_price_bins": 200, "objective": "margin", "unit_cost": cost}
-    ).json()
+    asked = model | {"objective": "margin", "unit_cost": cost}
+    margin = httpx.get(f"{url}/v1/predict-price/{code}", params=asked).json()
     assert margin["optimal_price"] >= revenue["optimal_price"]
     assert all(p["margin"] == pytest.approx((p["unit_price"] - cost) * p["quantity"]) for p in margin["curve"])
 
@@ -86,6 +97,7 @@ def test_margin_objective_moves_the_optimum_up(promoted_project, url):
         ("{code}", {"unitprice_min": -1}, 422, "unitprice_min"),
         ("{code}", {"guardrail": 0.7}, 422, "guardrail"),
         ("{code}", {"objective": "volume"}, 422, "objective"),
+        ("{code}", {"curve_source": "guess"}, 422, "curve_source"),
         ("99999Z", {}, 404, "no promoted model"),
         ("bad%20code", {}, 422, "invalid stockcode"),
         ("A" * 70, {}, 422, "stockcode"),
@@ -115,7 +127,7 @@ def test_redis_cache_hits_misses_and_a_new_promotion(promoted_project, tmp_path)
             "miss",
         )
         assert second.json()["cached"] and second.json()["curve"] == first.json()["curve"]
-        keys = [k.decode() for k in client.keys("pricing:v1:*")]
+        keys = [k.decode() for k in client.keys("pricing:v2:*")]
         assert len(keys) == 2 and all(first.json()["model_version"] in k for k in keys)
         assert httpx.get(f"{url}/readyz").json()["redis"] is True
         # A new promotion of the same stockcode: picked up without a restart, never an old curve.
@@ -162,7 +174,9 @@ def test_a_tampered_champion_falls_back_to_the_next_model(promoted_project, tmp_
     for path in (folder / "models" / manifest["champion"]).iterdir():
         path.write_bytes(b"tampered")
     with api_server(project) as url:
-        answer = httpx.get(f"{url}/v1/predict-price/{code}").json()
+        answer = httpx.get(f"{url}/v1/predict-price/{code}", params={"curve_source": "demand_model"}).json()
+        response = httpx.get(f"{url}/v1/predict-price/{code}").json()  # no model runs for the list-price response
+    assert response["curve_source"] == "list_price_response" and response["skipped_models"] == []
     assert answer["model"] == manifest["fallback_chain"][0] and answer["fallback_used"]
     assert answer["skipped_models"][0]["model"] == manifest["champion"]
     assert "SHA-256" in answer["skipped_models"][0]["reason"]

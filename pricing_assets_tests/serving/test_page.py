@@ -1,13 +1,15 @@
 """The web page, rendered by headless Chromium against the running API (screenshots kept)."""
 
+import re
 import subprocess
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 
 from ..components import chromium_path, require
 from ..conftest import ARTIFACTS
-from .conftest import api_server
+from .conftest import api_server, elastic_copy
 
 pytestmark = pytest.mark.slow
 
@@ -18,7 +20,14 @@ def chromium(*args: str) -> str:
     return subprocess.run(command, capture_output=True, text=True, timeout=120).stdout
 
 
-def test_page_draws_the_curve_with_the_optimum_and_links_the_lineage(promoted_project):
+def marker_price(dom: str, role: str) -> str | None:
+    """The price a vertical marker of the chart stands at (its data-price), None when it is not drawn."""
+    found = re.search(rf'<line [^>]*data-role="{role}"[^>]*data-price="([0-9.]+)"', dom)
+    return found.group(1) if found else None
+
+
+def test_page_draws_the_response_curve_with_the_verdict_and_links_the_lineage(promoted_project):
+    """A held recommendation (the synthetic source's demand barely responds to the list price)."""
     require("chromium")
     code = sorted(p.name for p in (promoted_project / ".pricing" / "store" / "promoted").iterdir())[0]
     ARTIFACTS.mkdir(exist_ok=True)
@@ -27,16 +36,50 @@ def test_page_draws_the_curve_with_the_optimum_and_links_the_lineage(promoted_pr
         dom = chromium("--dump-dom", f"{url}/?stockcode={code}")
         chromium("--window-size=1000,820", f"--screenshot={ARTIFACTS / 'serving_page.png'}", f"{url}/?stockcode={code}")
         bad = chromium("--dump-dom", f"{url}/?stockcode=99999Z")
-    assert f'<option value="{code}">' in dom
-    assert 'data-role="sales"' in dom and 'data-role="interval"' in dom and 'data-role="optimum"' in dom
-    assert f"{code}: optimal price {answer['optimal_price']:.2f}" in dom  # the page shows what the API says
-    assert f"optimal {answer['optimal_price']:.2f}" in dom and f">{answer['model_version']}</a>" in dom
-    assert f'href="/v1/lineage/{code}"' in dom
-    # The list-price recommendation: current -> recommended with its verdict, as the API gives it.
     rec = answer["recommendation"]
-    verdict = f"hold: {rec['hold_reason']}" if rec["hold"] else rec["action"]
-    assert f"{rec['current_list_price']:.2f} \u2192 {rec['recommended_list_price']:.2f} ({verdict}" in dom
-    assert "Expected weekly margin change of the move" in dom
+    assert answer["curve_source"] == "list_price_response" and rec["hold"]
+    assert f'<option value="{code}">' in dom
+    assert 'data-role="objective"' in dom and 'data-role="interval"' in dom and 'data-role="guardrail"' in dom
+    assert f'data-objective="{answer["objective"]}"' in dom and "wholesale list price (GBP)" in dom
+    # Both list prices marked where the API puts them, and the verdict with its reason.
+    assert marker_price(dom, "current-list") == f"{rec['current_list_price']:.2f}"
+    assert marker_price(dom, "recommended-list") == f"{rec['recommended_list_price']:.2f}"
+    verdict = f"hold: {rec['hold_reason']}"
+    arrow = f"{rec['current_list_price']:.2f} \u2192 {rec['recommended_list_price']:.2f}"
+    assert f'<p id="verdict" class="hold">List price {arrow}: {verdict}</p>' in dom
+    assert f"{code}: recommended list price {rec['recommended_list_price']:.2f} ({verdict})" in dom
+    assert f"Expected weekly {rec['objective']} change of the move" in dom
+    assert f"curve's best {answer['optimal_price']:.2f}" in dom and f">{answer['model_version']}</a>" in dom
+    assert f'href="/v1/lineage/{code}"' in dom
     assert "https://" not in dom.split("<script>")[0]  # no CDN: works offline
     assert (ARTIFACTS / "serving_page.png").stat().st_size > 10_000
     assert "no promoted model" in bad  # the error is shown, not an empty chart
+
+
+def test_page_controls_ask_for_objective_guardrail_and_cost_and_mark_the_move(promoted_project, tmp_path):
+    """An elastic bundle: the page's objective, guardrail and unit cost (filled from its link) reach the API,
+    and the chart marks the current and the recommended list price apart, with the move as the verdict."""
+    require("chromium")
+    bundle = elastic_copy(promoted_project, tmp_path / "elastic")
+    asked = {"objective": "margin", "guardrail": "0.12", "unit_cost": str(bundle.unit_cost)}
+    with api_server(bundle.project) as url:
+        answer = httpx.get(f"{url}/v1/predict-price/{bundle.code}", params=asked).json()
+        page = f"{url}/?{urlencode({'stockcode': bundle.code, **asked})}"
+        dom = chromium("--dump-dom", page)
+        chromium("--window-size=1000,820", f"--screenshot={ARTIFACTS / 'serving_page_move.png'}", page)
+        capped = chromium("--dump-dom", f"{url}/?{urlencode({'stockcode': bundle.code, 'objective': 'revenue'})}")
+    rec = answer["recommendation"]
+    assert (rec["hold"], rec["capped"], rec["action"]) == (False, False, "increase")
+    assert marker_price(dom, "current-list") == f"{rec['current_list_price']:.2f}"
+    assert marker_price(dom, "recommended-list") == f"{rec['recommended_list_price']:.2f}"
+    assert marker_price(dom, "current-list") != marker_price(dom, "recommended-list")
+    arrow = f"{rec['current_list_price']:.2f} \u2192 {rec['recommended_list_price']:.2f}"
+    assert f'<p id="verdict" class="move">List price {arrow}: increase</p>' in dom
+    assert f"Unit cost</dt><dd>{bundle.unit_cost:.2f}</dd>" in dom  # the page's cost, not the bundle's
+    assert f"Guardrail</dt><dd>{rec['guardrail'][0]:.2f} to {rec['guardrail'][1]:.2f}</dd>" in dom  # the page's 0.12
+    assert "capped by the guardrail" not in dom.split("<script>")[0]
+    # The same bundle for revenue: elastic demand wants a lower price than the guardrail allows.
+    assert re.search(
+        r'<p id="verdict" class="capped">List price [0-9.]+ \u2192 [0-9.]+: decrease, capped by the guardrail</p>',
+        capped,
+    )

@@ -72,8 +72,10 @@ def test_objective_and_guardrail_make_the_recommendation_again(promoted_project,
         assert low <= rec["best_list_price_in_band"] <= high and low <= rec["recommended_list_price"] <= high
         if rec["objective"] == "margin":
             assert rec["recommended_list_price"] >= rec["unit_cost"] or rec["below_cost"]
-        # The curve keeps answering the requested range with its own objective.
-        assert answer["objective"] == (objective or "revenue") and len(answer["curve"]) == 100
+        # The curve is the list-price response for the same objective, over a range that holds the guardrail.
+        assert answer["curve_source"] == "list_price_response" and answer["objective"] == rec["objective"]
+        assert len(answer["curve"]) == 100
+        assert answer["curve"][0]["unit_price"] <= low <= high <= answer["curve"][-1]["unit_price"]
 
 
 def test_unit_cost_reaches_the_recommendation_and_margin_takes_the_bundles_cost(promoted_project, url):
@@ -81,9 +83,9 @@ def test_unit_cost_reaches_the_recommendation_and_margin_takes_the_bundles_cost(
     promoted = bundle.manifest["recommendation"]
     margin = get(url, code, objective="margin").json()  # no unit_cost: the one the recommendation used
     assert margin["unit_cost"] == promoted["unit_cost"]
-    assert all(
-        p["margin"] == pytest.approx((p["unit_price"] - promoted["unit_cost"]) * p["quantity"]) for p in margin["curve"]
-    )
+    # Weekly margin: the revenue of every kind of line at what it pays, less the cost of every unit.
+    bundle_cost = promoted["unit_cost"]
+    assert all(p["margin"] == pytest.approx(p["sales"] - bundle_cost * p["quantity"]) for p in margin["curve"])
     assert margin["recommendation"]["unit_cost"] == promoted["unit_cost"]
     assert margin["recommendation"]["cost_assumed"] == promoted["cost_assumed"]
     cost = round(promoted["current_list_price"] * 0.3, 2)
@@ -91,6 +93,8 @@ def test_unit_cost_reaches_the_recommendation_and_margin_takes_the_bundles_cost(
     assert given["recommendation_recomputed"] is True
     assert given["recommendation"]["unit_cost"] == cost and given["recommendation"]["cost_assumed"] is False
     assert given["recommendation"] == {"stock_code": code, **served_part(inputs_of(bundle).recommend(unit_cost=cost))}
+    assert given["unit_cost"] == cost
+    assert all(p["margin"] == pytest.approx(p["sales"] - cost * p["quantity"]) for p in given["curve"])
 
 
 @pytest.mark.parametrize("guardrail", ["0", "-0.1", "0.51", "1", "wide", "nan"])
@@ -118,6 +122,10 @@ def test_the_cache_key_holds_objective_guardrail_and_unit_cost(promoted_project,
         seen[json.dumps(params)] = first.json()["recommendation"]
     assert seen['{"guardrail": 0.11}']["guardrail"] != seen['{"guardrail": 0.22}']["guardrail"]
     assert seen['{"objective": "revenue", "guardrail": 0.11}']["objective"] == "revenue"
+
+
+def promoted_model(project, code) -> str:
+    return read_bundle(store_of(project), code).manifest["champion"]
 
 
 def _repromote(store, code, change) -> None:
@@ -149,12 +157,17 @@ def test_bundles_without_the_inputs_answer_with_what_they_hold_and_say_so(promot
     promoted = read_bundle(store, before_inputs).manifest["recommendation"]
     with api_server(project) as base:
         answer = get(base, before_inputs, objective="revenue", guardrail=0.05).json()
+        # No inputs, no list-price response: the demand model's curve, and the answer says so.
+        assert answer["curve_source"] == "demand_model" and answer["model"] == promoted_model(project, before_inputs)
+        asked = get(base, before_inputs, curve_source="list_price_response")
+        assert asked.status_code == 422 and "keeps no recommendation inputs" in asked.json()["detail"]
         assert answer["recommendation"] == promoted and answer["recommendation_recomputed"] is False
         assert "promoted before recommendations kept the inputs" in answer["recommendation_note"]
         assert "without this request's objective, guardrail or unit_cost" in answer["recommendation_note"]
         plain = get(base, before_inputs).json()
         assert plain["recommendation"] == promoted and plain["recommendation_note"] is None
         old = get(base, before_recommendations, guardrail=0.05).json()
+        assert old["curve_source"] == "demand_model"
         assert old["recommendation"] is None and old["recommendation_recomputed"] is False
         assert "before list-price recommendations existed" in old["recommendation_note"]
         # Margin needs a cost from somewhere: the request, or the bundle's recommendation.

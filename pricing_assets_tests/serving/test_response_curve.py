@@ -1,0 +1,85 @@
+"""The curve of an answer is the list-price response: the recommended price sits at its peak, units fall
+as the list price rises, and the answer says which curve it is (a bundle without the inputs keeps its
+demand model's curve: see test_recommendation_api)."""
+
+import httpx
+import numpy as np
+import pytest
+
+from .conftest import api_server, elastic_copy
+
+pytestmark = pytest.mark.slow
+PATH = "/v1/predict-price/{}"
+
+
+@pytest.fixture(scope="module")
+def elastic(promoted_project, tmp_path_factory):
+    bundle = elastic_copy(promoted_project, tmp_path_factory.mktemp("elastic"))
+    with api_server(bundle.project) as url:
+        yield bundle, url
+
+
+def get(url, code, **params) -> dict:
+    response = httpx.get(f"{url}{PATH.format(code)}", params=params, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_a_move_that_is_neither_held_nor_capped_is_the_peak_of_the_curve(elastic):
+    bundle, url = elastic
+    asked = {"objective": "margin", "unit_cost": bundle.unit_cost, "guardrail": 0.15}
+    answer = get(url, bundle.code, **asked)
+    rec = answer["recommendation"]
+    assert answer["curve_source"] == "list_price_response" and answer["recommendation_recomputed"]
+    assert (rec["hold"], rec["capped"], rec["action"]) == (False, False, "increase"), rec
+    # Over the guardrail in whole pence (the prices the recommendation chose from): the peak is the answer.
+    low, high = rec["guardrail"]
+    pence = round((high - low) * 100) + 1
+    band = get(url, bundle.code, **asked, unitprice_min=low, unitprice_max=high, num_price_bins=pence)
+    margins = [p["margin"] for p in band["curve"]]
+    peak = band["curve"][int(np.argmax(margins))]["unit_price"]
+    assert peak == pytest.approx(rec["recommended_list_price"], abs=1e-9)
+    assert band["optimal_price"] == pytest.approx(rec["recommended_list_price"], abs=1e-9)
+    assert not band["optimum_on_edge"]
+    # Over the default range (100 bins, wider than the guardrail): the peak is within one bin of it.
+    wide = get(url, bundle.code, **asked)["curve"]
+    step = wide[1]["unit_price"] - wide[0]["unit_price"]
+    assert wide[0]["unit_price"] < low and high < wide[-1]["unit_price"]
+    assert abs(answer["optimal_price"] - rec["recommended_list_price"]) <= step
+    # The expected change the recommendation states is the curve's, from the current price to the recommended.
+    at = {round(p["unit_price"], 2): p for p in band["curve"]}
+    current, best = at[round(rec["current_list_price"], 2)], at[round(rec["recommended_list_price"], 2)]
+    for field, name in (("quantity", "units"), ("sales", "revenue"), ("margin", "margin")):
+        low_change, high_change = rec["expected_change"][name]["interval"]
+        assert low_change <= best[field] - current[field] <= high_change
+
+
+def test_a_capped_move_stops_at_the_guardrail_while_the_curve_peaks_beyond_it(elastic):
+    bundle, url = elastic
+    answer = get(url, bundle.code, objective="revenue", guardrail=0.1)  # elastic: revenue wants a lower price
+    rec = answer["recommendation"]
+    assert (rec["hold"], rec["capped"], rec["action"]) == (False, True, "decrease"), rec
+    assert rec["recommended_list_price"] == rec["guardrail"][0]
+    # The default range is the list +/- twice the guardrail share: the curve shows where its peak lies.
+    current, curve = rec["current_list_price"], answer["curve"]
+    assert curve[0]["unit_price"] == pytest.approx(current * 0.8, abs=0.01)
+    assert curve[-1]["unit_price"] == pytest.approx(current * 1.2, abs=0.01)
+    assert answer["objective"] == "revenue" and answer["optimal_price"] < rec["guardrail"][0] - 0.05 * current
+    sales = {round(p["unit_price"], 2): p["sales"] for p in answer["curve"]}
+    inside = [s for price, s in sales.items() if rec["guardrail"][0] <= price <= rec["guardrail"][1]]
+    assert max(sales.values()) > max(inside)
+
+
+def test_units_fall_as_the_list_price_rises_and_the_bands_hold_the_estimate(promoted_project, elastic):
+    bundle, url = elastic
+    codes = sorted(p.name for p in (bundle.project / ".pricing" / "store" / "promoted").iterdir())
+    for code in codes:
+        for params in ({}, {"objective": "revenue", "guardrail": 0.5, "num_price_bins": 300}):
+            answer = get(url, code, **params)
+            assert answer["curve_source"] == "list_price_response"
+            curve = answer["curve"]
+            units = np.array([p["quantity"] for p in curve])
+            assert (np.diff(units) < 0).all(), (code, params, units)
+            for p in curve:
+                for field in ("quantity", "sales", "margin"):
+                    assert p[f"{field}_low"] - 1e-9 <= p[field] <= p[f"{field}_high"] + 1e-9, (code, field, p)
