@@ -34,7 +34,9 @@ from .deployment import BIN, Deployment, process_groups, wait_until_ready
 
 pytestmark = pytest.mark.slow
 
-RENDER_TIMEOUT_MS = 90_000  # the first page load compiles the UI's JavaScript on a busy 2-core machine
+# The first page load compiles the UI's JavaScript on a busy 2-core machine; every wait (page actions and
+# expect, whose own default is 5 s) gets this much.
+RENDER_TIMEOUT_MS = 90_000
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SETTLED = "() => document.getAnimations().every(animation => animation.playState !== 'running')"
 
@@ -70,6 +72,7 @@ def catalogue_ui(promoted_project: Path, tmp_path: Path) -> Iterator[CatalogueUI
 def metadata_value(page: Page, key: str) -> Locator:
     """The value cell of the metadata row ``key`` in the asset's latest materialisation."""
     row = page.locator("tr").filter(has=page.locator("td").first.get_by_text(key, exact=True))
+    expect(row, f"no metadata entry {key!r} on the asset's page").to_have_count(1, timeout=RENDER_TIMEOUT_MS)
     return row.locator(":scope > td").last  # not the cells of a table rendered inside it
 
 
@@ -109,11 +112,11 @@ def test_catalogue_report_shows_its_table_and_plot_in_the_ui(catalogue_ui: Catal
             page = browser.new_page(viewport={"width": width, "height": height})
             page.set_default_timeout(RENDER_TIMEOUT_MS)
             page.goto(f"{catalogue_ui.url}/assets/catalogue_report")
-            expect(page.get_by_text("Latest materialization")).to_be_visible()
+            expect(page.get_by_text("Latest materialization")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
 
             # The Markdown table: the outcome counts the asset computed, as rendered table rows.
             summary = opened(page, metadata_value(page, "summary"))
-            expect(summary.get_by_text(f"{stockcodes} stockcodes")).to_be_visible()
+            expect(summary.get_by_text(f"{stockcodes} stockcodes")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
             rows = table_rows(summary)
             assert ["outcome", "stockcodes"] in rows
             assert ["promoted", str(outcomes[PROMOTED])] in rows and ["held", str(outcomes[HELD])] in rows, rows
@@ -125,7 +128,7 @@ def test_catalogue_report_shows_its_table_and_plot_in_the_ui(catalogue_ui: Catal
 
             # The plot: an <img> of the PNG, decoded by the browser at its real size, shown in the dialog.
             plot = opened(page, metadata_value(page, "plot")).locator("img[alt=catalogue]")
-            expect(plot).to_be_visible()
+            expect(plot).to_be_visible(timeout=RENDER_TIMEOUT_MS)
             page.wait_for_function(SETTLED)  # the dialog has finished fading in: the screenshot shows it opaque
             natural = plot.evaluate("img => [img.complete, img.naturalWidth, img.naturalHeight]")
             assert natural[0] and natural[1] >= 1000 and natural[2] >= 300, natural  # 13 x 3.8 in at 100 dpi
