@@ -19,7 +19,7 @@ from .assets.price_response import (
     stockcode_price_response,
     weekly_demand,
 )
-from .assets.promotion import price_curve, promoted_model
+from .assets.promotion import price_curve, price_scenario, promoted_model
 from .assets.training import training_splits
 from .assets.transactions import cleaned_transactions, demand_features, raw_transactions
 from .executors import executor_for
@@ -76,6 +76,7 @@ def build_definitions(settings: Settings | None = None, loggers: dict | None = N
             shap_explanations,
             fairness_report,
             challenger_comparison,
+            price_scenario,
             price_curve,
             promoted_model,
             catalogue_report,

@@ -72,30 +72,27 @@ def test_hostile_partition_key_is_refused_before_storage(instance, settings):
     assert not (settings.artifact_root / "x.parquet").exists()
 
 
-def test_training_splits_fits_the_preprocessor_on_train_rows_only(tmp_path):
-    """Through the asset, as a run stores it: poisoning every validation and test row of its input
-    leaves the stored preprocessor byte-identical, and it has seen exactly the train rows."""
+def test_training_splits_fits_the_preprocessor_on_train_rows_only():
+    """Through the asset, as a run hands it on: poisoning every validation and test row of its input
+    leaves the preprocessor byte-identical, and it has seen exactly the train rows."""
     from dagster import build_asset_context
-    from dagster_aws.s3 import S3Resource
 
-    from pricing_assets.assets.training import SplitsConfig, preprocessor_key, training_splits
+    from pricing_assets.assets.training import SplitsConfig, training_splits
     from pricing_assets.core import cleaning, features, sources, splits
-    from pricing_assets.resources import ArtifactStoreResource
 
     source = sources.load_source("synthetic", None, 7, 4)
     code = source.transactions["stock_code"].value_counts().index[0]
     demand = features.build_demand_features(cleaning.clean_transactions(source.transactions, code)[0])
 
-    def stored_preprocessor(frame: pd.DataFrame, folder: str) -> tuple[bytes, pd.DataFrame]:
-        store = ArtifactStoreResource(local_root=str(tmp_path / folder), s3=S3Resource())
-        output = training_splits(build_asset_context(partition_key=code), SplitsConfig(), frame, store).value
-        data = store.get_store().get_bytes(preprocessor_key(code))
+    def split_and_fit(frame: pd.DataFrame) -> tuple[bytes, pd.DataFrame]:
+        outputs = {o.output_name: o.value for o in training_splits(build_asset_context(), SplitsConfig(), frame)}
+        output, data = outputs["training_splits"], splits.Preprocessor.from_dict(outputs["preprocessor"]).to_json()
         assert splits.Preprocessor.from_json(data).fitted_rows == int((output[splits.SPLIT_COLUMN] == "train").sum())
         return data, output
 
-    clean, split = stored_preprocessor(demand, "clean")
+    clean, split = split_and_fit(demand)
     later = demand["invoice_date"] >= split.loc[split[splits.SPLIT_COLUMN] != "train", "invoice_date"].min()
     poisoned = demand.copy()
     poisoned.loc[later, "unit_price"] *= 1000.0
     poisoned.loc[later, "customer_type"] = "never-seen"
-    assert stored_preprocessor(poisoned, "poisoned")[0] == clean
+    assert split_and_fit(poisoned)[0] == clean

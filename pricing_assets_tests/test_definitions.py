@@ -22,6 +22,7 @@ def test_definitions_load_with_fixed_names():
         "demand_features",
         "drift_report",
         "training_splits",
+        "preprocessor",
         "dfn_model",
         "lightgbm_model",
         "elasticnet_model",
@@ -32,6 +33,7 @@ def test_definitions_load_with_fixed_names():
         "shap_explanations",
         "fairness_report",
         "challenger_comparison",
+        "price_scenario",
         "price_curve",
         "promoted_model",
     }

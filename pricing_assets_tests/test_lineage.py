@@ -156,15 +156,13 @@ def test_the_test_split_is_never_seen_by_training_tuning_or_choice(promoted, tmp
         ordered.loc[test_rows, "customer_type"] = "guest"
         path.write_bytes(frame_to_parquet(ordered))
         job = build_definitions(other).resolve_job_def(LINEAGE_JOB)
-        downstream = [AssetKey(n) for n in ("training_splits", *MODEL_CARDS, "model_evaluation")]
+        downstream = [AssetKey(n) for n in ("training_splits", "preprocessor", *MODEL_CARDS, "model_evaluation")]
         assert job.execute_in_process(instance=instance, partition_key=code, asset_selection=downstream).success
     clean_eval, poisoned_eval = (
         stored_json(settings, "model_evaluation", code),
         stored_json(other, "model_evaluation", code),
     )
-    clean_pre = (settings.artifact_root / f"artifacts/training_splits/{code}/preprocessor.json").read_bytes()
-    poisoned_pre = (other.artifact_root / f"artifacts/training_splits/{code}/preprocessor.json").read_bytes()
-    assert clean_pre == poisoned_pre
+    assert stored_json(settings, "preprocessor", code) == stored_json(other, "preprocessor", code)
     for card in MODEL_CARDS:
         assert stored_json(settings, card, code)["files"] == stored_json(other, card, code)["files"], card
         clean_tuning, poisoned_tuning = (

@@ -78,13 +78,14 @@ def challenger_comparison(
     config: ChallengerGateConfig,
     training_splits: pd.DataFrame,
     model_evaluation: dict,
+    preprocessor: dict,
     store: ArtifactStoreResource,
 ) -> Output[dict]:
     stock_code = validate_stockcode(context.partition_key)
     artifact_store = store.get_store()
-    champion, model, preprocessor = load_champion(artifact_store, model_evaluation, stock_code)
+    champion, model, fitted = load_champion(artifact_store, model_evaluation, preprocessor)
     test_rows = training_splits[training_splits[splits.SPLIT_COLUMN] == "test"].reset_index(drop=True)
-    data = splits.design_matrices(training_splits, preprocessor, ("test",))
+    data = splits.design_matrices(training_splits, fitted, ("test",))
     baselines = {
         kind: np.asarray(
             load_candidate(artifact_store, model_evaluation["candidates"][kind]).predict_log(data.x["test"]),

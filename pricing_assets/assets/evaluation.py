@@ -13,7 +13,7 @@ from ..resources import ArtifactStoreResource
 from ..settings import current_settings
 from .common import code_version_of
 from .models import MODEL_ASSETS, load_candidate, load_champion
-from .training import load_preprocessor
+from .training import preprocessor_from
 from .transactions import GROUP
 
 
@@ -36,17 +36,16 @@ def model_evaluation(
     svr_model: dict,
     elasticity_baseline: dict,
     constant_baseline: dict,
+    preprocessor: dict,
     store: ArtifactStoreResource,
 ) -> Output[dict]:
-    stock_code = validate_stockcode(context.partition_key)
     artifact_store = store.get_store()
     cards = {
         card["kind"]: card
         for card in (dfn_model, lightgbm_model, elasticnet_model, svr_model, elasticity_baseline, constant_baseline)
     }
     models = {kind: load_candidate(artifact_store, cards[kind]) for kind in MODEL_ASSETS}
-    preprocessor = load_preprocessor(artifact_store, stock_code)
-    data = splits.design_matrices(training_splits, preprocessor, ("validation", "test"))
+    data = splits.design_matrices(training_splits, preprocessor_from(preprocessor), ("validation", "test"))
     result = evaluation.evaluate_candidates(models, data)
     report = {**result.to_dict(), "candidates": cards}
     lines = [
@@ -98,12 +97,13 @@ def shap_explanations(
     config: ExplainConfig,
     training_splits: pd.DataFrame,
     model_evaluation: dict,
+    preprocessor: dict,
     store: ArtifactStoreResource,
 ) -> Output[dict]:
     stock_code = validate_stockcode(context.partition_key)
     artifact_store = store.get_store()
-    champion, model, preprocessor = load_champion(artifact_store, model_evaluation, stock_code)
-    data = splits.design_matrices(training_splits, preprocessor, ("train", "test"))
+    champion, model, fitted = load_champion(artifact_store, model_evaluation, preprocessor)
+    data = splits.design_matrices(training_splits, fitted, ("train", "test"))
     result = explain.explain(
         model,
         data.feature_names,

@@ -13,7 +13,6 @@ from dagster import (
 )
 
 from ..core import fairness, splits
-from ..core.stockcodes import validate_stockcode
 from ..partitions import stockcode_partitions
 from ..resources import ArtifactStoreResource
 from ..settings import current_settings
@@ -45,13 +44,13 @@ def fairness_report(
     config: FairnessThresholdConfig,
     training_splits: pd.DataFrame,
     model_evaluation: dict,
+    preprocessor: dict,
     store: ArtifactStoreResource,
 ) -> Output[dict]:
-    stock_code = validate_stockcode(context.partition_key)
     artifact_store = store.get_store()
-    champion, model, preprocessor = load_champion(artifact_store, model_evaluation, stock_code)
+    champion, model, fitted = load_champion(artifact_store, model_evaluation, preprocessor)
     test_rows = training_splits[training_splits[splits.SPLIT_COLUMN] == "test"]
-    data = splits.design_matrices(training_splits, preprocessor, ("test",))
+    data = splits.design_matrices(training_splits, fitted, ("test",))
     cfg = fairness.FairnessConfig(config.threshold, config.min_group_rows)
     result = fairness.fairness_report(test_rows, model.predict_log(data.x["test"]), data.y["test"], cfg)
     context.log.info(result.reason)

@@ -24,7 +24,7 @@ from ..partitions import stockcode_partitions
 from ..resources import ArtifactStoreResource
 from ..settings import current_settings
 from .common import code_version_of
-from .training import load_preprocessor
+from .training import preprocessor_from
 from .transactions import GROUP
 
 # kind -> (asset name, module holding its trainer, description)
@@ -85,12 +85,12 @@ def load_candidate(store: ArtifactStore, card: dict[str, Any]) -> DemandModel:
 
 
 def load_champion(
-    store: ArtifactStore, model_evaluation: dict[str, Any], stock_code: str
+    store: ArtifactStore, model_evaluation: dict[str, Any], preprocessor: dict[str, Any]
 ) -> tuple[str, DemandModel, splits.Preprocessor]:
-    """The champion's kind, the model (hash-checked) and the preprocessor it was trained with."""
+    """The champion's kind, the model (hash-checked) and the preprocessor it was trained with (the asset's value)."""
     champion = model_evaluation["champion"]
     model = load_candidate(store, model_evaluation["candidates"][champion])
-    return champion, model, load_preprocessor(store, stock_code)
+    return champion, model, preprocessor_from(preprocessor)
 
 
 def _build_model_asset(kind: str) -> AssetsDefinition:
@@ -108,14 +108,14 @@ def _build_model_asset(kind: str) -> AssetsDefinition:
         context: AssetExecutionContext,
         config: config_class,  # type: ignore[valid-type]
         training_splits: pd.DataFrame,
+        preprocessor: dict,
         store: ArtifactStoreResource,
     ) -> Output[dict]:
         stock_code = validate_stockcode(context.partition_key)
         artifact_store = store.get_store()
-        preprocessor = load_preprocessor(artifact_store, stock_code)
         # The test rows never reach a trainer: not for fitting, tuning nor early stopping.
         seen = training_splits[training_splits[splits.SPLIT_COLUMN] != "test"]
-        data = splits.design_matrices(seen, preprocessor, ("train", "validation"))
+        data = splits.design_matrices(seen, preprocessor_from(preprocessor), ("train", "validation"))
         budget = tuning.TuningBudget(config.trials, config.seconds)
         extra = {"max_epochs": config.max_epochs} if kind == "dfn" else {}
         candidate = TRAINERS[kind](data, budget, config.seed, context.log.info, **extra)

@@ -24,17 +24,39 @@ from ..resources import ArtifactStoreResource
 from ..settings import current_settings
 from .common import code_version_of, table_metadata
 from .models import load_candidate, load_champion
-from .training import preprocessor_key
+from .training import preprocessor_from
 from .transactions import GROUND_TRUTH_KEY, GROUP
 
 # Everything upstream of promoted_model, for the lineage manifest.
 
 
+class ScenarioConfig(Config):
+    """Default from PRICING_PRICING_RECENT_DAYS (settings.py)."""
+
+    recent_days: int = current_settings().pricing_recent_days
+
+
 class PriceGridConfig(Config):
-    """Defaults from PRICING_PRICE_BINS and PRICING_PRICING_RECENT_DAYS (settings.py)."""
+    """Default from PRICING_PRICE_BINS (settings.py)."""
 
     bins: int = current_settings().price_bins
-    recent_days: int = current_settings().pricing_recent_days
+
+
+@asset(
+    partitions_def=stockcode_partitions,
+    group_name=GROUP,
+    code_version=code_version_of(pricing),
+    description=(
+        "The stockcode's latest order lines (those of the last recent_days, at least 30, at most 200) "
+        "that price_curve reprices at every grid price; promoted_model bundles them so serving scores "
+        "a requested grid on the same lines."
+    ),
+)
+def price_scenario(config: ScenarioConfig, demand_features: pd.DataFrame) -> Output[pd.DataFrame]:
+    scenario = pricing.scenario_rows(demand_features, config.recent_days)
+    metadata, version = table_metadata(scenario)
+    metadata["recent_days"] = MetadataValue.int(config.recent_days)
+    return Output(scenario, metadata=metadata, data_version=version)
 
 
 @asset(
@@ -43,7 +65,7 @@ class PriceGridConfig(Config):
     code_version=code_version_of(pricing),
     description=(
         "Predicted quantity per order line (with a validation-residual interval) and sales over a "
-        "price grid spanning the stockcode's recent prices, every price-derived feature recomputed "
+        "price grid spanning the prices of price_scenario, every price-derived feature recomputed "
         "at each grid price; the sales-maximising price and whether it sits on the grid's edge. "
         "On the synthetic source, the revenue regret against the true optimum."
     ),
@@ -51,19 +73,17 @@ class PriceGridConfig(Config):
 def price_curve(
     context: AssetExecutionContext,
     config: PriceGridConfig,
-    demand_features: pd.DataFrame,
-    training_splits: pd.DataFrame,
+    price_scenario: pd.DataFrame,
     model_evaluation: dict,
+    preprocessor: dict,
     store: ArtifactStoreResource,
 ) -> Output[pd.DataFrame]:
     stock_code = validate_stockcode(context.partition_key)
     artifact_store = store.get_store()
-    champion, model, preprocessor = load_champion(artifact_store, model_evaluation, stock_code)
-    scenario = pricing.scenario_rows(demand_features, config.recent_days)
+    champion, model, fitted = load_champion(artifact_store, model_evaluation, preprocessor)
+    scenario = price_scenario
     prices = pricing.price_grid(scenario, config.bins)
-    curve = pricing.predict_curve(
-        model, preprocessor, scenario, prices, model_evaluation["residual_quantiles"][champion]
-    )
+    curve = pricing.predict_curve(model, fitted, scenario, prices, model_evaluation["residual_quantiles"][champion])
     summary = curve.summary()
     metadata, version = table_metadata(curve.curve, time_column="")
     metadata.update(
@@ -76,11 +96,6 @@ def price_curve(
             "scenario_rows": MetadataValue.int(len(scenario)),
         }
     )
-    # What promoted_model bundles: the exact lines and grid this curve was scored on.
-    artifact_store.put_bytes(scenario_key(stock_code), frame_to_parquet(scenario))
-    artifact_store.put_bytes(
-        grid_key(stock_code), json.dumps({"recent_days": config.recent_days, "bins": config.bins}).encode()
-    )
     truth = _ground_truth(artifact_store, stock_code)
     if truth is not None and "shape" in truth:  # the synthetic source's closed-form curves
         regret = pricing.revenue_regret(truth["shape"], truth["a"], truth["b"], curve.optimal_price)
@@ -90,14 +105,6 @@ def price_curve(
     if curve.optimum_on_edge:
         context.log.warning(f"the optimum {curve.optimal_price:.2f} sits on the edge of the recent price range")
     return Output(curve.curve, metadata=metadata, data_version=version)
-
-
-def scenario_key(stock_code: str) -> str:
-    return f"artifacts/price_curve/{validate_stockcode(stock_code)}/scenario.parquet"
-
-
-def grid_key(stock_code: str) -> str:
-    return f"artifacts/price_curve/{validate_stockcode(stock_code)}/grid.json"
 
 
 def _ground_truth(store, stock_code: str) -> pd.Series | None:
@@ -163,6 +170,8 @@ def promoted_model(
     fairness_report: dict,
     challenger_comparison: dict,
     price_curve: pd.DataFrame,
+    price_scenario: pd.DataFrame,
+    preprocessor: dict,
     list_price_recommendation: dict,
     store: ArtifactStoreResource,
 ) -> Output[dict]:
@@ -203,9 +212,8 @@ def promoted_model(
                 "tuning": card["tuning"],
             }
         )
-    grid = json.loads(artifact_store.get_bytes(grid_key(stock_code)))
-    files["preprocessor.json"] = artifact_store.get_bytes(preprocessor_key(stock_code))
-    files["scenario.parquet"] = artifact_store.get_bytes(scenario_key(stock_code))
+    files["preprocessor.json"] = preprocessor_from(preprocessor).to_json()
+    files["scenario.parquet"] = frame_to_parquet(price_scenario)
     files["price_curve.parquet"] = frame_to_parquet(price_curve)
     files["recommendation.json"] = json.dumps(list_price_recommendation, sort_keys=True, default=float).encode()
     best = price_curve.loc[price_curve["sales"].idxmax()]
@@ -216,8 +224,8 @@ def promoted_model(
         "models": models,
         "metric_scale": model_evaluation["metric_scale"],
         "pricing": {
-            "recent_days": grid["recent_days"],
-            "bins": grid["bins"],
+            "scenario_rows": len(price_scenario),
+            "bins": len(price_curve),
             "price_min": float(price_curve["unit_price"].min()),
             "price_max": float(price_curve["unit_price"].max()),
             "optimal_price": float(best["unit_price"]),

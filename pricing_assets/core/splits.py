@@ -120,12 +120,19 @@ class Preprocessor:
             raise ValueError("non-finite feature values after preprocessing; check demand_features for NaN or inf")
         return matrix.astype(np.float32)
 
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self), sort_keys=True).encode()
+        return json.dumps(self.to_dict(), sort_keys=True).encode()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Preprocessor:
+        return cls(**data)  # type: ignore[arg-type]
 
     @classmethod
     def from_json(cls, data: bytes) -> Preprocessor:
-        return cls(**json.loads(data))
+        return cls.from_dict(json.loads(data))
 
 
 @dataclass(frozen=True)
