@@ -33,8 +33,8 @@ from .jobs import (
     stockcode_lineage_job,
 )
 from .resources import ArtifactStoreResource
-from .schedules import weekly_lineage_schedule
-from .sensors import new_source_data_sensor, stockcode_discovery_sensor
+from .schedules import build_weekly_lineage_schedule
+from .sensors import build_sensors
 from .settings import Settings, current_settings
 
 __all__ = ["LINEAGE_JOB", "RAW_JOB", "REPORT_JOB", "build_definitions", "build_resources", "defs"]
@@ -83,8 +83,8 @@ def build_definitions(settings: Settings | None = None, loggers: dict | None = N
         ],
         asset_checks=[no_feature_drift, fairness_within_threshold, candidate_no_worse_than_serving],
         jobs=[raw_transactions_job, stockcode_lineage_job, catalogue_report_job],
-        schedules=[weekly_lineage_schedule],
-        sensors=[stockcode_discovery_sensor, new_source_data_sensor],
+        schedules=[build_weekly_lineage_schedule(settings)],
+        sensors=build_sensors(settings),
         resources=build_resources(settings),
         executor=executor_for(settings),
     )

@@ -16,6 +16,7 @@ from dagster import (
     DagsterInstance,
     DefaultScheduleStatus,
     RunRequest,
+    ScheduleDefinition,
     ScheduleEvaluationContext,
     SkipReason,
     schedule,
@@ -27,7 +28,9 @@ from .jobs import LINEAGE_JOB
 from .outcomes import held_by
 from .partitions import STOCKCODE_PARTITIONS_NAME
 from .resources import ArtifactStoreResource
-from .settings import current_settings
+from .settings import Settings
+
+WEEKLY_SCHEDULE = "weekly_lineage_schedule"
 
 
 def _latest(instance: DagsterInstance, key: AssetKey, partition: str):
@@ -65,17 +68,29 @@ def change_reasons(
     return reasons
 
 
-@schedule(
-    job_name=LINEAGE_JOB,
-    cron_schedule=current_settings().schedule_cron,
-    execution_timezone=current_settings().schedule_timezone,
-    default_status=DefaultScheduleStatus.RUNNING,
-    description=(
-        "Mondays 09:00 (PRICING_SCHEDULE_CRON / PRICING_SCHEDULE_TIMEZONE): one run per stockcode whose "
-        "source rows or lineage code changed since its last run; unchanged stockcodes are listed as skipped."
-    ),
-)
-def weekly_lineage_schedule(context: ScheduleEvaluationContext, store: ArtifactStoreResource):
+def build_weekly_lineage_schedule(settings: Settings) -> ScheduleDefinition:
+    """The weekly schedule at ``settings``' cron and timezone (the Settings the code location is built from)."""
+
+    @schedule(
+        name=WEEKLY_SCHEDULE,
+        job_name=LINEAGE_JOB,
+        cron_schedule=settings.schedule_cron,
+        execution_timezone=settings.schedule_timezone,
+        default_status=DefaultScheduleStatus.RUNNING,
+        description=(
+            f"{settings.schedule_cron} ({settings.schedule_timezone}; PRICING_SCHEDULE_CRON / "
+            "PRICING_SCHEDULE_TIMEZONE): one run per stockcode whose source rows or lineage code changed since "
+            "its last run; unchanged stockcodes are listed as skipped."
+        ),
+    )
+    def weekly_lineage_schedule(context: ScheduleEvaluationContext, store: ArtifactStoreResource):
+        return lineage_run_requests(context, store)
+
+    return weekly_lineage_schedule
+
+
+def lineage_run_requests(context: ScheduleEvaluationContext, store: ArtifactStoreResource):
+    """One run request per stockcode whose rows or lineage code changed, else why nothing runs."""
     try:
         history = parquet_to_frame(store.get_store().get_bytes(HISTORY_KEY)).set_index("stock_code")
     except ArtifactNotFoundError:

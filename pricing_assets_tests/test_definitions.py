@@ -83,3 +83,29 @@ def test_dagster_definitions_validate_on_the_workspace(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "pricing_assets" in proc.stdout + proc.stderr
+
+
+def test_the_schedule_and_the_sensors_read_the_settings_the_location_is_built_from(tmp_path):
+    """Not the environment at import: a code location built from other Settings schedules and watches by them."""
+    from dagster import DagsterInstance, build_sensor_context
+
+    from pricing_assets.definitions import build_definitions, build_resources
+    from pricing_assets.schedules import WEEKLY_SCHEDULE
+    from pricing_assets.sensors import NEW_DATA_SENSOR
+    from pricing_assets.settings import current_settings
+
+    settings = current_settings().with_(
+        schedule_cron="15 6 * * 2", schedule_timezone="Europe/Paris", watch_dir=None, watch_s3_prefix=None
+    )
+    schedule = build_definitions(settings).resolve_schedule_def(WEEKLY_SCHEDULE)
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("15 6 * * 2", "Europe/Paris")
+    assert "15 6 * * 2" in schedule.description
+    watched = settings.with_(watch_dir=str(tmp_path))  # an empty folder: watched, nothing new in it
+    with DagsterInstance.ephemeral() as instance:
+        ticks = {}
+        for name, built_from in (("idle", settings), ("watching", watched)):
+            sensor = build_definitions(built_from).resolve_sensor_def(NEW_DATA_SENSOR)
+            with build_sensor_context(instance=instance, resources=build_resources(built_from)) as context:
+                ticks[name] = sensor(context)
+    assert "nothing to watch" in ticks["idle"].skip_message
+    assert "no new or changed source file" in ticks["watching"].skip_reason.skip_message

@@ -6,7 +6,7 @@ from dagster import AssetKey, SkipReason, build_schedule_context, instance_for_t
 
 from pricing_assets.definitions import build_definitions, build_resources
 from pricing_assets.partitions import register_stockcodes
-from pricing_assets.schedules import change_reasons, lineage_code_versions, weekly_lineage_schedule
+from pricing_assets.schedules import WEEKLY_SCHEDULE, change_reasons, lineage_code_versions
 
 from .helpers import materialize_raw, run_lineage, source_file
 
@@ -18,7 +18,7 @@ def tick(instance, settings):
     with build_schedule_context(
         instance=instance, resources=build_resources(settings), repository_def=defs.get_repository_def()
     ) as context:
-        result = weekly_lineage_schedule(context)
+        result = defs.resolve_schedule_def(WEEKLY_SCHEDULE)(context)
     return result if isinstance(result, SkipReason) else list(result)
 
 

@@ -11,7 +11,7 @@ from pricing_assets.core.store import LocalArtifactStore
 from pricing_assets.core.synthetic import SyntheticConfig, generate
 from pricing_assets.definitions import build_definitions, build_resources
 from pricing_assets.partitions import STOCKCODE_PARTITIONS_NAME
-from pricing_assets.sensors import NEW_DATA_SENSOR, new_source_data_sensor, stockcode_discovery_sensor
+from pricing_assets.sensors import DISCOVERY_SENSOR, NEW_DATA_SENSOR
 from serving.registry import BundleRegistry
 
 from .helpers import materialize_raw, run_lineage
@@ -20,8 +20,10 @@ SENSOR_TAGS = {"dagster/sensor_name": NEW_DATA_SENSOR}
 
 
 def evaluate(instance, settings, cursor=None):
+    """A tick of the discovery sensor of the code location built from ``settings``."""
+    sensor = build_definitions(settings).resolve_sensor_def(DISCOVERY_SENSOR)
     with build_sensor_context(instance=instance, cursor=cursor, resources=build_resources(settings)) as context:
-        return stockcode_discovery_sensor(context), context
+        return sensor(context), context
 
 
 def test_discovery_registers_eligible_stockcodes_once(settings):
@@ -43,9 +45,8 @@ def test_discovery_registers_eligible_stockcodes_once(settings):
         assert third.dynamic_partitions_requests == []
 
 
-def test_history_threshold_is_respected(settings, monkeypatch):
-    strict = settings.with_(min_history_rows=10**6)
-    monkeypatch.setattr("pricing_assets.sensors.current_settings", lambda: strict)
+def test_history_threshold_is_respected(settings):
+    strict = settings.with_(min_history_rows=10**6)  # the Settings the code location is built from, nothing else
     with DagsterInstance.ephemeral() as instance:
         materialize_raw(instance, strict)
         result, _ = evaluate(instance, strict)
@@ -57,7 +58,7 @@ def new_data_tick(instance, settings, cursor):
     with build_sensor_context(
         instance=instance, cursor=cursor, resources=build_resources(settings), repository_def=defs.get_repository_def()
     ) as context:
-        return new_source_data_sensor(context)
+        return defs.resolve_sensor_def(NEW_DATA_SENSOR)(context)
 
 
 def lineage_keys(result) -> dict[str, str]:
@@ -88,14 +89,13 @@ def seasonal_files(folder: Path) -> tuple[Path, pd.DataFrame, list[str]]:
 
 
 @pytest.mark.slow
-def test_new_weeks_with_a_seasonal_shift_block_only_the_shifted_stockcode(tmp_path, settings, monkeypatch):
+def test_new_weeks_with_a_seasonal_shift_block_only_the_shifted_stockcode(tmp_path, settings):
     """New data arrives through the sensor: only affected stockcodes run; drift keeps the old bundle in service."""
     folder = tmp_path / "incoming"
     folder.mkdir()
     path, later, (shifted, steady, quiet_code) = seasonal_files(folder)
     history = stockcode_history(load_source("uci", str(path)).transactions)
     watched = settings.with_(watch_dir=str(folder), min_history_rows=int(history.loc[quiet_code, "rows"]))
-    monkeypatch.setattr("pricing_assets.sensors.current_settings", lambda: watched)
     store = LocalArtifactStore(watched.artifact_root)
     with instance_for_test() as instance:
         # A new file: one raw run, keyed by the file's signature, the same on a repeated tick.
@@ -148,8 +148,7 @@ def test_new_weeks_with_a_seasonal_shift_block_only_the_shifted_stockcode(tmp_pa
     assert read_bundle(store, shifted).manifest["version"] == pointers[shifted]["version"]
 
 
-def test_new_data_sensor_says_what_to_set_when_nothing_is_watched(settings, monkeypatch):
-    monkeypatch.setattr("pricing_assets.sensors.current_settings", lambda: settings)
+def test_new_data_sensor_says_what_to_set_when_nothing_is_watched(settings):
     with instance_for_test() as instance:
         result = new_data_tick(instance, settings, None)
     assert isinstance(result, SkipReason) and "PRICING_WATCH_DIR" in result.skip_message

@@ -28,7 +28,7 @@ from pricing_assets.core.synthetic import SyntheticConfig, generate
 from pricing_assets.definitions import LINEAGE_JOB, build_definitions, build_resources
 from pricing_assets.io_manager import StoreIOManager
 from pricing_assets.partitions import STOCKCODE_PARTITIONS_NAME, stockcode_partitions
-from pricing_assets.sensors import stockcode_discovery_sensor
+from pricing_assets.sensors import DISCOVERY_SENSOR
 from pricing_assets.settings import Settings
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
@@ -312,7 +312,7 @@ def test_hostile_stockcodes_inside_the_source_never_become_partitions(project: P
         stored = pd.read_parquet(project.store_root / "assets/raw_transactions.parquet")
         assert set(codes) <= set(stored["stock_code"])  # kept as data...
         with build_sensor_context(instance=instance, resources=build_resources(settings)) as context:
-            result = stockcode_discovery_sensor(context)
+            result = build_definitions(settings).resolve_sensor_def(DISCOVERY_SENSOR)(context)
     history = pd.read_parquet(project.store_root / "artifacts/raw_transactions/stockcode_history.parquet")
     assert not set(codes) & set(history["stock_code"])  # ...but never candidates for a partition
     requested = [key for request in result.dynamic_partitions_requests for key in request.partition_keys]
