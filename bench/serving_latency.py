@@ -1,11 +1,16 @@
 """Latency of GET /v1/predict-price over real HTTP, against a straightforward implementation.
 
 Spawns the API (``python -m serving``, uvicorn, one process) on loopback and measures, for
-every promoted stockcode and 100 price bins:
+every promoted stockcode and 100 price bins, both curves an answer can carry, side by side in the
+same server: the list-price response (``response``: the default since the curve became the response
+the recommendation maximises; ``RecommendationInputs.curve``, no demand model runs) and the demand
+model's per-line curve (``model``: ``curve_source=demand_model``, what every answer carried before,
+20,000 grid rows through the champion):
 
 - cached: the same request over and over (every answer an ``X-Cache: hit``), 1 and 8 clients;
 - uncached: ``unitprice_min`` moved by 1e-6 on every request, so every answer is a miss;
-- cold start: process spawn to the first 200 of predict-price (imports, bundle load, model);
+- cold start: process spawn to the first 200 of predict-price (imports, bundle load; the default
+  curve, so no model load for a bundle that keeps its recommendation's inputs);
 - RSS of the server process after the runs (``/proc/<pid>/status``).
 
 Side by side, in the same run, a "straightforward" API (defined below, served by uvicorn in a
@@ -21,6 +26,10 @@ server, so on a small VM the 8-client figures include the clients' own CPU use.
     python bench/serving_latency.py --project DIR --real-project DIR2   # reuse folders with promoted bundles
     python bench/serving_latency.py --bundles real   # only one kind (synthetic, real)
     python bench/serving_latency.py --quick    # smoke run: few requests
+
+Targets: issue 4's for the model curve (cached p50 <= 3 ms, uncached p50 <= 30 ms, p99 <= 100 ms,
+5x the straightforward app) and issue 13's for the answer users now get, the response curve on real
+default-budget bundles (cached p50 <= 2 ms, uncached p50 <= 15 ms, p99 <= 50 ms).
 
 Two kinds of bundles, measured one after the other with the same requests, reported side by side:
 synthetic small-budget ones (`pricing run --top 2` with a reduced tuning budget: quick to build, small
@@ -65,6 +74,10 @@ BUDGET_VARIABLES = {"PRICING_DFN_TRIALS", "PRICING_DFN_MAX_EPOCHS", "PRICING_BAC
 SYNTHETIC_LABEL = "synthetic, small budget"
 REAL_LABEL = "real, default budget"
 TARGETS = {k: ALL_TARGETS[k] for k in ("cached_p50_ms", "uncached_p50_ms", "uncached_p99_ms", "speedup_p50")}
+# Issue 13's latency targets for the answer with the list-price recommendation (real default-budget bundles).
+RESPONSE_TARGETS = {"cached_p50_ms": 2.0, "uncached_p50_ms": 15.0, "uncached_p99_ms": 50.0}
+# The two curves of an answer: the query parameter that asks for each.
+CURVES = {"response": "list_price_response", "model": "demand_model"}
 
 STRAIGHTFORWARD_APP = '''
 """The straightforward predict-price: everything from scratch on every request, no cache."""
@@ -329,8 +342,11 @@ def summarise(blocks: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def predict_path(code: str, low: float, high: float) -> str:
-    return f"/v1/predict-price/{code}?num_price_bins={BINS}&unitprice_min={low:.9f}&unitprice_max={high:.9f}"
+def predict_path(code: str, low: float, high: float, curve: str = "model") -> str:
+    return (
+        f"/v1/predict-price/{code}?num_price_bins={BINS}&unitprice_min={low:.9f}&unitprice_max={high:.9f}"
+        f"&curve_source={CURVES[curve]}"
+    )
 
 
 def profile_uncached(project: Path, app_dir: Path, code: str, n: int) -> dict[str, Any]:
@@ -339,7 +355,7 @@ def profile_uncached(project: Path, app_dir: Path, code: str, n: int) -> dict[st
     from pricing_assets.core.pricing import grid_matrix
     from pricing_assets.core.store import open_store
     from pricing_assets.settings import Settings
-    from serving.app import Objective, encode_answer
+    from serving.app import Objective, encode_model_answer, encode_response_answer, response_range
     from serving.registry import BundleRegistry
 
     bundle = BundleRegistry(open_store(Settings.from_env())).get(code)
@@ -356,18 +372,34 @@ def profile_uncached(project: Path, app_dir: Path, code: str, n: int) -> dict[st
         t2 = time.perf_counter()
         answer = bundle.predict(prices)
         t3 = time.perf_counter()
-        encoded = encode_answer(code, bundle, answer, prices, Objective.revenue, None)  # what the route sends
+        encoded = encode_model_answer(code, bundle, answer, prices, Objective.revenue, None)  # what the route sends
         t4 = time.perf_counter()
         if i >= 5:
             for key, value in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
                 stages[key].append(value * 1000)
+    # The list-price response curve (the default answer): the curve alone, and the whole answer (curve and JSON).
+    response: dict[str, list[float]] = {"response_curve": [], "whole_answer": []}
+    inputs = bundle.recommendation_inputs
+    if inputs is not None:
+        low, high = response_range(inputs.mix.current_list_price, inputs.config.guardrail)
+        objective = Objective(inputs.config.objective)
+        for i in range(n + 5):
+            prices = np.linspace(low + i * 1e-6, high, BINS)
+            t0 = time.perf_counter()
+            inputs.curve(prices)
+            t1 = time.perf_counter()
+            encode_response_answer(code, bundle, prices, objective, inputs.unit_cost)
+            t2 = time.perf_counter()
+            if i >= 5:
+                response["response_curve"].append((t1 - t0) * 1000)
+                response["whole_answer"].append((t2 - t1) * 1000)
     # What a cache hit does besides HTTP: the key, the stored bytes, a Response around them (as the route).
     from fastapi.responses import Response
 
     from serving.cache import LRUCache, cache_key
 
     stored, lru, hit = f'{encoded}, "cached": true}}'.encode(), LRUCache(), []
-    params = {"min": 1.0, "max": 2.0, "bins": BINS, "objective": "revenue", "cost": None}
+    params = {"min": 1.0, "max": 2.0, "bins": BINS, "objective": "revenue", "cost": None, "curve": "demand_model"}
     lru.set(cache_key(code, bundle.version, params), stored)
     for _ in range(n + 5):
         t0 = time.perf_counter()
@@ -392,6 +424,7 @@ def profile_uncached(project: Path, app_dir: Path, code: str, n: int) -> dict[st
         "grid_rows": len(bundle.scenario) * BINS,
         "body_bytes": len(stored),
         "ours_uncached_median_ms": {k: round(float(np.median(v)), 2) for k, v in stages.items()},
+        "ours_response_uncached_median_ms": {k: round(float(np.median(v)), 2) for k, v in response.items() if v},
         "ours_cache_hit_handler_median_ms": round(float(np.median(hit)), 3),
         "straightforward_median_ms": {k: round(float(np.median(v)), 2) for k, v in straight.items()},
     }
@@ -432,6 +465,8 @@ def measure(project: Path, bundles_label: str, args: argparse.Namespace, tmp: Pa
     from pricing_assets.core import bundle as bundles
     from pricing_assets.core.store import open_store
     from pricing_assets.settings import Settings
+    from serving.app import response_range
+    from serving.registry import _recommendation_inputs
 
     store = open_store(Settings.from_env({**os.environ, "PRICING_PROJECT_DIR": str(project)}))
     codes = bundles.promoted_stockcodes(store)
@@ -439,18 +474,25 @@ def measure(project: Path, bundles_label: str, args: argparse.Namespace, tmp: Pa
         raise SystemExit(f"no promoted bundles in {project}")
     products = {}
     for code in codes:
-        manifest = bundles.read_bundle(store, code).manifest
+        loaded = bundles.read_bundle(store, code)
+        manifest = loaded.manifest
+        inputs = _recommendation_inputs(loaded.files.get("recommendation.json"))
+        # Each curve over its default range: the recent prices paid, and the list +/- twice the guardrail.
+        ranges = {"model": [float(manifest["pricing"]["price_min"]), float(manifest["pricing"]["price_max"])]}
+        if inputs is not None:
+            ranges["response"] = list(response_range(inputs.mix.current_list_price, inputs.config.guardrail))
         products[code] = {
             "bundles": bundles_label,
             "champion": manifest["champion"],
             "version": manifest["version"],
-            "low": float(manifest["pricing"]["price_min"]),
-            "high": float(manifest["pricing"]["price_max"]),
+            "ranges": ranges,
+            "curves": [curve for curve in CURVES if curve in ranges],  # the default one first
         }
     log(f"{bundles_label}: stockcodes {products}")
     cpu_start, load_measure_start, t_measure = cpu_snapshot(), os.getloadavg(), time.perf_counter()
     first_code = codes[0]
-    first_path = predict_path(first_code, products[first_code]["low"], products[first_code]["high"])
+    first_curve = products[first_code]["curves"][0]  # what the answer carries by default
+    first_path = predict_path(first_code, *products[first_code]["ranges"][first_curve], first_curve)
 
     app_dir = tmp / "straightforward"
     app_dir.mkdir(exist_ok=True)
@@ -462,7 +504,7 @@ def measure(project: Path, bundles_label: str, args: argparse.Namespace, tmp: Pa
         args = [py, "-m", "serving", "--host", "127.0.0.1", "--port", str(port)]
         return Server(name, args, {**env, **(extra_env or {})}, port, tmp)
 
-    # Cold starts: spawn -> first 200 of predict-price (a miss: imports, bundle read, model load, predict).
+    # Cold starts: spawn -> first 200 of predict-price (a miss of the default curve: imports, bundle read, curve).
     cold = []
     for i in range(cold_starts):
         server = ours(f"ours_cold_{i}")
@@ -491,37 +533,47 @@ def measure(project: Path, bundles_label: str, args: argparse.Namespace, tmp: Pa
     results: dict[str, Any] = {}
     try:
         for code, info in products.items():
-            log(f"{code} (champion {info['champion']})")
-            same = predict_path(code, info["low"], info["high"])
+            log(f"{code} (champion {info['champion']}, curves {info['curves']})")
 
-            def repeat(path: str = same) -> str:
-                return path
+            def repeat(curve: str, code: str = code, info: dict = info):
+                path = predict_path(code, *info["ranges"][curve], curve)
+                return lambda: path
 
-            def fresh(code: str = code, info: dict = info) -> str:
-                return predict_path(code, info["low"] + counter.next() * 1e-6, info["high"])
+            def fresh(curve: str, code: str = code, info: dict = info):
+                low, high = info["ranges"][curve]
+                return lambda: predict_path(code, low + counter.next() * 1e-6, high, curve)
+
+            def serves(name: str, curve: str) -> bool:
+                return name != "straightforward" or curve == "model"  # it computes the model curve only
 
             per: dict[str, Any] = {}
-            for srv in servers.values():  # warm-up: connections, lazy model load, first cached entry
-                run_load(srv.base, repeat, 10, 1, None)
-                run_load(srv.base, fresh, 10, 2, None)
+            for name, srv in servers.items():  # warm-up: connections, lazy model load, first cached entry
+                for curve in info["curves"]:
+                    if serves(name, curve):
+                        run_load(srv.base, repeat(curve), 10, 1, None)
+                        run_load(srv.base, fresh(curve), 10, 2, None)
             cached_servers = [s for s in ("ours", "ours_redis") if s in servers]
             for clients in (1, 8):
                 per[f"ours/healthz/{clients}"] = summarise(
                     [run_load(server.base, lambda: "/healthz", n_cached, clients, None)]
                 )
-                for name in cached_servers:
-                    per[f"{name}/cached/{clients}"] = summarise(
-                        [run_load(servers[name].base, repeat, n_cached, clients, "hit")]
-                    )
-                    log(f"  {name} cached x{clients}: {per[f'{name}/cached/{clients}']}")
-                raw: dict[str, list] = {name: [] for name in servers}
-                for _ in range(blocks):  # interleaved blocks: ours, straightforward, ours+redis, ...
-                    for name, srv in servers.items():
-                        n = (n_straight if name == "straightforward" else n_uncached) // blocks
-                        raw[name].append(run_load(srv.base, fresh, max(n, clients), clients, "miss"))
-                for name, got in raw.items():
-                    per[f"{name}/uncached/{clients}"] = summarise(got)
-                    log(f"  {name} uncached x{clients}: {per[f'{name}/uncached/{clients}']}")
+                for curve in info["curves"]:
+                    for name in cached_servers:
+                        key = f"{name}/{curve}-cached/{clients}"
+                        per[key] = summarise([run_load(servers[name].base, repeat(curve), n_cached, clients, "hit")])
+                        log(f"  {key}: {per[key]}")
+                raw: dict[str, list] = {}
+                for _ in range(blocks):  # interleaved blocks: each curve of each server in turn
+                    for curve in info["curves"]:
+                        for name, srv in servers.items():
+                            if not serves(name, curve):
+                                continue
+                            n = (n_straight if name == "straightforward" else n_uncached) // blocks
+                            got = run_load(srv.base, fresh(curve), max(n, clients), clients, "miss")
+                            raw.setdefault(f"{name}/{curve}-uncached/{clients}", []).append(got)
+                for key, got in raw.items():
+                    per[key] = summarise(got)
+                    log(f"  {key}: {per[key]}")
             results[code] = {**info, "runs": per}
         memory = {name: srv.memory() for name, srv in servers.items()}
     finally:
@@ -535,18 +587,26 @@ def measure(project: Path, bundles_label: str, args: argparse.Namespace, tmp: Pa
 
     def ratio(code: str, clients: int, stat: str) -> float:
         runs = results[code]["runs"]
-        return round(runs[f"straightforward/uncached/{clients}"][stat] / runs[f"ours/uncached/{clients}"][stat], 1)
+        straight, ours = runs[f"straightforward/model-uncached/{clients}"], runs[f"ours/model-uncached/{clients}"]
+        return round(straight[stat] / ours[stat], 1)
 
     targets = {}
     for code in codes:
         runs = results[code]["runs"]
-        c1, u1 = runs["ours/cached/1"], runs["ours/uncached/1"]
+        c1, u1 = runs["ours/model-cached/1"], runs["ours/model-uncached/1"]
         targets[code] = {
-            "cached_p50_ms<=3": [c1["p50_ms"], c1["p50_ms"] <= TARGETS["cached_p50_ms"]],
-            "uncached_p50_ms<=30": [u1["p50_ms"], u1["p50_ms"] <= TARGETS["uncached_p50_ms"]],
-            "uncached_p99_ms<=100": [u1["p99_ms"], u1["p99_ms"] <= TARGETS["uncached_p99_ms"]],
-            "speedup_p50>=5x": [ratio(code, 1, "p50_ms"), ratio(code, 1, "p50_ms") >= TARGETS["speedup_p50"]],
+            "model cached_p50_ms<=3": [c1["p50_ms"], c1["p50_ms"] <= TARGETS["cached_p50_ms"]],
+            "model uncached_p50_ms<=30": [u1["p50_ms"], u1["p50_ms"] <= TARGETS["uncached_p50_ms"]],
+            "model uncached_p99_ms<=100": [u1["p99_ms"], u1["p99_ms"] <= TARGETS["uncached_p99_ms"]],
+            "model speedup_p50>=5x": [ratio(code, 1, "p50_ms"), ratio(code, 1, "p50_ms") >= TARGETS["speedup_p50"]],
         }
+        if "ours/response-cached/1" in runs:
+            c1, u1, goal = runs["ours/response-cached/1"], runs["ours/response-uncached/1"], RESPONSE_TARGETS
+            targets[code] |= {
+                "response cached_p50_ms<=2": [c1["p50_ms"], c1["p50_ms"] <= goal["cached_p50_ms"]],
+                "response uncached_p50_ms<=15": [u1["p50_ms"], u1["p50_ms"] <= goal["uncached_p50_ms"]],
+                "response uncached_p99_ms<=50": [u1["p99_ms"], u1["p99_ms"] <= goal["uncached_p99_ms"]],
+            }
         results[code]["straightforward_over_ours"] = {
             f"{stat}_{clients}_clients": ratio(code, clients, stat)
             for clients in (1, 8)
