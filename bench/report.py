@@ -823,7 +823,8 @@ def render_serving_latency(report: dict[str, Any]) -> str:
             curve, _, path = path.rpartition("-") if "-" in path else ("-" if path == "healthz" else "model", "", path)
             lines.append(
                 f"| {info.get('bundles', 'synthetic, small budget')} | {code} ({info['champion']}) | {name} "
-                f"| {curve_names[curve]} | {path} | {clients} | {run['p50_ms']} | {run['p99_ms']} | {run['req_per_s']} |"
+                f"| {curve_names[curve]} | {path} | {clients} | {run['p50_ms']} | {run['p99_ms']} "
+                f"| {run['req_per_s']} |"
             )
     lines += [
         "",
