@@ -383,9 +383,7 @@ def render_targets(results: dict[str, dict[str, Any]]) -> str:
             values = {code: checks[key] for code, checks in s["targets"].items() if key in checks}
             if not values:
                 continue
-            figure = ", ".join(
-                f"{v[0]}{'x' if key.startswith('speedup') else ' ms'} ({code})" for code, v in values.items()
-            )
+            figure = ", ".join(f"{v[0]}{'x' if 'speedup' in key else ' ms'} ({code})" for code, v in values.items())
             add(label, figure, all(v[1] for v in values.values()), "serving_latency")
     if (q := results.get("model_quality")) and not q.get("quick"):
         s_ = q["summary"]
