@@ -865,6 +865,64 @@ def render_serving_latency(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# --- catalogue_run ------------------------------------------------------------------------------
+
+
+def render_catalogue_run(result: dict[str, Any]) -> str:
+    runs = result["arrangements"]
+    target = 20.0
+    rows = []
+    for name, run in runs.items():
+        minutes = run.get("catalogue_minutes_extrapolated")
+        outcomes = ", ".join(f"{v} {k}" for k, v in run["outcomes"].items() if v)
+        rows.append(
+            [
+                f"{name.replace('_', ' ')} ({run['processes']} process{'es' if run['processes'] > 1 else ''})",
+                str(run["stockcodes"]),
+                fmt(run["wall_seconds"], 0, " s"),
+                fmt(run["stockcodes_per_minute"], 2),
+                spread(run["seconds_per_stockcode"], 1, " s"),
+                spread(run["raw_transactions_seconds"], 1, " s"),
+                f"{fmt(minutes, 0, ' min')}: {met(minutes is not None and minutes <= target)}",
+                outcomes or "-",
+                str(run["load_average_at_start"]),
+            ]
+        )
+    header = [
+        "arrangement",
+        "stockcodes",
+        "wall",
+        "stockcodes per minute",
+        "seconds per stockcode (median, min-max)",
+        "source load per process",
+        f"whole catalogue ({result['eligible']}), extrapolated (target <= {target:g} min)",
+        "outcomes",
+        "load average at start",
+    ]
+    text = (
+        envelope(result)
+        + f"- Source: {result['source']}, the {len(result['chosen'])} most active of {result['eligible']} eligible "
+        f"stockcodes ({', '.join(result['chosen'])}); budget {result['budget']}; fresh project folders\n\n"
+        + markdown_table(header, rows, ["---"] + ["---:"] * (len(header) - 1))
+        + "\n"
+    )
+    first = next(iter(runs.values()))
+    share = first["stage_share"]
+    stage_rows = [
+        [f"`{step}`", spread(first["stage_seconds"][step], 2, " s"), f"{100 * share[step]:.0f} %"]
+        for step in sorted(share, key=lambda k: -share[k])
+    ]
+    stage_rows.append(
+        ["outside the steps (run set-up, event log, IO)", spread(first["outside_steps_seconds"], 2, " s"), "-"]
+    )
+    return (
+        text + f"\nOne stockcode's cost by step ({next(iter(runs))}; median, min-max over its stockcodes; share of the "
+        "stockcodes' run time):\n\n"
+        + markdown_table(["step", "seconds", "share"], stage_rows, ["---", "---:", "---:"])
+        + "\n"
+    )
+
+
 # --- the file -----------------------------------------------------------------------------------
 
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
@@ -877,6 +935,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "pricing_regret": render_pricing_regret,
     "serving_latency": render_serving_latency,
     "decision_quality": render_decision_quality,
+    "catalogue_run": render_catalogue_run,
 }
 
 

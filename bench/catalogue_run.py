@@ -1,0 +1,159 @@
+"""The catalogue with the command a user runs: `pricing run` over the dev file's most active codes,
+one process against two side by side, each stockcode's cost by stage, extrapolated to every
+eligible stockcode.
+
+Each arrangement runs in fresh project folders (a new SQLite instance and store, so nothing is
+cached or skipped) at the default tuning budget:
+
+- ``sequential``: one ``pricing run --stockcodes <all N>`` (one warm process, stockcodes one after
+  the other, as ``pricing run --all`` does);
+- ``side_by_side``: K ``pricing run --stockcodes <every K-th>`` processes started together, each
+  in its own project folder (each loads the source and learns the catalogue response itself, and
+  that load counts in the wall time).
+
+The most active codes are taken (the ``--top`` rule), which are the largest, so the extrapolation
+to the whole catalogue errs on the slow side: each process's source load plus its share of the
+catalogue at the mean cost per stockcode measured in that arrangement. Per-stage figures come from the CLI's ``--json``
+(Dagster's step durations); "outside steps" is each stockcode's run time not spent in a step
+(Dagster's run set-up and event log, the IO manager between steps).
+
+    .venv/bin/python bench/catalogue_run.py --stockcodes 12 --side-by-side 2
+    .venv/bin/python bench/catalogue_run.py --quick     # 2 synthetic stockcodes, smallest budget
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchlib import QUICK_BUDGET, RESULTS, UCI_DEV, begin, budget_from_env, finish, log, stats, write_json
+from report import render
+
+from pricing_assets.core.sources import load_source
+from pricing_assets.core.stockcodes import eligible_stockcodes, stockcode_history
+from pricing_assets.settings import Settings
+
+PRICING = str(Path(sys.executable).parent / "pricing")
+
+
+def chosen_codes(source: str, data: str | None, n: int, settings: Settings) -> tuple[list[str], int]:
+    """The ``n`` most active eligible stockcodes (the CLI's --top rule) and how many are eligible."""
+    table = load_source(source, data, settings.seed, settings.synthetic_products).transactions
+    history = stockcode_history(table)
+    eligible = eligible_stockcodes(history, settings.min_history_rows, settings.min_history_days)
+    return list(eligible[:n]), len(eligible)
+
+
+def start(codes: list[str], source_args: list[str], env_extra: dict[str, str], folder: Path) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    env.update(env_extra, PRICING_PROJECT_DIR=str(folder))
+    args = [PRICING, "run", "--stockcodes", ",".join(codes), *source_args, "--json", str(folder / "run.json")]
+    return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=open(folder / "stderr.log", "w"))
+
+
+def arrangement(
+    name: str, groups: list[list[str]], source_args: list[str], env_extra: dict[str, str]
+) -> dict[str, Any]:
+    """Run every group as its own `pricing run` process, all started together; wall until the last ends."""
+    with tempfile.TemporaryDirectory(prefix=f"catalogue_{name}_") as tmp:
+        folders = [Path(tmp) / f"p{i}" for i in range(len(groups))]
+        for folder in folders:
+            folder.mkdir()
+        load = os.getloadavg()
+        t0 = time.perf_counter()
+        procs = [start(g, source_args, env_extra, f) for g, f in zip(groups, folders, strict=True)]
+        codes = [p.wait() for p in procs]
+        wall = time.perf_counter() - t0
+        reports = [json.loads((f / "run.json").read_text()) if (f / "run.json").exists() else {} for f in folders]
+        tails = [(f / "stderr.log").read_text()[-600:] for f, c in zip(folders, codes, strict=True) if c not in (0,)]
+    stockcodes = [sc for r in reports for sc in r.get("stockcodes", [])]
+    stages: dict[str, list[float]] = {}
+    outside = []
+    for sc in stockcodes:
+        for step, seconds in sc["stage_seconds"].items():
+            stages.setdefault(step, []).append(seconds)
+        outside.append(sc["seconds"] - sum(sc["stage_seconds"].values()))
+    raw = [r.get("stages", {}).get("raw_transactions") for r in reports]
+    per_stockcode = [sc["seconds"] for sc in stockcodes]
+    outcomes = {"promoted": 0, "held": 0, "failed": 0}
+    for sc in stockcodes:
+        held = any(not ok and sc["check_severity"].get(k) != "WARN" for k, ok in sc["checks"].items())
+        outcomes["promoted" if sc["success"] else "held" if held else "failed"] += 1
+    return {
+        "processes": len(groups),
+        "stockcodes": len(stockcodes),
+        "exit_codes": codes,
+        "wall_seconds": round(wall, 1),
+        "stockcodes_per_minute": round(60 * len(stockcodes) / wall, 2) if wall else None,
+        "seconds_per_stockcode": stats(per_stockcode, 2),
+        "mean_seconds_per_stockcode": round(sum(per_stockcode) / len(per_stockcode), 2) if per_stockcode else None,
+        "raw_transactions_seconds": stats(raw, 2),
+        "stage_seconds": {step: stats(values, 2) for step, values in stages.items()},
+        "stage_share": {step: round(sum(values) / max(sum(per_stockcode), 1e-9), 3) for step, values in stages.items()},
+        "outside_steps_seconds": stats(outside, 2),
+        "outcomes": outcomes,
+        "load_average_at_start": [round(x, 2) for x in load],
+        "stderr_tails": tails,
+    }
+
+
+def extrapolate(run: dict[str, Any], eligible: int) -> float | None:
+    """Minutes for every eligible stockcode in this arrangement: each process loads the source once,
+    then runs its share of the stockcodes at the mean cost per stockcode measured here."""
+    n, per_stockcode = run["stockcodes"], run["mean_seconds_per_stockcode"]
+    raw = run["raw_transactions_seconds"]["median"] or 0.0
+    if not n or per_stockcode is None:
+        return None
+    return round((raw + eligible / run["processes"] * per_stockcode) / 60, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stockcodes", type=int, default=12, help="how many of the most active codes")
+    parser.add_argument("--side-by-side", type=int, default=2, help="processes started together (0: skip)")
+    parser.add_argument("--quick", action="store_true", help="2 synthetic stockcodes, smallest budget")
+    parser.add_argument("--output", type=Path, default=RESULTS / "catalogue_run.json")
+    args = parser.parse_args()
+    settings = Settings.from_env()
+    env_extra: dict[str, str] = {}
+    if args.quick:
+        source, data, args.stockcodes, env_extra = "synthetic", None, 2, dict(QUICK_BUDGET)
+        source_args: list[str] = []
+    else:
+        source, data = "uci", str(UCI_DEV)
+        source_args = ["--source", "uci", "--data", data]
+    record = begin("catalogue_run", args.quick)
+    codes, eligible = chosen_codes(source, data, args.stockcodes, settings)
+    log(f"catalogue_run: {len(codes)} of {eligible} eligible stockcodes ({source})")
+    runs = {}
+    log("  sequential: one process")
+    runs["sequential"] = arrangement("sequential", [codes], source_args, env_extra)
+    log(f"  {runs['sequential']['wall_seconds']} s")
+    if args.side_by_side > 1:
+        k = args.side_by_side
+        log(f"  side by side: {k} processes")
+        runs["side_by_side"] = arrangement("side_by_side", [codes[i::k] for i in range(k)], source_args, env_extra)
+        log(f"  {runs['side_by_side']['wall_seconds']} s")
+    for run in runs.values():
+        run["catalogue_minutes_extrapolated"] = extrapolate(run, eligible)
+    result = {
+        **record,
+        "source": source,
+        "eligible": eligible,
+        "chosen": codes,
+        "budget": ", ".join(f"{k}={v}" for k, v in {**budget_from_env(), **env_extra}.items()),
+        "arrangements": runs,
+    }
+    write_json(args.output, finish(result))
+    print(render("catalogue_run", result))
+
+
+if __name__ == "__main__":
+    main()
