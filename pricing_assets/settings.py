@@ -125,6 +125,9 @@ class Settings:
     cors_origins: str = ""  # comma-separated allow-list; empty means no cross-origin access
     reload_seconds: float = 5.0  # how often a stockcode's promotion pointer is re-read
     max_price_bins: int = 1000
+    # Bundles kept in memory (least recently used dropped first, read again on demand): a real bundle holds
+    # about 0.4 MB once loaded, so the default keeps a thousand and more (BENCHMARKS.md, serving at catalogue size).
+    serving_bundle_bytes: int = 512 * 2**20
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -193,6 +196,8 @@ class Settings:
             raise ValueError("PRICING_MIN_OWN_WEIGHT must be in [0, 1]")
         if self.catalogue_slowest < 1 or self.catalogue_compact_above < 1:
             raise ValueError("PRICING_CATALOGUE_SLOWEST and PRICING_CATALOGUE_COMPACT_ABOVE must be positive")
+        if self.serving_bundle_bytes < 2**20:
+            raise ValueError("PRICING_SERVING_BUNDLE_BYTES must be at least 1048576 (1 MiB): bundles kept in memory")
         if self.cache_ttl_seconds < 1 or self.reload_seconds < 0 or not 2 <= self.max_price_bins <= 1000:
             raise ValueError(
                 "PRICING_CACHE_TTL_SECONDS must be >= 1, PRICING_RELOAD_SECONDS >= 0, PRICING_MAX_PRICE_BINS in 2..1000"

@@ -50,6 +50,8 @@ COMPUTE_BUDGET_ROWS = 400_000
 # (about 40 bytes a cell while computed, a tenth of a grid row): at most this many cells per request,
 # which a band of +/-50 % around a 100-pound list price with 400 draws reaches.
 MAX_GUARDRAIL = 0.5
+# Stockcodes per page of /v1/stockcodes (the dev file's whole catalogue, 600, fits in one).
+MAX_PAGE = 1000
 MAX_RECOMMENDATION_CELLS = 4_000_000
 CELLS_PER_GRID_ROW = 8
 # The list-price response curve's default range: the current list price +/- this many times the guardrail
@@ -168,8 +170,12 @@ class PriceAnswer(BaseModel):
 
 
 class StockcodeList(BaseModel):
-    stockcodes: list[str]
-    loaded: dict[str, str]
+    stockcodes: list[str] = Field(description="promoted stockcodes matching the filter, sorted, this page of them")
+    total: int = Field(description="how many promoted stockcodes match the filter")
+    offset: int = Field(description="the position of this page's first stockcode among those that match")
+    limit: int = Field(description="the most stockcodes a page holds")
+    next_offset: int | None = Field(description="the offset of the next page; null on the last")
+    loaded: dict[str, str] = Field(description="the version in memory of each stockcode of this page that is loaded")
 
 
 class Problem(BaseModel):
@@ -184,6 +190,9 @@ class Readiness(BaseModel):
     refused: dict[str, dict[str, str]]
     promoted: int
     loaded: dict[str, str]
+    loaded_bytes: int = Field(description="what the loaded bundles hold in memory, roughly")
+    loaded_bytes_limit: int = Field(description="PRICING_SERVING_BUNDLE_BYTES: beyond it the least recently used go")
+    evicted: int = Field(description="bundles dropped from memory to stay within the limit since start")
     cache: str
     redis: bool | None
 
@@ -356,7 +365,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # A curve is a small matrix: one torch thread per request is faster (2.8 ms against a 44 ms p90
     # on two threads, BENCHMARKS.md profiles), and the server's own threads already run requests side by side.
     torch.set_num_threads(1)
-    registry = BundleRegistry(open_serving_store(settings), settings.reload_seconds)
+    registry = BundleRegistry(open_serving_store(settings), settings.reload_seconds, settings.serving_bundle_bytes)
     cache = ResponseCache(settings.redis_url, settings.cache_ttl_seconds)
     app = FastAPI(
         title="pricing lineage",
@@ -417,6 +426,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "refused": registry.refused,
             "promoted": len(codes),
             "loaded": registry.loaded_versions,
+            "loaded_bytes": registry.loaded_bytes,
+            "loaded_bytes_limit": settings.serving_bundle_bytes,
+            "evicted": registry.evicted,
             "cache": cache.backend,
             "redis": cache.ping(),
         }
@@ -430,8 +442,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tags=["pricing"],
         responses={401: ERRORS[401]},
     )
-    def stockcodes() -> StockcodeList:
-        return StockcodeList(stockcodes=registry.stockcodes(), loaded=registry.loaded_versions)
+    def stockcodes(
+        prefix: Annotated[
+            str | None,
+            Query(
+                max_length=32,
+                pattern=r"^[A-Za-z0-9]*$",
+                description="only the stockcodes that start with this (letters and digits, any case)",
+            ),
+        ] = None,
+        offset: Annotated[int, Query(ge=0, le=10_000_000, description="skip this many of those that match")] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="the most stockcodes to return")] = MAX_PAGE,
+    ) -> StockcodeList:
+        """Promoted stockcodes, a page at a time: a catalogue has hundreds. Listing loads no bundle."""
+        codes = registry.stockcodes()
+        if prefix:
+            codes = [code for code in codes if code.upper().startswith(prefix.upper())]
+        page = codes[offset : offset + limit]
+        loaded = registry.loaded_versions
+        return StockcodeList(
+            stockcodes=page,
+            total=len(codes),
+            offset=offset,
+            limit=limit,
+            next_offset=offset + limit if offset + limit < len(codes) else None,
+            loaded={code: loaded[code] for code in page if code in loaded},
+        )
 
     @app.get("/v1/lineage/{stockcode}", dependencies=[Depends(authorised)], tags=["pricing"], responses=ERRORS)
     def lineage(code: Annotated[str, Depends(stockcode_of)]) -> dict[str, Any]:

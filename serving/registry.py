@@ -4,6 +4,11 @@ A stockcode's pointer (a small JSON) is re-read at most every ``reload_seconds``
 version changed, the new bundle is read and verified before it replaces the old one, so a
 failed or tampered promotion keeps the previous bundle serving. Models are loaded lazily in
 fallback order: when one fails to load or predicts non-finite values, the next one answers.
+
+At catalogue size (hundreds of stockcodes) nothing is loaded before it is asked for, a request
+loads its own bundle only, and what is loaded is bounded in bytes: the least recently used bundles
+are dropped (and read and verified again when next asked for) once the loaded ones hold more than
+``max_bytes`` (a bundle's files, its parsed scenario and the models it has loaded).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +80,17 @@ class ServedBundle:
     recommendation_inputs: RecommendationInputs | None = None
     models: dict[str, DemandModel | Exception] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    model_bytes: int = 0  # the file bytes of the models loaded so far, counted again once parsed
+    static_bytes: int = 0  # its files as read, the scenario frame and its matrix (set once, at load)
+
+    def __post_init__(self) -> None:
+        files = sum(len(data) for data in self.loaded.files.values())
+        self.static_bytes = files + int(self.scenario.memory_usage(deep=True).sum()) + self.base.nbytes
+
+    @property
+    def size_bytes(self) -> int:
+        """What this bundle holds in memory, roughly: its files, its scenario, each loaded model's file again."""
+        return self.static_bytes + self.model_bytes
 
     @property
     def version(self) -> str:
@@ -94,7 +111,9 @@ class ServedBundle:
                     refused = [n for n in self.loaded.refused if n.startswith(f"models/{kind}/")]
                     if refused:
                         raise bundles.BundleIntegrityError(f"{refused[0]} {self.loaded.refused[refused[0]]}")
-                    self.models[kind] = load_model(kind, self.loaded.model_files(kind))
+                    files = self.loaded.model_files(kind)
+                    self.models[kind] = load_model(kind, files)
+                    self.model_bytes += sum(len(data) for data in files.values())
                 except Exception as exc:  # noqa: BLE001 - any load failure moves on to the next model
                     log.error(
                         "model %s of %s %s failed to load: %s", kind, self.manifest["stock_code"], self.version, exc
@@ -161,10 +180,17 @@ class BundleRegistry:
     request's store round trip.
     """
 
-    def __init__(self, store: ArtifactStore, reload_seconds: float = 5.0) -> None:
+    def __init__(self, store: ArtifactStore, reload_seconds: float = 5.0, max_bytes: int | None = None) -> None:
         self.store = store
         self.reload_seconds = reload_seconds
-        self._bundles: dict[str, ServedBundle] = {}
+        self.max_bytes = max_bytes  # None: no bound (a handful of stockcodes)
+        # Least recently used first; every access and change under _lru_lock (requests run on many threads).
+        self._bundles: OrderedDict[str, ServedBundle] = OrderedDict()
+        self._lru_lock = threading.Lock()
+        self.evicted = 0  # bundles dropped to stay within max_bytes, since start
+        # The store's list of promoted stockcodes, kept reload_seconds: listing walks every file of every
+        # promotion (thousands of keys at catalogue size), pointers are re-read no more often either.
+        self._listing: tuple[float, list[str]] | None = None
         self._next_check: dict[str, float] = {}
         self._lock = threading.Lock()
         self._store_retry_at = 0.0
@@ -181,10 +207,44 @@ class BundleRegistry:
         inputs = _recommendation_inputs(loaded.files.get("recommendation.json"))
         return ServedBundle(loaded, preprocessor, scenario, preprocessor.transform(scenario), inputs)
 
+    def _loaded(self, stock_code: str) -> ServedBundle | None:
+        """The bundle in memory (now the most recently used), or None."""
+        with self._lru_lock:
+            current = self._bundles.get(stock_code)
+            if current is not None:
+                self._bundles.move_to_end(stock_code)
+            return current
+
+    def _keep_loaded(self, stock_code: str, bundle: ServedBundle) -> None:
+        """``bundle`` serves ``stock_code`` now; the least recently used others go while over ``max_bytes``."""
+        with self._lru_lock:
+            self._bundles[stock_code] = bundle
+            self._bundles.move_to_end(stock_code)
+            if self.max_bytes is None:
+                return
+            held = sum(b.size_bytes for b in self._bundles.values())
+            while held > self.max_bytes and len(self._bundles) > 1:
+                code, dropped = self._bundles.popitem(last=False)
+                self._next_check.pop(code, None)  # read and verified again when next asked for
+                held -= dropped.size_bytes
+                self.evicted += 1
+                log.info(
+                    "dropped %s %s from memory (%d bundles held %d bytes)",
+                    code,
+                    dropped.version,
+                    len(self._bundles),
+                    held,
+                )
+
+    @property
+    def loaded_bytes(self) -> int:
+        with self._lru_lock:
+            return sum(b.size_bytes for b in self._bundles.values())
+
     def get(self, stock_code: str) -> ServedBundle:
         """The current bundle; keeps serving the one in memory when the store cannot be read."""
         stock_code = validate_stockcode(stock_code)
-        current = self._bundles.get(stock_code)
+        current = self._loaded(stock_code)
         now = time.monotonic()
         if current is not None and (now < self._next_check.get(stock_code, 0.0) or self._store_down(now)):
             return current
@@ -200,7 +260,7 @@ class BundleRegistry:
             self._lock.release()
 
     def _refresh(self, stock_code: str) -> ServedBundle:
-        current = self._bundles.get(stock_code)
+        current = self._loaded(stock_code)
         now = time.monotonic()
         try:
             pointer = bundles.read_pointer(self.store, stock_code)
@@ -232,7 +292,7 @@ class BundleRegistry:
             return self._keep(stock_code, current)
         except Exception as exc:  # noqa: BLE001 - the store failed mid-read
             return self._store_failed(stock_code, current, exc)
-        self._bundles[stock_code] = fresh
+        self._keep_loaded(stock_code, fresh)
         self.refused.pop(stock_code, None)
         log.info("serving %s %s (champion %s)", stock_code, fresh.version, fresh.manifest["champion"])
         return fresh
@@ -279,19 +339,24 @@ class BundleRegistry:
     def stockcodes(self) -> list[str]:
         """Promoted stockcodes; the loaded ones while the store cannot be read (without waiting on it again)."""
         if self._store_down(time.monotonic()):
-            return sorted(self._bundles)
+            return sorted(self.loaded_versions)
+        now = time.monotonic()
+        if self._listing is not None and now < self._listing[0]:
+            return self._listing[1]
         try:
             codes = bundles.promoted_stockcodes(self.store)
         except Exception as exc:  # noqa: BLE001
             self.last_store_error = f"{type(exc).__name__}: {exc}"
             self._store_retry_at = time.monotonic() + STORE_RETRY_SECONDS
-            return sorted(self._bundles)
+            return sorted(self.loaded_versions)
         self._store_ok()
+        self._listing = (now + self.reload_seconds, codes)
         return codes
 
     @property
     def loaded_versions(self) -> dict[str, str]:
-        return {code: b.version for code, b in self._bundles.items()}
+        with self._lru_lock:
+            return {code: b.version for code, b in self._bundles.items()}
 
 
 def open_serving_store(settings: Settings) -> ArtifactStore:
