@@ -45,6 +45,12 @@ Writes bench/results/decision_quality.json, prints the Markdown block; progress 
 
     .venv/bin/python bench/decision_quality.py                 # 240 store products, 100 real codes
     .venv/bin/python bench/decision_quality.py --quick         # smoke run (CI)
+    .venv/bin/python bench/decision_quality.py --response-only --real-codes 0   # the response method alone
+
+``--response-only`` leaves out today's method (its lineage and models are most of the 20 minutes):
+the store part then takes well under a minute, for trying a change to the price response against
+the reference rows; it writes ``decision_quality_response_only.json``, which BENCHMARKS.md does not
+render.
 """
 
 from __future__ import annotations
@@ -283,7 +289,13 @@ def response_recommendations(row: pd.Series, catalogue: dict[str, Any]) -> dict[
 
 
 def run_store_product(
-    code: str, budget: Budgets, seed: int, bins: int, recent_days: int, catalogue: dict[str, Any]
+    code: str,
+    budget: Budgets,
+    seed: int,
+    bins: int,
+    recent_days: int,
+    catalogue: dict[str, Any],
+    sweep: bool = True,
 ) -> dict[str, Any]:
     row = _STATE["truth"].loc[code]
     out: dict[str, Any] = {
@@ -300,10 +312,11 @@ def run_store_product(
     }
     started = time.perf_counter()
     methods = reference_recommendations(row)
-    for method, recommend in (
-        (TODAY, lambda: sweep_recommendations(row, budget, seed, bins, recent_days)),
-        (RESPONSE, lambda: response_recommendations(row, catalogue)),
-    ):
+    judged: list[tuple[str, Callable[[], dict[str, Any]]]] = []
+    if sweep:
+        judged.append((TODAY, lambda: sweep_recommendations(row, budget, seed, bins, recent_days)))
+    judged.append((RESPONSE, lambda: response_recommendations(row, catalogue)))
+    for method, recommend in judged:
         try:
             methods[method] = recommend()
         except Exception as exc:  # recorded, and the product counted as failed for that method
@@ -387,9 +400,12 @@ def store_part(args: argparse.Namespace, budget: Budgets) -> dict[str, Any]:
     )
     rows: list[dict[str, Any]] = []
     started = time.perf_counter()
+    sweep = not args.response_only  # today's method: its lineage and models
     with ProcessPoolExecutor(args.jobs, initializer=_load_store, initargs=(args.seed, args.products)) as pool:
         futures = [
-            pool.submit(run_store_product, c, budget, args.seed, args.bins, args.recent_days, catalogue.to_dict())
+            pool.submit(
+                run_store_product, c, budget, args.seed, args.bins, args.recent_days, catalogue.to_dict(), sweep
+            )
             for c in eligible
         ]
         for i, future in enumerate(as_completed(futures), 1):
@@ -400,6 +416,7 @@ def store_part(args: argparse.Namespace, budget: Budgets) -> dict[str, Any]:
                 if m in row["methods"]
                 else f"{label} ERROR"
                 for label, m in (("today", TODAY), ("response", RESPONSE), ("oracle", "family-mean oracle"))
+                if m in row["methods"] or m in row.get("error", {})
             )
             elapsed = time.perf_counter() - started
             log(
@@ -463,7 +480,13 @@ def real_response(own: pd.DataFrame, code: str, catalogue: dict[str, Any]) -> di
 
 
 def run_real_code(
-    code: str, budget: Budgets, seed: int, bins: int, recent_days: int, catalogues: dict[str, dict[str, Any]]
+    code: str,
+    budget: Budgets,
+    seed: int,
+    bins: int,
+    recent_days: int,
+    catalogues: dict[str, dict[str, Any]],
+    sweep: bool = True,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"stock_code": code, "cutoffs": {}, "response": {}}
     started = time.perf_counter()
@@ -474,6 +497,8 @@ def run_real_code(
             out["response"][cutoff] = real_response(lines[lines["stock_code"] == code], code, catalogues[cutoff])
         except Exception as exc:
             out["response"][cutoff] = {"error": f"{type(exc).__name__}: {exc}"}
+        if not sweep:
+            continue
         try:
             cfg = splits.SplitConfig(train_fraction=0.7, validation_fraction=0.15)
             prepared = prepare(lines, code, cfg)
@@ -565,7 +590,10 @@ def real_part(args: argparse.Namespace, budget: Budgets) -> dict[str, Any]:
     started = time.perf_counter()
     with ProcessPoolExecutor(args.jobs, initializer=_load_real, initargs=(args.data,)) as pool:
         futures = [
-            pool.submit(run_real_code, c, budget, args.seed, args.bins, args.recent_days, catalogues) for c in eligible
+            pool.submit(
+                run_real_code, c, budget, args.seed, args.bins, args.recent_days, catalogues, not args.response_only
+            )
+            for c in eligible
         ]
         for i, future in enumerate(as_completed(futures), 1):
             row = future.result()
@@ -577,6 +605,8 @@ def real_part(args: argparse.Namespace, budget: Budgets) -> dict[str, Any]:
                 if "error" not in v
                 else f"{c[5:]}: ERROR {v['error']}"
                 for c, v in row["cutoffs"].items()
+            ] or [
+                f"{c[5:]}: response {v.get('recommended_price', float('nan')):.2f}" for c, v in row["response"].items()
             ]
             elapsed = time.perf_counter() - started
             log(
@@ -609,8 +639,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", default=str(UCI_DEV), help="the UCI dev file")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
     parser.add_argument("--quick", action="store_true", help="12 store products, 2 real codes, budget 1:1 (smoke)")
-    parser.add_argument("--output", default=str(RESULTS / "decision_quality.json"))
+    parser.add_argument(
+        "--response-only", action="store_true", help="leave out today's method (quick checks of the price response)"
+    )
+    parser.add_argument("--output", default=None, help="default bench/results/decision_quality[_response_only].json")
     args = parser.parse_args(argv)
+    if args.output is None:
+        args.output = str(RESULTS / f"decision_quality{'_response_only' if args.response_only else ''}.json")
     if args.quick:
         args.products, args.real_codes, args.budget, args.dfn_max_epochs = 12, 2, "1:1", 2
     warnings.filterwarnings("ignore")
@@ -634,6 +669,7 @@ def main(argv: list[str] | None = None) -> None:
         "settings": [setting_name(o, g) for o, g in SETTINGS],
         "targets": DECISION_TARGETS,
         "judged_method": RESPONSE,  # the targets are for the price-response work; today's row is beside it
+        "response_only": args.response_only,
     }
     for name, part in parts.items():
         result[name] = part(args, budget)

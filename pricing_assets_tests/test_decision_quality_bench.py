@@ -110,3 +110,23 @@ def test_real_codes_get_the_response_method_within_its_guardrail(quick) -> None:
     decisions = real["response_summary"]["decisions"]
     assert decisions["outside_guardrail"] == 0 and decisions["below_cost"] == 0
     assert abs(decisions["hold"] + decisions["increase"] + decisions["decrease"] - 1) < 1e-9
+
+
+def test_response_only_scores_the_response_method_without_todays(tmp_path) -> None:
+    """``--response-only`` (quick checks of a price-response change): no lineage is trained, the
+    response method and the reference rows are scored on the store as in the full run."""
+    out = tmp_path / "response_only.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PRICING_")}
+    args = [sys.executable, str(REPO / "bench" / "decision_quality.py"), "--response-only", "--products", "12"]
+    args += ["--real-codes", "0", "--output", str(out)]
+    proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    result = json.loads(out.read_text())
+    assert result["response_only"] is True and "real" not in result
+    store = result["store"]
+    assert not store["errors"] and store["products"]
+    for product in store["products"]:
+        assert "per-line price sweep (today)" not in product["methods"]
+        response = product["methods"]["list-price response (pooled, shrunk) + observed mix"]
+        assert set(response["regret"]) == set(result["settings"]) and min(response["regret"].values()) >= -1e-6
+    assert store["summary"]["methods"]["per-line price sweep (today)"]["products"] == 0
