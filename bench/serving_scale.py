@@ -29,6 +29,7 @@ Writes bench/results/serving_scale.json.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shutil
 import sys
@@ -45,6 +46,7 @@ from serving_latency import BINS, REAL_CODES, Server, free_port, run_load, summa
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
 SMALL_BOUND = 64 * 2**20
+REQUESTS = itertools.count(1)  # across every call, so no two uncached requests of a run are alike
 
 
 def build_catalogue(real: Path, dest: Path, copies: int) -> tuple[list[str], float]:
@@ -90,17 +92,19 @@ class Fresh:
     """Each stockcode's default range with its ``unitprice_min`` moved on every call, so every answer is a miss."""
 
     def __init__(self, ranges: dict[str, tuple[float, float]], curve: str | None) -> None:
-        self.ranges, self.codes, self.curve, self.n = ranges, list(ranges), curve, 0
+        self.ranges, self.codes, self.curve = ranges, list(ranges), curve
 
     def __call__(self) -> str:
-        self.n += 1
-        code = self.codes[self.n % len(self.codes)]
+        n = next(REQUESTS)
+        code = self.codes[n % len(self.codes)]
         low, high = self.ranges[code]
-        return path(code, low + self.n * 1e-6, high, self.curve)
+        return path(code, low + n * 1e-6, high, self.curve)
 
 
 def three_stockcodes(base: str, codes: list[str], n: int) -> dict[str, Any]:
-    """The answer users get (list-price response) uncached and cached, and the model curve uncached."""
+    """The answer users get (list-price response) uncached and cached, and the model curve uncached.
+
+    Every figure's answers are checked to be the misses or hits they stand for (``wrong_cache_header``)."""
     same = [path(code) for code in codes]
     counter = iter(range(10**9))
     ranges: dict[str | None, dict[str, tuple[float, float]]] = {None: {}, "demand_model": {}}
@@ -108,11 +112,15 @@ def three_stockcodes(base: str, codes: list[str], n: int) -> dict[str, Any]:
         for curve, found in ranges.items():
             curve_points = httpx.get(base + path(code, curve=curve), timeout=60).raise_for_status().json()["curve"]
             found[code] = (curve_points[0]["unit_price"], curve_points[-1]["unit_price"])
-    return {
+    figures = {
         "response_uncached": summarise([run_load(base, Fresh(ranges[None], None), n, 1, "miss")]),
         "response_cached": summarise([run_load(base, lambda: same[next(counter) % len(same)], n, 1, "hit")]),
         "model_uncached": summarise([run_load(base, Fresh(ranges["demand_model"], "demand_model"), n // 2, 1, "miss")]),
     }
+    wrong = {name: f["wrong_cache_header"] for name, f in figures.items() if f["wrong_cache_header"]}
+    if wrong:
+        raise RuntimeError(f"answers that were not the hit or miss measured: {wrong}")
+    return figures
 
 
 def measure(label: str, project: Path, codes: list[str], bound: int | None, n: int, tmp: Path) -> dict[str, Any]:
