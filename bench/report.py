@@ -923,6 +923,69 @@ def render_catalogue_run(result: dict[str, Any]) -> str:
     )
 
 
+# --- serving_scale ------------------------------------------------------------------------------
+
+
+def render_serving_scale(result: dict[str, Any]) -> str:
+    runs = result["runs"]
+    mib = 2**20
+    memory_rows, latency_rows = [], []
+    for name, run in runs.items():
+        rss, end = run["rss_mib"], run["loaded_at_end"]
+        memory_rows.append(
+            [
+                name,
+                f"{run['bound_bytes'] / mib:.0f} MiB",
+                f"{run['start']['to_healthz_s']:.2f} s",
+                f"{run['start']['first_answer_ms']:.0f} ms",
+                f"{rss['after_start']['VmRSS']:.0f}",
+                f"{rss['after_every_bundle']['VmRSS']:.0f} / {rss['after_every_bundle']['VmHWM']:.0f}",
+                f"{end['bundles']} ({end['bytes'] / mib:.0f} MiB; {end['evicted']} dropped)",
+                f"{run['stockcodes_ms']['first']:.1f} / {run['stockcodes_ms']['repeated_p50']:.1f} ms",
+                "{p50_ms:.1f} / {p99_ms:.1f}".format(**run["every_bundle_first_request"]),
+            ]
+        )
+        for when in ("three_before_every_bundle", "three_after_every_bundle"):
+            figures = run[when]
+            latency_rows.append(
+                [
+                    name,
+                    "before" if when.endswith("before_every_bundle") else "after",
+                    f"{figures['response_uncached']['p50_ms']} / {figures['response_uncached']['p99_ms']}",
+                    f"{figures['response_cached']['p50_ms']} / {figures['response_cached']['p99_ms']}",
+                    f"{figures['model_uncached']['p50_ms']} / {figures['model_uncached']['p99_ms']}",
+                ]
+            )
+    return (
+        envelope(result)
+        + f"- {result['copies']} copies of {', '.join(result['copies_of'])} (round robin) promoted under X0000.. in "
+        f"{result['promote_copies_s']} s; {result['bins']} bins, {result['requests_per_figure']} requests per figure "
+        f"({result['requests_per_figure'] // 2} for the model curve); {result['server']}\n\n"
+        + markdown_table(
+            [
+                "catalogue",
+                "bound",
+                "start-up to /healthz",
+                "first answer",
+                "RSS after start-up (MiB)",
+                "RSS / peak after every bundle (MiB)",
+                "loaded at the end",
+                "/v1/stockcodes, first / repeated",
+                "every bundle's first request, p50 / p99 ms",
+            ],
+            memory_rows,
+            ["---"] + ["---:"] * 8,
+        )
+        + "\nRequests on three stockcodes, before and after every bundle of the catalogue was asked for once "
+        "(p50 / p99 ms, 1 client):\n\n"
+        + markdown_table(
+            ["catalogue", "every bundle asked for", "answer, uncached", "answer, cached", "model curve, uncached"],
+            latency_rows,
+            ["---", "---", "---:", "---:", "---:"],
+        )
+    )
+
+
 # --- the file -----------------------------------------------------------------------------------
 
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
@@ -934,6 +997,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "model_quality": render_model_quality,
     "pricing_regret": render_pricing_regret,
     "serving_latency": render_serving_latency,
+    "serving_scale": render_serving_scale,
     "decision_quality": render_decision_quality,
     "catalogue_run": render_catalogue_run,
 }
