@@ -976,7 +976,7 @@ def render_serving_scale(result: dict[str, Any]) -> str:
             memory_rows,
             ["---"] + ["---:"] * 8,
         )
-        + "\nRequests on three stockcodes, before and after every bundle of the catalogue was asked for once "
+        + "\n\nRequests on three stockcodes, before and after every bundle of the catalogue was asked for once "
         "(p50 / p99 ms, 1 client):\n\n"
         + markdown_table(
             ["catalogue", "every bundle asked for", "answer, uncached", "answer, cached", "model curve, uncached"],
