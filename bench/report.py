@@ -986,6 +986,78 @@ def render_serving_scale(result: dict[str, Any]) -> str:
     )
 
 
+# --- ui_scale -----------------------------------------------------------------------------------
+
+UI_SCALE_ROWS = {
+    "graphql_seconds": [
+        (
+            "check_partition_statuses",
+            "GraphQL: every check's status per partition (`partitionStatuses` of the 3 checks)",
+        ),
+        (
+            "check_executions_every_partition",
+            "GraphQL: every partition's check executions with their evaluations (3 `assetCheckExecutions`)",
+        ),
+        (
+            "asset_partition_statuses",
+            "GraphQL: partition status of 6 main assets (`assetPartitionStatuses`, `partitionStats`)",
+        ),
+        (
+            "check_executions_one_partition",
+            "GraphQL: one partition's check executions (the deploy/OPERATIONS.md query, median over the sample)",
+        ),
+    ],
+    "page_seconds": [
+        ("asset_partitions_page", "Chromium: `drift_report`'s partitions page, navigation to content shown"),
+        ("asset_checks_page", "Chromium: `drift_report`'s checks page (`no_feature_drift`'s latest execution)"),
+        ("check_partitions_tab", "Chromium: the check's partitions tab, click to the status counts shown"),
+    ],
+}
+
+
+def render_ui_scale(result: dict[str, Any]) -> str:
+    """Per storage: seconds per GraphQL query and page load, median of the rounds after the first, and the first."""
+    storages = result["storages"]
+    names = list(storages)
+    first = storages[names[0]]
+    events = ", ".join(
+        f"{s}: {storages[s]['runless_events']} events in {storages[s]['record_seconds']:.0f} s" for s in names
+    )
+    budget = ", ".join(f"{k.removeprefix('PRICING_').lower()} {v}" for k, v in result["budget"].items())
+    lines = [
+        envelope(result),
+        f"- Source: {result['source']}; {first['partitions']} stockcode partitions: one real lineage run "
+        f"({first['template_stockcode']}, budget: {budget}) and its results recorded for every other "
+        f"partition as runless events ({events}); measured rounds after a first one: {result['repeats']}",
+        "- Failed check evaluations recorded: "
+        + "; ".join(f"{c} {n}" for c, n in first["failed_by_check"].items())
+        + "; partitions materialised: "
+        + ", ".join(f"{a} {n}" for a, n in first["materialized"].items()),
+        "",
+    ]
+    rows = []
+    for block, measures in UI_SCALE_ROWS.items():
+        for key, label in measures:
+            cells = []
+            for storage in names:
+                found = storages[storage].get(block, {}).get(key)
+                if not found:
+                    cells.append(storages[storage].get("pages_not_measured") or "-")
+                    continue
+                cells.append(f"{spread(found, 3, ' s')}; first {fmt(found['first'], 3, ' s')}")
+            rows.append([label, *cells])
+    one = {s: storages[s]["graphql_seconds"]["check_executions_one_partition"]["median"] for s in names}
+    rows.append(
+        [
+            f"the one-partition query asked for each of the {first['partitions']} partitions in turn (extrapolated)",
+            *[fmt(one[s] * storages[s]["partitions"] if one[s] is not None else None, 0, " s") for s in names],
+        ]
+    )
+    header = ["measure (median, min-max over rounds; first round after start-up)", *names]
+    lines.append(markdown_table(header, rows, ["---"] + ["---:"] * len(names)))
+    return "\n".join(lines) + "\n"
+
+
 # --- the file -----------------------------------------------------------------------------------
 
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
@@ -999,6 +1071,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "serving_latency": render_serving_latency,
     "serving_scale": render_serving_scale,
     "decision_quality": render_decision_quality,
+    "ui_scale": render_ui_scale,
     "catalogue_run": render_catalogue_run,
 }
 

@@ -54,6 +54,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     "decision_quality": Benchmark("decision_quality.py", in_quick_set=False),
     # The real file at the default budget: minutes per stockcode, so not in the quick set.
     "catalogue_run": Benchmark("catalogue_run.py", ("--stockcodes", "12", "--side-by-side", "2"), in_quick_set=False),
+    # The Dagster UI over every eligible stockcode of the real file (quick: the 4-product synthetic source).
+    "ui_scale": Benchmark("ui_scale.py", ("--storage", "sqlite,postgres")),
 }
 QUICK_RESULTS = RESULTS / "quick.tmp"
 
