@@ -282,11 +282,12 @@ def run_lineage(settings: Settings, stockcodes: str | None, top: int | None) -> 
 
 
 def _lineage_run_config(settings: Settings) -> dict[str, Any]:
-    """The lineage job's run config: the progress logger, and the costs file when one is set (its
-    asset config otherwise defaults to PRICING_COSTS as read at import, not to ``--costs``)."""
-    if not settings.costs:
-        return PROGRESS_LOGS
-    return {"ops": {"list_price_recommendation": {"config": {"costs": settings.costs}}}, **PROGRESS_LOGS}
+    """The lineage job's own run config (every asset's, from ``settings``: the job built from them carries
+    it) with the progress logger. A run config given to a partitioned job replaces the job's default, so
+    the logger goes on top of it rather than alone."""
+    from .run_config import lineage_run_config, overlay
+
+    return overlay(lineage_run_config(settings), PROGRESS_LOGS)
 
 
 def _what_to_rerun(instance: Any, defs: Any, store: Any, chosen: list[str]) -> tuple[dict[str, str], RunReport]:
@@ -326,17 +327,11 @@ def _run_in_instance(instance: Any, settings: Settings, stockcodes: str | None, 
 
     defs = build_definitions(settings, loggers={PROGRESS_LOGGER: progress_logger})
     store = defs.resources["store"].get_store()
-    raw_config = {
-        "source": settings.source,
-        "data": settings.data,
-        "seed": settings.seed,
-        "synthetic_products": settings.synthetic_products,
-    }
     console.print(f"[bold]raw_transactions[/] from {settings.source}{' ' + settings.data if settings.data else ''}")
     started = time.perf_counter()
     raw = defs.resolve_job_def(RAW_JOB).execute_in_process(
         instance=instance,
-        run_config={"ops": {"raw_transactions": {"config": raw_config}}, **PROGRESS_LOGS},
+        run_config=PROGRESS_LOGS,  # merged with the job's own (an unpartitioned job's default is kept)
         raise_on_error=False,
     )
     if not raw.success:
@@ -563,14 +558,20 @@ def _check_costs(location: str, given_as: str) -> None:
         raise CliError(f"the costs file {location!r} ({given_as}) cannot be read: {exc}; {fix}") from exc
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
+def run_settings(args: argparse.Namespace) -> Settings:
+    """The environment's settings with ``pricing run``'s options on top: the code location is built from
+    them, so every asset that reads one of these settings gets the option's value."""
     overrides: dict[str, Any] = {}
     for name in ("source", "data", "seed", "min_history_rows", "min_history_days", "costs"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     if args.costs and "://" not in args.costs:  # the run config records where the file is, from any folder
         overrides["costs"] = str(Path(args.costs).resolve())
-    settings = current_settings().with_(**overrides)
+    return current_settings().with_(**overrides)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    settings = run_settings(args)
     if settings.source == "uci" and not settings.data:
         raise CliError("--source uci needs --data PATH_OR_URL (for example ../shared/data/online_retail_dev.parquet)")
     if args.top < 1:
@@ -756,7 +757,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--source", choices=SOURCES, help="data source (default: PRICING_SOURCE or synthetic)")
     run.add_argument("--data", help="path or URL of the UCI file (.xlsx, .csv, .parquet) for --source uci")
-    run.add_argument("--seed", type=int, help="seed of the synthetic source")
+    run.add_argument(
+        "--seed",
+        type=int,
+        help="seed of the synthetic source, every model, the SHAP samples and the decision (PRICING_SEED)",
+    )
     run.add_argument("--min-history-rows", type=int, help="usable lines a stockcode needs to be registered")
     run.add_argument("--min-history-days", type=int, help="distinct sale days a stockcode needs to be registered")
     run.add_argument(

@@ -24,14 +24,7 @@ from .assets.training import training_splits
 from .assets.transactions import cleaned_transactions, demand_features, raw_transactions
 from .executors import executor_for
 from .io_manager import StoreIOManager
-from .jobs import (
-    LINEAGE_JOB,
-    RAW_JOB,
-    REPORT_JOB,
-    catalogue_report_job,
-    raw_transactions_job,
-    stockcode_lineage_job,
-)
+from .jobs import LINEAGE_JOB, RAW_JOB, REPORT_JOB, build_jobs
 from .resources import ArtifactStoreResource
 from .schedules import build_weekly_lineage_schedule
 from .sensors import build_sensors
@@ -57,8 +50,11 @@ def build_resources(settings: Settings) -> dict[str, object]:
 
 
 def build_definitions(settings: Settings | None = None, loggers: dict | None = None) -> Definitions:
-    """The code location; ``loggers`` replaces Dagster's console logger (the CLI prints its own lines)."""
+    """The code location, every part of it from ``settings``: the jobs' run config, the schedule, the
+    sensors, the resources and the executor. ``loggers`` replaces Dagster's console logger (the CLI prints
+    its own lines)."""
     settings = settings or current_settings()
+    jobs = build_jobs(settings)
     return Definitions(
         loggers=loggers,
         assets=[
@@ -82,9 +78,9 @@ def build_definitions(settings: Settings | None = None, loggers: dict | None = N
             catalogue_report,
         ],
         asset_checks=[no_feature_drift, fairness_within_threshold, candidate_no_worse_than_serving],
-        jobs=[raw_transactions_job, stockcode_lineage_job, catalogue_report_job],
+        jobs=list(jobs.values()),
         schedules=[build_weekly_lineage_schedule(settings)],
-        sensors=build_sensors(settings),
+        sensors=build_sensors(settings, jobs),
         resources=build_resources(settings),
         executor=executor_for(settings),
     )

@@ -1,6 +1,7 @@
 """Sensors: register stockcodes once they have enough history, and react to new source files."""
 
 import json
+from typing import Any
 
 from dagster import (
     AssetKey,
@@ -17,7 +18,7 @@ from .assets.transactions import HISTORY_KEY
 from .core import watch
 from .core.stockcodes import eligible_stockcodes
 from .core.store import parquet_to_frame
-from .jobs import RAW_JOB, raw_transactions_job, stockcode_lineage_job
+from .jobs import LINEAGE_JOB, RAW_JOB
 from .partitions import STOCKCODE_PARTITIONS_NAME, stockcode_partitions
 from .resources import ArtifactStoreResource
 from .schedules import change_reasons, lineage_code_versions
@@ -33,8 +34,9 @@ def _watched_files(settings: Settings, store: ArtifactStoreResource) -> dict[str
     return watch.s3_source_files(store.s3.get_client(), settings.s3_bucket, settings.watch_s3_prefix)
 
 
-def build_sensors(settings: Settings) -> list[SensorDefinition]:
-    """The discovery and new-data sensors, reading ``settings`` (the Settings the code location is built from)."""
+def build_sensors(settings: Settings, jobs: dict[str, Any]) -> list[SensorDefinition]:
+    """The discovery and new-data sensors, reading ``settings`` (the Settings the code location is built from)
+    and launching ``jobs`` (the location's, built from the same Settings: jobs.build_jobs)."""
 
     @sensor(
         name=DISCOVERY_SENSOR,
@@ -64,7 +66,7 @@ def build_sensors(settings: Settings) -> list[SensorDefinition]:
 
     @sensor(
         name=NEW_DATA_SENSOR,
-        jobs=[raw_transactions_job, stockcode_lineage_job],
+        jobs=[jobs[RAW_JOB], jobs[LINEAGE_JOB]],
         minimum_interval_seconds=60,
         default_status=DefaultSensorStatus.RUNNING,
         description=(
@@ -118,7 +120,7 @@ def build_sensors(settings: Settings) -> list[SensorDefinition]:
                     if reasons:  # code changes are the weekly schedule's business
                         run_requests.append(
                             RunRequest(
-                                job_name=stockcode_lineage_job.name,
+                                job_name=LINEAGE_JOB,
                                 partition_key=code,
                                 run_key=f"new-data:{code}:{fingerprint}",
                                 tags={"pricing/reasons": "; ".join(reasons), "pricing/trigger": NEW_DATA_SENSOR},

@@ -15,13 +15,14 @@ from pathlib import Path
 
 # Small tuning budgets for the whole suite, set before pricing_assets reads its settings (subprocesses
 # inherit them). The defaults are exercised by `make run` and the benchmarks.
-for _name, _value in {
+TEST_BUDGETS = {
     "PRICING_DFN_TRIALS": "2",
     "PRICING_DFN_MAX_EPOCHS": "15",
     "PRICING_BACKUP_TRIALS": "3",
     "PRICING_SHAP_BACKGROUND_ROWS": "50",
     "PRICING_SHAP_EXPLAIN_ROWS": "60",
-}.items():
+}
+for _name, _value in TEST_BUDGETS.items():
     os.environ.setdefault(_name, _value)
 
 import boto3  # noqa: E402
@@ -82,10 +83,18 @@ def promoted_project(tmp_path_factory) -> Path:
     return project
 
 
+def isolated_settings(project: Path, **environ: str) -> Settings:
+    """Settings that write only below ``project``, not read from the environment, except the suite's tuning
+    budgets (TEST_BUDGETS as the environment has them): the jobs of a location built from these Settings
+    run with them. ``environ`` adds PRICING_* variables."""
+    budgets = {name: os.environ[name] for name in TEST_BUDGETS}
+    return Settings.from_env({**budgets, "PRICING_PROJECT_DIR": str(project), **environ})
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """Settings that write only below a temporary project folder."""
-    return Settings.from_env({"PRICING_PROJECT_DIR": str(tmp_path), "PRICING_SYNTHETIC_PRODUCTS": "4"})
+    """Settings that write only below a temporary project folder (the 4-product synthetic source)."""
+    return isolated_settings(tmp_path, PRICING_SYNTHETIC_PRODUCTS="4")
 
 
 def free_port() -> int:

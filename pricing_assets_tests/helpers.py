@@ -12,6 +12,7 @@ from pricing_assets.assets.transactions import cleaned_transactions, demand_feat
 from pricing_assets.core.synthetic import SyntheticConfig, generate
 from pricing_assets.definitions import LINEAGE_JOB, RAW_JOB, build_definitions, build_resources
 from pricing_assets.partitions import register_stockcodes
+from pricing_assets.run_config import lineage_run_config, overlay
 from pricing_assets.settings import Settings
 
 ALL = [raw_transactions, cleaned_transactions, demand_features, drift_report, no_feature_drift]
@@ -54,10 +55,14 @@ def shifted_source_file(folder: Path, stockcode_rank: int = 0, days: int = 28) -
     return path, code
 
 
-def run_lineage(instance: DagsterInstance, settings: Settings, stockcode: str, **kwargs):
-    """The per-stockcode job, as the CLI and the daemon run it (all assets and checks)."""
+def run_lineage(instance: DagsterInstance, settings: Settings, stockcode: str, run_config=None, **kwargs):
+    """The per-stockcode job, as the CLI and the daemon run it (all assets and checks), with its run
+    config from ``settings``; ``run_config`` changes part of it (given alone to this partitioned job,
+    it would replace the job's whole default)."""
     register_stockcodes(instance, [stockcode])
     job = build_definitions(settings).resolve_job_def(LINEAGE_JOB)
+    if run_config:
+        kwargs["run_config"] = overlay(lineage_run_config(settings), run_config)
     return job.execute_in_process(instance=instance, partition_key=stockcode, raise_on_error=False, **kwargs)
 
 

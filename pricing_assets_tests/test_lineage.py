@@ -16,6 +16,7 @@ from pricing_assets.core.store import LocalArtifactStore, frame_to_parquet
 from pricing_assets.definitions import LINEAGE_JOB, build_definitions
 from pricing_assets.settings import Settings
 
+from .conftest import isolated_settings
 from .helpers import materialize_raw, materialize_stockcode, run_lineage, shifted_source_file, source_file
 
 pytestmark = pytest.mark.slow
@@ -30,7 +31,7 @@ MODEL_CARDS = (
 
 
 def fresh_settings(folder) -> Settings:
-    return Settings.from_env({"PRICING_PROJECT_DIR": str(folder), "PRICING_SYNTHETIC_PRODUCTS": "4"})
+    return isolated_settings(folder, PRICING_SYNTHETIC_PRODUCTS="4")
 
 
 def stored_json(settings: Settings, asset: str, code: str) -> dict:

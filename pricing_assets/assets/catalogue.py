@@ -2,13 +2,12 @@
 
 import base64
 
-from dagster import AssetExecutionContext, Config, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
 from .. import outcomes
 from ..core import catalogue
 from ..resources import ArtifactStoreResource
-from ..settings import current_settings
-from .common import code_version_of
+from .common import SettingsConfig, code_version_of, setting
 from .price_response import list_price_recommendation
 from .promotion import promoted_model
 
@@ -16,10 +15,10 @@ REPORT_GROUP = "catalogue"  # with catalogue_price_response: the assets of the w
 PLOT_KEY = "artifacts/catalogue_report/summary.png"
 
 
-class CatalogueReportConfig(Config):
-    """Default from PRICING_CATALOGUE_SLOWEST (settings.py)."""
+class CatalogueReportConfig(SettingsConfig):
+    """How many of the slowest stockcodes the report lists (a setting, see common.setting)."""
 
-    slowest: int = current_settings().catalogue_slowest
+    slowest: int = setting("catalogue_slowest")
 
 
 @asset(

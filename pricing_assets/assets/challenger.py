@@ -8,7 +8,6 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetExecutionContext,
-    Config,
     MetadataValue,
     Output,
     asset,
@@ -21,17 +20,16 @@ from ..core.stockcodes import validate_stockcode
 from ..core.store import ArtifactNotFoundError, ArtifactStore
 from ..partitions import stockcode_partitions
 from ..resources import ArtifactStoreResource
-from ..settings import current_settings
-from .common import code_version_of
+from .common import SettingsConfig, code_version_of, setting
 from .models import load_candidate, load_champion
 from .transactions import GROUP
 
 
-class ChallengerGateConfig(Config):
-    """Defaults from PRICING_CHALLENGER_TOLERANCE and PRICING_CHALLENGER_MIN_ROWS (settings.py)."""
+class ChallengerGateConfig(SettingsConfig):
+    """The challenger gate's tolerance and minimum rows (settings, see common.setting)."""
 
-    tolerance: float = current_settings().challenger_tolerance
-    min_rows: int = current_settings().challenger_min_rows
+    tolerance: float = setting("challenger_tolerance")
+    min_rows: int = setting("challenger_min_rows")
 
 
 def serving_score(store: ArtifactStore, stock_code: str, test_rows: pd.DataFrame) -> challenger.ServingScore | None:

@@ -1,15 +1,53 @@
-"""What every asset reports: rows, date range, content hash, and a code version."""
+"""What every asset reports (rows, date range, content hash, a code version), and how its config is made of settings."""
 
 from __future__ import annotations
 
 import hashlib
 import inspect
 from types import ModuleType
+from typing import Any, Self
 
 import pandas as pd
-from dagster import DataVersion, MetadataValue
+from dagster import Config, DataVersion, MetadataValue
+from pydantic import Field
 
 from ..core.store import frame_content_hash
+from ..settings import Settings, current_settings
+
+SETTING = "pricing_setting"  # the Settings field a config field is, kept in the field's JSON schema extra
+
+
+def setting(name: str) -> Any:
+    """A config field that is the setting ``name`` of settings.py, declared once.
+
+    A run of the code location's jobs gets its value from the Settings the location was built from
+    (``build_definitions(settings)`` -> :meth:`SettingsConfig.from_settings`, the jobs' default run config).
+    The default here, the environment's (``PRICING_...``) when the module was imported, is only for a
+    materialisation outside those jobs (the UI's Materialize button, ``dagster.materialize``).
+    """
+    return Field(
+        default=getattr(current_settings(), name),
+        description=(
+            f"PRICING_{name.upper()}. The jobs default to the value of the Settings their code location was "
+            "built from; this default (the environment at import) applies to a materialisation outside the jobs."
+        ),
+        json_schema_extra={SETTING: name},
+    )
+
+
+class SettingsConfig(Config):
+    """An asset's config whose every field is a setting (declared with :func:`setting`)."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """This config with every field taken from ``settings`` (not from the environment)."""
+        values = {}
+        for field, info in cls.model_fields.items():
+            extra = info.json_schema_extra
+            if not isinstance(extra, dict) or SETTING not in extra:
+                raise TypeError(f"{cls.__name__}.{field} is not declared with setting(): it has no setting to take")
+            values[field] = getattr(settings, str(extra[SETTING]))
+        return cls(**values)
 
 
 def code_version_of(*modules: ModuleType) -> str:

@@ -5,7 +5,6 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetExecutionContext,
-    Config,
     MetadataValue,
     Output,
     asset,
@@ -17,22 +16,21 @@ from ..core.stockcodes import validate_stockcode
 from ..core.store import sha256_hex
 from ..partitions import stockcode_partitions
 from ..resources import ArtifactStoreResource
-from ..settings import current_settings
-from .common import code_version_of
+from .common import SettingsConfig, code_version_of, setting
 from .transactions import GROUP
 
 
-class DriftWindowConfig(Config):
-    """Windows and limits of the drift verdict; defaults from PRICING_DRIFT_* (settings.py)."""
+class DriftWindowConfig(SettingsConfig):
+    """Windows and limits of the drift verdict (the PRICING_DRIFT_* settings, see common.setting)."""
 
-    window_days: int = current_settings().drift_window_days
-    reference_days: int = current_settings().drift_reference_days
-    price_ratio_limit: float = current_settings().drift_price_ratio_limit
-    order_size_ratio_limit: float = current_settings().drift_order_size_ratio_limit
-    vanished_share: float = current_settings().drift_vanished_share
-    demand_ratio_limit: float = current_settings().drift_demand_ratio_limit
-    min_rows: int = current_settings().drift_min_rows
-    column_threshold: float = current_settings().drift_column_threshold
+    window_days: int = setting("drift_window_days")
+    reference_days: int = setting("drift_reference_days")
+    price_ratio_limit: float = setting("drift_price_ratio_limit")
+    order_size_ratio_limit: float = setting("drift_order_size_ratio_limit")
+    vanished_share: float = setting("drift_vanished_share")
+    demand_ratio_limit: float = setting("drift_demand_ratio_limit")
+    min_rows: int = setting("drift_min_rows")
+    column_threshold: float = setting("drift_column_threshold")
 
 
 @asset(

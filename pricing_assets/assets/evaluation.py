@@ -3,15 +3,14 @@
 import base64
 
 import pandas as pd
-from dagster import AssetExecutionContext, Config, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
 from ..core import evaluation, explain, metrics, splits
 from ..core.stockcodes import validate_stockcode
 from ..core.store import frame_to_parquet, sha256_hex
 from ..partitions import stockcode_partitions
 from ..resources import ArtifactStoreResource
-from ..settings import current_settings
-from .common import code_version_of
+from .common import SettingsConfig, code_version_of, setting
 from .models import MODEL_ASSETS, load_candidate, load_champion
 from .training import preprocessor_from
 from .transactions import GROUP
@@ -74,12 +73,12 @@ def model_evaluation(
     )
 
 
-class ExplainConfig(Config):
-    """Bounded, seeded SHAP samples; defaults from PRICING_SHAP_* (settings.py)."""
+class ExplainConfig(SettingsConfig):
+    """Bounded, seeded SHAP samples (settings, see common.setting)."""
 
-    background_rows: int = current_settings().shap_background_rows
-    explain_rows: int = current_settings().shap_explain_rows
-    seed: int = current_settings().seed
+    background_rows: int = setting("shap_background_rows")
+    explain_rows: int = setting("shap_explain_rows")
+    seed: int = setting("seed")
 
 
 @asset(

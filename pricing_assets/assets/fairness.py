@@ -5,7 +5,6 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetExecutionContext,
-    Config,
     MetadataValue,
     Output,
     asset,
@@ -15,17 +14,16 @@ from dagster import (
 from ..core import fairness, splits
 from ..partitions import stockcode_partitions
 from ..resources import ArtifactStoreResource
-from ..settings import current_settings
-from .common import code_version_of
+from .common import SettingsConfig, code_version_of, setting
 from .models import load_champion
 from .transactions import GROUP
 
 
-class FairnessThresholdConfig(Config):
-    """Defaults from PRICING_FAIRNESS_THRESHOLD and PRICING_FAIRNESS_MIN_GROUP_ROWS (settings.py)."""
+class FairnessThresholdConfig(SettingsConfig):
+    """The fairness threshold and minimum group rows (settings, see common.setting)."""
 
-    threshold: float = current_settings().fairness_threshold
-    min_group_rows: int = current_settings().fairness_min_group_rows
+    threshold: float = setting("fairness_threshold")
+    min_group_rows: int = setting("fairness_min_group_rows")
 
 
 @asset(

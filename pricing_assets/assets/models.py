@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetsDefinition, Config, DataVersion, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, AssetsDefinition, DataVersion, MetadataValue, Output, asset
 
 from ..core import splits, tuning
 from ..core.models import TRAINERS, DemandModel, load_model
@@ -22,8 +22,7 @@ from ..core.stockcodes import validate_stockcode
 from ..core.store import ArtifactStore, sha256_hex
 from ..partitions import stockcode_partitions
 from ..resources import ArtifactStoreResource
-from ..settings import current_settings
-from .common import code_version_of
+from .common import SettingsConfig, code_version_of, setting
 from .training import preprocessor_from
 from .transactions import GROUP
 
@@ -52,21 +51,21 @@ MODEL_ASSETS: dict[str, tuple[str, Any, str]] = {
 }
 
 
-class TuningConfig(Config):
-    """Tuning budget of one model; defaults from PRICING_BACKUP_TRIALS / PRICING_TUNING_SECONDS."""
+class TuningConfig(SettingsConfig):
+    """Tuning budget of one backup model (settings, see common.setting)."""
 
-    trials: int = current_settings().backup_trials
-    seconds: float = current_settings().tuning_seconds
-    seed: int = current_settings().seed
+    trials: int = setting("backup_trials")
+    seconds: float = setting("tuning_seconds")
+    seed: int = setting("seed")
 
 
-class NetworkTuningConfig(Config):
-    """Tuning budget of the network; defaults from PRICING_DFN_TRIALS / _MAX_EPOCHS / PRICING_TUNING_SECONDS."""
+class NetworkTuningConfig(SettingsConfig):
+    """Tuning budget of the network (settings, see common.setting)."""
 
-    trials: int = current_settings().dfn_trials
-    seconds: float = current_settings().tuning_seconds
-    seed: int = current_settings().seed
-    max_epochs: int = current_settings().dfn_max_epochs
+    trials: int = setting("dfn_trials")
+    seconds: float = setting("tuning_seconds")
+    seed: int = setting("seed")
+    max_epochs: int = setting("dfn_max_epochs")
 
 
 def candidate_key(asset_name: str, stock_code: str, file_name: str) -> str:

@@ -11,20 +11,19 @@ import time
 
 import numpy as np
 import pandas as pd
-from dagster import AssetExecutionContext, Config, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
 from ..core import price_list, price_response, recommendation, recommendation_inputs, stockcodes
 from ..partitions import stockcode_partitions
-from ..settings import current_settings
-from .common import code_version_of, table_metadata
+from .common import SettingsConfig, code_version_of, setting, table_metadata
 from .transactions import GROUP
 
 
-class CatalogueConfig(Config):
-    """Which stockcodes the catalogue is learned from: the ones that become partitions (settings.py)."""
+class CatalogueConfig(SettingsConfig):
+    """Which stockcodes the catalogue is learned from: those that become partitions (see common.setting)."""
 
-    min_history_rows: int = current_settings().min_history_rows
-    min_history_days: int = current_settings().min_history_days
+    min_history_rows: int = setting("min_history_rows")
+    min_history_days: int = setting("min_history_days")
 
 
 def _float(value: float) -> MetadataValue:
@@ -149,16 +148,16 @@ def stockcode_price_response(
     )
 
 
-class RecommendationConfig(Config):
-    """The decision's settings; defaults from PRICING_OBJECTIVE, PRICING_GUARDRAIL, PRICING_COSTS,
-    PRICING_ASSUMED_COST_RATIO and PRICING_MIN_OWN_WEIGHT (settings.py)."""
+class RecommendationConfig(SettingsConfig):
+    """The decision's settings: objective, guardrail, costs file, assumed cost ratio, own weight, seed
+    (see common.setting)."""
 
-    objective: str = current_settings().objective
-    guardrail: float = current_settings().guardrail
-    costs: str | None = current_settings().costs
-    assumed_cost_ratio: float = current_settings().assumed_cost_ratio
-    min_own_weight: float = current_settings().min_own_weight
-    seed: int = current_settings().seed
+    objective: str = setting("objective")
+    guardrail: float = setting("guardrail")
+    costs: str | None = setting("costs")
+    assumed_cost_ratio: float = setting("assumed_cost_ratio")
+    min_own_weight: float = setting("min_own_weight")
+    seed: int = setting("seed")
 
 
 @asset(

@@ -8,7 +8,6 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetRecordsFilter,
-    Config,
     DataVersion,
     Failure,
     MetadataValue,
@@ -21,8 +20,7 @@ from ..core.stockcodes import validate_stockcode
 from ..core.store import ArtifactNotFoundError, frame_to_parquet, parquet_to_frame
 from ..partitions import stockcode_partitions
 from ..resources import ArtifactStoreResource
-from ..settings import current_settings
-from .common import code_version_of, table_metadata
+from .common import SettingsConfig, code_version_of, setting, table_metadata
 from .models import load_candidate, load_champion
 from .training import preprocessor_from
 from .transactions import GROUND_TRUTH_KEY, GROUP
@@ -30,16 +28,16 @@ from .transactions import GROUND_TRUTH_KEY, GROUP
 # Everything upstream of promoted_model, for the lineage manifest.
 
 
-class ScenarioConfig(Config):
-    """Default from PRICING_PRICING_RECENT_DAYS (settings.py)."""
+class ScenarioConfig(SettingsConfig):
+    """How many recent days of lines the curve reprices (a setting, see common.setting)."""
 
-    recent_days: int = current_settings().pricing_recent_days
+    recent_days: int = setting("pricing_recent_days")
 
 
-class PriceGridConfig(Config):
-    """Default from PRICING_PRICE_BINS (settings.py)."""
+class PriceGridConfig(SettingsConfig):
+    """How many prices the curve's grid has (a setting, see common.setting)."""
 
-    bins: int = current_settings().price_bins
+    bins: int = setting("price_bins")
 
 
 @asset(

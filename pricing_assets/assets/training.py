@@ -8,24 +8,23 @@ manager) rather than reading a store key of its own making.
 from collections.abc import Iterator
 
 import pandas as pd
-from dagster import AssetDep, AssetExecutionContext, AssetOut, Config, DataVersion, MetadataValue, Output, multi_asset
+from dagster import AssetDep, AssetExecutionContext, AssetOut, DataVersion, MetadataValue, Output, multi_asset
 
 from ..core import splits
 from ..core.store import frame_content_hash, sha256_hex
 from ..partitions import stockcode_partitions
-from ..settings import current_settings
-from .common import code_version_of, table_metadata
+from .common import SettingsConfig, code_version_of, setting, table_metadata
 from .drift import drift_report
 from .transactions import GROUP
 
 
-class SplitsConfig(Config):
-    """Fractions of rows by time, or both cut-off dates; defaults from PRICING_SPLIT_* (settings.py)."""
+class SplitsConfig(SettingsConfig):
+    """Fractions of rows by time, or both cut-off dates (the PRICING_SPLIT_* settings, see common.setting)."""
 
-    train_fraction: float = current_settings().split_train_fraction
-    validation_fraction: float = current_settings().split_validation_fraction
-    train_end: str | None = current_settings().split_train_end
-    validation_end: str | None = current_settings().split_validation_end
+    train_fraction: float = setting("split_train_fraction")
+    validation_fraction: float = setting("split_validation_fraction")
+    train_end: str | None = setting("split_train_end")
+    validation_end: str | None = setting("split_validation_end")
 
 
 def preprocessor_from(value: dict) -> splits.Preprocessor:

@@ -1,14 +1,13 @@
 """Source table, per-stockcode cleaned lines, and demand features."""
 
 import pandas as pd
-from dagster import AssetExecutionContext, Config, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
 from ..core import cleaning, features, schema, simulated_store, sources, stockcodes, synthetic
 from ..core.store import frame_content_hash, frame_to_parquet
 from ..partitions import stockcode_partitions
 from ..resources import ArtifactStoreResource
-from ..settings import current_settings
-from .common import code_version_of, table_metadata
+from .common import SettingsConfig, code_version_of, setting, table_metadata
 
 GROUP = "stockcode_lineage"
 GROUND_TRUTH_KEY = "artifacts/raw_transactions/ground_truth.parquet"
@@ -16,13 +15,13 @@ HISTORY_KEY = "artifacts/raw_transactions/stockcode_history.parquet"
 TRUE_CURVES_KEY = "artifacts/raw_transactions/true_curves.parquet"
 
 
-class SourceConfig(Config):
-    """Which data to load; defaults come from the PRICING_* environment (see settings.py)."""
+class SourceConfig(SettingsConfig):
+    """Which data to load (settings, see common.setting)."""
 
-    source: str = current_settings().source
-    data: str | None = current_settings().data
-    seed: int = current_settings().seed
-    synthetic_products: int = current_settings().synthetic_products
+    source: str = setting("source")
+    data: str | None = setting("data")
+    seed: int = setting("seed")
+    synthetic_products: int = setting("synthetic_products")
 
 
 @asset(

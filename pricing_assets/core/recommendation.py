@@ -108,10 +108,13 @@ def best_list_price(
 
 @dataclass(frozen=True)
 class RecommendationConfig:
-    """How a recommendation is made; every default lives in settings.py."""
+    """How a recommendation is made. The objective and guardrail have no default here: theirs live in
+    settings.py (PRICING_OBJECTIVE, PRICING_GUARDRAIL) and the asset passes them. ``min_own_weight`` and
+    ``seed`` mirror PRICING_MIN_OWN_WEIGHT and PRICING_SEED only for the decision benchmark's calls that
+    leave them out (the asset and serving always pass every field)."""
 
-    objective: str = "margin"
-    guardrail: float | None = 0.15  # the list price moves at most this share either way (None: up to 3x)
+    objective: str
+    guardrail: float | None  # the list price moves at most this share either way (None: up to 3x)
     min_own_weight: float = 0.0  # own evidence needed to move a price (0: a sure gain on the prior is enough)
     draws: int = 400  # elasticity draws for the intervals
     seed: int = 7
@@ -256,7 +259,7 @@ def recommendation_curve(
     standard_error: float,
     unit_cost: float,
     prices: np.ndarray,
-    seed: int = 7,
+    seed: int,
     draws: int = 400,
 ) -> pd.DataFrame:
     """Expected weekly units, revenue and margin over ``prices``, with 95 % bands from the elasticity's uncertainty.

@@ -10,6 +10,7 @@ from pricing_assets.core import price_list, price_response, recommendation, simu
 from pricing_assets.core.schema import normalise_transactions
 from pricing_assets.core.simulated_store import StoreConfig
 from pricing_assets.core.stockcodes import eligible_stockcodes, stockcode_history
+from pricing_assets.settings import Settings
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +131,9 @@ def test_predicted_units_never_rise_with_the_list_price() -> None:
 
 
 def _recommend(elasticity: float, se: float = 0.02, own_weight: float = 0.5, cost: float = 0.9, **config):
+    """The decision with the product's default objective and guardrail (settings.py) unless ``config`` says."""
+    defaults = Settings.from_env({})
+    config = {"objective": defaults.objective, "guardrail": defaults.guardrail, **config}
     return recommendation.recommend(
         _mix(6, 3, 1), elasticity, se, own_weight, cost, False, recommendation.RecommendationConfig(**config)
     )

@@ -30,6 +30,7 @@ from pricing_assets.io_manager import StoreIOManager
 from pricing_assets.partitions import STOCKCODE_PARTITIONS_NAME, stockcode_partitions
 from pricing_assets.sensors import DISCOVERY_SENSOR
 from pricing_assets.settings import Settings
+from pricing_assets_tests.conftest import isolated_settings
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
@@ -56,7 +57,7 @@ class Project:
 
     @property
     def settings(self) -> Settings:
-        return Settings.from_env({"PRICING_PROJECT_DIR": str(self.root), "PRICING_SYNTHETIC_PRODUCTS": "4"})
+        return isolated_settings(self.root, PRICING_SYNTHETIC_PRODUCTS="4")  # with the suite's small budgets
 
     def pricing(self, *args: str) -> tuple[int, str]:
         """Exit code and the terminal's text (whitespace collapsed: rich wraps long lines)."""

@@ -42,9 +42,8 @@ from dagster._core.instance.ref import InstanceRef
 from pricing_assets.cli import _error_message
 from pricing_assets.core.bundle import promoted_stockcodes, read_bundle, read_pointer
 from pricing_assets.core.store import ArtifactStore, LocalArtifactStore, S3ArtifactStore, sha256_hex
-from pricing_assets.settings import Settings
 from pricing_assets_tests.components import require
-from pricing_assets_tests.conftest import REPO, free_port
+from pricing_assets_tests.conftest import REPO, free_port, isolated_settings
 from pricing_assets_tests.deployment import instance_environment, process_groups, production_home
 from pricing_assets_tests.helpers import materialize_raw, run_lineage, source_file
 from serving.registry import BundleRegistry
@@ -234,7 +233,7 @@ def test_s3_down_mid_promotion_keeps_the_previous_bundle_and_a_rerun_promotes(tm
         DagsterInstance.local_temp(str(tmp_path / "home")) as instance,
     ):
         boto3.client("s3", endpoint_url=moto_url).create_bucket(Bucket="pricing")
-        settings = Settings.from_env({"PRICING_PROJECT_DIR": str(tmp_path / "project")}).with_(
+        settings = isolated_settings(tmp_path / "project").with_(
             env="production", s3_bucket="pricing", s3_prefix="lineage", s3_endpoint_url=endpoint.url
         )
         behind = S3ArtifactStore(boto3.client("s3", endpoint_url=moto_url), "pricing", "lineage")  # not via the relay
