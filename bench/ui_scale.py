@@ -235,10 +235,15 @@ def template_run(env: dict[str, str], args: list[str]) -> float:
     project.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     proc = subprocess.run(
-        [str(BIN / "pricing"), "run", "--top", "1", *args], env=env, cwd=project, capture_output=True, text=True
+        [str(BIN / "pricing"), "run", "--top", "1", "--json", str(project / "template.json"), *args],
+        env=env,
+        cwd=project,
+        capture_output=True,
+        text=True,
     )
     seconds = time.perf_counter() - started
-    if proc.returncode not in (0, 1):  # 1: a check held it back, which is a result like any other
+    outcome_file = project / "template.json"
+    if proc.returncode not in (0, 1) or not outcome_file.exists():  # 1: also when a check held it back
         raise SystemExit(f"pricing run --top 1 failed ({proc.returncode}):\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
     log(f"[ui_scale] template lineage run in {seconds:.0f} s")
     return seconds

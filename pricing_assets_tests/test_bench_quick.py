@@ -20,12 +20,13 @@ from pathlib import Path
 
 import pytest
 
+from .components import require
 from .conftest import REPO
 
 pytestmark = pytest.mark.slow
 
 BENCH = REPO / "bench"
-QUICK_SET = ("throughput", "dagster_overhead", "rows_scaling", "profiles")
+QUICK_SET = ("throughput", "dagster_overhead", "rows_scaling", "profiles", "ui_scale")
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +122,27 @@ def test_profiles_are_written_and_every_request_missed_the_cache(quick_run):
         assert request["all_uncached_200"]
         assert (out / request["text"]).read_text().strip()
         assert request["handler_ms"]["n"] == request["requests"]
+
+
+def test_ui_scale_answers_for_every_partition_and_loads_the_pages(quick_run):
+    """The benchmark checks each GraphQL answer against what it recorded (it exits non-zero otherwise);
+    here: it recorded every partition, measured every query, and loaded every page in Chromium."""
+    out, _, _ = quick_run
+    data = result(out, "ui_scale")["storages"]["sqlite"]
+    assert data["partitions"] == 4 and data["runless_events"] > 0  # the synthetic source's eligible products
+    assert data["materialized"]["drift_report"] == data["partitions"]
+    graphql = data["graphql_seconds"]
+    assert set(graphql) == {
+        "check_partition_statuses",
+        "check_executions_every_partition",
+        "asset_partition_statuses",
+        "check_executions_one_partition",
+    }
+    require("chromium")  # without it (outside CI) the pages were not measured, and the result says so
+    assert data["pages_not_measured"] is None
+    assert set(data["page_seconds"]) == {"asset_partitions_page", "asset_checks_page", "check_partitions_tab"}
+    for measured in (*graphql.values(), *data["page_seconds"].values()):
+        assert measured["n"] == 1 and measured["first"] > 0 and measured["median"] > 0
 
 
 def test_report_renders_every_quick_result_between_its_markers(quick_run):
