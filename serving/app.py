@@ -13,6 +13,7 @@ token, CORS allow-list) plus ``REDIS_URL``.
 import json
 import logging
 import math
+import re
 import secrets
 import time
 from enum import StrEnum
@@ -25,7 +26,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from pricing_assets.core.recommendation_inputs import served_part
 from pricing_assets.core.stockcodes import STOCKCODE_KEY, InvalidStockcodeError, validate_stockcode
@@ -216,6 +217,22 @@ STOCKCODE_SCHEMA = {"pattern": STOCKCODE_KEY.pattern, "maxLength": 32, "examples
 
 def _error(status: int, message: str) -> HTTPException:
     return HTTPException(status_code=status, detail=message)
+
+
+def _digits(value: Any) -> Any:
+    """A whole number in the URL is written in digits: what pydantic's lax parsing would also take
+    (``+0.0``, ``1_000``, `` 7``) is a 422, as the published schema (an integer) says."""
+    if isinstance(value, str) and not re.fullmatch(r"[0-9]{1,10}", value):
+        raise ValueError("must be a whole number written in digits")
+    return value
+
+
+async def once_each(request: Request) -> None:
+    """A query parameter given twice is a 422 that names it, rather than the last value silently winning."""
+    names = [name for name, _ in request.query_params.multi_items()]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise _error(422, f"query parameter(s) {repeated} given more than once")
 
 
 def recommendation_for(
@@ -438,9 +455,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get(
         "/v1/stockcodes",
         response_model=StockcodeList,
-        dependencies=[Depends(authorised)],
+        dependencies=[Depends(authorised), Depends(once_each)],
         tags=["pricing"],
-        responses={401: ERRORS[401]},
+        responses={401: ERRORS[401], 422: ERRORS[422]},
     )
     def stockcodes(
         prefix: Annotated[
@@ -451,8 +468,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 description="only the stockcodes that start with this (letters and digits, any case)",
             ),
         ] = None,
-        offset: Annotated[int, Query(ge=0, le=10_000_000, description="skip this many of those that match")] = 0,
-        limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="the most stockcodes to return")] = MAX_PAGE,
+        offset: Annotated[
+            int, Query(ge=0, le=10_000_000, description="skip this many of those that match"), BeforeValidator(_digits)
+        ] = 0,
+        limit: Annotated[
+            int, Query(ge=1, le=MAX_PAGE, description="the most stockcodes to return"), BeforeValidator(_digits)
+        ] = MAX_PAGE,
     ) -> StockcodeList:
         """Promoted stockcodes, a page at a time: a catalogue has hundreds. Listing loads no bundle."""
         codes = registry.stockcodes()
