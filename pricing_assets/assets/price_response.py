@@ -51,10 +51,16 @@ def catalogue_price_response(
     history = stockcodes.stockcode_history(transactions)
     eligible = stockcodes.eligible_stockcodes(history, config.min_history_rows, config.min_history_days)
     rows = transactions[transactions["stock_code"].isin(set(eligible))]
-    lines = price_list.lines_with_list(rows)
-    panel = price_list.weekly_demand(rows, lines.attrs["lists"])
     metadata: dict[str, object] = {"stockcodes": MetadataValue.int(len(eligible))}
+    if eligible:
+        lines = price_list.lines_with_list(rows)
+        panel = price_list.weekly_demand(rows, lines.attrs["lists"])
     try:
+        if not eligible:  # the thresholds are above every stockcode: nothing to learn, and no partition to need it
+            raise ValueError(
+                f"no stockcode has {config.min_history_rows} usable lines on {config.min_history_days} days "
+                "(PRICING_MIN_HISTORY_ROWS, PRICING_MIN_HISTORY_DAYS)"
+            )
         response = price_response.estimate_catalogue_response(panel, lines)
     except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
         # Nothing to learn from (or a panel the estimator cannot solve): the partitions say so,
