@@ -29,7 +29,7 @@ def check_evaluations(instance, run_id: str) -> dict:
     return found
 
 
-def test_ten_new_weeks_promote_the_ramp_where_better_and_hold_the_broken_feed(tmp_path, settings, monkeypatch):
+def test_ten_new_weeks_promote_the_ramp_where_better_and_hold_the_broken_feed(tmp_path, settings):
     raw, _, _ = generate(StoreConfig(seed=7, n_products=4, start="2009-12-01", end="2011-11-24"))
     ramp, broken = [c for c in raw["StockCode"].value_counts().index if c[:5].isdigit()][:2]
     raw = raw[raw["StockCode"].isin([ramp, broken])]
@@ -40,7 +40,6 @@ def test_ten_new_weeks_promote_the_ramp_where_better_and_hold_the_broken_feed(tm
     later = raw[raw["InvoiceDate"] > CUTOFF].copy()
     later.loc[later["StockCode"] == broken, "UnitPrice"] *= 10
     watched = settings.with_(watch_dir=str(folder))
-    monkeypatch.setattr("pricing_assets.sensors.current_settings", lambda: watched)
     store = LocalArtifactStore(watched.artifact_root)
     with instance_for_test() as instance:
         tick = new_data_tick(instance, watched, None)

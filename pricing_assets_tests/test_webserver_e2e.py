@@ -297,7 +297,7 @@ def ui(lineage_run: LineageRun) -> Deployment:
 def test_ui_asset_graph_shows_the_lineage(ui: Deployment) -> None:
     screenshot = ARTIFACTS / "dagster_asset_graph.png"
     url = f"{ui.url}/locations/{REPOSITORY}@{LOCATION}/asset-groups/stockcode_lineage"
-    dom = render_until(url, screenshot, "1600,1500", "promoted_model")
+    dom = render_until(url, screenshot, "1800,2600", "promoted_model")
     missing = [name for name in GRAPH_ASSETS if name not in dom]
     assert not missing, f"the asset graph does not show {missing}"
     assert "Join the Dagster community" not in dom  # no dialog over the graph in the screenshot
