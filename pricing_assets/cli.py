@@ -281,6 +281,14 @@ def run_lineage(settings: Settings, stockcodes: str | None, top: int | None) -> 
         return _run_in_instance(instance, settings, stockcodes, top)
 
 
+def _raw_run_config(settings: Settings) -> dict[str, Any]:
+    """The raw job's own run config (from ``settings``, as the job carries it) with the progress logger,
+    given in full so the run records which source it loaded (a default Dagster fills in is not recorded)."""
+    from .run_config import overlay, raw_run_config
+
+    return overlay(raw_run_config(settings), PROGRESS_LOGS)
+
+
 def _lineage_run_config(settings: Settings) -> dict[str, Any]:
     """The lineage job's own run config (every asset's, from ``settings``: the job built from them carries
     it) with the progress logger. A run config given to a partitioned job replaces the job's default, so
@@ -331,7 +339,7 @@ def _run_in_instance(instance: Any, settings: Settings, stockcodes: str | None, 
     started = time.perf_counter()
     raw = defs.resolve_job_def(RAW_JOB).execute_in_process(
         instance=instance,
-        run_config=PROGRESS_LOGS,  # merged with the job's own (an unpartitioned job's default is kept)
+        run_config=_raw_run_config(settings),
         raise_on_error=False,
     )
     if not raw.success:

@@ -69,6 +69,13 @@ def test_run_top_two_records_everything_in_the_embedded_instance(tmp_path):
         # the raw job, a lineage run per stockcode, then the catalogue report
         assert sorted(r.job_name for r in runs).count("stockcode_lineage_job") == 2
         assert {r.job_name for r in runs} == {"raw_transactions_job", "stockcode_lineage_job", "catalogue_report_job"}
+        # Each run carries its job's config, made from the Settings the command built (the budgets of this suite).
+        for run in runs:
+            ops = run.run_config.get("ops", {})
+            if run.job_name == "stockcode_lineage_job":
+                assert ops["dfn_model"]["config"]["trials"] == int(os.environ["PRICING_DFN_TRIALS"])
+            elif run.job_name == "raw_transactions_job":
+                assert ops["raw_transactions"]["config"]["synthetic_products"] == 4
         partitions = instance.get_dynamic_partitions("stockcode")
         assert len(partitions) == 2
         records = instance.fetch_materializations(AssetKey("promoted_model"), limit=10).records

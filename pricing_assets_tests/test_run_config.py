@@ -74,9 +74,11 @@ def test_pricing_run_options_reach_every_asset_that_reads_them(tmp_path, monkeyp
                           "elasticity_baseline", "constant_baseline", "shap_explanations"}  # fmt: skip
     assert set(seeds.values()) == {13}
     assert config["ops"]["list_price_recommendation"]["config"]["costs"] == str(tmp_path / "costs.csv")
-    raw = build_definitions(settings).resolve_job_def(RAW_JOB).run_config["ops"]
-    assert raw["raw_transactions"]["config"]["seed"] == 13
-    assert raw["catalogue_price_response"]["config"]["min_history_rows"] == 77
+    raw = cli._raw_run_config(settings)
+    assert raw["ops"] == build_definitions(settings).resolve_job_def(RAW_JOB).run_config["ops"]  # the job's own
+    assert raw["loggers"] == {cli.PROGRESS_LOGGER: {}}
+    assert raw["ops"]["raw_transactions"]["config"]["seed"] == 13
+    assert raw["ops"]["catalogue_price_response"]["config"]["min_history_rows"] == 77
 
 
 def test_overlay_changes_part_of_a_run_config_and_keeps_the_rest(settings):
