@@ -108,6 +108,7 @@ class Settings:
     # The whole catalogue (core/catalogue.py, pricing run --all) -------------------------------
     catalogue_slowest: int = 10  # the slowest stockcodes the catalogue report lists
     catalogue_compact_above: int = 20  # pricing run tables only the failures above this many stockcodes
+    run_processes: int = 1  # stockcodes pricing run runs side by side, each in a worker process of its own
     # Orchestration ------------------------------------------------------------------------
     watch_dir: str | None = None  # the new-data sensor watches this folder for source files...
     watch_s3_prefix: str | None = None  # ...or this prefix of PRICING_S3_BUCKET
@@ -196,6 +197,8 @@ class Settings:
             raise ValueError("PRICING_MIN_OWN_WEIGHT must be in [0, 1]")
         if self.catalogue_slowest < 1 or self.catalogue_compact_above < 1:
             raise ValueError("PRICING_CATALOGUE_SLOWEST and PRICING_CATALOGUE_COMPACT_ABOVE must be positive")
+        if not 1 <= self.run_processes <= 64:
+            raise ValueError("PRICING_RUN_PROCESSES must be between 1 and 64: stockcodes pricing run runs at once")
         if self.serving_bundle_bytes < 2**20:
             raise ValueError("PRICING_SERVING_BUNDLE_BYTES must be at least 1048576 (1 MiB): bundles kept in memory")
         if self.cache_ttl_seconds < 1 or self.reload_seconds < 0 or not 2 <= self.max_price_bins <= 1000:

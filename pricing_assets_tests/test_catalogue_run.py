@@ -193,3 +193,29 @@ def test_ctrl_c_stops_between_stockcodes_with_nothing_half_promoted(catalogue, t
     assert finished in plan.skipped or finished in plan.held_before
     assert stopped in to_run and "its last run did not finish (failure: interrupted" in to_run[stopped]
     assert set(untouched) <= set(to_run)
+
+
+def test_two_worker_processes_run_the_catalogue_side_by_side(tmp_path):
+    """`--processes 2`: every eligible stockcode runs once, two at a time in worker processes (their runs
+    overlap in time on the one instance), each promoted or held with its reason; a rerun runs nothing."""
+    project = tmp_path / "project"
+    project.mkdir()
+    first = pricing(project, "run", "--all", "--processes", "2", "--json", str(project / "first.json"))
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "in 2 worker processes side by side" in first.stderr
+    report = json.loads((project / "first.json").read_text())
+    codes = [o["stockcode"] for o in report["stockcodes"]]
+    assert len(codes) == len(set(codes)) == int(PRODUCTS) and not report["interrupted"]
+    for outcome in report["stockcodes"]:
+        held = [k for k, ok in outcome["checks"].items() if not ok and outcome["check_severity"][k] != "WARN"]
+        assert outcome["success"] or held, outcome["error"]
+        assert outcome["metadata"]["model_evaluation"]["champion"]  # the worker's metadata came back
+    with instance_at(project) as instance:
+        runs = instance.get_run_records(filters=RunsFilter(job_name="stockcode_lineage_job"))
+    assert sorted(r.dagster_run.tags["dagster/partition"] for r in runs) == sorted(codes)
+    spans = sorted((r.start_time, r.end_time) for r in runs)
+    assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:], strict=False)), spans
+    again = pricing(project, "run", "--all", "--processes", "2", "--json", str(project / "again.json"))
+    assert again.returncode == 0, again.stderr
+    assert json.loads((project / "again.json").read_text())["stockcodes"] == []
+    assert f"0 to run, {len(codes)} skipped" in again.stderr and lineage_runs(project) == len(codes)
