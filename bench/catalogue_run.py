@@ -9,7 +9,9 @@ cached or skipped) at the default tuning budget:
   the other, as ``pricing run --all`` does);
 - ``side_by_side``: K ``pricing run --stockcodes <every K-th>`` processes started together, each
   in its own project folder (each loads the source and learns the catalogue response itself, and
-  that load counts in the wall time).
+  that load counts in the wall time);
+- ``processes``: one ``pricing run --stockcodes <all N> --processes K`` (the source loaded once, the
+  stockcodes handed to K worker processes on the one instance).
 
 The most active codes are taken (the ``--top`` rule), which are the largest, so the extrapolation
 to the whole catalogue errs on the slow side: each process's source load plus its share of the
@@ -59,16 +61,18 @@ def start(codes: list[str], source_args: list[str], env_extra: dict[str, str], f
 
 
 def arrangement(
-    name: str, groups: list[list[str]], source_args: list[str], env_extra: dict[str, str]
+    name: str, groups: list[list[str]], source_args: list[str], env_extra: dict[str, str], workers: int = 1
 ) -> dict[str, Any]:
-    """Run every group as its own `pricing run` process, all started together; wall until the last ends."""
+    """Run every group as its own `pricing run` process, all started together; wall until the last ends.
+    ``workers``: the worker processes each `pricing run` runs its stockcodes in (``--processes``)."""
     with tempfile.TemporaryDirectory(prefix=f"catalogue_{name}_") as tmp:
         folders = [Path(tmp) / f"p{i}" for i in range(len(groups))]
         for folder in folders:
             folder.mkdir()
         load = os.getloadavg()
         t0 = time.perf_counter()
-        procs = [start(g, source_args, env_extra, f) for g, f in zip(groups, folders, strict=True)]
+        extra_args = ["--processes", str(workers)] if workers > 1 else []
+        procs = [start(g, [*source_args, *extra_args], env_extra, f) for g, f in zip(groups, folders, strict=True)]
         codes = [p.wait() for p in procs]
         wall = time.perf_counter() - t0
         reports = [json.loads((f / "run.json").read_text()) if (f / "run.json").exists() else {} for f in folders]
@@ -88,6 +92,7 @@ def arrangement(
         outcomes["promoted" if sc["success"] else "held" if held else "failed"] += 1
     return {
         "processes": len(groups),
+        "workers": workers,
         "stockcodes": len(stockcodes),
         "exit_codes": codes,
         "wall_seconds": round(wall, 1),
@@ -111,7 +116,8 @@ def extrapolate(run: dict[str, Any], eligible: int) -> float | None:
     raw = run["raw_transactions_seconds"]["median"] or 0.0
     if not n or per_stockcode is None:
         return None
-    return round((raw + eligible / run["processes"] * per_stockcode) / 60, 1)
+    side_by_side = run["processes"] * run.get("workers", 1)
+    return round((raw + eligible / side_by_side * per_stockcode) / 60, 1)
 
 
 def main() -> None:
@@ -141,6 +147,9 @@ def main() -> None:
         log(f"  side by side: {k} processes")
         runs["side_by_side"] = arrangement("side_by_side", [codes[i::k] for i in range(k)], source_args, env_extra)
         log(f"  {runs['side_by_side']['wall_seconds']} s")
+        log(f"  one command, --processes {k}")
+        runs["processes"] = arrangement("processes", [codes], source_args, env_extra, workers=k)
+        log(f"  {runs['processes']['wall_seconds']} s")
     for run in runs.values():
         run["catalogue_minutes_extrapolated"] = extrapolate(run, eligible)
     result = {

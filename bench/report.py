@@ -868,6 +868,12 @@ def render_serving_latency(report: dict[str, Any]) -> str:
 # --- catalogue_run ------------------------------------------------------------------------------
 
 
+def _arrangement_label(name: str, run: dict[str, Any]) -> str:
+    if run.get("workers", 1) > 1:
+        return f"one command, `--processes {run['workers']}`"
+    return f"{name.replace('_', ' ')} ({run['processes']} process{'es' if run['processes'] > 1 else ''})"
+
+
 def render_catalogue_run(result: dict[str, Any]) -> str:
     runs = result["arrangements"]
     target = 20.0
@@ -877,7 +883,7 @@ def render_catalogue_run(result: dict[str, Any]) -> str:
         outcomes = ", ".join(f"{v} {k}" for k, v in run["outcomes"].items() if v)
         rows.append(
             [
-                f"{name.replace('_', ' ')} ({run['processes']} process{'es' if run['processes'] > 1 else ''})",
+                _arrangement_label(name, run),
                 str(run["stockcodes"]),
                 fmt(run["wall_seconds"], 0, " s"),
                 fmt(run["stockcodes_per_minute"], 2),
