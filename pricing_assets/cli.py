@@ -521,7 +521,7 @@ def _run_side_by_side(
         except KeyboardInterrupt:
             queue.clear()
             for future in running:  # the workers' runs stop at their next step and come back interrupted
-                with contextlib.suppress(Exception):
+                with contextlib.suppress(Exception, KeyboardInterrupt):  # each is recorded before it is raised
                     finished(future.result())
             raise
 
