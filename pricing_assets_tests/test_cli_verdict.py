@@ -63,3 +63,17 @@ def test_held_and_failed_are_told_apart():
 )
 def test_the_decision_cell_is_short(reason, cell):
     assert cell in short_hold(reason) and len(short_hold(reason)) <= 20
+
+
+def test_a_worker_that_died_is_its_stockcode_failing_in_words(capsys):
+    """`--processes`: a worker killed under a stockcode (out of memory, kill -9) fails that stockcode, exit 1."""
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    future: Future = Future()
+    future.set_exception(BrokenProcessPool("A child process terminated abruptly"))
+    outcome = cli._collected(future, "85123A")
+    assert outcome.stockcode == "85123A" and cli._failed(outcome) and not cli._held(outcome)
+    assert "worker process stopped before it finished" in outcome.error and "run it again" in outcome.error
+    assert cli._verdict([outcome], [], "ran", strict=False) == 1
+    assert "1 of 1 stockcode(s) failed: 85123A" in " ".join(capsys.readouterr().err.split())
