@@ -38,6 +38,7 @@ from typing import Any
 from benchlib import QUICK_BUDGET, RESULTS, UCI_DEV, begin, budget_from_env, finish, log, stats, write_json
 from report import render
 
+from pricing_assets import cli
 from pricing_assets.core.sources import load_source
 from pricing_assets.core.stockcodes import eligible_stockcodes, stockcode_history
 from pricing_assets.settings import Settings
@@ -87,9 +88,9 @@ def arrangement(
     raw = [r.get("stages", {}).get("raw_transactions") for r in reports]
     per_stockcode = [sc["seconds"] for sc in stockcodes]
     outcomes = {"promoted": 0, "held": 0, "failed": 0}
-    for sc in stockcodes:
-        held = any(not ok and sc["check_severity"].get(k) != "WARN" for k, ok in sc["checks"].items())
-        outcomes["promoted" if sc["success"] else "held" if held else "failed"] += 1
+    for sc in stockcodes:  # the CLI's own verdict of each (held by a check, failed, or promoted)
+        outcome = cli.StockcodeOutcome(**sc)
+        outcomes["held" if cli._held(outcome) else "failed" if cli._failed(outcome) else "promoted"] += 1
     return {
         "processes": len(groups),
         "workers": workers,

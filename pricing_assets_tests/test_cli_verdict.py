@@ -65,6 +65,18 @@ def test_the_decision_cell_is_short(reason, cell):
     assert cell in short_hold(reason) and len(short_hold(reason)) <= 20
 
 
+def test_every_hold_reason_the_recommendation_gives_has_its_short_label():
+    """The labels key on words of core/recommendation.py's hold reasons: reworded there, this fails."""
+    import inspect
+
+    from pricing_assets.core import recommendation
+
+    source = inspect.getsource(recommendation.recommend)
+    assert source.count("hold_reason = ") - source.count("hold_reason = None") == len(cli._SHORT_HOLDS)
+    for key, _ in cli._SHORT_HOLDS:
+        assert key in source, key
+
+
 def test_a_worker_that_died_is_its_stockcode_failing_in_words(capsys):
     """`--processes`: a worker killed under a stockcode (out of memory, kill -9) fails that stockcode, exit 1."""
     from concurrent.futures import Future

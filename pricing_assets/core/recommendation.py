@@ -129,6 +129,12 @@ def _outcomes_at(mix: ObservedMix, elasticities: np.ndarray, cost: float, prices
     return {"units": units, "revenue": revenue, "margin": revenue - cost * units}
 
 
+def elasticity_draws(elasticity: float, standard_error: float, count: int, seed: int) -> np.ndarray:
+    """``count`` seeded draws of ``N(elasticity, standard_error)``, demand kept falling with price: the
+    same for the recommendation's intervals and its curve's bands, so the two agree."""
+    return np.minimum(np.random.default_rng(seed).normal(elasticity, standard_error, count), -0.05)
+
+
 def _interval(values: np.ndarray) -> list[float]:
     return [float(np.quantile(values, 0.025)), float(np.quantile(values, 0.975))]
 
@@ -176,8 +182,7 @@ def recommend(
     unbounded_above = int(np.argmax(free)) == len(wide) - 1
     capped = not unbounded_above and not (band[0] - 1e-9 <= unconstrained <= band[-1] + 1e-9)
 
-    rng = np.random.default_rng(config.seed)
-    draws = np.minimum(rng.normal(elasticity, standard_error, config.draws), -0.05)
+    draws = elasticity_draws(elasticity, standard_error, config.draws, config.seed)
     at_band = _outcomes_at(mix, draws, unit_cost, band)[config.objective]
     optimal_draws = band[np.argmax(at_band, axis=1)]
     both = _outcomes_at(mix, draws, unit_cost, np.array([current, recommended]))
@@ -266,7 +271,7 @@ def recommendation_curve(
 
     The draws are :func:`recommend`'s for the same ``seed`` and ``draws``, so the bands are those of
     the answer's intervals."""
-    elasticities = np.minimum(np.random.default_rng(seed).normal(elasticity, standard_error, draws), -0.05)
+    elasticities = elasticity_draws(elasticity, standard_error, draws, seed)
     point = _outcomes_at(mix, np.array([elasticity]), unit_cost, prices)
     drawn = _outcomes_at(mix, elasticities, unit_cost, prices)
     frame = pd.DataFrame({"list_price": prices})
