@@ -9,6 +9,7 @@ from dagster_aws.s3 import S3Resource
 
 from .assets.catalogue import catalogue_report
 from .assets.challenger import candidate_no_worse_than_serving, challenger_comparison
+from .assets.demand_forecast import demand_forecast, price_scenario
 from .assets.drift import drift_report, no_feature_drift
 from .assets.evaluation import model_evaluation, shap_explanations
 from .assets.fairness import fairness_report, fairness_within_threshold
@@ -19,9 +20,10 @@ from .assets.price_response import (
     stockcode_price_response,
     weekly_demand,
 )
-from .assets.promotion import price_curve, price_scenario, promoted_model
+from .assets.promotion import price_curve, promoted_model
 from .assets.training import training_splits
 from .assets.transactions import cleaned_transactions, demand_features, raw_transactions
+from .assets.weekly_features import weekly_features
 from .executors import executor_for
 from .io_manager import StoreIOManager
 from .jobs import LINEAGE_JOB, RAW_JOB, REPORT_JOB, build_jobs
@@ -63,9 +65,9 @@ def build_definitions(settings: Settings | None = None, loggers: dict | None = N
             cleaned_transactions,
             weekly_demand,
             stockcode_price_response,
-            list_price_recommendation,
             demand_features,
             drift_report,
+            weekly_features,
             training_splits,
             *model_assets,
             model_evaluation,
@@ -73,6 +75,8 @@ def build_definitions(settings: Settings | None = None, loggers: dict | None = N
             fairness_report,
             challenger_comparison,
             price_scenario,
+            demand_forecast,
+            list_price_recommendation,
             price_curve,
             promoted_model,
             catalogue_report,

@@ -17,12 +17,13 @@ from typing import Any
 from .assets.catalogue import CatalogueReportConfig
 from .assets.challenger import ChallengerGateConfig
 from .assets.common import SettingsConfig
+from .assets.demand_forecast import ForecastConfig
 from .assets.drift import DriftWindowConfig
 from .assets.evaluation import ExplainConfig
 from .assets.fairness import FairnessThresholdConfig
 from .assets.models import MODEL_ASSETS, NetworkTuningConfig, TuningConfig
 from .assets.price_response import CatalogueConfig, RecommendationConfig
-from .assets.promotion import PriceGridConfig, ScenarioConfig
+from .assets.promotion import PriceGridConfig
 from .assets.training import SplitsConfig
 from .assets.transactions import SourceConfig
 from .settings import Settings
@@ -40,7 +41,7 @@ LINEAGE_CONFIGS: dict[str, type[SettingsConfig]] = {
     "shap_explanations": ExplainConfig,
     "fairness_report": FairnessThresholdConfig,
     "challenger_comparison": ChallengerGateConfig,
-    "price_scenario": ScenarioConfig,
+    "demand_forecast": ForecastConfig,
     "price_curve": PriceGridConfig,
 }
 REPORT_CONFIGS: dict[str, type[SettingsConfig]] = {"catalogue_report": CatalogueReportConfig}

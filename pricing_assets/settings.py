@@ -81,12 +81,13 @@ class Settings:
     drift_min_rows: int = 30
     # Challenger gate: the candidate's error on the newest unseen lines against the serving bundle's ----
     challenger_tolerance: float = 0.02  # candidate RMSLE may exceed the serving one by this fraction
-    challenger_min_rows: int = 20  # unseen lines needed to compare (fewer: judged against baselines)
+    challenger_min_rows: int = 8  # unseen weekly rows (4 weeks x 2 price lists) to compare (fewer: baselines)
     # Splits: fractions of rows by time, or cut-off dates when both are set ------------------
     split_train_fraction: float = 0.7
     split_validation_fraction: float = 0.15
     split_train_end: str | None = None
     split_validation_end: str | None = None
+    split_min_rows: int = 4  # weekly rows per split (2 weeks x 2 price lists); fewer is an error that says so
     # Tuning budgets (per model; the time budget is a safety net, see core/tuning.py) ----------
     dfn_trials: int = 10
     dfn_max_epochs: int = 60
@@ -95,10 +96,9 @@ class Settings:
     # Explanations, fairness, pricing -----------------------------------------------------
     shap_background_rows: int = 100
     shap_explain_rows: int = 200
-    fairness_threshold: float = 0.25  # log1p(quantity); blocks only when beyond with 95 % confidence
-    fairness_min_group_rows: int = 20
+    fairness_threshold: float = 0.25  # log1p(weekly units); blocks only when beyond with 95 % confidence
+    fairness_min_group_rows: int = 4  # test weeks of a price list needed for a verdict
     price_bins: int = 50
-    pricing_recent_days: int = 90
     # The list-price recommendation (core/recommendation.py) ---------------------------------
     objective: str = "margin"  # margin | revenue (revenue alone always wants the lowest price allowed)
     guardrail: float = 0.15  # a recommendation moves the list price at most this share either way
@@ -176,6 +176,8 @@ class Settings:
             raise ValueError("PRICING_DRIFT_REFERENCE_DAYS and PRICING_DRIFT_MIN_ROWS must be positive")
         if self.challenger_tolerance < 0 or self.challenger_min_rows < 1:
             raise ValueError("PRICING_CHALLENGER_TOLERANCE must be >= 0 and PRICING_CHALLENGER_MIN_ROWS positive")
+        if self.split_min_rows < 1:
+            raise ValueError("PRICING_SPLIT_MIN_ROWS must be positive (weekly rows per split)")
         if self.drift_window_days < 1 or self.min_history_days < 1 or self.min_history_rows < 1:
             raise ValueError("window and history sizes must be positive")
         if min(self.dfn_trials, self.dfn_max_epochs, self.backup_trials) < 1 or self.tuning_seconds <= 0:

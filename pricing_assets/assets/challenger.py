@@ -1,7 +1,5 @@
 """The challenger comparison of a stockcode and the blocking check ``candidate_no_worse_than_serving``."""
 
-import io
-
 import numpy as np
 import pandas as pd
 from dagster import (
@@ -33,11 +31,11 @@ class ChallengerGateConfig(SettingsConfig):
 
 
 def serving_score(store: ArtifactStore, stock_code: str, test_rows: pd.DataFrame) -> challenger.ServingScore | None:
-    """The bundle serving now, scored on the candidate's test lines; None when nothing is promoted.
+    """The bundle serving now, scored on the candidate's test rows; None when nothing is promoted.
 
-    What the serving model saw ends where its test split began (``data_window`` in its manifest);
-    bundles promoted before that was recorded fall back to the last line of their scenario, the
-    newest line they could have seen.
+    What the serving model saw ends where its test split began (``data_window`` in its manifest).
+    A bundle that cannot score today's weekly rows (one promoted before them) says why, and the
+    candidate is judged against the baselines.
     """
     try:
         loaded = bundle.read_bundle(store, stock_code)
@@ -46,11 +44,11 @@ def serving_score(store: ArtifactStore, stock_code: str, test_rows: pd.DataFrame
     manifest = loaded.manifest
     champion = manifest["champion"]
     window = manifest.get("data_window") or {}
-    if window.get("test_start"):
-        seen_until = pd.Timestamp(window["test_start"])
-    else:
-        scenario = pd.read_parquet(io.BytesIO(loaded.files["scenario.parquet"]))
-        seen_until = pd.Timestamp(scenario["invoice_date"].max()) + pd.Timedelta(seconds=1)
+    if not window.get("test_start"):
+        return challenger.ServingScore(
+            manifest["version"], champion, pd.Timestamp.max, None, "its manifest does not say what data it saw"
+        )
+    seen_until = pd.Timestamp(window["test_start"])
     try:
         model = load_model(champion, loaded.model_files(champion))
         preprocessor = splits.Preprocessor.from_json(loaded.files["preprocessor.json"])
@@ -65,8 +63,8 @@ def serving_score(store: ArtifactStore, stock_code: str, test_rows: pd.DataFrame
     group_name=GROUP,
     code_version=code_version_of(challenger),
     description=(
-        "The candidate champion's RMSLE against the serving bundle's on the newest lines neither "
-        "was trained or selected on (the candidate's test lines after the serving model's own test "
+        "The candidate champion's RMSLE against the serving bundle's on the newest weekly rows neither "
+        "was trained or selected on (the candidate's test rows after the serving model's own test "
         "start), with the baselines' beside them; with no serving bundle to compare, the candidate "
         "against the baselines. Checked by candidate_no_worse_than_serving."
     ),
@@ -117,9 +115,9 @@ def challenger_comparison(
         metadata["serving_version"] = MetadataValue.text(result.serving_version)
     # What the candidate saw ends where its test split begins: the next challenger compares from there.
     data_window = {
-        "train_start": str(training_splits["invoice_date"].min()),
-        "test_start": str(test_rows["invoice_date"].min()),
-        "data_end": str(test_rows["invoice_date"].max()),
+        "train_start": str(training_splits["week"].min()),
+        "test_start": str(test_rows["week"].min()),
+        "data_end": str(test_rows["week"].max()),
     }
     return Output({**result.to_dict(), "data_window": data_window}, metadata=metadata)
 

@@ -21,9 +21,11 @@ from .transactions import GROUP
     group_name=GROUP,
     code_version=code_version_of(evaluation, metrics),
     description=(
-        "Validation and test RMSLE, MAE (on quantity) and MSE (on log1p quantity) of every candidate. "
-        "The champion is the lowest validation RMSLE (test scores are reported, never used to "
-        "choose); the fallback chain orders the others for serving, constant baseline last."
+        "Validation and test RMSLE, MAE and MSE (log1p) of every candidate on the weekly rows per price list, "
+        "and the forecast as a merchandiser reads it: weekly units (both lists, at the list in force), WAPE "
+        "and RMSLE, against the recent-mean and seasonal-naive baselines. The champion is the lowest "
+        "validation RMSLE (test scores are reported, never used to choose); the fallback chain orders the "
+        "others for serving, baselines last."
     ),
 )
 def model_evaluation(
@@ -33,19 +35,26 @@ def model_evaluation(
     lightgbm_model: dict,
     elasticnet_model: dict,
     svr_model: dict,
-    elasticity_baseline: dict,
-    constant_baseline: dict,
+    recent_mean_baseline: dict,
+    seasonal_naive_baseline: dict,
     preprocessor: dict,
     store: ArtifactStoreResource,
 ) -> Output[dict]:
     artifact_store = store.get_store()
     cards = {
         card["kind"]: card
-        for card in (dfn_model, lightgbm_model, elasticnet_model, svr_model, elasticity_baseline, constant_baseline)
+        for card in (
+            dfn_model,
+            lightgbm_model,
+            elasticnet_model,
+            svr_model,
+            recent_mean_baseline,
+            seasonal_naive_baseline,
+        )
     }
     models = {kind: load_candidate(artifact_store, cards[kind]) for kind in MODEL_ASSETS}
     data = splits.design_matrices(training_splits, preprocessor_from(preprocessor), ("validation", "test"))
-    result = evaluation.evaluate_candidates(models, data)
+    result = evaluation.evaluate_candidates(models, data, training_splits)
     report = {**result.to_dict(), "candidates": cards}
     lines = [
         "| model | val RMSLE | val MAE | val MSE log1p | test RMSLE | test MAE | test MSE log1p |",
@@ -58,8 +67,21 @@ def model_evaluation(
             f"| {label} | {v['rmsle']:.4f} | {v['mae']:.3f} | {v['mse_log1p']:.4f} "
             f"| {t['rmsle']:.4f} | {t['mae']:.3f} | {t['mse_log1p']:.4f} |"
         )
+    forecast_lines = [
+        "| model | val WAPE | val RMSLE | test WAPE | test RMSLE |",
+        "|---|---|---|---|---|",
+    ]
+    for kind in [result.champion, *result.fallback_chain]:
+        v, t = result.forecast[kind]["validation"], result.forecast[kind]["test"]
+        label = f"**{kind}** (champion)" if kind == result.champion else kind
+        forecast_lines.append(f"| {label} | {v['wape']:.3f} | {v['rmsle']:.4f} | {t['wape']:.3f} | {t['rmsle']:.4f} |")
     champion_test = result.metrics[result.champion]["test"]
-    context.log.info(f"champion {result.champion}; fallbacks {result.fallback_chain}")
+    champion_forecast = result.forecast[result.champion]["test"]
+    beaten = result.forecast_beats_baselines["test"]
+    context.log.info(
+        f"champion {result.champion}; fallbacks {result.fallback_chain}; test weekly WAPE "
+        f"{champion_forecast['wape']:.3f}, beats {sorted(k for k, ok in beaten.items() if ok) or 'no baseline'}"
+    )
     return Output(
         report,
         metadata={
@@ -69,6 +91,10 @@ def model_evaluation(
             "metric_scale": MetadataValue.text(metrics.SCALE),
             "champion_test_rmsle": MetadataValue.float(champion_test["rmsle"]),
             "champion_test_mae": MetadataValue.float(champion_test["mae"]),
+            "weekly_forecast": MetadataValue.md("\n".join(forecast_lines)),
+            "champion_test_weekly_wape": MetadataValue.float(champion_forecast["wape"]),
+            "champion_test_weekly_rmsle": MetadataValue.float(champion_forecast["rmsle"]),
+            "beats_baselines_on_test": MetadataValue.json(beaten),
         },
     )
 
@@ -124,7 +150,7 @@ def shap_explanations(
         "base_value": result.base_value,
         "explained_rows": len(result.values),
         "importance": importance,
-        "scale": "log1p(quantity)",
+        "scale": "log1p(weekly units)",
         "shap_values": {"key": f"{base}/shap_values.parquet", "sha256": sha256_hex(values)},
         "plot": {"key": f"{base}/importance.png", "sha256": sha256_hex(png)},
     }

@@ -31,9 +31,9 @@ class FairnessThresholdConfig(SettingsConfig):
     group_name=GROUP,
     code_version=code_version_of(fairness),
     description=(
-        "The champion's MSE, MAE, RMSLE and mean prediction per customer group (registered vs guest) "
-        "on the test split, and the excess mean outcome difference between the groups on the "
-        "log1p(quantity) scale, with a 95 % interval from standard errors clustered by customer. "
+        "The champion's MSE, MAE, RMSLE and mean prediction per price list (registered vs guest) "
+        "on the test weeks, and the excess mean outcome difference between the groups on the "
+        "log1p(weekly units) scale, with a 95 % interval from standard errors clustered by week. "
         "Checked by fairness_within_threshold."
     ),
 )
@@ -64,7 +64,7 @@ def fairness_report(
         "passed": MetadataValue.bool(result.passed),
         "reason": MetadataValue.text(result.reason),
         "groups": MetadataValue.md(
-            "| group | rows | customers | MSE log1p | MAE | RMSLE | mean prediction | mean observed |\n"
+            "| group | rows | clusters | MSE log1p | MAE | RMSLE | mean prediction | mean observed |\n"
             "|---|---|---|---|---|---|---|---|\n" + rows
         ),
         "scale": MetadataValue.text(result.scale),

@@ -1,4 +1,4 @@
-"""One asset per candidate model: the tuned network, the tuned backups and the two baselines.
+"""One asset per candidate weekly demand model: the tuned network, the tuned backups and the two baselines.
 
 Each asset sees the train and validation rows only (the test rows are dropped before anything
 else happens), writes its model files to the store, and returns a model card (kind, files with
@@ -42,12 +42,17 @@ MODEL_ASSETS: dict[str, tuple[str, Any, str]] = {
     ),
     "elasticnet": ("elasticnet_model", linear_module, "ElasticNet backup tuned with Optuna; coefficients as JSON."),
     "svr": ("svr_model", svr_module, "RBF support vector regression backup tuned with Optuna; arrays as .npz."),
-    "elasticity_baseline": (
-        "elasticity_baseline",
+    "recent_mean_baseline": (
+        "recent_mean_baseline",
         linear_module,
-        "Baseline: log-log price elasticity, log1p(quantity) = a + b log(price), least squares on train.",
+        "Baseline: next week's units are the mean of the four weeks before (per price list, at the current list).",
     ),
-    "constant_baseline": ("constant_baseline", linear_module, "Baseline: the mean train log1p(quantity)."),
+    "seasonal_naive_baseline": (
+        "seasonal_naive_baseline",
+        linear_module,
+        "Baseline: next week's units are those of the same week a year before, or of last week where the "
+        "history is shorter than a year (per price list, at the current list).",
+    ),
 }
 
 

@@ -6,14 +6,13 @@ every stockcode partition reads it, so the shared work is done once per source l
 stockcode, in the lineage job.
 """
 
-import base64
 import time
 
 import numpy as np
 import pandas as pd
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
-from ..core import price_list, price_response, recommendation, recommendation_inputs, stockcodes
+from ..core import forecast, price_list, price_response, recommendation, recommendation_inputs, stockcodes
 from ..partitions import stockcode_partitions
 from .common import SettingsConfig, code_version_of, setting, table_metadata
 from .transactions import GROUP
@@ -173,15 +172,17 @@ class RecommendationConfig(SettingsConfig):
     description=(
         "The wholesale list price to charge next (core/recommendation.py): the best whole-pence "
         "price for the objective within the guardrail (never below cost for margin), valued with "
-        "the mix of list, band and guest lines the store's policy charges; the interval of the "
-        "optimal price and of the expected change in units, revenue and margin; 'hold' with the "
-        "reason when the gain is not sure; the guest price that follows. A plot in the metadata."
+        "next week's forecast units (demand_forecast) split into the mix of list, band and guest lines "
+        "the store's policy charges; the interval of the optimal price and of the expected change in "
+        "units, revenue and margin (the response's and the forecast's uncertainty); 'hold' with the "
+        "reason when the gain is not sure; the guest price that follows."
     ),
 )
 def list_price_recommendation(
     context: AssetExecutionContext,
     config: RecommendationConfig,
     stockcode_price_response: dict,
+    demand_forecast: dict,
     weekly_demand: pd.DataFrame,
     cleaned_transactions: pd.DataFrame,
 ) -> Output[dict]:
@@ -192,7 +193,11 @@ def list_price_recommendation(
             {"stock_code": stock_code, "hold": True, "hold_reason": reason},
             metadata={"reason": reason, "action": MetadataValue.text("hold"), "hold_reason": reason},
         )
-    mix = recommendation.observed_mix(cleaned_transactions, lists=weekly_demand[["stock_code", "week", "list_price"]])
+    observed = recommendation.observed_mix(
+        cleaned_transactions, lists=weekly_demand[["stock_code", "week", "list_price"]]
+    )
+    expected = forecast.WeeklyForecast.from_dict(demand_forecast)
+    mix = recommendation.mix_at_forecast(observed, expected.registered_units, expected.guest_units)
     costs = recommendation.read_unit_costs(config.costs) if config.costs else {}
     cost, assumed = recommendation.unit_cost_for(stock_code, costs, mix.current_list_price, config.assumed_cost_ratio)
     decision = recommendation.RecommendationConfig(
@@ -202,14 +207,16 @@ def list_price_recommendation(
     # Kept with the answer (and promoted with it), so serving can make it again for another objective,
     # guardrail or cost.
     inputs = recommendation_inputs.RecommendationInputs(
-        mix, response["elasticity"], response["standard_error"], response["own_weight"], cost, assumed, decision
+        mix,
+        response["elasticity"],
+        response["standard_error"],
+        response["own_weight"],
+        cost,
+        assumed,
+        decision,
+        tuple(expected.level_factors),
     )
     answer = inputs.recommend()
-    low, high = answer["guardrail"]
-    curve = recommendation.recommendation_curve(
-        mix, response["elasticity"], response["standard_error"], cost, recommendation.pence_grid(low, high), config.seed
-    )
-    png = recommendation.recommendation_plot(curve, answer, f"{stock_code}: {config.objective}")
     change = answer["expected_change"][config.objective]
     verdict = answer["hold_reason"] or f"{answer['action']}{', capped by the guardrail' if answer['capped'] else ''}"
     context.log.info(
@@ -222,12 +229,7 @@ def list_price_recommendation(
         for name, v in answer["expected_change"].items()
     )
     return Output(
-        {
-            "stock_code": stock_code,
-            **answer,
-            "curve": curve.round(6).to_dict(orient="list"),
-            "inputs": inputs.to_dict(),
-        },
+        {"stock_code": stock_code, **answer, "inputs": inputs.to_dict()},
         metadata={
             "current_list_price": _float(answer["current_list_price"]),
             "recommended_list_price": _float(answer["recommended_list_price"]),
@@ -237,9 +239,9 @@ def list_price_recommendation(
             "objective": MetadataValue.text(config.objective),
             "expected_gain": MetadataValue.float(float(change["mean"])),  # of the move (or the one a hold did not make)
             "unit_cost": MetadataValue.text(f"{cost:.2f}{' (assumed)' if assumed else ''}"),
+            "expected_weekly_units": _float(expected.units),
             "expected_weekly_change": MetadataValue.md(
                 "| measure | expected | 95 % interval |\n|---|---|---|\n" + rows
             ),
-            "plot": MetadataValue.md(f"![recommendation](data:image/png;base64,{base64.b64encode(png).decode()})"),
         },
     )

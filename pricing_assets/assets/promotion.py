@@ -1,5 +1,6 @@
-"""The price curve of the champion and the promoted serving bundle."""
+"""The price curve over list prices and the promoted serving bundle."""
 
+import base64
 import json
 import time
 
@@ -15,27 +16,21 @@ from dagster import (
     asset,
 )
 
-from ..core import bundle, pricing, recommendation_inputs
+from ..core import bundle, pricing, recommendation, recommendation_inputs
 from ..core.stockcodes import validate_stockcode
-from ..core.store import ArtifactNotFoundError, frame_to_parquet, parquet_to_frame
+from ..core.store import frame_to_parquet
 from ..partitions import stockcode_partitions
 from ..resources import ArtifactStoreResource
 from .common import SettingsConfig, code_version_of, setting, table_metadata
-from .models import load_candidate, load_champion
+from .models import load_candidate
 from .training import preprocessor_from
-from .transactions import GROUND_TRUTH_KEY, GROUP
+from .transactions import GROUP
 
 # Everything upstream of promoted_model, for the lineage manifest.
 
 
-class ScenarioConfig(SettingsConfig):
-    """How many recent days of lines the curve reprices (a setting, see common.setting)."""
-
-    recent_days: int = setting("pricing_recent_days")
-
-
 class PriceGridConfig(SettingsConfig):
-    """How many prices the curve's grid has (a setting, see common.setting)."""
+    """How many list prices the curve's grid has (a setting, see common.setting)."""
 
     bins: int = setting("price_bins")
 
@@ -43,76 +38,51 @@ class PriceGridConfig(SettingsConfig):
 @asset(
     partitions_def=stockcode_partitions,
     group_name=GROUP,
-    code_version=code_version_of(pricing),
+    code_version=code_version_of(pricing, recommendation),
     description=(
-        "The stockcode's latest order lines (those of the last recent_days, at least 30, at most 200) "
-        "that price_curve reprices at every grid price; promoted_model bundles them so serving scores "
-        "a requested grid on the same lines."
-    ),
-)
-def price_scenario(config: ScenarioConfig, demand_features: pd.DataFrame) -> Output[pd.DataFrame]:
-    scenario = pricing.scenario_rows(demand_features, config.recent_days)
-    metadata, version = table_metadata(scenario)
-    metadata["recent_days"] = MetadataValue.int(config.recent_days)
-    return Output(scenario, metadata=metadata, data_version=version)
-
-
-@asset(
-    partitions_def=stockcode_partitions,
-    group_name=GROUP,
-    code_version=code_version_of(pricing),
-    description=(
-        "Predicted quantity per order line (with a validation-residual interval) and sales over a "
-        "price grid spanning the prices of price_scenario, every price-derived feature recomputed "
-        "at each grid price; the sales-maximising price and whether it sits on the grid's edge. "
-        "On the synthetic source, the revenue regret against the true optimum."
+        "Expected weekly units, revenue (sales) and margin over a grid of wholesale list prices across the "
+        "guardrail band: next week's forecast (demand_forecast) moved along the stockcode's price response, "
+        "the mix of list, band and guest lines charged by store policy; 95 % bands from the response's and "
+        "the forecast's uncertainty. Demand never rises with the list price. A plot with the current and the "
+        "recommended price, and the recommendation as a table."
     ),
 )
 def price_curve(
-    context: AssetExecutionContext,
-    config: PriceGridConfig,
-    price_scenario: pd.DataFrame,
-    model_evaluation: dict,
-    preprocessor: dict,
-    store: ArtifactStoreResource,
+    context: AssetExecutionContext, config: PriceGridConfig, list_price_recommendation: dict
 ) -> Output[pd.DataFrame]:
     stock_code = validate_stockcode(context.partition_key)
-    artifact_store = store.get_store()
-    champion, model, fitted = load_champion(artifact_store, model_evaluation, preprocessor)
-    scenario = price_scenario
-    prices = pricing.price_grid(scenario, config.bins)
-    curve = pricing.predict_curve(model, fitted, scenario, prices, model_evaluation["residual_quantiles"][champion])
-    summary = curve.summary()
-    metadata, version = table_metadata(curve.curve, time_column="")
+    answer = list_price_recommendation
+    if "inputs" not in answer:
+        raise Failure(
+            f"no price curve for {stock_code}: {answer.get('hold_reason')}; the previous bundle stays in service"
+        )
+    inputs = recommendation_inputs.RecommendationInputs.from_dict(answer["inputs"])
+    low, high = answer["guardrail"]
+    curve = pricing.list_price_curve(inputs, pricing.list_price_grid(low, high, config.bins))
+    objective = str(answer["objective"])
+    png = recommendation.recommendation_plot(
+        curve.rename(columns=pricing.CURVE_TO_RECOMMENDATION), answer, f"{stock_code}: {objective}"
+    )
+    metadata, version = table_metadata(curve, time_column="")
+    verdict = answer["hold_reason"] or f"{answer['action']}{', capped by the guardrail' if answer['capped'] else ''}"
+    table = "\n".join(
+        [
+            "| current list | recommended | decision | optimal price 95 % | guest list |",
+            "|---|---|---|---|---|",
+            f"| {answer['current_list_price']:.2f} | {answer['recommended_list_price']:.2f} | {verdict} "
+            f"| {answer['optimal_list_price_interval'][0]:.2f} to {answer['optimal_list_price_interval'][1]:.2f} "
+            f"| {answer['guest_list_price']:.2f} |",
+        ]
+    )
     metadata.update(
         {
-            "optimal_price": MetadataValue.float(curve.optimal_price),
-            "optimal_sales_per_line": MetadataValue.float(curve.optimal_sales),
-            "optimum_on_edge": MetadataValue.bool(curve.optimum_on_edge),
-            "price_range": MetadataValue.text(f"{summary['price_min']:.2f} to {summary['price_max']:.2f}"),
-            "model": MetadataValue.text(champion),
-            "scenario_rows": MetadataValue.int(len(scenario)),
+            "objective": MetadataValue.text(objective),
+            "price_range": MetadataValue.text(f"{low:.2f} to {high:.2f}"),
+            "recommendation": MetadataValue.md(table),
+            "plot": MetadataValue.md(f"![price curve](data:image/png;base64,{base64.b64encode(png).decode()})"),
         }
     )
-    truth = _ground_truth(artifact_store, stock_code)
-    if truth is not None and "shape" in truth:  # the synthetic source's closed-form curves
-        regret = pricing.revenue_regret(truth["shape"], truth["a"], truth["b"], curve.optimal_price)
-        metadata["true_optimal_price"] = MetadataValue.float(float(truth["optimal_price"]))
-        metadata["revenue_regret"] = MetadataValue.float(regret)
-        context.log.info(f"optimal {curve.optimal_price:.2f} vs true {truth['optimal_price']:.2f}: regret {regret:.2%}")
-    if curve.optimum_on_edge:
-        context.log.warning(f"the optimum {curve.optimal_price:.2f} sits on the edge of the recent price range")
-    return Output(curve.curve, metadata=metadata, data_version=version)
-
-
-def _ground_truth(store, stock_code: str) -> pd.Series | None:
-    """The true demand curve of a synthetic product (None on real data)."""
-    try:
-        truth = parquet_to_frame(store.get_bytes(GROUND_TRUTH_KEY))
-    except ArtifactNotFoundError:
-        return None
-    rows = truth[truth["stock_code"] == stock_code]
-    return rows.iloc[0] if len(rows) else None
+    return Output(curve, metadata=metadata, data_version=version)
 
 
 def _outcome(report: dict) -> dict:
@@ -207,6 +177,8 @@ def promoted_model(
                 "validation": model_evaluation["metrics"][kind]["validation"],
                 "test": model_evaluation["metrics"][kind]["test"],
                 "residual_quantiles": model_evaluation["residual_quantiles"][kind],
+                "validation_residuals": model_evaluation["validation_residuals"][kind],
+                "forecast": model_evaluation["forecast"][kind],
                 "tuning": card["tuning"],
             }
         )
@@ -214,7 +186,8 @@ def promoted_model(
     files["scenario.parquet"] = frame_to_parquet(price_scenario)
     files["price_curve.parquet"] = frame_to_parquet(price_curve)
     files["recommendation.json"] = json.dumps(list_price_recommendation, sort_keys=True, default=float).encode()
-    best = price_curve.loc[price_curve["sales"].idxmax()]
+    # The best list price in the guardrail band for the objective (a hold keeps the current one).
+    optimal = float(list_price_recommendation["best_list_price_in_band"])
     manifest = {
         "created_at": time.time(),
         "champion": champion,
@@ -226,7 +199,8 @@ def promoted_model(
             "bins": len(price_curve),
             "price_min": float(price_curve["unit_price"].min()),
             "price_max": float(price_curve["unit_price"].max()),
-            "optimal_price": float(best["unit_price"]),
+            "optimal_price": optimal,
+            "objective": list_price_recommendation["objective"],
             "interval_quantiles": model_evaluation["interval_quantiles"],
         },
         "checks": checks,
@@ -254,7 +228,7 @@ def promoted_model(
             "version": MetadataValue.text(pointer["version"]),
             "champion": MetadataValue.text(champion),
             "fallback_chain": MetadataValue.json(model_evaluation["fallback_chain"]),
-            "optimal_price": MetadataValue.float(float(best["unit_price"])),
+            "optimal_price": MetadataValue.float(optimal),
             "manifest": MetadataValue.path(artifact_store.uri(pointer["manifest_key"])),
             "manifest_sha256": MetadataValue.text(pointer["manifest_sha256"]),
         },

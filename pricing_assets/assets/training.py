@@ -1,4 +1,4 @@
-"""Chronological splits of a stockcode's features, and the preprocessor fit on its train rows.
+"""Chronological splits of a stockcode's weekly rows, and the preprocessor fit on its train rows.
 
 One step, two assets: the preprocessor is fit on the rows this step splits off as train, so it is
 made here, and every asset that needs it takes it as an input (a graph edge through the IO
@@ -25,6 +25,7 @@ class SplitsConfig(SettingsConfig):
     validation_fraction: float = setting("split_validation_fraction")
     train_end: str | None = setting("split_train_end")
     validation_end: str | None = setting("split_validation_end")
+    min_rows_per_split: int = setting("split_min_rows")
 
 
 def preprocessor_from(value: dict) -> splits.Preprocessor:
@@ -39,8 +40,9 @@ def preprocessor_from(value: dict) -> splits.Preprocessor:
         "training_splits": AssetOut(
             code_version=code_version_of(splits),
             description=(
-                "Chronological train / validation / test split of the stockcode's demand features (a "
-                "'split' column), after its drift check passed."
+                "Chronological train / validation / test split of the stockcode's weekly rows per price list "
+                "(weekly_features, a 'split' column; a week's rows never straddle a boundary), after its drift "
+                "check passed."
             ),
         ),
         "preprocessor": AssetOut(
@@ -56,17 +58,17 @@ def preprocessor_from(value: dict) -> splits.Preprocessor:
 def training_splits(
     context: AssetExecutionContext,
     config: SplitsConfig,
-    demand_features: pd.DataFrame,
+    weekly_features: pd.DataFrame,
 ) -> Iterator[Output]:
     cfg = splits.SplitConfig(**config.model_dump())
-    frame = splits.split_chronologically(demand_features, cfg)
+    frame = splits.split_chronologically(weekly_features, cfg)
     preprocessor = splits.Preprocessor.fit(frame[frame[splits.SPLIT_COLUMN] == "train"])
     data = preprocessor.to_json()
-    metadata, _ = table_metadata(frame)
+    metadata, _ = table_metadata(frame, time_column="week")
     for name in splits.SPLITS:
         rows = frame[frame[splits.SPLIT_COLUMN] == name]
         metadata[f"{name}_rows"] = MetadataValue.int(len(rows))
-        metadata[f"{name}_dates"] = MetadataValue.text(f"{rows['invoice_date'].min()} to {rows['invoice_date'].max()}")
+        metadata[f"{name}_weeks"] = MetadataValue.text(f"{rows['week'].min().date()} to {rows['week'].max().date()}")
     yield Output(frame, "training_splits", metadata=metadata, data_version=DataVersion(frame_content_hash(frame)))
     yield Output(
         preprocessor.to_dict(),

@@ -1,20 +1,19 @@
 """The challenger gate: is the candidate's demand forecast at least as good as what serves now?
 
 The candidate (the champion of this run) and the serving bundle's champion are scored on the
-same lines: the newest lines that *neither* of them was fitted or selected on. The candidate
+same rows: the newest weekly rows that *neither* of them was fitted or selected on. The candidate
 never saw its own test split; the serving bundle never saw anything from its own test split's
 first line onwards (``data_window.test_start`` in its manifest). So the window is the
-candidate's test lines from the later of the two test starts. Both are scored by RMSLE of the
-quantity per order line, the project's declared metric (``core/metrics.py``).
+candidate's test rows from the later of the two test starts. Both are scored by RMSLE of a price
+list's weekly units, the project's declared metric (``core/metrics.py``).
 
 The candidate passes when its error is no worse than the serving bundle's times
 ``1 + tolerance`` (``PRICING_CHALLENGER_TOLERANCE``; a little slack so that two equally good
 models do not block each other on noise). When there is nothing to compare with (the first
 promotion of a stockcode, a serving bundle that cannot score today's features, or fewer than
-``min_rows`` lines unseen by both), the candidate passes only if it is no worse than every
-baseline (elasticity and constant) on its test split, by the same rule and tolerance: a tuned
-model that merely ties the log-log baseline (on the synthetic source with the tests' small
-budgets it lands within 1-2 % of it) is not refused on noise, one clearly worse is. A failure
+``min_rows`` rows unseen by both), the candidate passes only if it is no worse than every
+baseline (recent mean and seasonal naive) on its test split, by the same rule and tolerance: a
+tuned model that merely ties a baseline is not refused on noise, one clearly worse is. A failure
 blocks promotion and the serving bundle keeps serving.
 
 Why not refit on everything before promotion: the model that would then serve is not the one
@@ -33,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .metrics import SELECTION_METRIC, regression_metrics
+from .weekly_features import TIME_COLUMN
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class ChallengerConfig:
 
 @dataclass(frozen=True)
 class ServingScore:
-    """The serving bundle's champion scored on the candidate's test lines (``None`` predictions: cannot)."""
+    """The serving bundle's champion scored on the candidate's test rows (``None`` predictions: cannot)."""
 
     version: str
     champion: str
@@ -96,8 +96,8 @@ def challenge(
     serving: ServingScore | None,
     cfg: ChallengerConfig,
 ) -> ChallengerResult:
-    """Compare on the candidate's test lines; every prediction array is aligned with ``test_rows``."""
-    times = test_rows["invoice_date"].reset_index(drop=True)
+    """Compare on the candidate's test rows; every prediction array is aligned with ``test_rows``."""
+    times = test_rows[TIME_COLUMN].reset_index(drop=True)
     y = np.asarray(y_true_log, dtype=float)
     notes: list[str] = []
     if serving is not None and serving.predictions is not None:
@@ -110,7 +110,7 @@ def challenge(
             passed = cand <= limit
             reason = (
                 f"candidate {candidate} RMSLE {cand:.4f} vs serving {serving.champion} ({serving.version}) "
-                f"{serv:.4f} on {int(unseen.sum())} lines neither was trained or selected on "
+                f"{serv:.4f} on {int(unseen.sum())} weekly rows neither was trained or selected on "
                 f"({_span(times[unseen])[0][:10]} to {_span(times[unseen])[1][:10]}): "
                 + (
                     f"no worse than serving within {cfg.tolerance:.0%}, promotes"
@@ -133,7 +133,7 @@ def challenge(
                 cfg.tolerance,
             )
         notes.append(
-            f"only {int(unseen.sum())} test lines are newer than what serving bundle {serving.version} saw "
+            f"only {int(unseen.sum())} test rows are newer than what serving bundle {serving.version} saw "
             f"(need {cfg.min_rows}); judged against the baselines instead"
         )
     elif serving is not None:
@@ -153,7 +153,7 @@ def challenge(
         worse = ", ".join(k for k, ok in beaten.items() if not ok)
         verdict = f"is worse than {worse} by more than {cfg.tolerance:.0%}, blocks"
     reason = (
-        f"{notes[-1]}: candidate {candidate} RMSLE {cand:.4f} on its {len(y)} test lines vs baselines "
+        f"{notes[-1]}: candidate {candidate} RMSLE {cand:.4f} on its {len(y)} test rows vs baselines "
         f"({shown}) {verdict}"
     )
     return ChallengerResult(

@@ -1,5 +1,10 @@
 """Score every candidate on one scale, choose the champion on validation, order the fallbacks.
 
+Two scales: the model's own (log1p of a price list's weekly units, per row: RMSLE, MAE, MSE),
+on which the champion is chosen, and the forecast a merchandiser reads (units per week, both
+lists, at the list in force: WAPE and RMSLE, ``core/forecast.py``), on which the champion is
+compared with the recent-mean and seasonal-naive baselines.
+
 The champion is the tuned model (network, LightGBM, ElasticNet, SVR) with the lowest validation
 RMSLE; test scores are reported beside it but never used to choose. The baselines are there to
 be beaten, not promoted: they only become champion if every tuned model failed. Whether the
@@ -15,10 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from . import forecast
 from .metrics import SCALE, SELECTION_METRIC, regression_metrics
 from .models import BASELINES, DemandModel
-from .splits import DesignMatrices
+from .splits import SPLIT_COLUMN, DesignMatrices
 
 INTERVAL_QUANTILES = (0.1, 0.9)
 
@@ -30,6 +37,9 @@ class Evaluation:
     fallback_chain: list[str]
     residual_quantiles: dict[str, list[float]]  # kind -> validation residual quantiles (log1p)
     beats_baselines: dict[str, dict[str, bool]]  # split -> baseline -> champion scores lower
+    validation_residuals: dict[str, list[float]]  # kind -> log1p residuals on validation (the forecast's smearing)
+    forecast: dict[str, dict[str, dict[str, float]]]  # kind -> split -> weekly-units WAPE, RMSLE, weeks
+    forecast_beats_baselines: dict[str, dict[str, bool]]  # split -> baseline -> champion's weekly WAPE lower
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -42,20 +52,30 @@ class Evaluation:
             "fallback_chain": self.fallback_chain,
             "residual_quantiles": self.residual_quantiles,
             "beats_baselines": self.beats_baselines,
+            "validation_residuals": self.validation_residuals,
+            "forecast_scale": "units per week, both price lists, at the list in force",
+            "forecast": self.forecast,
+            "forecast_beats_baselines": self.forecast_beats_baselines,
         }
 
 
-def evaluate_candidates(models: dict[str, DemandModel], data: DesignMatrices) -> Evaluation:
-    """``data`` holds validation and test; only validation decides the ranking."""
+def evaluate_candidates(models: dict[str, DemandModel], data: DesignMatrices, rows: pd.DataFrame) -> Evaluation:
+    """``data`` holds validation and test, ``rows`` the split weekly rows they came from (in the same
+    order within a split); only validation decides the ranking."""
     metrics: dict[str, dict[str, dict[str, float]]] = {}
     quantiles: dict[str, list[float]] = {}
+    residuals_by_kind: dict[str, list[float]] = {}
+    weekly: dict[str, dict[str, dict[str, float]]] = {}
     for kind, model in models.items():
-        metrics[kind] = {}
+        metrics[kind], weekly[kind] = {}, {}
         for split in ("validation", "test"):
-            metrics[kind][split] = regression_metrics(data.y[split], model.predict_log(data.x[split]))
+            predicted = model.predict_log(data.x[split])
+            metrics[kind][split] = regression_metrics(data.y[split], predicted)
+            weekly[kind][split] = forecast.accuracy(rows[rows[SPLIT_COLUMN] == split], predicted)
         residuals = data.y["validation"] - np.clip(model.predict_log(data.x["validation"]), 0.0, None)
         finite = residuals[np.isfinite(residuals)]
         quantiles[kind] = [float(q) for q in np.quantile(finite, INTERVAL_QUANTILES)] if finite.size else [0.0, 0.0]
+        residuals_by_kind[kind] = [round(float(r), 6) for r in finite]
     order = list(models)  # insertion order breaks ties
 
     def ranked(kinds: list[str]) -> list[str]:
@@ -76,4 +96,12 @@ def evaluate_candidates(models: dict[str, DemandModel], data: DesignMatrices) ->
         }
         for split in ("validation", "test")
     }
-    return Evaluation(metrics, champion, chain[1:], quantiles, beats)
+    beats_forecast = {
+        split: {
+            b: weekly[champion][split]["wape"] < weekly[b][split]["wape"]
+            for b in BASELINES
+            if b in models and b != champion
+        }
+        for split in ("validation", "test")
+    }
+    return Evaluation(metrics, champion, chain[1:], quantiles, beats, residuals_by_kind, weekly, beats_forecast)

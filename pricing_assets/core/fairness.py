@@ -1,9 +1,10 @@
 """Does the champion serve registered and guest customers equally well, and how sure are we?
 
-Per group (``customer_type``: registered or guest) on the held-out test split: rows, customers,
-MSE on the log1p scale, MAE on quantity, RMSLE, mean predicted and mean observed quantity.
+Per group (``customer_type``: the registered price list or the guest one) on the held-out test
+split of weekly rows: rows, clusters, MSE on the log1p scale, MAE on units, RMSLE, mean predicted
+and mean observed weekly units.
 
-The checked figure, on the declared scale log1p(quantity):
+The checked figure, on the declared scale log1p(weekly units):
 
     excess_outcome_difference = (mean predicted, registered - mean predicted, guest)
                               - (mean observed,  registered - mean observed,  guest)
@@ -13,12 +14,12 @@ outcomes than the data shows, which equals the difference of the groups' mean re
 mean outcome difference is reported too, but not checked on its own: guests of an online
 wholesaler really do buy in smaller quantities, and a model that learns so is not unfair.
 
-Honest uncertainty. Customers re-order: a registered customer's lines share that customer's
-habits, so their residuals move together and n lines carry less than n lines' worth of
-evidence. The standard error is therefore clustered by customer (registered lines by
-``customer_id``; a guest checkout is an unknown customer, so guest lines cluster by invoice),
-with the usual G/(G-1) small-sample factor. The line-by-line (iid) standard error is reported
-beside it to show how much it understated the noise.
+Honest uncertainty. Rows that share a source of error move together and n of them carry less
+than n rows' worth of evidence, so the standard error is clustered, with the usual G/(G-1)
+small-sample factor: weekly rows by week (one row per week and list, so each week is its own
+cluster within a group); order lines, where a frame of them is judged, by customer (registered
+lines by ``customer_id``; a guest checkout is an unknown customer, so guest lines cluster by
+invoice). The row-by-row (iid) standard error is reported beside it.
 
 The verdict uses the interval, at a stated confidence (95 %, two-sided):
 
@@ -46,7 +47,7 @@ from .metrics import regression_metrics, to_quantity
 
 GROUP_COLUMN = "customer_type"
 GROUPS = ("registered", "guest")
-SCALE = "log1p(quantity)"
+SCALE = "log1p(weekly units)"
 CONFIDENCE = 0.95  # two-sided; the verdict's "with confidence"
 VERDICTS = ("within", "inconclusive", "beyond", "too_few_rows")
 BLOCKING_VERDICTS = ("beyond",)
@@ -84,7 +85,10 @@ class FairnessResult:
 
 
 def customer_clusters(test_rows: pd.DataFrame) -> np.ndarray:
-    """One label per line naming the customer it came from: the customer id, or the guest's invoice."""
+    """One label per row naming its cluster: its week for weekly rows; for order lines the customer id,
+    or the guest's invoice."""
+    if "week" in test_rows.columns and "customer_id" not in test_rows.columns:
+        return ("week:" + test_rows["week"].astype(str)).to_numpy().astype(str)
     missing = [c for c in ("customer_id", "invoice_no") if c not in test_rows.columns]
     if missing:
         raise ValueError(f"fairness needs {missing} to cluster lines by customer")
@@ -172,7 +176,7 @@ def fairness_report(
     reason = (
         f"excess outcome difference {excess:+.3f}, {CONFIDENCE:.0%} interval [{interval[0]:+.3f}, "
         f"{interval[1]:+.3f}] ({SCALE}, standard error {standard_error:.3f} clustered over "
-        f"{reg['customers']} registered customers and {guest['customers']} guest checkouts), is "
+        f"{reg['customers']} registered and {guest['customers']} guest clusters), is "
         f"{words[verdict]} (predicted gap {predicted_gap:+.3f}, observed gap {observed_gap:+.3f})"
     )
     return FairnessResult(

@@ -1,10 +1,10 @@
 """The one declared metric scale used everywhere models are compared.
 
-Models predict ``log1p(quantity)`` of an order line. Every score is computed from that
-prediction and the true log1p quantity:
+Models predict ``log1p`` of a price list's weekly units (at the reference list price, see
+``weekly_features``). Every score is computed from that prediction and the true log1p units:
 
-- ``rmsle``: root mean squared log error of the quantity, ``sqrt(mean((log1p q̂ - log1p q)^2))``;
-- ``mae``: mean absolute error of the quantity itself (units per order line);
+- ``rmsle``: root mean squared log error of the units, ``sqrt(mean((log1p q̂ - log1p q)^2))``;
+- ``mae``: mean absolute error of the units themselves (per week and price list);
 - ``mse_log1p``: mean squared error on the log1p scale (the training loss).
 
 The champion is the lowest validation ``rmsle``.
@@ -16,7 +16,7 @@ import numpy as np
 
 METRICS = ("rmsle", "mae", "mse_log1p")
 SELECTION_METRIC = "rmsle"
-SCALE = "log1p(quantity) per order line; mae in units of quantity"
+SCALE = "log1p(weekly units) per week and price list; mae in units"
 
 
 def to_quantity(log1p_quantity: np.ndarray) -> np.ndarray:

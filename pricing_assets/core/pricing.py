@@ -1,137 +1,105 @@
-"""Price curves: predicted quantity and sales over a price grid, and the sales-maximising price.
+"""Price curves over wholesale list prices: expected weekly units, revenue and margin, with bands.
 
-The grid is scored on the stockcode's own recent order lines (the "scenario"): every line is
-repriced at each grid price, every price-derived feature is recomputed from that price and the
-line's own history statistics (past maximum, 28-day median), and the predicted quantities are
-averaged. Sales are price times expected quantity per order line. The interval comes from the
-model's validation residual quantiles on the log1p scale.
+A curve is next week's forecast units per price list (``core/forecast.py``) moved along the
+stockcode's price response: units at list price ``p`` are the forecast at the current list times
+``(p / current) ** elasticity``, charged as the store's policy charges each kind of line (the
+list, the band discount, the guest list; ``core/recommendation.py``). So demand never rises with
+the own list price, whichever model made the forecast, and the curve is smooth. The bands are the
+2.5 % and 97.5 % quantiles over draws of the elasticity, each paired with a draw of the forecast
+level: the uncertainty of the response and of the forecast, not only the model's residuals.
 
-The optimum of a grid is only trustworthy inside it: when it sits on the first or last grid
-price, the true optimum may lie beyond the prices this product was ever sold at, and the curve
-says so (``optimum_on_edge``).
+Serving makes the same curve in two ways: from the promoted recommendation's inputs (the
+champion's forecast, :func:`list_price_curve`), or by forecasting the bundled week again with a
+model of the bundle (:func:`predict_curve`), which is how a fallback model answers when the
+champion cannot.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
-from .features import HISTORY_STATS, PRICE_FEATURES, price_derived_features
-from .metrics import to_quantity
+from .forecast import forecast_next_week
 from .models import DemandModel
+from .recommendation import mix_at_forecast
+from .recommendation_inputs import RecommendationInputs
 from .splits import Preprocessor
-from .synthetic import expected_quantity
-from .synthetic import optimal_price as true_optimal_price
 
-MAX_SCENARIO_ROWS = 200
-MIN_SCENARIO_ROWS = 30
 MAX_BINS = 1000
+# The curve's columns: unit_price is a wholesale list price; quantity is expected weekly units (all lines),
+# sales the weekly revenue they pay, margin that less the unit cost of every unit.
+CURVE_COLUMNS = (
+    "unit_price",
+    "quantity",
+    "quantity_low",
+    "quantity_high",
+    "sales",
+    "sales_low",
+    "sales_high",
+    "margin",
+    "margin_low",
+    "margin_high",
+)
+# recommendation_curve's column -> the curve's (and back, for the recommendation's plot).
+FROM_RECOMMENDATION = {
+    "list_price": "unit_price",
+    **{f"units{end}": f"quantity{end}" for end in ("", "_low", "_high")},
+    **{f"revenue{end}": f"sales{end}" for end in ("", "_low", "_high")},
+}
+CURVE_TO_RECOMMENDATION = {new: old for old, new in FROM_RECOMMENDATION.items()}
 
 
 @dataclass(frozen=True)
 class PriceCurve:
-    curve: pd.DataFrame  # unit_price, quantity, quantity_low, quantity_high, sales, sales_low, sales_high
-    optimal_price: float
-    optimal_sales: float
-    optimum_on_edge: bool
+    curve: pd.DataFrame  # CURVE_COLUMNS
+    model: str  # the model whose forecast the curve moves along the response
 
     def summary(self) -> dict[str, object]:
         return {
-            "optimal_price": self.optimal_price,
-            "optimal_sales": self.optimal_sales,
-            "optimum_on_edge": self.optimum_on_edge,
             "price_min": float(self.curve["unit_price"].iloc[0]),
             "price_max": float(self.curve["unit_price"].iloc[-1]),
             "bins": len(self.curve),
         }
 
 
-def scenario_rows(features: pd.DataFrame, recent_days: int) -> pd.DataFrame:
-    """The latest order lines: those of the last ``recent_days``, at least 30, at most 200."""
-    ordered = features.sort_values(["invoice_date", "invoice_no"], kind="mergesort")
-    cutoff = ordered["invoice_date"].max() - pd.Timedelta(days=recent_days)
-    recent = ordered[ordered["invoice_date"] > cutoff]
-    if len(recent) < MIN_SCENARIO_ROWS:
-        recent = ordered.tail(MIN_SCENARIO_ROWS)
-    return recent.tail(MAX_SCENARIO_ROWS).reset_index(drop=True)
-
-
-def price_grid(scenario: pd.DataFrame, bins: int) -> np.ndarray:
-    """Evenly spaced prices over the range the product was recently sold at."""
+def list_price_grid(low: float, high: float, bins: int) -> np.ndarray:
+    """``bins`` evenly spaced list prices from ``low`` to ``high``."""
     if not 2 <= bins <= MAX_BINS:
         raise ValueError(f"a price grid needs between 2 and {MAX_BINS} bins, got {bins}")
-    low, high = float(scenario["unit_price"].min()), float(scenario["unit_price"].max())
-    if not np.isfinite([low, high]).all() or low <= 0:
-        raise ValueError(f"recent prices must be positive and finite, got {low} to {high}")
+    if not (np.isfinite([low, high]).all() and 0 < low <= high):
+        raise ValueError(f"list prices must be positive, finite and in order, got {low} to {high}")
     if high - low < 1e-9:  # one price only: look 10 % either side rather than at a single point
         low, high = low * 0.9, high * 1.1
     return np.linspace(low, high, bins)
 
 
-def grid_matrix(
-    preprocessor: Preprocessor, scenario: pd.DataFrame, prices: np.ndarray, base: np.ndarray | None = None
-) -> np.ndarray:
-    """``len(prices) * len(scenario)`` model rows: each scenario line repriced at each grid price.
+def _check_prices(prices: np.ndarray) -> np.ndarray:
+    prices = np.asarray(prices, dtype=float)
+    if prices.ndim != 1 or len(prices) < 2 or not np.all(np.diff(prices) > 0) or prices[0] <= 0:
+        raise ValueError("prices must be an increasing array of at least two positive values")
+    return prices
 
-    The scenario is preprocessed once (``base``, which a server can keep between requests);
-    only the price-derived columns are recomputed per price.
-    """
-    base = preprocessor.transform(scenario) if base is None else base
-    n, m = len(scenario), len(prices)
-    matrix = np.tile(base, (m, 1))
-    history = {name: np.tile(scenario[name].to_numpy(dtype=float), m) for name in HISTORY_STATS}
-    derived = price_derived_features(np.repeat(prices, n), history["past_max_price"], history["past_median_price_28d"])
-    for name in PRICE_FEATURES:
-        column = preprocessor.numeric.index(name)
-        mean, scale = preprocessor.means[column], preprocessor.scales[column]
-        matrix[:, column] = (derived[name] - mean) / scale
-    return matrix
+
+def list_price_curve(inputs: RecommendationInputs, prices: np.ndarray, unit_cost: float | None = None) -> pd.DataFrame:
+    """The curve of ``inputs`` (a recommendation's, its forecast included) over ``prices``."""
+    frame = inputs.curve(_check_prices(prices), unit_cost)
+    return frame.rename(columns=FROM_RECOMMENDATION)[list(CURVE_COLUMNS)]
 
 
 def predict_curve(
     model: DemandModel,
     preprocessor: Preprocessor,
     scenario: pd.DataFrame,
+    inputs: RecommendationInputs,
+    residuals: list[float],
     prices: np.ndarray,
-    residual_quantiles: tuple[float, float] | list[float],
-    base: np.ndarray | None = None,
+    unit_cost: float | None = None,
 ) -> PriceCurve:
-    prices = np.asarray(prices, dtype=float)
-    if prices.ndim != 1 or len(prices) < 2 or not np.all(np.diff(prices) > 0) or prices[0] <= 0:
-        raise ValueError("prices must be an increasing array of at least two positive values")
-    predicted = np.asarray(model.predict_log(grid_matrix(preprocessor, scenario, prices, base)), dtype=float)
-    if not np.isfinite(predicted).all():
-        raise FloatingPointError(f"{model.kind} predicted non-finite quantities on the price grid")
-    predicted = predicted.reshape(len(prices), len(scenario))
-    low_q, high_q = residual_quantiles
-    quantity = to_quantity(predicted).mean(axis=1)
-    quantity_low = to_quantity(predicted + low_q).mean(axis=1)
-    quantity_high = to_quantity(predicted + high_q).mean(axis=1)
-    curve = pd.DataFrame(
-        {
-            "unit_price": prices,
-            "quantity": quantity,
-            "quantity_low": quantity_low,
-            "quantity_high": quantity_high,
-            "sales": prices * quantity,
-            "sales_low": prices * quantity_low,
-            "sales_high": prices * quantity_high,
-        }
-    )
-    best = int(np.argmax(curve["sales"].to_numpy()))
-    return PriceCurve(
-        curve,
-        float(prices[best]),
-        float(curve["sales"].iloc[best]),
-        best in (0, len(prices) - 1),
-    )
-
-
-def revenue_regret(shape: str, a: float, b: float, recommended_price: float) -> float:
-    """Share of the best achievable expected sales lost by charging ``recommended_price``."""
-    best_price = true_optimal_price(shape, a, b)
-    best = best_price * float(expected_quantity(shape, a, b, best_price))
-    achieved = recommended_price * float(expected_quantity(shape, a, b, recommended_price))
-    return float(max(0.0, 1.0 - achieved / best))
+    """The curve with ``model``'s own forecast of the bundled week (``scenario``) in place of the champion's."""
+    prices = _check_prices(prices)
+    forecast = forecast_next_week(model, preprocessor, scenario, residuals, inputs.config.seed)
+    mix = mix_at_forecast(inputs.mix, forecast.registered_units, forecast.guest_units)
+    again = replace(inputs, mix=mix, level_factors=tuple(forecast.level_factors))
+    return PriceCurve(list_price_curve(again, prices, unit_cost), model.kind)

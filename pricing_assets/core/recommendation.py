@@ -6,15 +6,19 @@ the list). Margin and revenue at a new list price are the sum over the three, ea
 price; a formula that treats every unit as sold at the list (``cost x e / (1 + e)``) misprices
 every product whose bulk or guest share is not negligible.
 
-The demand at list price ``L'`` is the recent weekly units of each kind of line scaled by
+The demand at list price ``L'`` is next week's expected units of each kind of line scaled by
 ``(L' / L) ** elasticity`` (``L`` the current list), so predicted units fall as the list rises
 whatever the estimate (the elasticity is negative by construction, see ``price_response``).
-The recommendation is the best list price in whole pence within the setting's band.
+Next week's units come from the champion weekly model's forecast per price list
+(``core/forecast.py``, :func:`mix_at_forecast`), split between list and band lines as the recent
+weeks were; without a forecast, the recent weeks' units. The intervals carry both uncertainties:
+the elasticity's draws, each paired with a draw of the forecast level. The recommendation is the
+best list price in whole pence within the setting's band.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -72,6 +76,19 @@ def observed_mix(lines: pd.DataFrame, weeks: int = MIX_WEEKS, lists: pd.DataFram
     )
 
 
+def mix_at_forecast(mix: ObservedMix, registered_units: float, guest_units: float) -> ObservedMix:
+    """The mix with next week's forecast units per price list: registered units split between list and band
+    lines as in the recent weeks (all at the list when none were recent), guest units as forecast."""
+    registered = mix.regular_units + mix.band_units
+    band_share = mix.band_units / registered if registered > 0 else 0.0
+    return replace(
+        mix,
+        regular_units=float(registered_units) * (1 - band_share),
+        band_units=float(registered_units) * band_share,
+        guest_units=float(guest_units),
+    )
+
+
 def expected_outcomes(mix: ObservedMix, elasticity: float, unit_cost: float, prices: np.ndarray) -> pd.DataFrame:
     """Expected weekly units, revenue and margin at each list price, the mix charged by store policy."""
     prices = np.asarray(prices, dtype=float)
@@ -120,9 +137,15 @@ class RecommendationConfig:
     seed: int = 7
 
 
-def _outcomes_at(mix: ObservedMix, elasticities: np.ndarray, cost: float, prices: np.ndarray) -> dict[str, np.ndarray]:
-    """Units, revenue and margin for every (elasticity draw, price): arrays of shape (draws, prices)."""
+def _outcomes_at(
+    mix: ObservedMix, elasticities: np.ndarray, cost: float, prices: np.ndarray, levels: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Units, revenue and margin for every (elasticity draw, price): arrays of shape (draws, prices).
+
+    ``levels`` (one per draw) multiply the demand level: the forecast's uncertainty beside the response's."""
     scale = (prices[None, :] / mix.current_list_price) ** elasticities[:, None]
+    if levels is not None:
+        scale = scale * np.asarray(levels, dtype=float)[:, None]
     paid = mix.regular_units + mix.band_units * mix.band_ratio + mix.guest_units * mix.guest_ratio
     units = mix.units * scale
     revenue = prices[None, :] * paid * scale
@@ -133,6 +156,13 @@ def elasticity_draws(elasticity: float, standard_error: float, count: int, seed:
     """``count`` seeded draws of ``N(elasticity, standard_error)``, demand kept falling with price: the
     same for the recommendation's intervals and its curve's bands, so the two agree."""
     return np.minimum(np.random.default_rng(seed).normal(elasticity, standard_error, count), -0.05)
+
+
+def level_draws(level_factors: list[float] | np.ndarray | None, count: int, seed: int) -> np.ndarray | None:
+    """``count`` seeded draws of the forecast level (None without a forecast: the level is taken as known)."""
+    if level_factors is None or len(level_factors) == 0:
+        return None
+    return np.random.default_rng(seed + 1).choice(np.asarray(level_factors, dtype=float), size=count)
 
 
 def _interval(values: np.ndarray) -> list[float]:
@@ -147,14 +177,16 @@ def recommend(
     unit_cost: float,
     cost_assumed: bool,
     config: RecommendationConfig,
+    level_factors: list[float] | np.ndarray | None = None,
 ) -> dict[str, object]:
     """The list price to charge next, with its effect, its uncertainty, and when not to move.
 
     The best price (whole pence) for the point elasticity within the guardrail band (and, for
     margin, never below cost); ``capped`` when the best price without the band lies beyond it.
     Intervals come from elasticity draws ``N(elasticity, standard_error)`` (demand kept falling
-    with price): the optimal price per draw, and the change in units, revenue and margin at the
-    recommended price against the current one. The answer is "hold the current price" when the
+    with price), each paired with a draw of the forecast level (``level_factors``): the optimal price
+    per draw, and the change in units, revenue and margin at the recommended price against the
+    current one. The answer is "hold the current price" when the
     objective's gain interval includes zero, when the product's own evidence is below
     ``min_own_weight``, or when the estimate has no interior optimum; the reason says which.
     """
@@ -183,9 +215,10 @@ def recommend(
     capped = not unbounded_above and not (band[0] - 1e-9 <= unconstrained <= band[-1] + 1e-9)
 
     draws = elasticity_draws(elasticity, standard_error, config.draws, config.seed)
+    levels = level_draws(level_factors, config.draws, config.seed)
     at_band = _outcomes_at(mix, draws, unit_cost, band)[config.objective]
     optimal_draws = band[np.argmax(at_band, axis=1)]
-    both = _outcomes_at(mix, draws, unit_cost, np.array([current, recommended]))
+    both = _outcomes_at(mix, draws, unit_cost, np.array([current, recommended]), levels)
     change = {name: values[:, 1] - values[:, 0] for name, values in both.items()}
     gain = change[config.objective]
 
@@ -266,14 +299,16 @@ def recommendation_curve(
     prices: np.ndarray,
     seed: int,
     draws: int = 400,
+    level_factors: list[float] | np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Expected weekly units, revenue and margin over ``prices``, with 95 % bands from the elasticity's uncertainty.
+    """Expected weekly units, revenue and margin over ``prices``, with 95 % bands from the uncertainty of the
+    elasticity and of the forecast level.
 
     The draws are :func:`recommend`'s for the same ``seed`` and ``draws``, so the bands are those of
     the answer's intervals."""
     elasticities = elasticity_draws(elasticity, standard_error, draws, seed)
     point = _outcomes_at(mix, np.array([elasticity]), unit_cost, prices)
-    drawn = _outcomes_at(mix, elasticities, unit_cost, prices)
+    drawn = _outcomes_at(mix, elasticities, unit_cost, prices, level_draws(level_factors, draws, seed))
     frame = pd.DataFrame({"list_price": prices})
     for name in ("units", "revenue", "margin"):
         frame[name] = point[name][0]

@@ -37,15 +37,27 @@ class RecommendationInputs:
     unit_cost: float
     cost_assumed: bool
     config: RecommendationConfig
+    level_factors: tuple[float, ...] = ()  # the forecast level's draws (core/forecast.py); empty: level known
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "mix": self.mix.to_dict(), "config": asdict(self.config)}
+        return {
+            **asdict(self),
+            "mix": self.mix.to_dict(),
+            "config": asdict(self.config),
+            "level_factors": list(self.level_factors),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RecommendationInputs:
         """Raises KeyError or TypeError when ``data`` is not a whole set of inputs."""
         fields = {k: data[k] for k in ("elasticity", "standard_error", "own_weight", "unit_cost", "cost_assumed")}
-        return cls(mix=ObservedMix(**data["mix"]), config=RecommendationConfig(**data["config"]), **fields)
+        levels = tuple(float(f) for f in data.get("level_factors", ()))  # bundles before the weekly forecast: none
+        return cls(
+            mix=ObservedMix(**data["mix"]),
+            config=RecommendationConfig(**data["config"]),
+            level_factors=levels,
+            **fields,
+        )
 
     def recommend(
         self, objective: str | None = None, guardrail: float | None = None, unit_cost: float | None = None
@@ -54,7 +66,9 @@ class RecommendationInputs:
         changes = {k: v for k, v in (("objective", objective), ("guardrail", guardrail)) if v is not None}
         config = replace(self.config, **changes)
         cost, assumed = (self.unit_cost, self.cost_assumed) if unit_cost is None else (float(unit_cost), False)
-        return recommend(self.mix, self.elasticity, self.standard_error, self.own_weight, cost, assumed, config)
+        return recommend(
+            self.mix, self.elasticity, self.standard_error, self.own_weight, cost, assumed, config, self.level_factors
+        )
 
     def curve(self, prices: np.ndarray, unit_cost: float | None = None) -> pd.DataFrame:
         """Expected weekly units, revenue and margin at each list price of ``prices``, with 95 % bands.
@@ -64,5 +78,12 @@ class RecommendationInputs:
         :meth:`recommend` (None: the bundle's)."""
         cost = self.unit_cost if unit_cost is None else float(unit_cost)
         return recommendation_curve(
-            self.mix, self.elasticity, self.standard_error, cost, prices, self.config.seed, self.config.draws
+            self.mix,
+            self.elasticity,
+            self.standard_error,
+            cost,
+            prices,
+            self.config.seed,
+            self.config.draws,
+            self.level_factors,
         )

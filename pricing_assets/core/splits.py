@@ -1,8 +1,8 @@
-"""Chronological train / validation / test splits and the preprocessor fit on train only.
+"""Chronological train / validation / test splits of the weekly rows and the preprocessor fit on train only.
 
 Why chronological: a demand model is used on weeks it has not seen, so it is judged that way;
-a random split would let it interpolate between neighbouring days of the test period. Rows that
-share a timestamp never straddle a boundary.
+a random split would let it interpolate between neighbouring weeks of the test period. The rows
+of one week (one per price list) never straddle a boundary.
 
 The preprocessor is a small, explicit transform (standard scaling of numeric features, one-hot
 encoding of categorical ones with the categories seen in train) stored as JSON: no pickle to
@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from .features import CATEGORICAL_FEATURES, NUMERIC_FEATURES, TARGET
+from .weekly_features import CATEGORICAL_FEATURES, GROUP_COLUMN, NUMERIC_FEATURES, TARGET, TIME_COLUMN
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 SPLITS = ("train", "validation", "test")
 SPLIT_COLUMN = "split"
@@ -25,17 +29,18 @@ SPLIT_COLUMN = "split"
 
 @dataclass(frozen=True)
 class SplitConfig:
-    """Fractions of rows (by time), or cut-off dates when both are given.
+    """Fractions of rows (by time), or cut-off dates when both are given; the minimum rows per split.
 
     With cut-offs, train is everything before ``train_end``, validation everything from
-    ``train_end`` to before ``validation_end``, test the rest.
+    ``train_end`` to before ``validation_end``, test the rest. Every value comes from settings
+    (PRICING_SPLIT_*), which hold the defaults.
     """
 
-    train_fraction: float = 0.7
-    validation_fraction: float = 0.15
-    train_end: str | None = None
-    validation_end: str | None = None
-    min_rows_per_split: int = 20
+    train_fraction: float
+    validation_fraction: float
+    train_end: str | None
+    validation_end: str | None
+    min_rows_per_split: int
 
     def validate(self) -> None:
         if (self.train_end is None) != (self.validation_end is None):
@@ -47,9 +52,20 @@ class SplitConfig:
         if self.train_fraction + self.validation_fraction >= 1:
             raise ValueError("train_fraction + validation_fraction must leave rows for the test split (< 1)")
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SplitConfig:
+        """The split the settings describe (PRICING_SPLIT_*)."""
+        return cls(
+            settings.split_train_fraction,
+            settings.split_validation_fraction,
+            settings.split_train_end,
+            settings.split_validation_end,
+            settings.split_min_rows,
+        )
+
 
 def _boundary(times: pd.Series, fraction: float) -> pd.Timestamp:
-    """The first timestamp at or after the given fraction of rows, so a timestamp is never cut."""
+    """The first week at or after the given fraction of rows, so a week is never cut."""
     position = min(int(np.floor(len(times) * fraction)), len(times) - 1)
     return times.iloc[position]
 
@@ -57,8 +73,8 @@ def _boundary(times: pd.Series, fraction: float) -> pd.Timestamp:
 def split_chronologically(features: pd.DataFrame, cfg: SplitConfig) -> pd.DataFrame:
     """The feature rows, time-ordered, with a ``split`` column of train / validation / test."""
     cfg.validate()
-    frame = features.sort_values(["invoice_date", "invoice_no"], kind="mergesort").reset_index(drop=True)
-    times = frame["invoice_date"]
+    frame = features.sort_values([TIME_COLUMN, GROUP_COLUMN], kind="mergesort").reset_index(drop=True)
+    times = frame[TIME_COLUMN]
     if cfg.train_end is not None:
         train_end, validation_end = pd.Timestamp(cfg.train_end), pd.Timestamp(cfg.validation_end)
     else:
@@ -117,7 +133,7 @@ class Preprocessor:
             blocks.append((values[:, None] == np.asarray(self.categories[column], dtype=object)[None, :]).astype(float))
         matrix = np.hstack(blocks)
         if not np.isfinite(matrix).all():
-            raise ValueError("non-finite feature values after preprocessing; check demand_features for NaN or inf")
+            raise ValueError("non-finite feature values after preprocessing; check weekly_features for NaN or inf")
         return matrix.astype(np.float32)
 
     def to_dict(self) -> dict[str, object]:
@@ -137,11 +153,12 @@ class Preprocessor:
 
 @dataclass(frozen=True)
 class DesignMatrices:
-    """Model inputs for some splits: features on the preprocessor's scale, target log1p(quantity)."""
+    """Model inputs for some splits: features on the preprocessor's scale, target log1p(weekly units)."""
 
     feature_names: list[str]
     x: dict[str, np.ndarray]
     y: dict[str, np.ndarray]
+    scaling: dict[str, tuple[float, float]] = field(default_factory=dict)  # numeric feature -> (mean, scale)
 
 
 def design_matrices(frame: pd.DataFrame, preprocessor: Preprocessor, splits: tuple[str, ...]) -> DesignMatrices:
@@ -153,4 +170,7 @@ def design_matrices(frame: pd.DataFrame, preprocessor: Preprocessor, splits: tup
         rows = frame[frame[SPLIT_COLUMN] == name]
         xs[name] = preprocessor.transform(rows)
         ys[name] = rows[TARGET].to_numpy(dtype=np.float32)
-    return DesignMatrices(preprocessor.feature_names, xs, ys)
+    scaling = {
+        name: (m, s) for name, m, s in zip(preprocessor.numeric, preprocessor.means, preprocessor.scales, strict=True)
+    }
+    return DesignMatrices(preprocessor.feature_names, xs, ys, scaling)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from .base import Candidate, DemandModel, Trainer, validation_mse
 from .dfn import DFNModel, train_dfn
 from .gbm import LightGBMModel, train_lightgbm
-from .linear import load_json_model, train_constant, train_elasticity, train_elasticnet
+from .linear import load_json_model, train_elasticnet, train_recent_mean, train_seasonal_naive
 from .svr import SVRModel, train_svr
 
 # Every candidate, by kind. Order is the tie-break when two models score the same.
@@ -16,16 +16,19 @@ TRAINERS: dict[str, Trainer] = {
     "lightgbm": train_lightgbm,
     "elasticnet": train_elasticnet,
     "svr": train_svr,
-    "elasticity_baseline": train_elasticity,
-    "constant_baseline": train_constant,
+    "recent_mean_baseline": train_recent_mean,
+    "seasonal_naive_baseline": train_seasonal_naive,
 }
-BASELINES = ("elasticity_baseline", "constant_baseline")
+BASELINES = ("recent_mean_baseline", "seasonal_naive_baseline")
 
 _LOADERS: dict[str, Callable[[dict[str, bytes]], DemandModel]] = {
     "dfn": DFNModel.from_files,
     "lightgbm": LightGBMModel.from_files,
     "svr": SVRModel.from_files,
     "elasticnet": load_json_model,
+    "recent_mean_baseline": load_json_model,
+    "seasonal_naive_baseline": load_json_model,
+    # Bundles promoted before the weekly models still load for the challenger's comparison.
     "elasticity_baseline": load_json_model,
     "constant_baseline": load_json_model,
 }

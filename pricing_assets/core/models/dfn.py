@@ -164,7 +164,7 @@ def train_dfn(
             "batch_norm": trial.suggest_categorical("batch_norm", [False, True]),
             "optimiser": trial.suggest_categorical("optimiser", list(OPTIMISERS)),
             "learning_rate": trial.suggest_float("learning_rate", 1e-4, 3e-2, log=True),
-            "batch_size": trial.suggest_categorical("batch_size", [32, 64, 128, 256]),
+            "batch_size": trial.suggest_categorical("batch_size", [8, 16, 32, 64]),  # tens of weekly rows
         }
         model, score, epoch = fit_network(data, hp, seed + trial.number, max_epochs, trial)
         trial.set_user_attr("best_epoch", epoch)

@@ -53,7 +53,7 @@ def train_lightgbm(
             "objective": "regression",
             "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.2, log=True),
             "num_leaves": trial.suggest_int("num_leaves", 4, 48, log=True),
-            "min_data_in_leaf": trial.suggest_int("min_data_in_leaf", 5, 80, log=True),
+            "min_data_in_leaf": trial.suggest_int("min_data_in_leaf", 3, 20, log=True),  # tens of weekly rows
             "feature_fraction": trial.suggest_float("feature_fraction", 0.5, 1.0),
             "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 10.0, log=True),
             "seed": seed,

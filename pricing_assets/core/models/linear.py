@@ -1,7 +1,10 @@
-"""Linear models: the constant and log-log elasticity baselines, and tuned ElasticNet.
+"""Linear models: the recent-mean and seasonal-naive baselines, and tuned ElasticNet.
 
-The baselines are there for honest comparison: a model that cannot beat "the mean" or
-"log quantity is linear in log price" is not worth promoting.
+The baselines are the forecasts a merchandiser would make by hand, there for honest comparison:
+a model that cannot beat "the mean of the last four weeks" or "the same week last year (last
+week where the history is shorter)" is not worth promoting. Each is a one-feature linear model
+that gives back that feature's raw value (the preprocessor's scaling undone), so it is stored,
+loaded, explained and served like any other linear model.
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ from sklearn.linear_model import ElasticNet
 
 from ..splits import DesignMatrices
 from ..tuning import ProgressFn, TuningBudget, tune
+from ..weekly_features import RECENT_MEAN_FEATURE, SEASONAL_NAIVE_FEATURE
 from .base import Candidate, validation_mse
 
 
 @dataclass
 class ConstantModel:
-    """Predicts the mean train log1p(quantity) for every row."""
+    """Predicts one value for every row (the baseline of bundles promoted before the weekly models)."""
 
     value: float
     kind: str = "constant_baseline"
@@ -56,31 +60,28 @@ def load_json_model(files: dict[str, bytes]) -> ConstantModel | LinearModel:
     return LinearModel([float(c) for c in payload["coef"]], float(payload["intercept"]), payload["kind"])
 
 
-def train_constant(
-    data: DesignMatrices, budget: TuningBudget, seed: int, progress: ProgressFn | None = None
-) -> Candidate:
-    model = ConstantModel(float(np.mean(data.y["train"])))
+def _feature_baseline(data: DesignMatrices, feature: str, kind: str) -> Candidate:
+    """The raw value of ``feature`` as the forecast: its scaled column times the scale, plus the mean."""
+    column = data.feature_names.index(feature)
+    mean, scale = data.scaling[feature]
+    coef = [0.0] * len(data.feature_names)
+    coef[column] = float(scale)
+    model = LinearModel(coef, float(mean), kind)
     return Candidate(model, {"best_params": {}, "best_validation_mse_log1p": validation_mse(model, data)})
 
 
-def train_elasticity(
+def train_recent_mean(
     data: DesignMatrices, budget: TuningBudget, seed: int, progress: ProgressFn | None = None
 ) -> Candidate:
-    """Ordinary least squares of log1p(quantity) on log(price): a constant-elasticity demand curve."""
-    column = data.feature_names.index("log_price")
-    x = data.x["train"][:, column].astype(float)
-    y = data.y["train"].astype(float)
-    slope, intercept = np.polyfit(x, y, 1) if np.ptp(x) > 0 else (0.0, float(np.mean(y)))
-    coef = [0.0] * len(data.feature_names)
-    coef[column] = float(slope)
-    model = LinearModel(coef, float(intercept), "elasticity_baseline")
-    tuning = {
-        "best_params": {},
-        "best_validation_mse_log1p": validation_mse(model, data),
-        # The slope is per standard deviation of log price; the preprocessor's scale converts it.
-        "slope_per_scaled_log_price": float(slope),
-    }
-    return Candidate(model, tuning)
+    """Baseline: log1p of the mean units of the four weeks before (at the reference list price)."""
+    return _feature_baseline(data, RECENT_MEAN_FEATURE, "recent_mean_baseline")
+
+
+def train_seasonal_naive(
+    data: DesignMatrices, budget: TuningBudget, seed: int, progress: ProgressFn | None = None
+) -> Candidate:
+    """Baseline: the units of the same week a year before, or of last week when the history is shorter."""
+    return _feature_baseline(data, SEASONAL_NAIVE_FEATURE, "seasonal_naive_baseline")
 
 
 # Coordinate descent passes per fit. At 5000, small alphas on the real file's correlated features

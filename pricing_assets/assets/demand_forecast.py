@@ -1,0 +1,78 @@
+"""The week to forecast (``price_scenario``) and the champion's forecast of it (``demand_forecast``)."""
+
+import pandas as pd
+from dagster import AssetExecutionContext, MetadataValue, Output, asset
+
+from ..core import forecast, weekly_features
+from ..core.stockcodes import validate_stockcode
+from ..partitions import stockcode_partitions
+from ..resources import ArtifactStoreResource
+from .common import SettingsConfig, code_version_of, setting, table_metadata
+from .models import load_champion
+from .transactions import GROUP
+from .weekly_features import elasticity_of
+
+
+@asset(
+    partitions_def=stockcode_partitions,
+    group_name=GROUP,
+    code_version=code_version_of(weekly_features),
+    description=(
+        "The week after the last one, one row per price list at the list now in force, with its features "
+        "from the weeks before (core/weekly_features.py): what demand_forecast forecasts, and what "
+        "promoted_model bundles so serving can forecast it again with a fallback model."
+    ),
+)
+def price_scenario(weekly_demand: pd.DataFrame, stockcode_price_response: dict) -> Output[pd.DataFrame]:
+    rows = weekly_features.next_week_rows(weekly_demand, elasticity_of(stockcode_price_response))
+    metadata, version = table_metadata(rows, time_column=weekly_features.TIME_COLUMN)
+    return Output(rows, metadata=metadata, data_version=version)
+
+
+class ForecastConfig(SettingsConfig):
+    """The seed of the forecast level's draws (a setting, see common.setting)."""
+
+    seed: int = setting("seed")
+
+
+@asset(
+    partitions_def=stockcode_partitions,
+    group_name=GROUP,
+    code_version=code_version_of(forecast),
+    description=(
+        "Next week's expected units per price list at the current list, from the champion weekly model: an "
+        "expectation over its validation residuals (not expm1 of a mean log), with the level's 95 % "
+        "interval and draws that the recommendation's intervals carry (core/forecast.py)."
+    ),
+)
+def demand_forecast(
+    context: AssetExecutionContext,
+    config: ForecastConfig,
+    price_scenario: pd.DataFrame,
+    model_evaluation: dict,
+    preprocessor: dict,
+    store: ArtifactStoreResource,
+) -> Output[dict]:
+    stock_code = validate_stockcode(context.partition_key)
+    champion, model, fitted = load_champion(store.get_store(), model_evaluation, preprocessor)
+    result = forecast.forecast_next_week(
+        model, fitted, price_scenario, model_evaluation["validation_residuals"][champion], config.seed
+    )
+    low, high = result.units_interval
+    context.log.info(
+        f"{stock_code}: week of {result.week} at list {result.list_price:.2f}: {result.units:.1f} units expected "
+        f"({low:.1f} to {high:.1f}; registered {result.registered_units:.1f}, guest {result.guest_units:.1f}) "
+        f"by {champion}"
+    )
+    return Output(
+        result.to_dict(),
+        metadata={
+            "week": MetadataValue.text(result.week),
+            "model": MetadataValue.text(champion),
+            "list_price": MetadataValue.float(result.list_price),
+            "expected_units": MetadataValue.float(round(result.units, 3)),
+            "units_interval_95": MetadataValue.text(f"{low:.1f} to {high:.1f}"),
+            "registered_units": MetadataValue.float(round(result.registered_units, 3)),
+            "guest_units": MetadataValue.float(round(result.guest_units, 3)),
+        },
+    )

@@ -1,0 +1,114 @@
+"""Next week's demand per price list from a weekly model, and how good such forecasts were.
+
+A model predicts ``log1p`` of a price list's weekly units at the reference list price (see
+``weekly_features``). Two things are made of that here:
+
+- **The forecast a decision uses** is an expectation, not ``expm1`` of a predicted mean log:
+  the model's validation residuals are added back to the prediction (the smearing estimate),
+  and the mean of ``expm1(prediction + residual)`` is the expected units. The same residuals
+  give the level's uncertainty (``level_factors``: each residual's total next to the expected
+  total), which the recommendation's intervals multiply with the price response's.
+- **Forecast accuracy** is scored the way a merchandiser reads it: units per week (both price
+  lists summed), at the list that was in force (the forecast at the reference list times the
+  row's ``price_factor``), as WAPE (sum of absolute errors over units sold) and RMSLE.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from .metrics import to_quantity
+from .models import DemandModel
+from .splits import Preprocessor
+from .weekly_features import GROUP_COLUMN, PRICE_LISTS, TIME_COLUMN
+
+LEVEL_DRAWS = 400
+
+
+@dataclass(frozen=True)
+class WeeklyForecast:
+    """Expected units next week per price list at the current list, with the level's uncertainty."""
+
+    week: str
+    model: str
+    list_price: float
+    registered_units: float
+    guest_units: float
+    units_interval: list[float]  # 95 % of the total's level draws
+    level_factors: list[float]  # total of each level draw / expected total (mean 1)
+
+    @property
+    def units(self) -> float:
+        return self.registered_units + self.guest_units
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> WeeklyForecast:
+        return cls(**data)  # type: ignore[arg-type]
+
+
+def forecast_next_week(
+    model: DemandModel,
+    preprocessor: Preprocessor,
+    next_rows: pd.DataFrame,
+    residuals: list[float] | np.ndarray,
+    seed: int,
+    draws: int = LEVEL_DRAWS,
+) -> WeeklyForecast:
+    """Expected units of each price list next week (``next_rows``: one row per list, from ``next_week_rows``)."""
+    lists = next_rows[GROUP_COLUMN].tolist()
+    if sorted(lists) != sorted(PRICE_LISTS):
+        raise ValueError(f"the week to forecast needs one row per price list {PRICE_LISTS}, got {lists}")
+    predicted = np.asarray(model.predict_log(preprocessor.transform(next_rows)), dtype=float)
+    if not np.isfinite(predicted).all():
+        raise FloatingPointError(f"{model.kind} forecast non-finite units for next week")
+    errors = np.asarray(residuals, dtype=float)
+    errors = errors[np.isfinite(errors)]
+    if errors.size == 0:
+        errors = np.zeros(1)
+    # Expected units per list: the mean over the validation residuals (smearing), not expm1 of the mean log.
+    expected = to_quantity(predicted[:, None] + errors[None, :]).mean(axis=1)
+    by_list = dict(zip(lists, expected, strict=True))
+    picked = np.random.default_rng(seed).choice(errors, size=draws)  # one residual per draw, shared by both lists
+    totals = to_quantity(predicted[:, None] + picked[None, :]).sum(axis=0)
+    total = float(expected.sum())
+    factors = totals / total if total > 0 else np.ones(draws)
+    return WeeklyForecast(
+        week=str(pd.Timestamp(next_rows[TIME_COLUMN].iloc[0]).date()),
+        model=model.kind,
+        list_price=float(next_rows["reference_list_price"].iloc[0]),
+        registered_units=float(by_list["registered"]),
+        guest_units=float(by_list["guest"]),
+        units_interval=[float(np.quantile(totals, 0.025)), float(np.quantile(totals, 0.975))],
+        level_factors=[round(float(f), 6) for f in factors],
+    )
+
+
+def weekly_units(rows: pd.DataFrame, predicted_log: np.ndarray) -> pd.DataFrame:
+    """Observed and forecast units per week (price lists summed), at the list that was in force."""
+    predicted = to_quantity(predicted_log) * rows["price_factor"].to_numpy(dtype=float)
+    frame = pd.DataFrame({TIME_COLUMN: rows[TIME_COLUMN].to_numpy(), "units": rows["units"].to_numpy(dtype=float)})
+    frame["forecast"] = predicted
+    return frame.groupby(TIME_COLUMN, sort=True)[["units", "forecast"]].sum()
+
+
+def accuracy(rows: pd.DataFrame, predicted_log: np.ndarray) -> dict[str, float]:
+    """WAPE and RMSLE of weekly units (both lists), and the weeks scored; WAPE is inf when nothing sold."""
+    predicted_log = np.asarray(predicted_log, dtype=float)
+    if len(rows) != len(predicted_log) or len(rows) == 0:
+        raise ValueError(f"need one prediction per row, got {len(predicted_log)} for {len(rows)} rows")
+    if not np.isfinite(predicted_log).all():
+        return {"wape": float("inf"), "rmsle": float("inf"), "weeks": 0}
+    weekly = weekly_units(rows, predicted_log)
+    sold = float(weekly["units"].sum())
+    error = float((weekly["units"] - weekly["forecast"]).abs().sum())
+    return {
+        "wape": error / sold if sold > 0 else float("inf"),
+        "rmsle": float(np.sqrt(np.mean((np.log1p(weekly["forecast"]) - np.log1p(weekly["units"])) ** 2))),
+        "weeks": len(weekly),
+    }

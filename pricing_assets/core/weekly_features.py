@@ -1,0 +1,168 @@
+"""Weekly demand per price list, with features that only look back: what the demand models learn.
+
+Why weekly and per price list: a merchandiser sets a list price for next week, so the question
+is "how many units will registered customers and guests buy next week at this list", not "how
+many units will this order line have". Order lines are priced by the order (quantity bands, the
+guest list), so a model of lines learns the store's discount schedule; a model of weekly units
+at the list price in force learns demand. One row per week and price list (``registered``,
+``guest``) from the stockcode's first to its last sale, weeks without a sale included (0 units).
+
+Where the price enters: through the estimated price response, not through a feature. Every
+week's units are brought to the reference list price (the list in force now) with the
+stockcode's elasticity ``e``: ``units_at_reference = units * (reference / list) ** e``. The
+models forecast ``log1p`` of that, from history, season and mix only, and the demand at any
+list price ``p`` is the forecast times ``(p / reference) ** e``: non-increasing in the own list
+price for every model, whatever it learned (``e`` is negative by construction, see
+``price_response``). The quantity-band discounts and the guest list are policy applied to the
+answer (``recommendation.py``), not effects to learn. When the list never changed, the
+adjustment is 1 and the target is the observed units. The elasticity is the stockcode's
+posterior from all its list changes: a structural parameter, not a forecast of any week.
+
+No look-ahead: every feature of week ``w`` is computed from weeks strictly before ``w`` (the
+rolling windows are shifted by one week), plus the calendar, which is known in advance. The
+week to forecast (:func:`next_week_rows`) gets its features the same way.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+TARGET = "target_log_units"
+TIME_COLUMN = "week"
+GROUP_COLUMN = "customer_type"
+PRICE_LISTS = ("registered", "guest")
+SEASON_WEEKS = 52
+HISTORY_FEATURES = (
+    "last_week_log_units",
+    "recent_log_mean_units_4w",
+    "log_mean_units_13w",
+    "past_log_mean_units",
+    "seasonal_naive_log_units",
+    "last_week_log_orders",
+    "recent_log_mean_orders_4w",
+    "other_list_log_mean_units_4w",
+    "guest_share_13w",
+    "weeks_without_sales_13w",
+)
+CALENDAR_FEATURES = ("weeks_since_first_sale", "week_of_year_sin", "week_of_year_cos")
+NUMERIC_FEATURES = HISTORY_FEATURES + CALENDAR_FEATURES
+CATEGORICAL_FEATURES = (GROUP_COLUMN,)
+FEATURES = NUMERIC_FEATURES + CATEGORICAL_FEATURES
+# The two baselines to beat, as the feature that is their forecast (see models/linear.py).
+RECENT_MEAN_FEATURE = "recent_log_mean_units_4w"
+SEASONAL_NAIVE_FEATURE = "seasonal_naive_log_units"
+# Kept beside the features: what a row is, what it observed, and how its units were brought to the reference list.
+CONTEXT_COLUMNS = (
+    "stock_code",
+    TIME_COLUMN,
+    GROUP_COLUMN,
+    "units",
+    "orders",
+    "list_price",
+    "reference_list_price",
+    "elasticity",
+    "price_factor",
+)
+
+COLUMNS = list(dict.fromkeys([*CONTEXT_COLUMNS, *FEATURES, TARGET]))  # customer_type is context and feature
+
+_UNITS = {"registered": "registered_units", "guest": "guest_units"}
+_ORDERS = {"registered": "registered_orders", "guest": "guest_orders"}
+
+
+def _check_panel(panel: pd.DataFrame) -> None:
+    needed = {"stock_code", "week", "list_price", *_UNITS.values(), *_ORDERS.values()}
+    missing = sorted(needed - set(panel.columns))
+    if missing:
+        raise ValueError(f"the weekly demand panel lacks {missing}; build it with price_list.weekly_demand")
+    if panel.empty:
+        raise ValueError("no weeks of demand to build features from")
+    if panel["stock_code"].nunique() != 1:
+        raise ValueError("weekly features are built for exactly one stockcode at a time")
+    if not np.isfinite(panel["list_price"]).all() or (panel["list_price"] <= 0).any():
+        raise ValueError("the weekly list prices must be positive and finite")
+
+
+def _past(series: pd.Series, weeks: int | None, how: str = "mean") -> pd.Series:
+    """A statistic of the weeks strictly before each week (``None``: all of them); NaN for the first."""
+    shifted = series.shift(1)
+    window = shifted.expanding(min_periods=1) if weeks is None else shifted.rolling(weeks, min_periods=1)
+    return getattr(window, how)()
+
+
+def _build(panel: pd.DataFrame, elasticity: float, with_next_week: bool) -> pd.DataFrame:
+    _check_panel(panel)
+    if not np.isfinite(elasticity) or elasticity > 0:
+        raise ValueError(f"the elasticity must be finite and not positive (demand falls with price), got {elasticity}")
+    weeks = panel.sort_values("week").reset_index(drop=True)
+    reference = float(weeks["list_price"].iloc[-1])
+    if with_next_week:  # an empty week after the last, at the list now in force: the week to forecast
+        extra = {column: np.nan for column in weeks.columns}
+        extra.update(stock_code=weeks["stock_code"].iloc[0], week=weeks["week"].iloc[-1] + pd.Timedelta(weeks=1))
+        extra["list_price"] = reference
+        weeks = pd.concat([weeks, pd.DataFrame([extra])], ignore_index=True)
+    factor = (weeks["list_price"] / reference) ** elasticity  # demand at the week's list relative to the reference
+    at_reference = {kind: weeks[_UNITS[kind]].astype(float) / factor for kind in PRICE_LISTS}
+    total = at_reference["registered"] + at_reference["guest"]
+    guest_share = _past(at_reference["guest"], 13, "sum") / _past(total, 13, "sum")
+    week_of_year = weeks["week"].dt.isocalendar().week.astype(float).to_numpy()
+    first = weeks["week"].iloc[0]
+    frames = []
+    for kind in PRICE_LISTS:
+        units, orders = at_reference[kind], weeks[_ORDERS[kind]].astype(float)
+        other = at_reference["guest" if kind == "registered" else "registered"]
+        last = np.log1p(units.shift(1))
+        year_ago = np.log1p(units.shift(SEASON_WEEKS))
+        frame = pd.DataFrame(
+            {
+                "stock_code": weeks["stock_code"].astype(str),
+                TIME_COLUMN: weeks["week"],
+                GROUP_COLUMN: kind,
+                "units": weeks[_UNITS[kind]].astype(float),
+                "orders": orders,
+                "list_price": weeks["list_price"].astype(float),
+                "reference_list_price": reference,
+                "elasticity": float(elasticity),
+                "price_factor": factor,
+                "last_week_log_units": last,
+                "recent_log_mean_units_4w": np.log1p(_past(units, 4)),
+                "log_mean_units_13w": np.log1p(_past(units, 13)),
+                "past_log_mean_units": np.log1p(_past(units, None)),
+                # The same week a year ago where the history reaches that far, else last week (naive).
+                "seasonal_naive_log_units": year_ago.where(year_ago.notna(), last),
+                "last_week_log_orders": np.log1p(orders.shift(1)),
+                "recent_log_mean_orders_4w": np.log1p(_past(orders, 4)),
+                "other_list_log_mean_units_4w": np.log1p(_past(other, 4)),
+                "guest_share_13w": guest_share,
+                "weeks_without_sales_13w": _past((units <= 0).astype(float), 13, "sum"),
+                "weeks_since_first_sale": ((weeks["week"] - first).dt.days // 7).astype(float),
+                "week_of_year_sin": np.sin(2 * np.pi * week_of_year / 52.0),
+                "week_of_year_cos": np.cos(2 * np.pi * week_of_year / 52.0),
+                TARGET: np.log1p(units),
+            }
+        )
+        frames.append(frame)
+    table = pd.concat(frames, ignore_index=True)
+    # The first week has no past: its history features are 0 (nothing sold before), the share neutral.
+    history = [c for c in HISTORY_FEATURES if c != "guest_share_13w"]
+    table[history] = table[history].fillna(0.0)
+    table["guest_share_13w"] = table["guest_share_13w"].fillna(0.0)
+    return table.sort_values([TIME_COLUMN, GROUP_COLUMN], kind="mergesort").reset_index(drop=True)
+
+
+def build_weekly_features(panel: pd.DataFrame, elasticity: float) -> pd.DataFrame:
+    """One row per observed week and price list: context columns, features and the target.
+
+    ``panel`` is one stockcode's ``weekly_demand``; ``elasticity`` its price response.
+    """
+    table = _build(panel, elasticity, with_next_week=False)
+    return table[COLUMNS]
+
+
+def next_week_rows(panel: pd.DataFrame, elasticity: float) -> pd.DataFrame:
+    """The week after the last one, one row per price list, at the list now in force (no target)."""
+    table = _build(panel, elasticity, with_next_week=True)
+    last = table[TIME_COLUMN].max()
+    rows = table[table[TIME_COLUMN] == last].reset_index(drop=True)
+    return rows[[c for c in COLUMNS if c not in ("units", "orders", TARGET)]]
