@@ -90,11 +90,18 @@ def read_table(location: str) -> pd.DataFrame:
         raise SourceSchemaError(f"cannot parse {location!r} as {suffix}: {exc}") from exc
 
 
-def load_source(name: str, data: str | None = None, seed: int = 7, synthetic_products: int = 24) -> SourceData:
+def load_source(
+    name: str, data: str | None = None, seed: int | None = None, synthetic_products: int | None = None
+) -> SourceData:
     """Load and normalise a source. ``name`` is ``synthetic``, ``store`` or ``uci``.
 
-    ``synthetic_products`` is the number of products of either simulated source.
+    ``seed`` and ``synthetic_products`` (the number of products) are needed by either simulated source
+    only; their defaults are the settings' (PRICING_SEED, PRICING_SYNTHETIC_PRODUCTS), passed by the caller.
     """
+    if name in ("synthetic", "store") and (seed is None or synthetic_products is None):
+        raise ValueError(
+            f"the {name} source needs a seed and a number of products (PRICING_SEED, PRICING_SYNTHETIC_PRODUCTS)"
+        )
     if name == "synthetic":
         raw, truth = generate(SyntheticConfig(seed=seed, n_products=synthetic_products))
         return SourceData(
