@@ -21,14 +21,14 @@ Methods, side by side in one run:
   last quarter (``core/recommendation.py``); the best list price in whole pence in the setting's
   band. An unbounded margin optimum that runs off the top of the search (inelastic estimate) is
   not acted on: it keeps the current price.
-- ``per-line price sweep`` (today's method): the product's lineage (cleaning, features, the
-  default split, all six trainers at ``--budget``, champion on validation), then the champion's
-  price curve over the recently paid prices (``pricing.scenario_rows`` / ``price_grid``). Its
-  revenue recommendation is today's answer (the argmax of price x predicted quantity on its
-  grid); its margin recommendation is the argmax of (price - true unit cost) x predicted
-  quantity on the same grid (what serving's ``objective=margin`` does); within a guardrail, the
-  same curve scored on a grid of the band. Its elasticity is *implied*: the log-log slope of
-  its predicted quantity over its grid prices within 0.8-1.25x the current list.
+- ``weekly forecast + list-price response`` (today's method, what ``list_price_recommendation``
+  does): the stockcode's lineage up to ``model_evaluation`` (``core_calls.train_weekly``: the same
+  core calls as the assets, the default split, all six trainers at ``--budget``, the champion on
+  validation), the champion's forecast of next week (``demand_forecast``), the observed mix of
+  lines brought to that forecast (``recommendation.mix_at_forecast``), then ``recommend`` with
+  the stockcode's shrunk elasticity and the forecast's level draws. Until the weekly models this
+  row was the per-line price sweep (the champion's curve over recently paid prices), which the
+  product no longer has.
 - reference ``keep the current price``;
 - reference ``family-mean oracle``: knows the true demand except the product's own elasticity,
   for which it uses its family's mean: the best possible for a product whose price never moved;
@@ -36,7 +36,8 @@ Methods, side by side in one run:
   product's true ``e``; it ignores the mix of list, band and guest prices.
 
 **Real part** (``--real-codes``, the dev file's most active eligible stockcodes): today's method
-with data cut at 2011-07-31 and at 2011-08-31. Share of curves that rise with price anywhere,
+(the weekly forecast and the response, the product's default decision settings) with data cut at
+2011-07-31 and at 2011-08-31. Share of curves that rise with price anywhere,
 share of optima on the grid's edge, the recommended / current list price ratio, and the
 stability of the recommendation between the two cut-offs for codes whose inferred list price
 did not change.
@@ -47,7 +48,7 @@ Writes bench/results/decision_quality.json, prints the Markdown block; progress 
     .venv/bin/python bench/decision_quality.py --quick         # smoke run (CI)
     .venv/bin/python bench/decision_quality.py --response-only --real-codes 0   # the response method alone
 
-``--response-only`` leaves out today's method (its lineage and models are most of the 20 minutes):
+``--response-only`` leaves out today's method (its lineage and models are most of the time):
 the store part then takes well under a minute, for trying a change to the price response against
 the reference rows; it writes ``decision_quality_response_only.json``, which BENCHMARKS.md does not
 render.
@@ -67,10 +68,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from benchlib import RESULTS, UCI_DEV, begin, finish, log, quantiles, write_json
-from direct import Budgets, prepare, train_and_evaluate
+from core_calls import demand_forecast, train_weekly
 from report import render
 
-from pricing_assets.core import price_list, price_response, pricing, recommendation, splits
+from pricing_assets.core import price_list, price_response, recommendation
 from pricing_assets.core.simulated_store import (
     ORDERS_SHARE,
     SETTINGS,
@@ -85,7 +86,7 @@ from pricing_assets.core.stockcodes import eligible_stockcodes, stockcode_histor
 from pricing_assets.settings import Settings
 
 METHODS = (
-    "per-line price sweep (today)",
+    "weekly forecast + list-price response (today)",
     "list-price response (pooled, shrunk) + observed mix",
     "keep the current price",
     "family-mean oracle",
@@ -115,31 +116,10 @@ _STATE: dict[str, Any] = {}
 # --- shared by the store and the real part --------------------------------------------------
 
 
-def sweep_curve(prepared: Any, trained: Any, recent_days: int, bins: int, prices: np.ndarray | None = None) -> Any:
-    """The champion's per-line price curve (today's method), over its own grid or ``prices``."""
-    champion = trained.evaluation.champion
-    scenario = pricing.scenario_rows(prepared.features, recent_days)
-    grid = pricing.price_grid(scenario, bins) if prices is None else prices
-    return pricing.predict_curve(
-        trained.models[champion], prepared.preprocessor, scenario, grid, trained.evaluation.residual_quantiles[champion]
-    )
-
-
 def rises_with_price(quantity: np.ndarray) -> bool:
     """Predicted demand goes up somewhere along an increasing price grid (beyond float noise)."""
     quantity = np.asarray(quantity, dtype=float)
     return bool((np.diff(quantity) > 1e-9 * max(1.0, float(np.abs(quantity).max()))).any())
-
-
-def implied_elasticity(prices: np.ndarray, quantity: np.ndarray, current: float) -> float | None:
-    """Log-log slope of predicted quantity over grid prices within 0.8-1.25x ``current`` (all, if fewer than 3)."""
-    near = (prices >= 0.8 * current) & (prices <= 1.25 * current)
-    if near.sum() < 3:
-        near = np.ones_like(prices, dtype=bool)
-    x, y = np.log(prices[near]), np.log(np.maximum(quantity[near], 1e-12))
-    if np.ptp(x) < 1e-9:
-        return None
-    return float(np.polyfit(x, y, 1)[0])
 
 
 # --- the store part ----------------------------------------------------------------------------
@@ -196,37 +176,97 @@ def reference_recommendations(row: pd.Series) -> dict[str, dict[str, Any]]:
     return out
 
 
-def sweep_recommendations(row: pd.Series, budget: Budgets, seed: int, bins: int, recent_days: int) -> dict[str, Any]:
-    """Today's method on one store product: the lineage's models and per-line price curve."""
-    cfg = splits.SplitConfig(train_fraction=0.7, validation_fraction=0.15)
-    prepared = prepare(_STATE["transactions"], str(row.name), cfg)
-    trained = train_and_evaluate(prepared, budget, seed)
-    curve = sweep_curve(prepared, trained, recent_days, bins)
-    prices = curve.curve["unit_price"].to_numpy()
-    quantity = curve.curve["quantity"].to_numpy()
-    current, cost = float(row["current_list_price"]), float(row["unit_cost"])
-    recommended: dict[str, float] = {}
-    on_edge: dict[str, bool] = {}
-    for objective, guardrail in SETTINGS:
-        name = setting_name(objective, guardrail)
-        grid, predicted = prices, quantity
-        if guardrail is not None:
-            low, high = guardrail_band(current, guardrail)
-            banded = sweep_curve(prepared, trained, recent_days, bins, np.linspace(low, high, bins))
-            grid, predicted = banded.curve["unit_price"].to_numpy(), banded.curve["quantity"].to_numpy()
-        value = grid * predicted if objective == "revenue" else (grid - cost) * predicted
-        best = int(np.argmax(value))
-        recommended[name] = float(grid[best])
-        on_edge[name] = best in (0, len(grid) - 1)
-    return {
-        "elasticity": implied_elasticity(prices, quantity, current),
-        "prices": recommended,
-        "on_edge": on_edge,
-        "revenue_argmax_on_own_grid": curve.optimal_price,
-        "rises_with_price": rises_with_price(quantity),
-        "grid": [float(prices[0]), float(prices[-1])],
-        "champion": trained.evaluation.champion,
+def budget_settings(budget: str, seconds: float, dfn_max_epochs: int, seed: int) -> Settings:
+    """The product's default settings (whatever the environment says) with today's method's tuning budget."""
+    dfn, _, backups = budget.partition(":")
+    return Settings.from_env({}).with_(
+        dfn_trials=int(dfn),
+        backup_trials=int(backups or dfn),
+        tuning_seconds=seconds,
+        dfn_max_epochs=dfn_max_epochs,
+        seed=seed,
+    )
+
+
+def budget_label(settings: Settings) -> str:
+    return (
+        f"dfn {settings.dfn_trials} / backups {settings.backup_trials} trials, {settings.tuning_seconds:g} s, "
+        f"dfn max {settings.dfn_max_epochs} epochs"
+    )
+
+
+def forecast_answers(
+    lines: pd.DataFrame,
+    code: str,
+    catalogue: dict[str, Any],
+    settings: Settings,
+    cost: float | None,
+    configs: list[recommendation.RecommendationConfig],
+) -> tuple[Any, recommendation.ObservedMix, dict[str, Any], list[dict[str, Any]]]:
+    """Today's method: the lineage's weekly champion, its forecast, the mix at the forecast and ``recommend``,
+    as ``list_price_recommendation`` makes them (``cost`` None: the assumed ratio of the current list)."""
+    run = train_weekly(lines, code, {"identified": True, **catalogue}, settings)
+    expected = demand_forecast(run, settings)
+    observed = recommendation.observed_mix(run.cleaned, lists=run.weekly_demand[["stock_code", "week", "list_price"]])
+    mix = recommendation.mix_at_forecast(observed, expected.registered_units, expected.guest_units)
+    assumed = cost is None
+    unit_cost = settings.assumed_cost_ratio * mix.current_list_price if assumed else float(cost)
+    r = run.response
+    answers = [
+        recommendation.recommend(
+            mix,
+            r["elasticity"],
+            r["standard_error"],
+            r["own_weight"],
+            unit_cost,
+            assumed,
+            config,
+            expected.level_factors,
+        )
+        for config in configs
+    ]
+    info = {
+        "champion": run.evaluation.champion,
+        "forecast_units": expected.units,
+        "elasticity": float(r["elasticity"]),
+        "own_weight": float(r["own_weight"]),
+        "unit_cost": unit_cost,
     }
+    return run, mix, info, answers
+
+
+def forecast_recommendations(row: pd.Series, settings: Settings, catalogue: dict[str, Any]) -> dict[str, Any]:
+    """Today's method on one store product, with the store's true unit cost, in every decision setting."""
+    configs = [
+        recommendation.RecommendationConfig(objective=objective, guardrail=guardrail)
+        for objective, guardrail in SETTINGS
+    ]
+    _, mix, info, answers = forecast_answers(
+        _STATE["transactions"], str(row.name), catalogue, settings, float(row["unit_cost"]), configs
+    )
+    out: dict[str, Any] = {
+        "elasticity": info["elasticity"],
+        "own_weight": info["own_weight"],
+        "champion": info["champion"],
+        "forecast_units": info["forecast_units"],
+        "prices": {},
+        "on_edge": {},
+        "hold": {},
+        "capped": {},
+        "optimal_price_interval": {},
+    }
+    for (objective, guardrail), answer in zip(SETTINGS, answers, strict=True):
+        name = setting_name(objective, guardrail)
+        out["prices"][name] = answer["recommended_list_price"]
+        out["hold"][name] = answer["hold"]
+        out["capped"][name] = answer["capped"]
+        out["optimal_price_interval"][name] = answer["optimal_list_price_interval"]
+        out["on_edge"][name] = not answer["hold"] and answer["best_list_price_in_band"] in answer["guardrail"]
+    current = mix.current_list_price
+    grid = recommendation.pence_grid(0.5 * current, 2.0 * current)
+    units = recommendation.expected_outcomes(mix, info["elasticity"], info["unit_cost"], grid)["units"].to_numpy()
+    out["rises_with_price"] = rises_with_price(units)
+    return out
 
 
 def response_inputs(
@@ -289,13 +329,7 @@ def response_recommendations(row: pd.Series, catalogue: dict[str, Any]) -> dict[
 
 
 def run_store_product(
-    code: str,
-    budget: Budgets,
-    seed: int,
-    bins: int,
-    recent_days: int,
-    catalogue: dict[str, Any],
-    sweep: bool = True,
+    code: str, settings: Settings, catalogue: dict[str, Any], with_today: bool = True
 ) -> dict[str, Any]:
     row = _STATE["truth"].loc[code]
     out: dict[str, Any] = {
@@ -313,8 +347,8 @@ def run_store_product(
     started = time.perf_counter()
     methods = reference_recommendations(row)
     judged: list[tuple[str, Callable[[], dict[str, Any]]]] = []
-    if sweep:
-        judged.append((TODAY, lambda: sweep_recommendations(row, budget, seed, bins, recent_days)))
+    if with_today:
+        judged.append((TODAY, lambda: forecast_recommendations(row, settings, catalogue)))
     judged.append((RESPONSE, lambda: response_recommendations(row, catalogue)))
     for method, recommend in judged:
         try:
@@ -384,12 +418,15 @@ def summarise_store(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
-def store_part(args: argparse.Namespace, budget: Budgets) -> dict[str, Any]:
+def store_part(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     source = load_source("store", None, args.seed, args.products)
     history = stockcode_history(source.transactions)
     history = history[history.index.isin(set(source.ground_truth["stock_code"]))]
     eligible = eligible_stockcodes(history, args.min_rows, args.min_days)
-    log(f"store: {len(eligible)} of {args.products} products eligible; budget {budget.label()}; {args.jobs} worker(s)")
+    log(
+        f"store: {len(eligible)} of {args.products} products eligible; budget {budget_label(settings)}; "
+        f"{args.jobs} worker(s)"
+    )
     profile = price_list.price_setting_profile(source.transactions, eligible, "2010-12-01", "2011-08-31")
     started = time.perf_counter()
     catalogue = catalogue_response(source.transactions, eligible)
@@ -400,14 +437,9 @@ def store_part(args: argparse.Namespace, budget: Budgets) -> dict[str, Any]:
     )
     rows: list[dict[str, Any]] = []
     started = time.perf_counter()
-    sweep = not args.response_only  # today's method: its lineage and models
+    with_today = not args.response_only  # today's method: its lineage and models
     with ProcessPoolExecutor(args.jobs, initializer=_load_store, initargs=(args.seed, args.products)) as pool:
-        futures = [
-            pool.submit(
-                run_store_product, c, budget, args.seed, args.bins, args.recent_days, catalogue.to_dict(), sweep
-            )
-            for c in eligible
-        ]
+        futures = [pool.submit(run_store_product, c, settings, catalogue.to_dict(), with_today) for c in eligible]
         for i, future in enumerate(as_completed(futures), 1):
             row = future.result()
             rows.append(row)
@@ -479,14 +511,39 @@ def real_response(own: pd.DataFrame, code: str, catalogue: dict[str, Any]) -> di
     }
 
 
+def real_forecast(lines: pd.DataFrame, code: str, catalogue: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """Today's method on a real code with the product's default decision settings (no costs: the assumed ratio)."""
+    config = recommendation.RecommendationConfig(
+        objective=settings.objective, guardrail=settings.guardrail, min_own_weight=settings.min_own_weight
+    )
+    _, mix, info, (answer,) = forecast_answers(lines, code, catalogue, settings, None, [config])
+    current, cost = mix.current_list_price, info["unit_cost"]
+    low, high = answer["guardrail"]
+    price = float(answer["recommended_list_price"])
+    units = recommendation.expected_outcomes(
+        mix, info["elasticity"], cost, recommendation.pence_grid(0.5 * current, 2.0 * current)
+    )
+    return {
+        "current_list_price": current,
+        "recommended_price": price,
+        "ratio_to_current": price / current,
+        "action": answer["action"],
+        "hold": answer["hold"],
+        "hold_reason": answer["hold_reason"],
+        "capped": answer["capped"],
+        "on_edge": not answer["hold"] and answer["best_list_price_in_band"] in (low, high),
+        "outside_guardrail": not (low - 1e-9 <= price <= high + 1e-9) and price != current,
+        "below_cost": price < cost - 1e-9,
+        "rises_with_price": rises_with_price(units["units"].to_numpy()),
+        "champion": info["champion"],
+        "forecast_units": info["forecast_units"],
+        "elasticity": info["elasticity"],
+        "own_weight": info["own_weight"],
+    }
+
+
 def run_real_code(
-    code: str,
-    budget: Budgets,
-    seed: int,
-    bins: int,
-    recent_days: int,
-    catalogues: dict[str, dict[str, Any]],
-    sweep: bool = True,
+    code: str, settings: Settings, catalogues: dict[str, dict[str, Any]], with_today: bool = True
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"stock_code": code, "cutoffs": {}, "response": {}}
     started = time.perf_counter()
@@ -497,23 +554,10 @@ def run_real_code(
             out["response"][cutoff] = real_response(lines[lines["stock_code"] == code], code, catalogues[cutoff])
         except Exception as exc:
             out["response"][cutoff] = {"error": f"{type(exc).__name__}: {exc}"}
-        if not sweep:
+        if not with_today:
             continue
         try:
-            cfg = splits.SplitConfig(train_fraction=0.7, validation_fraction=0.15)
-            prepared = prepare(lines, code, cfg)
-            trained = train_and_evaluate(prepared, budget, seed)
-            curve = sweep_curve(prepared, trained, recent_days, bins)
-            current = price_list.current_list_price(lines[lines["stock_code"] == code])
-            out["cutoffs"][cutoff] = {
-                "current_list_price": current,
-                "recommended_price": curve.optimal_price,
-                "ratio_to_current": curve.optimal_price / current,
-                "on_edge": curve.optimum_on_edge,
-                "rises_with_price": rises_with_price(curve.curve["quantity"].to_numpy()),
-                "grid": [float(curve.curve["unit_price"].iloc[0]), float(curve.curve["unit_price"].iloc[-1])],
-                "champion": trained.evaluation.champion,
-            }
+            out["cutoffs"][cutoff] = real_forecast(lines, code, catalogues[cutoff], settings)
         except Exception as exc:
             out["cutoffs"][cutoff] = {"error": f"{type(exc).__name__}: {exc}"}
     out["seconds"] = round(time.perf_counter() - started, 2)
@@ -543,7 +587,7 @@ def summarise_real(rows: list[dict[str, Any]], key: str = "cutoffs") -> dict[str
         },
         "stability_codes": len(stable),
         "stability_change": quantiles(stable),
-        **({"decisions": _decision_shares(fits)} if key == "response" else {}),
+        "decisions": _decision_shares(fits),
     }
 
 
@@ -566,7 +610,7 @@ def _decision_shares(fits: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def real_part(args: argparse.Namespace, budget: Budgets) -> dict[str, Any]:
+def real_part(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     data = load_source("uci", args.data)
     history = stockcode_history(data.transactions)
     eligible = eligible_stockcodes(history, args.min_rows, args.min_days)[: args.real_codes]
@@ -589,12 +633,7 @@ def real_part(args: argparse.Namespace, budget: Budgets) -> dict[str, Any]:
     rows = []
     started = time.perf_counter()
     with ProcessPoolExecutor(args.jobs, initializer=_load_real, initargs=(args.data,)) as pool:
-        futures = [
-            pool.submit(
-                run_real_code, c, budget, args.seed, args.bins, args.recent_days, catalogues, not args.response_only
-            )
-            for c in eligible
-        ]
+        futures = [pool.submit(run_real_code, c, settings, catalogues, not args.response_only) for c in eligible]
         for i, future in enumerate(as_completed(futures), 1):
             row = future.result()
             rows.append(row)
@@ -631,8 +670,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--budget", default="10:15", help="dfn_trials:backup_trials of today's method")
     parser.add_argument("--seconds", type=float, default=60.0, help="time budget per study")
     parser.add_argument("--dfn-max-epochs", type=int, default=60)
-    parser.add_argument("--bins", type=int, default=50)
-    parser.add_argument("--recent-days", type=int, default=90)
     parser.add_argument("--min-rows", type=int, default=150, help="eligibility: usable lines")
     parser.add_argument("--min-days", type=int, default=60, help="eligibility: distinct sale days")
     parser.add_argument("--real-codes", type=int, default=100, help="real-data codes (0: skip the real part)")
@@ -650,9 +687,8 @@ def main(argv: list[str] | None = None) -> None:
         args.products, args.real_codes, args.budget, args.dfn_max_epochs = 12, 2, "1:1", 2
     warnings.filterwarnings("ignore")
     record = begin("decision_quality", args.quick)
-    dfn, _, backups = args.budget.partition(":")
-    budget = Budgets(int(dfn), int(backups or dfn), args.seconds, args.dfn_max_epochs)
-    parts: dict[str, Callable[[argparse.Namespace, Budgets], dict[str, Any]]] = {"store": store_part}
+    settings = budget_settings(args.budget, args.seconds, args.dfn_max_epochs, args.seed)
+    parts: dict[str, Callable[[argparse.Namespace, Settings], dict[str, Any]]] = {"store": store_part}
     if args.real_codes > 0:
         if not Path(args.data).is_file():
             raise SystemExit(
@@ -662,17 +698,15 @@ def main(argv: list[str] | None = None) -> None:
         parts["real"] = real_part
     result: dict[str, Any] = {
         **record,
-        "budget": budget.label(),
-        "bins": args.bins,
-        "recent_days": args.recent_days,
+        "budget": budget_label(settings),
         "methods": list(METHODS),
         "settings": [setting_name(o, g) for o, g in SETTINGS],
         "targets": DECISION_TARGETS,
-        "judged_method": RESPONSE,  # the targets are for the price-response work; today's row is beside it
+        "judged_method": RESPONSE if args.response_only else TODAY,  # the product's recommendation
         "response_only": args.response_only,
     }
     for name, part in parts.items():
-        result[name] = part(args, budget)
+        result[name] = part(args, settings)
     out = write_json(Path(args.output), finish(result))
     log(f"wrote {out}")
     print(render("decision_quality", result))

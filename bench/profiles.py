@@ -1,13 +1,15 @@
 """Where the time goes: pyinstrument profiles of the slowest stage and of an uncached price request.
 
-1. ``dfn_model``'s tuning (the slowest stage, see pipeline_run.py) with the product's default
-   budget, on the stockcode pipeline_run.py measures (the most active of the default synthetic
-   source): ``TRAINERS["dfn"]`` on the same design matrices the asset builds.
-2. An uncached ``GET /v1/predict-price/{stockcode}`` (100 bins): promoted bundles are built with
-   ``bench/direct.py`` (the budget serving_latency.py builds with, on its 4-product source), the
-   app comes from ``serving.app.create_app``, and the route's handler is called in this thread
-   with ``unitprice_min`` moved by 1e-6 each time, so every call is a cache miss. The HTTP layer
-   (uvicorn, routing, about 1.6 ms: serving_latency.py's ``/healthz``) is not in this profile.
+1. ``dfn_model``'s tuning with the product's default budget, on the stockcode pipeline_run.py
+   measures (the most active of the default synthetic source): ``TRAINERS["dfn"]`` on the weekly
+   design matrices the asset trains on (``core_calls.prepare_weekly``: the same core calls as the
+   assets up to ``training_splits``).
+2. An uncached ``GET /v1/predict-price/{stockcode}`` (100 bins): promoted bundles are built by the
+   real job (``pricing run --top N`` in a fresh project folder, the budget serving_latency.py
+   builds with, on its 4-product source), the app comes from ``serving.app.create_app``, and the
+   route's handler is called in this thread with ``unitprice_min`` moved by 1e-6 each time, so
+   every call is a cache miss. The HTTP layer (uvicorn, routing, about 1.6 ms:
+   serving_latency.py's ``/healthz``) is not in this profile.
 
 Each profile is saved as pyinstrument's text tree (``profile_*.txt`` beside the JSON) and
 summarised in the JSON: seconds by library (self time of the Python frames, C calls counted in
@@ -20,6 +22,7 @@ the frame that made them) and the functions with the most self time.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import tempfile
@@ -119,20 +122,18 @@ def save_text(profiler: Any, path: Path) -> str:
 
 
 def profile_dfn_tuning(out_dir: Path, quick: bool) -> dict[str, Any]:
-    import direct
+    from core_calls import catalogue_of, prepare_weekly, training_data
 
-    from pricing_assets.core import splits, tuning
+    from pricing_assets.core import tuning
     from pricing_assets.core.models import TRAINERS
-    from pricing_assets.core.stockcodes import eligible_stockcodes
+    from pricing_assets.core.sources import load_source
     from pricing_assets.settings import Settings
 
     settings = Settings.from_env().with_(synthetic_products=24)
-    source = direct.load_raw(settings)
-    code = eligible_stockcodes(source.history, settings.min_history_rows, settings.min_history_days)[0]
-    cfg = splits.SplitConfig(settings.split_train_fraction, settings.split_validation_fraction)
-    prepared = direct.prepare(source.transactions, code, cfg)
-    seen = prepared.frame[prepared.frame[splits.SPLIT_COLUMN] != "test"]
-    data = splits.design_matrices(seen, prepared.preprocessor, ("train", "validation"))
+    transactions = load_source(settings.source, settings.data, settings.seed, settings.synthetic_products).transactions
+    eligible, catalogue = catalogue_of(transactions, settings)
+    code = eligible[0]
+    data = training_data(prepare_weekly(transactions, code, catalogue, settings))
     budget = tuning.TuningBudget(settings.dfn_trials, settings.tuning_seconds)
     # One untimed trial first: torch and optuna finish importing and initialising on first use.
     TRAINERS["dfn"](data, tuning.TuningBudget(1, settings.tuning_seconds), settings.seed, None, max_epochs=1)
@@ -203,27 +204,37 @@ def optimiser_experiment(data: Any, budget: Any, settings: Any, repeats: int) ->
 
 
 def build_bundles(count: int, quick: bool) -> list[str]:
-    """Promote the ``count`` most active stockcodes of the serving benchmark's source, directly."""
-    import direct
+    """Promote the serving benchmark's source's stockcodes with the real job: ``pricing run --top`` (4 products).
 
-    from pricing_assets.core.stockcodes import eligible_stockcodes
+    Returns the promoted ones, at most ``count`` (the challenger gate is opened: see below; a stockcode held
+    by another check has no bundle).
+    """
+    import subprocess
+    import sys
+
+    from pricing_assets.core.bundle import read_pointer
     from pricing_assets.core.store import open_store
     from pricing_assets.settings import Settings
 
     budget = QUICK_BUDGET if quick else SERVING_BUILD
-    settings = Settings.from_env().with_(
-        synthetic_products=SERVING_PRODUCTS,
-        dfn_trials=int(budget["PRICING_DFN_TRIALS"]),
-        backup_trials=int(budget["PRICING_BACKUP_TRIALS"]),
-        **({"dfn_max_epochs": int(QUICK_BUDGET["PRICING_DFN_MAX_EPOCHS"])} if quick else {}),
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    # A request's cost does not depend on how good the model is: the challenger gate (models that lose to a
+    # baseline are held, as the small budgets' often are) is opened so that every stockcode gets a bundle.
+    env.update(budget, PRICING_SYNTHETIC_PRODUCTS=str(SERVING_PRODUCTS), PRICING_CHALLENGER_TOLERANCE="1000")
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "pricing"), "run", "--top", str(SERVING_PRODUCTS)],
+        env=env,
+        capture_output=True,
+        text=True,
     )
-    source = direct.load_raw(settings)
-    codes = eligible_stockcodes(source.history, settings.min_history_rows, settings.min_history_days)[:count]
-    store = open_store(settings)
-    for code in codes:
-        outcome = direct.run_lineage(source, code, settings, store)
-        log(f"profiles: promoted {code} ({outcome.champion}) as {outcome.promoted_version}")
-    return codes
+    log(f"profiles: pricing run --top {SERVING_PRODUCTS} exited {proc.returncode}")
+    store = open_store(Settings.from_env(env))
+    promoted = sorted({key.split("/")[1] for key in store.list_keys("promoted/") if key.endswith("/current.json")})
+    promoted = [code for code in promoted if read_pointer(store, code)]
+    if not promoted:
+        raise RuntimeError(f"pricing run promoted nothing to profile:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
+    log(f"profiles: promoted {promoted}")
+    return promoted[:count]
 
 
 def predict_handler(app: Any) -> Any:
@@ -266,8 +277,7 @@ def profile_uncached(out_dir: Path, codes: list[str], requests: int, quick: bool
         name = save_text(profiler, out_dir / f"profile_uncached_request_{code}{'.quick' if quick else ''}.txt")
         found[code] = {
             "champion": bundle.manifest["champion"],
-            "scenario_rows": len(bundle.scenario),
-            "grid_rows": len(bundle.scenario) * BINS,
+            "curve_source": f"curve from the {json.loads(response.body).get('curve_source', '?')}",
             "requests": requests,
             "all_uncached_200": misses == requests,
             "handler_ms": stats(timings, 2) | {"p90": round(float(np.percentile(timings, 90)), 2)},
@@ -275,72 +285,6 @@ def profile_uncached(out_dir: Path, codes: list[str], requests: int, quick: bool
             **summarise_session(session),
         }
         log(f"profiles: {code} uncached handler median {found[code]['handler_ms']['median']} ms")
-    return found
-
-
-def serving_experiments(codes: list[str], blocks: int, per_block: int) -> dict[str, Any]:
-    """Candidate fixes of the uncached path, timed against the path as served, interleaved.
-
-    Only ``ServedBundle.predict`` (the curve), not the whole handler: ``as_served`` is the
-    registry's call; ``with_base`` passes the scenario the registry already preprocessed when it
-    loaded the bundle (``ServedBundle.base``) to ``predict_curve``, instead of letting
-    ``grid_matrix`` transform the scenario again on every request; for a network champion,
-    ``with_base_torch_1_thread`` also runs the forward pass on one thread (torch's default is one
-    per core, which waits for a busy core on a shared machine). The curves must be identical.
-    """
-    import torch
-
-    from pricing_assets.core.pricing import predict_curve
-    from pricing_assets.core.store import open_store
-    from pricing_assets.settings import Settings
-    from serving.registry import BundleRegistry
-
-    registry = BundleRegistry(open_store(Settings.from_env()))
-    threads = torch.get_num_threads()
-    found = {}
-    for code in codes:
-        bundle = registry.get(code)
-        champion = bundle.manifest["champion"]
-        model, quantiles = bundle._model(champion), bundle.residual_quantiles(champion)
-        low, high = bundle.manifest["pricing"]["price_min"], bundle.manifest["pricing"]["price_max"]
-
-        def with_base(prices: np.ndarray, bundle: Any = bundle, model: Any = model, quantiles: Any = quantiles) -> Any:
-            return predict_curve(model, bundle.preprocessor, bundle.scenario, prices, quantiles, base=bundle.base)
-
-        variants = {"as_served": bundle.predict, "with_base": with_base}
-        if champion == "dfn":
-            variants["with_base_torch_1_thread"] = with_base
-        same = True
-        timings: dict[str, list[float]] = {name: [] for name in variants}
-        names = list(variants)
-        for block in range(blocks):
-            for name in names[block % len(names) :] + names[: block % len(names)]:
-                torch.set_num_threads(1 if name.endswith("1_thread") else threads)
-                for i in range(per_block):
-                    prices = np.linspace(low + (block * per_block + i + 1) * 1e-6, high, BINS)
-                    t0 = time.perf_counter()
-                    answer = variants[name](prices)
-                    timings[name].append((time.perf_counter() - t0) * 1000)
-                    curve = answer.curve.curve if hasattr(answer, "model") else answer.curve
-                    if i == 0:
-                        reference = bundle.predict(prices).curve.curve
-                        same = same and bool(np.allclose(curve.to_numpy(), reference.to_numpy(), rtol=1e-9, atol=1e-12))
-        torch.set_num_threads(threads)
-        found[code] = {
-            "champion": champion,
-            "torch_default_threads": threads,
-            "blocks": blocks,
-            "calls_per_block": per_block,
-            "ms": {
-                name: stats(values, 2) | {"p90": round(float(np.percentile(values, 90)), 2)}
-                for name, values in timings.items()
-            },
-            "curves_identical": same,
-        }
-        log(
-            f"profiles: experiments on {code}: "
-            + ", ".join(f"{n} {v['median']} ms" for n, v in found[code]["ms"].items())
-        )
     return found
 
 
@@ -364,10 +308,9 @@ def main() -> None:
         dfn = profile_dfn_tuning(out_dir, args.quick)
         codes = build_bundles(1 if args.quick else 2, args.quick)
         serving = profile_uncached(out_dir, codes, args.requests, args.quick)
-        experiments = serving_experiments(codes, 2 if args.quick else 8, 10 if args.quick else 40)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    result = {**record, "dfn_tuning": dfn, "uncached_request": serving, "serving_experiments": experiments}
+    result = {**record, "dfn_tuning": dfn, "uncached_request": serving}
     write_json(args.output, finish(result))
     print(render("profiles", result))
 

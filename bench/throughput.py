@@ -66,7 +66,7 @@ EXECUTORS: dict[str, dict[str, Any]] = {
         "multiprocess": {"max_concurrent": 2, "start_method": {"forkserver": {"preload_modules": PRELOAD}}}
     },
 }
-QUICK_ASSETS = ["cleaned_transactions", "demand_features"]
+QUICK_ASSETS = ["cleaned_transactions", "weekly_demand"]
 CODE_LOCATION = ("pricing_assets.definitions", "defs")
 
 

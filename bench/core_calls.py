@@ -1,0 +1,149 @@
+"""The per-stockcode core calls of the lineage's assets, for benchmarks that judge the models, not Dagster.
+
+No computation lives here: each function calls the function the asset body calls
+(``pricing_assets/assets/*.py``), with the same inputs and the same settings, and says which
+asset it stands for. What it leaves out is Dagster's wiring (the IO manager's copies, metadata,
+the event log, the model files in the store): a benchmark that measures Dagster runs the real
+job instead (``dagster_overhead.py``, ``throughput.py``, ``pipeline_run.py``, ``profiles.py``).
+
+Imports are lazy so that a parent process that only hands stockcodes to workers starts fast.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from pricing_assets.settings import Settings
+
+
+def catalogue_of(transactions: pd.DataFrame, settings: Settings) -> tuple[list[str], dict[str, Any]]:
+    """``catalogue_price_response``: the eligible stockcodes (most active first) and the catalogue response."""
+    from pricing_assets.core import price_list, price_response, stockcodes
+
+    transactions = transactions.drop_duplicates()
+    transactions = transactions.sort_values(list(transactions.columns), kind="stable").reset_index(drop=True)
+    history = stockcodes.stockcode_history(transactions)
+    eligible = stockcodes.eligible_stockcodes(history, settings.min_history_rows, settings.min_history_days)
+    rows = transactions[transactions["stock_code"].isin(set(eligible))]
+    lines = price_list.lines_with_list(rows)
+    panel = price_list.weekly_demand(rows, lines.attrs["lists"])
+    try:
+        response = price_response.estimate_catalogue_response(panel, lines)
+    except ValueError as exc:  # the asset records the same: the partitions then hold without a response
+        return eligible, {"identified": False, "reason": str(exc)}
+    return eligible, {"identified": True, **response.to_dict()}
+
+
+@dataclass
+class WeeklyRun:
+    """One stockcode's lineage up to ``model_evaluation``: what each asset returned (as plain objects)."""
+
+    stock_code: str
+    cleaned: pd.DataFrame  # cleaned_transactions
+    cleaning: dict[str, int]
+    weekly_demand: pd.DataFrame  # weekly_demand
+    response: dict[str, Any]  # stockcode_price_response
+    elasticity: float  # what weekly_features used
+    training_splits: pd.DataFrame  # training_splits (weekly rows with the split column)
+    preprocessor: Any  # preprocessor
+    models: dict[str, Any]  # the six model assets (the models themselves)
+    evaluation: Any  # model_evaluation (core.evaluation.Evaluation)
+    tuning: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def prepare_weekly(
+    transactions: pd.DataFrame, stock_code: str, catalogue: dict[str, Any], settings: Settings
+) -> WeeklyRun:
+    """cleaned_transactions -> weekly_demand -> stockcode_price_response -> weekly_features ->
+    training_splits (and the preprocessor); no models yet."""
+    from pricing_assets.assets.weekly_features import elasticity_of
+    from pricing_assets.core import cleaning, price_list, price_response, splits
+    from pricing_assets.core import weekly_features as wf
+
+    t0 = time.perf_counter()
+    cleaned, report = cleaning.clean_transactions(transactions, stock_code)
+    if cleaned.empty:
+        raise ValueError(f"stockcode {stock_code} has no usable rows after cleaning")
+    panel = price_list.weekly_demand(cleaned)
+    if catalogue.get("identified"):
+        lines = price_list.lines_with_list(cleaned, panel[["stock_code", "week", "list_price"]])
+        prior = price_response.CatalogueResponse.from_dict(catalogue)
+        response = {"identified": True, **price_response.stockcode_response(panel, lines, stock_code, prior).to_dict()}
+    else:
+        response = {"stock_code": stock_code, "identified": False, "reason": f"no catalogue prior: {catalogue}"}
+    elasticity = elasticity_of(response)
+    table = wf.build_weekly_features(panel, elasticity)
+    frame = splits.split_chronologically(table, splits.SplitConfig.from_settings(settings))
+    preprocessor = splits.Preprocessor.fit(frame[frame[splits.SPLIT_COLUMN] == "train"])
+    return WeeklyRun(
+        stock_code,
+        cleaned,
+        {"rows_in": report.rows_in, "rows_out": report.rows_out},
+        panel,
+        response,
+        elasticity,
+        frame,
+        preprocessor,
+        {},
+        None,
+        seconds={"up_to_training_splits": round(time.perf_counter() - t0, 3)},
+    )
+
+
+def training_data(run: WeeklyRun) -> Any:
+    """What every model asset trains on: the design matrices of train and validation (never test)."""
+    from pricing_assets.core import splits
+
+    frame = run.training_splits
+    seen = frame[frame[splits.SPLIT_COLUMN] != "test"]
+    return splits.design_matrices(seen, run.preprocessor, ("train", "validation"))
+
+
+def train_weekly(
+    transactions: pd.DataFrame,
+    stock_code: str,
+    catalogue: dict[str, Any],
+    settings: Settings,
+    progress: Callable[[str], None] | None = None,
+) -> WeeklyRun:
+    """:func:`prepare_weekly`, then the six model assets (train + validation only) and model_evaluation."""
+    from pricing_assets.core import evaluation, splits, tuning
+    from pricing_assets.core.models import TRAINERS
+
+    run = prepare_weekly(transactions, stock_code, catalogue, settings)
+    data = training_data(run)
+    for kind, trainer in TRAINERS.items():
+        t0 = time.perf_counter()
+        trials = settings.dfn_trials if kind == "dfn" else settings.backup_trials
+        extra = {"max_epochs": settings.dfn_max_epochs} if kind == "dfn" else {}
+        budget = tuning.TuningBudget(trials, settings.tuning_seconds)
+        candidate = trainer(data, budget, settings.seed, progress or (lambda _: None), **extra)
+        run.seconds[kind] = round(time.perf_counter() - t0, 3)
+        run.models[kind] = candidate.model
+        run.tuning[kind] = {
+            k: v
+            for k, v in candidate.tuning.items()
+            if k in ("best_params", "trials_run", "trials_pruned", "stopped_by_time", "best_epoch", "seconds")
+        }
+    t0 = time.perf_counter()
+    scored = splits.design_matrices(run.training_splits, run.preprocessor, ("validation", "test"))
+    run.evaluation = evaluation.evaluate_candidates(run.models, scored, run.training_splits)
+    run.seconds["model_evaluation"] = round(time.perf_counter() - t0, 3)
+    return run
+
+
+def demand_forecast(run: WeeklyRun, settings: Settings) -> Any:
+    """``price_scenario`` -> ``demand_forecast``: the champion's forecast of the week after the last."""
+    from pricing_assets.core import forecast, weekly_features
+
+    champion = run.evaluation.champion
+    rows = weekly_features.next_week_rows(run.weekly_demand, run.elasticity)
+    return forecast.forecast_next_week(
+        run.models[champion], run.preprocessor, rows, run.evaluation.validation_residuals[champion], settings.seed
+    )
