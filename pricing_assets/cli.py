@@ -607,17 +607,27 @@ def _table_console() -> Console:
 def _summary(outcomes: list[StockcodeOutcome]) -> Table:
     table = Table(title="pricing run")
     # Numbers, versions and the short decision are never cut or broken across lines; check reasons wrap.
-    unbroken = ("stockcode", "optimal price", "list price", "expected change/week", "decision", "promoted")
+    # The gates' columns say only the verdict (the reasons follow the table), so their names are short: a
+    # stockcode's row fits one line of a 240-column log.
+    unbroken = (
+        "stockcode",
+        "test WAPE",
+        "beats baselines",
+        "list price",
+        "expected change/week",
+        "decision",
+        "promoted",
+    )
     for column in (
         "stockcode",
         "status",
         "rows",
-        "drift check",
+        "drift",
         "champion",
-        "test RMSLE",
-        "fairness check",
-        "challenger check",
-        "optimal price",
+        "test WAPE",
+        "beats baselines",
+        "fairness",
+        "challenger",
         "list price",
         "expected change/week",
         "decision",
@@ -627,11 +637,8 @@ def _summary(outcomes: list[StockcodeOutcome]) -> Table:
         table.add_column(column, no_wrap=column in unbroken)
     for o in outcomes:
         evaluation = o.metadata.get("model_evaluation", {})
-        curve = o.metadata.get("price_curve", {})
         promoted = o.metadata.get("promoted_model", {})
-        rmsle = evaluation.get("champion_test_rmsle")
-        price = curve.get("optimal_price")
-        edge = " (edge)" if curve.get("optimum_on_edge") else ""
+        wape = evaluation.get("champion_test_weekly_wape")
         warned = [w.split(":", 1)[0] for w in _warnings(o)]
         if _held(o):
             status = f"[yellow]held[/] ({escape(', '.join(_holding_checks(o)))})"
@@ -649,15 +656,26 @@ def _summary(outcomes: list[StockcodeOutcome]) -> Table:
             str(o.metadata.get("demand_features", {}).get("rows", "-")),
             cell("no_feature_drift"),
             str(evaluation.get("champion", "-")),
-            f"{rmsle:.3f}" if isinstance(rmsle, float) else "-",
+            f"{wape:.3f}" if isinstance(wape, (int, float)) else "-",
+            beats_baselines_cell(evaluation.get("beats_baselines_on_test")),
             cell("fairness_within_threshold"),
             cell("candidate_no_worse_than_serving"),
-            f"{price:.2f}{edge}" if isinstance(price, float) else "-",
             *recommendation_cells(o.recommendation),
             str(promoted.get("version", "not promoted")),
             f"{o.seconds:.1f}",
         )
     return table
+
+
+def beats_baselines_cell(beaten: dict[str, bool] | None) -> str:
+    """Whether the champion's weekly forecast had a lower test WAPE than each baseline's: ``yes`` (all of
+    them), ``no`` (none), else the ones it beat (``recent mean only``); ``-`` when not evaluated."""
+    if not isinstance(beaten, dict) or not beaten:
+        return "-"
+    if all(beaten.values()):
+        return "yes"
+    won = [name.removesuffix("_baseline").replace("_", " ") for name, ok in beaten.items() if ok]
+    return f"{', '.join(won)} only" if won else "no"
 
 
 def _check_costs(location: str, given_as: str) -> None:

@@ -73,16 +73,17 @@ def test_hostile_partition_key_is_refused_before_storage(instance, settings):
 
 
 def test_training_splits_fits_the_preprocessor_on_train_rows_only():
-    """Through the asset, as a run hands it on: poisoning every validation and test row of its input
-    leaves the preprocessor byte-identical, and it has seen exactly the train rows."""
+    """Through the asset, as a run hands it on: poisoning every validation and test row of its input (the
+    weekly rows per price list) leaves the preprocessor byte-identical, and it has seen exactly the train rows."""
     from dagster import build_asset_context
 
     from pricing_assets.assets.training import SplitsConfig, training_splits
-    from pricing_assets.core import cleaning, features, sources, splits
+    from pricing_assets.core import cleaning, price_list, sources, splits, weekly_features
 
     source = sources.load_source("synthetic", None, 7, 4)
     code = source.transactions["stock_code"].value_counts().index[0]
-    demand = features.build_demand_features(cleaning.clean_transactions(source.transactions, code)[0])
+    panel = price_list.weekly_demand(cleaning.clean_transactions(source.transactions, code)[0])
+    weekly = weekly_features.build_weekly_features(panel, -1.5)
 
     def split_and_fit(frame: pd.DataFrame) -> tuple[bytes, pd.DataFrame]:
         outputs = {o.output_name: o.value for o in training_splits(build_asset_context(), SplitsConfig(), frame)}
@@ -90,9 +91,14 @@ def test_training_splits_fits_the_preprocessor_on_train_rows_only():
         assert splits.Preprocessor.from_json(data).fitted_rows == int((output[splits.SPLIT_COLUMN] == "train").sum())
         return data, output
 
-    clean, split = split_and_fit(demand)
-    later = demand["invoice_date"] >= split.loc[split[splits.SPLIT_COLUMN] != "train", "invoice_date"].min()
-    poisoned = demand.copy()
-    poisoned.loc[later, "unit_price"] *= 1000.0
+    clean, split = split_and_fit(weekly)
+    assert set(split[splits.SPLIT_COLUMN]) == set(splits.SPLITS)
+    # A week's rows (one per price list) never straddle a boundary.
+    assert (split.groupby("week")[splits.SPLIT_COLUMN].nunique() == 1).all()
+    later = weekly["week"] >= split.loc[split[splits.SPLIT_COLUMN] != "train", "week"].min()
+    assert 0 < later.sum() < len(weekly)
+    poisoned = weekly.copy()
+    for column in weekly_features.NUMERIC_FEATURES:
+        poisoned.loc[later, column] = poisoned.loc[later, column] * 1000.0 + 7.0
     poisoned.loc[later, "customer_type"] = "never-seen"
     assert split_and_fit(poisoned)[0] == clean

@@ -89,3 +89,87 @@ def test_a_worker_that_died_is_its_stockcode_failing_in_words(capsys):
     assert "worker process stopped before it finished" in outcome.error and "run it again" in outcome.error
     assert cli._verdict([outcome], [], "ran", strict=False) == 1
     assert "1 of 1 stockcode(s) failed: 85123A" in " ".join(capsys.readouterr().err.split())
+
+
+def rendered_rows(outcomes: list[StockcodeOutcome]) -> tuple[list[str], list[list[str]]]:
+    """The summary table as `pricing run` prints it to a log (240 columns): its column names, and the cells of
+    each line of its body (a stockcode whose row wrapped has more than one)."""
+    import io
+
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), width=240, color_system=None)
+    console.print(cli._summary(outcomes))
+    lines = console.file.getvalue().splitlines()
+    header = next(line for line in lines if line.startswith("┃ stockcode"))
+    body = [line for line in lines if line.startswith("│ ")]
+    return [c.strip() for c in header.split("┃")[1:-1]], [[c.strip() for c in ln.split("│")[1:-1]] for ln in body]
+
+
+def evaluated(code: str, wape: float, beaten: dict[str, bool], **kwargs) -> StockcodeOutcome:
+    result = outcome(code, **kwargs)
+    result.metadata = {
+        "demand_features": {"rows": 1234},
+        "model_evaluation": {
+            "champion": "elasticnet",
+            "champion_test_rmsle": 0.5005,
+            "champion_test_weekly_wape": wape,
+            "beats_baselines_on_test": beaten,
+        },
+    }
+    if result.success:
+        result.metadata["promoted_model"] = {"version": "d96964a74eb5-0dfbfce6"}
+    result.recommendation = {
+        "current_list_price": 3.06,
+        "recommended_list_price": 3.21,
+        "objective": "margin",
+        "expected_change": {"margin": {"mean": 12.5, "interval": [3.25, 20.0]}},
+        "hold": False,
+        "hold_reason": None,
+        "action": "increase",
+        "capped": False,
+        "best_list_price_in_band": 3.21,
+    }
+    if not result.success:  # a hold of the decision too, with the change at the best price in the band (wide cells)
+        result.recommendation.update(
+            recommended_list_price=3.06,
+            hold=True,
+            hold_reason="the estimated demand is not elastic enough for an optimum: the data cannot support a move",
+            action="hold",
+            expected_change={"margin": {"mean": 242.44, "interval": [128.05, 1395.55]}},
+            best_list_price_in_band=3.52,
+        )
+    return result
+
+
+def test_the_table_shows_the_weekly_forecast_error_and_the_recommended_list_price_one_line_a_row():
+    """The champion's test WAPE of weekly units and whether it beat the baselines (model_evaluation's
+    metadata), the list price current -> recommended and the decision; no per-line price optimum any more."""
+    both = {"recent_mean_baseline": True, "seasonal_naive_baseline": True}
+    one = {"recent_mean_baseline": False, "seasonal_naive_baseline": True}
+    none = {"recent_mean_baseline": False, "seasonal_naive_baseline": False}
+    columns, rows = rendered_rows(
+        [evaluated("A", 0.0972, both), evaluated("B", 0.3371, one, **HELD), evaluated("C", 1.5, none)]
+    )
+    for column in ("test WAPE", "beats baselines", "list price", "decision", "promoted"):
+        assert column in columns, column
+    assert "optimal price" not in columns and not any("RMSLE" in column for column in columns)
+    assert [row[0] for row in rows] == ["A", "B", "C"], rows  # one line per stockcode
+    cells = {row[0]: dict(zip(columns, row, strict=True)) for row in rows}
+    assert (cells["A"]["test WAPE"], cells["A"]["beats baselines"]) == ("0.097", "yes")
+    assert (cells["B"]["test WAPE"], cells["B"]["beats baselines"]) == ("0.337", "seasonal naive only")
+    assert (cells["C"]["test WAPE"], cells["C"]["beats baselines"]) == ("1.500", "no")
+    assert cells["A"]["list price"] == "3.06 → 3.21" and cells["A"]["decision"] == "increase"
+    assert cells["A"]["promoted"] == "d96964a74eb5-0dfbfce6" and cells["B"]["promoted"] == "not promoted"
+    assert cells["B"]["status"] == "held (challenger)" and cells["A"]["champion"] == "elasticnet"
+    assert cells["B"]["decision"] == "hold: no optimum" and cells["B"]["list price"] == "3.06 → 3.06"
+    assert cells["B"]["expected change/week"] == "margin +242.44 (+128.05 to +1395.55) at 3.52"
+    assert cells["A"]["challenger"] == "-" and cells["B"]["challenger"] == "failed" and cells["A"]["drift"] == "passed"
+
+
+def test_the_table_says_dash_where_a_run_stopped_before_evaluation():
+    columns, rows = rendered_rows([outcome("D", **BROKEN)])
+    (row,) = rows
+    cells = dict(zip(columns, row, strict=True))
+    assert cells["test WAPE"] == "-" and cells["beats baselines"] == "-" and cells["list price"] == "-"
+    assert cli.beats_baselines_cell({}) == "-" and cli.beats_baselines_cell(None) == "-"

@@ -21,19 +21,21 @@ def test_definitions_load_with_fixed_names():
         "list_price_recommendation",
         "demand_features",
         "drift_report",
+        "weekly_features",
         "training_splits",
         "preprocessor",
         "dfn_model",
         "lightgbm_model",
         "elasticnet_model",
         "svr_model",
-        "elasticity_baseline",
-        "constant_baseline",
+        "recent_mean_baseline",
+        "seasonal_naive_baseline",
         "model_evaluation",
         "shap_explanations",
         "fairness_report",
         "challenger_comparison",
         "price_scenario",
+        "demand_forecast",
         "price_curve",
         "promoted_model",
     }
@@ -56,6 +58,18 @@ def test_definitions_load_with_fixed_names():
     # Promotion sits downstream of every checked asset, so a blocking check failing with ERROR stops it.
     upstream = graph.get(AssetKey("promoted_model")).parent_keys
     assert {AssetKey("drift_report"), AssetKey("fairness_report"), AssetKey("challenger_comparison")} <= upstream
+
+    # The weekly demand models: weekly rows per price list -> splits; the next week -> the champion's forecast,
+    # which the recommendation is valued at, and the price curve is drawn from the recommendation.
+    def parents(name: str) -> set[str]:
+        return {key.to_user_string() for key in graph.get(AssetKey(name)).parent_keys}
+
+    assert parents("weekly_features") == {"weekly_demand", "stockcode_price_response"}
+    assert "weekly_features" in parents("training_splits") and "demand_features" not in parents("training_splits")
+    assert parents("price_scenario") == {"weekly_demand", "stockcode_price_response"}
+    assert {"price_scenario", "model_evaluation", "preprocessor"} <= parents("demand_forecast")
+    assert "demand_forecast" in parents("list_price_recommendation")
+    assert parents("price_curve") == {"list_price_recommendation"}
     assert defs.resolve_job_def(LINEAGE_JOB).partitions_def == stockcode_partitions
     # The catalogue report is one asset after every partition's outcome, in its own (unpartitioned) job.
     report = graph.get(AssetKey("catalogue_report"))

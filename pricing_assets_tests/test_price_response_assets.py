@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from dagster import AssetKey, DagsterInstance, materialize
+from dagster import AssetKey, DagsterInstance, asset, materialize
 
 from pricing_assets.assets.price_response import (
     catalogue_price_response,
@@ -13,9 +13,29 @@ from pricing_assets.assets.price_response import (
     weekly_demand,
 )
 from pricing_assets.assets.transactions import cleaned_transactions, raw_transactions
+from pricing_assets.core.forecast import WeeklyForecast
 from pricing_assets.core.sources import load_source
 from pricing_assets.definitions import build_resources
-from pricing_assets.partitions import register_stockcodes
+from pricing_assets.partitions import register_stockcodes, stockcode_partitions
+
+LEVEL_FACTORS = (0.8, 0.9, 1.0, 1.1, 1.2)
+
+
+@asset(name="demand_forecast", partitions_def=stockcode_partitions, group_name="stockcode")
+def recent_mean_forecast(weekly_demand: pd.DataFrame) -> dict:
+    """Stands in for the champion's forecast (which needs the trained models): the mean units of each price
+    list over the last 4 weeks, with a level spread of +-20 %. The recommendation is valued at it."""
+    last = weekly_demand.sort_values("week").tail(4)
+    return WeeklyForecast(
+        week=str((last["week"].iloc[-1] + pd.Timedelta(weeks=1)).date()),
+        model="recent mean (test stand-in)",
+        list_price=float(last["list_price"].iloc[-1]),
+        registered_units=float(last["registered_units"].mean()),
+        guest_units=float(last["guest_units"].mean()),
+        units_interval=[0.8 * float(last["units"].mean()), 1.2 * float(last["units"].mean())],
+        level_factors=list(LEVEL_FACTORS),
+    ).to_dict()
+
 
 ASSETS = [
     raw_transactions,
@@ -23,9 +43,16 @@ ASSETS = [
     cleaned_transactions,
     weekly_demand,
     stockcode_price_response,
+    recent_mean_forecast,
     list_price_recommendation,
 ]
-PER_STOCKCODE = [cleaned_transactions, weekly_demand, stockcode_price_response, list_price_recommendation]
+PER_STOCKCODE = [
+    cleaned_transactions,
+    weekly_demand,
+    stockcode_price_response,
+    recent_mean_forecast,
+    list_price_recommendation,
+]
 SOURCE = {"source": "store", "synthetic_products": 30, "seed": 7}
 
 
@@ -70,6 +97,12 @@ def test_stockcode_response_combines_its_own_changes_with_the_catalogue(instance
         answers[code] = run.output_for_node("list_price_recommendation")
         panel = run.output_for_node("weekly_demand")
         assert isinstance(panel, pd.DataFrame) and panel["week"].is_monotonic_increasing
+        # Valued at the forecast it was given: next week's units per list and the level's uncertainty.
+        forecast = run.output_for_node("demand_forecast")
+        shown = run.asset_materializations_for_node("list_price_recommendation")[0].metadata
+        expected_units = forecast["registered_units"] + forecast["guest_units"]
+        assert shown["expected_weekly_units"].value == pytest.approx(expected_units, abs=1e-4)
+        assert tuple(answers[code]["inputs"]["level_factors"]) == LEVEL_FACTORS
     mine, prior_only = results[changed], results[still]
     assert mine["own_weight"] > 0 and mine["list_changes"] >= 1
     assert prior_only["own_weight"] == 0 and prior_only["elasticity"] == pytest.approx(prior_only["prior_elasticity"])
@@ -86,8 +119,10 @@ def test_stockcode_response_combines_its_own_changes_with_the_catalogue(instance
         low, high = answer["guardrail"]
         assert low <= answer["recommended_list_price"] <= high
         assert answer["hold"] == (answer["action"] == "hold") and (answer["hold_reason"] is not None) == answer["hold"]
+    # What the decision says in the UI (its plot is the price curve's, drawn from this answer: test_lineage.py).
     shown = instance.get_latest_materialization_event(AssetKey("list_price_recommendation")).asset_materialization
-    assert shown.metadata["plot"].value.startswith("![recommendation](data:image/png;base64,")
+    assert shown.metadata["expected_weekly_change"].value.startswith("| measure | expected | 95 % interval |")
+    assert shown.metadata["action"].value == assumed["action"] and shown.metadata["objective"].value == "margin"
 
 
 def test_a_source_without_list_changes_loads_and_says_the_response_is_not_identified(instance, settings):

@@ -21,6 +21,7 @@ OTHER = {
     "fairness_threshold": 0.37,
     "challenger_tolerance": 0.05,
     "price_bins": 17,
+    "split_min_rows": 3,
     "shap_explain_rows": 40,
     "guardrail": 0.07,
 }
@@ -47,13 +48,16 @@ def test_every_asset_with_a_config_gets_it_from_the_settings_of_its_location(set
         ops = _default_ops(job)
         assert set(ops) == configured, name  # no asset left to read the environment's default
         seeds.update({op: c["config"]["seed"] for op, c in ops.items() if "seed" in c["config"]})
-    assert len(seeds) == 9 and set(seeds.values()) == {11}, seeds  # the source, every model, SHAP, the decision
+    # The source, every model, SHAP, the forecast's level draws, the decision.
+    assert len(seeds) == 10 and set(seeds.values()) == {11}, seeds
     raw = _default_ops(defs.resolve_job_def(RAW_JOB))
     assert raw["catalogue_price_response"]["config"]["min_history_rows"] == 99
     lineage = _default_ops(defs.resolve_job_def(LINEAGE_JOB))
     assert lineage["fairness_report"]["config"]["threshold"] == 0.37
     assert lineage["dfn_model"]["config"] == {"trials": 1, "seconds": other.tuning_seconds, "seed": 11, "max_epochs": 5}
     assert lineage["list_price_recommendation"]["config"]["guardrail"] == 0.07
+    assert lineage["training_splits"]["config"]["min_rows_per_split"] == 3
+    assert lineage["price_curve"]["config"]["bins"] == 17 and lineage["demand_forecast"]["config"] == {"seed": 11}
     assert _default_ops(defs.resolve_job_def(REPORT_JOB))["catalogue_report"]["config"] == {"slowest": 3}
 
 
@@ -70,8 +74,9 @@ def test_pricing_run_options_reach_every_asset_that_reads_them(tmp_path, monkeyp
     assert config["loggers"] == {cli.PROGRESS_LOGGER: {}}
     assert set(config["ops"]) == set(LINEAGE_CONFIGS)
     seeds = {op: c["config"]["seed"] for op, c in config["ops"].items() if "seed" in c["config"]}
-    assert set(seeds) == {"list_price_recommendation", "dfn_model", "lightgbm_model", "elasticnet_model", "svr_model",
-                          "elasticity_baseline", "constant_baseline", "shap_explanations"}  # fmt: skip
+    assert set(seeds) == {"list_price_recommendation", "demand_forecast", "dfn_model", "lightgbm_model",
+                          "elasticnet_model", "svr_model", "recent_mean_baseline", "seasonal_naive_baseline",
+                          "shap_explanations"}  # fmt: skip
     assert set(seeds.values()) == {13}
     assert config["ops"]["list_price_recommendation"]["config"]["costs"] == str(tmp_path / "costs.csv")
     raw = cli._raw_run_config(settings)
