@@ -1,4 +1,4 @@
-"""The challenger gate on hand-made predictions: what it compares, on which lines, and when it blocks."""
+"""The challenger gate on hand-made predictions: what it compares, on which weekly rows, and when it blocks."""
 
 import numpy as np
 import pandas as pd
@@ -8,18 +8,19 @@ from pricing_assets.core.challenger import ChallengerConfig, ServingScore, chall
 
 CFG = ChallengerConfig(tolerance=0.02, min_rows=20)
 N = 60
-TIMES = pd.Series(pd.date_range("2011-09-01", periods=N, freq="D"))
-ROWS = pd.DataFrame({"invoice_date": TIMES})
+# 30 weeks x 2 price lists, in the order the split gives them (by week, then list).
+TIMES = pd.Series(np.repeat(pd.date_range("2011-05-02", periods=N // 2, freq="7D"), 2))
+ROWS = pd.DataFrame({"week": TIMES, "customer_type": ["guest", "registered"] * (N // 2)})
 TRUTH = np.log1p(np.random.default_rng(0).integers(1, 30, N)).astype(float)
-SEEN_UNTIL = TIMES[30]  # the serving model's test split started here: lines 30.. are new to it
+SEEN_UNTIL = TIMES[30]  # the serving model's test split started here: rows 30.. (week 15 on) are new to it
 
 
 def off_by(error: float | np.ndarray) -> np.ndarray:
-    """Predictions that miss every line by ``error`` on the log1p scale (RMSLE = |error|)."""
+    """Predictions that miss every row by ``error`` on the log1p scale (RMSLE = |error|)."""
     return TRUTH + error
 
 
-BASELINES = {"elasticity_baseline": off_by(0.6), "constant_baseline": off_by(0.8)}
+BASELINES = {"recent_mean_baseline": off_by(0.6), "seasonal_naive_baseline": off_by(0.8)}
 
 
 def serving(predictions: np.ndarray | None, problem: str = "") -> ServingScore:
@@ -31,7 +32,7 @@ def test_first_promotion_passes_when_the_candidate_is_no_worse_than_every_baseli
     assert result.passed and not result.blocks and result.basis == "baselines"
     assert result.candidate_rmsle == pytest.approx(0.3) and result.window_rows == N
     assert "first promotion" in result.reason and "no worse than every baseline" in result.reason
-    # A tie with the elasticity baseline within the tolerance passes; beyond it, it blocks.
+    # A tie with the recent-mean baseline within the tolerance passes; beyond it, it blocks.
     assert challenge(ROWS, TRUTH, "dfn", off_by(0.61), BASELINES, None, CFG).passed
     assert not challenge(ROWS, TRUTH, "dfn", off_by(0.62), BASELINES, None, CFG).passed
 
@@ -39,11 +40,13 @@ def test_first_promotion_passes_when_the_candidate_is_no_worse_than_every_baseli
 def test_first_promotion_blocks_when_a_baseline_does_better():
     result = challenge(ROWS, TRUTH, "dfn", off_by(0.7), BASELINES, None, CFG)
     assert not result.passed and result.blocks
-    assert result.reason.endswith("is worse than elasticity_baseline by more than 2%, blocks")
+    assert result.reason.endswith("is worse than recent_mean_baseline by more than 2%, blocks")
 
 
 def test_a_baseline_champion_never_passes_as_a_first_promotion():
-    result = challenge(ROWS, TRUTH, "constant_baseline", BASELINES["constant_baseline"], BASELINES, None, CFG)
+    result = challenge(
+        ROWS, TRUTH, "seasonal_naive_baseline", BASELINES["seasonal_naive_baseline"], BASELINES, None, CFG
+    )
     assert not result.passed and "itself a baseline" in result.reason
 
 
@@ -59,22 +62,23 @@ def test_within_the_tolerance_the_candidate_passes_and_beyond_it_blocks():
     assert not challenge(ROWS, TRUTH, "dfn", off_by(0.31), BASELINES, serving(off_by(0.3)), CFG).passed
 
 
-def test_only_lines_the_serving_model_never_saw_are_compared():
-    """Serving memorised the lines it was selected on (error 0 there) and misses the new ones by 0.4.
+def test_only_rows_the_serving_model_never_saw_are_compared():
+    """Serving memorised the weeks it was selected on (error 0 there) and misses the new ones by 0.4.
 
-    Over all 60 test lines it would look better than the candidate (0.28 against 0.3); on the 30
-    lines new to both it is worse, and that is the comparison that counts.
+    Over all 60 test rows it would look better than the candidate (0.28 against 0.3); on the 30
+    rows (15 weeks) new to both it is worse, and that is the comparison that counts.
     """
     serving_predictions = off_by(np.where(TIMES < SEEN_UNTIL, 0.0, 0.4))
     result = challenge(ROWS, TRUTH, "dfn", off_by(0.3), BASELINES, serving(serving_predictions), CFG)
     assert result.passed, result.reason
     assert result.window_rows == 30 and result.window[0] == str(SEEN_UNTIL)
     assert result.serving_rmsle == pytest.approx(0.4)
+    assert "on 30 weekly rows neither was trained or selected on (2011-08-15 to 2011-11-21)" in result.reason
 
 
-def test_with_too_few_unseen_lines_or_an_unusable_bundle_the_baselines_decide():
-    late = ServingScore("abc123-def", "lightgbm", TIMES[N - 5], off_by(0.0))
+def test_with_too_few_unseen_rows_or_an_unusable_bundle_the_baselines_decide():
+    late = ServingScore("abc123-def", "lightgbm", TIMES[N - 6], off_by(0.0))  # the last 3 weeks are new
     few = challenge(ROWS, TRUTH, "dfn", off_by(0.3), BASELINES, late, CFG)
-    assert few.passed and few.basis == "baselines" and "only 5 test lines are newer" in few.reason
+    assert few.passed and few.basis == "baselines" and "only 6 test rows are newer" in few.reason
     broken = challenge(ROWS, TRUTH, "dfn", off_by(0.3), BASELINES, serving(None, "columns missing: ['x']"), CFG)
     assert broken.passed and broken.basis == "baselines" and "cannot be scored: columns missing" in broken.reason

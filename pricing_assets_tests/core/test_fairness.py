@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pricing_assets.core.fairness import FairnessConfig, clustered_variance_of_mean, fairness_report
+from pricing_assets.core.fairness import FairnessConfig, clustered_variance_of_mean, customer_clusters, fairness_report
 
 CFG = FairnessConfig(threshold=0.25, min_group_rows=20)
 
@@ -64,7 +64,7 @@ def test_reordering_customers_widen_the_interval_so_a_noisy_gap_warns_instead_of
     # The iid interval would have excluded the threshold; the clustered one does not.
     assert result.excess_outcome_difference - 1.96 * result.excess_standard_error_iid > CFG.threshold
     assert result.verdict == "inconclusive" and not result.passed and not result.blocks, result.reason
-    assert "does not block" in result.reason and "3 registered customers" in result.reason
+    assert "does not block" in result.reason and "over 3 registered and 40 guest clusters" in result.reason
 
 
 @pytest.mark.parametrize("guests", [0, 5])
@@ -82,3 +82,40 @@ def test_clustered_variance_equals_the_iid_one_when_every_line_is_its_own_custom
     iid = residuals.var(ddof=1) / len(residuals)
     assert clustered_variance_of_mean(residuals, np.arange(50).astype(str)) == pytest.approx(iid)
     assert clustered_variance_of_mean(residuals, np.zeros(50).astype(str)) == float("inf")
+
+
+def weekly(weeks: int) -> pd.DataFrame:
+    """Test weeks of a stockcode: one row per week and price list, as weekly_features builds them."""
+    days = np.repeat(pd.date_range("2011-09-05", periods=weeks, freq="7D"), 2)
+    return pd.DataFrame({"week": days, "customer_type": ["guest", "registered"] * weeks})
+
+
+def test_weekly_rows_cluster_by_week_and_count_weeks_not_customers():
+    test = weekly(8)
+    clusters = customer_clusters(test)
+    assert len(set(clusters)) == 8 and clusters[0] == clusters[1] == "week:2011-09-05"
+    truth = np.tile([np.log1p(40.0), np.log1p(120.0)], 8)  # guests buy less a week
+    predicted = truth + np.random.default_rng(4).normal(0, 0.05, 16)
+    result = fairness_report(test, predicted, truth, FairnessConfig(threshold=0.25, min_group_rows=4))
+    assert result.verdict == "within" and result.passed, result.reason
+    assert result.groups["guest"]["rows"] == 8
+    assert result.groups["guest"]["customers"] == 8 and result.groups["registered"]["customers"] == 8
+    assert result.groups["guest"]["mean_observed"] == pytest.approx(40.0)
+    assert "over 8 registered and 8 guest clusters" in result.reason
+
+
+def test_a_price_list_under_forecast_every_week_blocks():
+    test = weekly(10)
+    truth = np.full(20, np.log1p(60.0))
+    predicted = truth + np.random.default_rng(5).normal(0, 0.05, 20)
+    predicted[::2] -= 0.7  # the guest list's weeks, under-forecast
+    result = fairness_report(test, predicted, truth, FairnessConfig(threshold=0.25, min_group_rows=4))
+    assert result.verdict == "beyond" and result.blocks
+    assert result.excess_outcome_difference == pytest.approx(0.7, abs=0.06)
+
+
+def test_weeks_of_one_list_below_the_minimum_give_no_verdict():
+    test = weekly(3)
+    truth = np.full(6, 2.0)
+    result = fairness_report(test, truth, truth, FairnessConfig(threshold=0.25, min_group_rows=4))
+    assert result.verdict == "too_few_rows" and result.small_groups == {"registered": 3, "guest": 3}

@@ -2,28 +2,19 @@ import io
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from sklearn.svm import SVR
 
 from pricing_assets.core.models import BASELINES, TRAINERS, load_model
 from pricing_assets.core.models.dfn import PATIENCE, fit_network
+from pricing_assets.core.models.linear import ConstantModel, LinearModel
 from pricing_assets.core.models.svr import SVRModel
-from pricing_assets.core.splits import DesignMatrices
 from pricing_assets.core.tuning import TuningBudget
+from pricing_assets.core.weekly_features import RECENT_MEAN_FEATURE, SEASON_WEEKS, SEASONAL_NAIVE_FEATURE, TARGET
 
-SMALL = {"dfn": TuningBudget(2, 120), "default": TuningBudget(3, 120)}
-
-
-def train(kind: str, design: DesignMatrices, seed: int = 7):
-    seen = DesignMatrices(design.feature_names, {k: design.x[k] for k in ("train", "validation")}, design.y)
-    extra = {"max_epochs": 12} if kind == "dfn" else {}
-    return TRAINERS[kind](seen, SMALL.get(kind, SMALL["default"]), seed, lambda _: None, **extra)
-
-
-@pytest.fixture(scope="module")
-def candidates(design):
-    return {kind: train(kind, design) for kind in TRAINERS}
+from .conftest import SMALL, seen_by_trainers, train
 
 
 @pytest.mark.parametrize("kind", list(TRAINERS))
@@ -38,12 +29,50 @@ def test_each_model_saves_and_loads_back_to_identical_predictions(candidates, de
 
 
 @pytest.mark.parametrize("kind", [k for k in TRAINERS if k not in BASELINES])
-def test_tuned_models_respect_the_trial_budget_and_beat_the_constant(candidates, design, kind):
+def test_tuned_models_respect_the_trial_budget_and_beat_the_train_mean(candidates, design, kind):
     tuning = candidates[kind].tuning
     budget = SMALL.get(kind, SMALL["default"])
     assert 1 <= tuning["trials_run"] <= budget.trials and not tuning["stopped_by_time"]
-    constant = candidates["constant_baseline"].tuning["best_validation_mse_log1p"]
+    # The forecast a model of nothing would make: the mean train target for every week and list.
+    constant = float(np.mean((design.y["train"].mean() - design.y["validation"]) ** 2))
     assert tuning["best_validation_mse_log1p"] < constant
+    predicted = np.clip(candidates[kind].model.predict_log(design.x["validation"]), 0.0, None)
+    assert tuning["best_validation_mse_log1p"] == pytest.approx(np.mean((predicted - design.y["validation"]) ** 2))
+
+
+@pytest.mark.parametrize(
+    "kind,feature",
+    [("recent_mean_baseline", RECENT_MEAN_FEATURE), ("seasonal_naive_baseline", SEASONAL_NAIVE_FEATURE)],
+)
+def test_a_baseline_forecasts_the_raw_value_of_its_feature(candidates, split_frame, preprocessor, kind, feature):
+    """Through the preprocessor's scaling and back: each row's forecast is its own feature, unscaled."""
+    model = candidates[kind].model
+    assert model.kind == kind and isinstance(model, LinearModel)
+    assert sum(c != 0 for c in model.coef) == 1  # one feature, nothing else
+    for split in ("train", "validation", "test"):
+        rows = split_frame[split_frame["split"] == split]
+        predicted = model.predict_log(preprocessor.transform(rows))
+        assert np.allclose(predicted, rows[feature].to_numpy(dtype=float), atol=1e-5), split
+    # Rows never seen by the preprocessor (far from the train mean) too: the forecast is not a fit.
+    odd = split_frame.head(4).copy()
+    odd[feature] = [0.0, 1.5, 9.0, 12.5]
+    assert np.allclose(model.predict_log(preprocessor.transform(odd)), odd[feature], atol=1e-4)
+
+
+def test_the_seasonal_naive_is_the_same_week_last_year_else_last_week(split_frame):
+    """A year of history reaches back for the last weeks of the synthetic product only: both cases are here."""
+    rows = split_frame.set_index(["week", "customer_type"])
+    first = split_frame["week"].min()
+    a_year_on = split_frame[split_frame["week"] >= first + pd.Timedelta(weeks=SEASON_WEEKS)]
+    younger = split_frame[
+        (split_frame["week"] < first + pd.Timedelta(weeks=SEASON_WEEKS)) & (split_frame["week"] > first)
+    ]
+    assert len(a_year_on) and len(younger)
+    for _, row in a_year_on.iterrows():
+        year_ago = rows.loc[(row["week"] - pd.Timedelta(weeks=SEASON_WEEKS), row["customer_type"]), TARGET]
+        assert row[SEASONAL_NAIVE_FEATURE] == pytest.approx(year_ago)
+    assert np.allclose(younger[SEASONAL_NAIVE_FEATURE], younger["last_week_log_units"])
+    assert not np.allclose(split_frame[SEASONAL_NAIVE_FEATURE], split_frame[RECENT_MEAN_FEATURE])
 
 
 @pytest.mark.parametrize("kind", list(TRAINERS))
@@ -73,7 +102,7 @@ def test_early_stopping_restores_the_best_epoch(design):
         "learning_rate": 0.02,
         "batch_size": 64,
     }
-    seen = DesignMatrices(design.feature_names, {k: design.x[k] for k in ("train", "validation")}, design.y)
+    seen = seen_by_trainers(design)
     model, score, best_epoch = fit_network(seen, hp, seed=3, max_epochs=200)
     epochs_run = model.hyperparameters["epochs_run"]
     assert epochs_run < 200 and epochs_run - 1 - best_epoch == PATIENCE
@@ -90,16 +119,25 @@ def test_svr_arrays_predict_like_sklearn(design):
 
 
 def test_time_budget_stops_a_study_and_says_so(design):
-    seen = DesignMatrices(design.feature_names, {k: design.x[k] for k in ("train", "validation")}, design.y)
-    candidate = TRAINERS["dfn"](seen, TuningBudget(50, 0.5), 7, lambda _: None, max_epochs=5)
-    assert candidate.tuning["stopped_by_time"] and candidate.tuning["trials_run"] < 50
+    seen = seen_by_trainers(design)
+    candidate = TRAINERS["dfn"](seen, TuningBudget(10_000, 0.5), 7, lambda _: None, max_epochs=5)
+    assert candidate.tuning["stopped_by_time"] and candidate.tuning["trials_run"] < 10_000
 
 
 def test_progress_is_reported_per_trial(design):
-    seen = DesignMatrices(design.feature_names, {k: design.x[k] for k in ("train", "validation")}, design.y)
+    seen = seen_by_trainers(design)
     lines: list[str] = []
     TRAINERS["elasticnet"](seen, TuningBudget(4, 60), 7, lines.append)
     assert len(lines) == 4 and lines[-1].startswith("elasticnet: trial 4/4") and "best=" in lines[-1]
+
+
+@pytest.mark.parametrize("kind", ["elasticity_baseline", "constant_baseline"])
+def test_bundles_from_before_the_weekly_models_still_load(kind):
+    """Their baselines were a constant and a linear model; the challenger scores a serving bundle of them."""
+    old = ConstantModel(1.5) if kind == "constant_baseline" else LinearModel([0.5, -1.0], 2.0, kind)
+    loaded = load_model(kind, old.files())
+    x = np.array([[1.0, 0.0], [0.0, 2.0]], dtype=np.float32)
+    assert loaded.kind == kind and np.array_equal(loaded.predict_log(x), old.predict_log(x))
 
 
 def test_unknown_kind_is_refused():

@@ -1,10 +1,13 @@
-"""Properties of cleaning, features and the price grid, over generated inputs (hypothesis).
+"""Properties of cleaning, features, the list-price grid and the recommendation's curve, over generated inputs
+(hypothesis).
 
-What ``core/test_features.py::test_no_feature_looks_ahead`` already proves (features of rows up
-to T do not change when later rows are *removed*) is extended here to later rows being
-*changed*; the rest is new: cleaning accounts for every row, never invents one, and is
-idempotent; the price grid is sorted, within its bounds and of the asked size; a price curve's
-optimum is on its grid and its interval brackets it.
+What ``core/test_features.py::test_no_feature_looks_ahead`` already proves for the per-line features
+(features of rows up to T do not change when later rows are *removed*) is extended here to later rows
+being *changed*, for the per-line features (the drift check's input) and for the weekly rows the models
+learn from. The rest: cleaning accounts for every row, never invents one, and is idempotent; the list-price
+grid is sorted, within its bounds and of the asked size; a recommendation's best price is its curve's peak
+and the curve's units never rise with the list price (core/test_pricing.py checks the same for the curve of
+every kind of trained model).
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from pricing_assets.core import cleaning, features, pricing, sources, splits
-from pricing_assets.core.models.linear import ConstantModel, LinearModel
+from pricing_assets.core import cleaning, features, pricing, weekly_features
+from pricing_assets.core.recommendation import ObservedMix, RecommendationConfig, pence_grid
+from pricing_assets.core.recommendation_inputs import RecommendationInputs
 from pricing_assets.core.schema import normalise_transactions
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
@@ -131,61 +135,98 @@ def test_features_up_to_t_do_not_change_when_later_rows_change(rows, cut_fractio
 
 
 @PROPERTY
-@given(
-    st.lists(st.floats(0.01, 10_000, allow_nan=False), min_size=1, max_size=50),
-    st.integers(2, pricing.MAX_BINS),
-)
-def test_price_grid_is_sorted_within_bounds_and_of_the_asked_size(prices, bins):
-    grid = pricing.price_grid(pd.DataFrame({"unit_price": prices}), bins)
-    low, high = min(prices), max(prices)
+@given(st.floats(0.01, 10_000), st.one_of(st.just(1.0), st.floats(1.001, 50.0)), st.integers(2, pricing.MAX_BINS))
+def test_list_price_grid_is_sorted_within_bounds_and_of_the_asked_size(low, ratio, bins):
+    high = low * ratio
+    grid = pricing.list_price_grid(low, high, bins)
     assert len(grid) == bins and np.all(np.diff(grid) > 0)
     if high - low >= 1e-9:
         assert grid[0] == pytest.approx(low) and grid[-1] == pytest.approx(high)
         assert low - 1e-9 <= grid.min() and grid.max() <= high + 1e-9
-    else:  # one recent price: 10 % either side of it
+    else:  # one price: 10 % either side of it
         assert grid[0] == pytest.approx(0.9 * low) and grid[-1] == pytest.approx(1.1 * high)
 
 
 @given(st.integers(-5, 1), st.integers(pricing.MAX_BINS + 1, 10**6))
-def test_price_grid_refuses_sizes_out_of_bounds(small, large):
-    scenario = pd.DataFrame({"unit_price": [1.0, 2.0]})
+def test_list_price_grid_refuses_sizes_out_of_bounds(small, large):
     for bins in (small, large):
         with pytest.raises(ValueError, match="bins"):
-            pricing.price_grid(scenario, bins)
+            pricing.list_price_grid(1.0, 2.0, bins)
 
 
-@pytest.fixture(scope="module")
-def scored():
-    """The most active synthetic product's recent lines and a preprocessor fit on its train split."""
-    source = sources.load_source("synthetic", None, 7, 4)
-    code = source.transactions["stock_code"].value_counts().index[0]
-    cleaned, _ = cleaning.clean_transactions(source.transactions, code)
-    table = features.build_demand_features(cleaned)
-    split = splits.split_chronologically(table, splits.SplitConfig())
-    preprocessor = splits.Preprocessor.fit(split[split["split"] == "train"])
-    return pricing.scenario_rows(table, 90), preprocessor
+def weekly_panel(registered: list[int], guest: list[int], prices: list[float]) -> pd.DataFrame:
+    """One stockcode's weekly_demand panel (the columns weekly_features reads)."""
+    n = len(registered)
+    return pd.DataFrame(
+        {
+            "stock_code": "85123A",
+            "week": pd.date_range("2011-01-03", periods=n, freq="7D"),
+            "list_price": prices,
+            "registered_units": registered,
+            "registered_orders": [u // 4 + (u > 0) for u in registered],
+            "guest_units": guest,
+            "guest_orders": [u // 4 + (u > 0) for u in guest],
+        }
+    )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(PROPERTY, max_examples=60)
+@given(st.integers(1, 70), st.floats(-4.0, 0.0), st.data())
+def test_weekly_features_up_to_a_week_do_not_change_when_its_units_and_later_ones_change(weeks, elasticity, data):
+    """Rewrite the units and orders of week k and every later week: no feature of weeks up to k moves (a feature
+    of week k that saw week k's own units would). The list prices stay: the reference list is today's."""
+    units = st.lists(st.integers(0, 400), min_size=weeks, max_size=weeks)
+    registered, guest = data.draw(units), data.draw(units)
+    prices = data.draw(st.lists(st.sampled_from([0.85, 1.25, 2.1, 2.5]), min_size=weeks, max_size=weeks))
+    k = data.draw(st.integers(0, weeks - 1))
+    original = weekly_panel(registered, guest, prices)
+    new_units = st.lists(st.integers(0, 400), min_size=weeks - k, max_size=weeks - k)
+    changed = weekly_panel(registered[:k] + data.draw(new_units), guest[:k] + data.draw(new_units), prices)
+    before = weekly_features.build_weekly_features(original, elasticity)
+    after = weekly_features.build_weekly_features(changed, elasticity)
+    head = before["week"] <= original["week"].iloc[k]
+    columns = list(weekly_features.FEATURES)
+    pd.testing.assert_frame_equal(before.loc[head, columns], after.loc[head, columns])
+    assert np.isfinite(after[list(weekly_features.NUMERIC_FEATURES)].to_numpy(dtype=float)).all()
+
+
+mixes = st.builds(
+    ObservedMix,
+    current_list_price=st.floats(0.2, 20.0),
+    regular_units=st.floats(0.0, 500.0),
+    band_units=st.floats(0.0, 500.0),
+    guest_units=st.floats(0.0, 100.0),
+    band_ratio=st.floats(0.5, 1.0),
+    guest_ratio=st.floats(1.0, 3.0),
+    weeks=st.integers(1, 13),
+).filter(lambda mix: mix.units > 0.1)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
-    slope=st.floats(-2.0, 2.0),
-    level=st.floats(-1.0, 4.0),
-    bins=st.integers(2, 200),
-    quantiles=st.tuples(st.floats(-1.0, 0.0), st.floats(0.0, 1.0)),
+    mix=mixes,
+    elasticity=st.floats(-5.0, -0.05),
+    standard_error=st.floats(0.0, 1.0),
+    cost_ratio=st.floats(0.1, 1.2),
+    objective=st.sampled_from(["margin", "revenue"]),
+    guardrail=st.sampled_from([0.05, 0.15, 0.3, None]),
+    levels=st.lists(st.floats(0.3, 3.0), max_size=20),
 )
-def test_a_curves_optimum_is_on_its_grid_and_its_interval_brackets_it(scored, slope, level, bins, quantiles):
-    """For any linear demand in log price, the optimum is the grid's best price, flagged when on an edge."""
-    scenario, preprocessor = scored
-    coef = [0.0] * len(preprocessor.feature_names)
-    coef[preprocessor.feature_names.index("log_price")] = slope
-    model = LinearModel(coef, level, "elasticnet") if slope else ConstantModel(level)
-    grid = pricing.price_grid(scenario, bins)
-    curve = pricing.predict_curve(model, preprocessor, scenario, grid, quantiles)
-    frame = curve.curve
-    assert frame["unit_price"].tolist() == grid.tolist()
-    best = int(np.argmax(frame["sales"].to_numpy()))
-    assert curve.optimal_price == grid[best] and curve.optimal_sales == frame["sales"].max()
-    assert curve.optimum_on_edge == (best in (0, bins - 1))
-    assert (frame["quantity_low"] <= frame["quantity"] + 1e-12).all()
-    assert (frame["quantity"] <= frame["quantity_high"] + 1e-12).all()
-    assert np.isfinite(frame.to_numpy(dtype=float)).all() and (frame["quantity"] >= 0).all()
+def test_a_recommendation_sits_at_its_curves_peak_and_the_curve_falls_with_price(
+    mix, elasticity, standard_error, cost_ratio, objective, guardrail, levels
+):
+    """For any mix, response, cost, objective, guardrail and forecast level: the best list price in the band is
+    where the curve over the band's whole-pence prices peaks, and units never rise with the list price."""
+    config = RecommendationConfig(objective, guardrail, draws=60, seed=7)
+    cost = round(cost_ratio * mix.current_list_price, 4)
+    inputs = RecommendationInputs(mix, elasticity, standard_error, 1.0, cost, False, config, tuple(levels))
+    answer = inputs.recommend()
+    low, high = answer["guardrail"]
+    prices = pence_grid(low, high)
+    assume(len(prices) >= 2)
+    curve = pricing.list_price_curve(inputs, prices)
+    column = "margin" if objective == "margin" else "sales"
+    assert answer["best_list_price_in_band"] == float(prices[int(np.argmax(curve[column].to_numpy()))])
+    assert np.isfinite(curve.to_numpy(dtype=float)).all() and (curve["quantity_low"] >= 0).all()
+    for name in ("quantity", "quantity_low", "quantity_high"):
+        assert np.all(np.diff(curve[name].to_numpy()) <= 1e-9 * max(1.0, curve[name].max())), name

@@ -1,0 +1,67 @@
+"""The recommendation valued at the weekly forecast: the forecast sets the units of each kind of line, its level
+uncertainty widens the intervals, and neither moves the price that is best."""
+
+import numpy as np
+import pytest
+
+from pricing_assets.core import recommendation
+from pricing_assets.core.recommendation import ObservedMix, RecommendationConfig
+from pricing_assets.core.recommendation_inputs import RecommendationInputs
+
+MIX = ObservedMix(2.0, regular_units=6.0, band_units=3.0, guest_units=1.0, band_ratio=0.85, guest_ratio=2.0, weeks=13)
+CONFIG = RecommendationConfig("margin", 0.15, draws=400, seed=7)
+LEVELS = np.random.default_rng(3).choice([0.6, 0.8, 1.0, 1.2, 1.4], 400)  # a forecast level known to +-40 %
+
+
+def test_the_mix_at_the_forecast_keeps_the_band_share_and_takes_the_guest_units():
+    mix = recommendation.mix_at_forecast(MIX, registered_units=30.0, guest_units=4.5)
+    assert mix.regular_units == pytest.approx(20.0) and mix.band_units == pytest.approx(10.0)  # a third in the band
+    assert mix.guest_units == 4.5 and mix.units == pytest.approx(34.5)
+    # What each kind of line pays, the list and the weeks measured stay as observed.
+    assert (mix.current_list_price, mix.band_ratio, mix.guest_ratio, mix.weeks) == (2.0, 0.85, 2.0, 13)
+    # No registered line in the recent weeks: the forecast's registered units are all at the list.
+    guests_only = ObservedMix(2.0, 0.0, 0.0, 3.0, 1.0, 2.0, 13)
+    mix = recommendation.mix_at_forecast(guests_only, registered_units=5.0, guest_units=2.0)
+    assert (mix.regular_units, mix.band_units, mix.guest_units) == (5.0, 0.0, 2.0)
+
+
+def recommend(elasticity, levels=None, mix=MIX, se=0.02):
+    return recommendation.recommend(mix, elasticity, se, 1.0, 0.9, False, CONFIG, levels)
+
+
+@pytest.mark.parametrize("elasticity", [-2.2, -3.0, -4.5])
+def test_the_level_uncertainty_widens_the_expected_change_but_not_the_price(elasticity):
+    known, unsure = recommend(elasticity), recommend(elasticity, LEVELS)
+    for key in ("recommended_list_price", "best_list_price_in_band", "optimal_list_price_interval", "action"):
+        assert unsure[key] == known[key], key
+    assert not unsure["hold"]  # a sure gain either way: the width changes, not the decision
+    for name in ("units", "revenue", "margin"):
+        narrow, wide = known["expected_change"][name]["interval"], unsure["expected_change"][name]["interval"]
+        assert wide[1] - wide[0] > 1.5 * (narrow[1] - narrow[0]), name
+        assert unsure["expected_change"][name]["mean"] == pytest.approx(known["expected_change"][name]["mean"], rel=0.1)
+
+
+def test_a_level_that_is_surely_higher_scales_the_change_and_keeps_the_price():
+    known, doubled = recommend(-3.0), recommend(-3.0, np.full(400, 2.0))
+    assert doubled["recommended_list_price"] == known["recommended_list_price"]
+    for name in ("units", "revenue", "margin"):
+        assert doubled["expected_change"][name]["mean"] == pytest.approx(2 * known["expected_change"][name]["mean"])
+
+
+def test_the_curve_bands_carry_the_level_and_the_point_does_not():
+    prices = recommendation.pence_grid(1.5, 2.5)
+    known = recommendation.recommendation_curve(MIX, -2.5, 0.02, 0.9, prices, 7)
+    unsure = recommendation.recommendation_curve(MIX, -2.5, 0.02, 0.9, prices, 7, level_factors=LEVELS)
+    for name in ("units", "revenue", "margin"):
+        assert np.allclose(unsure[name], known[name])
+        assert ((unsure[f"{name}_high"] - unsure[f"{name}_low"]) > (known[f"{name}_high"] - known[f"{name}_low"])).all()
+
+
+def test_inputs_keep_the_level_factors_and_old_inputs_have_none():
+    inputs = RecommendationInputs(MIX, -2.5, 0.02, 1.0, 0.9, False, CONFIG, tuple(float(f) for f in LEVELS))
+    again = RecommendationInputs.from_dict(inputs.to_dict())
+    assert again == inputs and again.recommend() == inputs.recommend() == recommend(-2.5, LEVELS)
+    old = inputs.to_dict()
+    del old["level_factors"]  # a bundle promoted before the weekly forecast
+    assert RecommendationInputs.from_dict(old).level_factors == ()
+    assert RecommendationInputs.from_dict(old).recommend() == recommend(-2.5)
