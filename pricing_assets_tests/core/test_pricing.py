@@ -133,9 +133,9 @@ def non_increasing(values) -> bool:
     return bool(np.all(np.diff(values) <= 1e-9 * max(1.0, float(np.abs(values).max()))))
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@pytest.mark.parametrize("kind", list(TRAINERS))
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
-    kind=st.sampled_from(list(TRAINERS)),
     elasticity=st.floats(-6.0, 0.0),
     standard_error=st.floats(0.0, 2.0),
     low=st.floats(0.05, 3.0),
