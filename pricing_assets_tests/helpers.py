@@ -16,6 +16,11 @@ from pricing_assets.run_config import lineage_run_config, overlay
 from pricing_assets.settings import Settings
 
 ALL = [raw_transactions, cleaned_transactions, demand_features, drift_report, no_feature_drift]
+# The 4-product synthetic source (seed 7) by activity: 86140, 67891, 63755, 82804. At a first promotion the
+# challenger judges the tuned champion's test weeks against the weekly baselines: with the suite's tuning budgets
+# it holds 86140 and 82804 (the recent-mean baseline forecasts their test weeks better) and promotes 67891 and
+# 63755 (conftest.PROMOTED_STOCKCODES). The tests that need a promotion take 67891, the most active of those.
+PROMOTED_RANK = 1
 
 
 def materialize_raw(instance: DagsterInstance, settings: Settings, tags: dict | None = None, **source: object):
@@ -66,10 +71,11 @@ def run_lineage(instance: DagsterInstance, settings: Settings, stockcode: str, r
     return job.execute_in_process(instance=instance, partition_key=stockcode, raise_on_error=False, **kwargs)
 
 
-def source_file(folder: Path, name: str = "source.parquet", change=None) -> tuple[Path, str]:
-    """The 4-product synthetic source as a UCI-shaped file, optionally changed for its top product."""
+def source_file(folder: Path, name: str = "source.parquet", change=None, stockcode_rank: int = 0) -> tuple[Path, str]:
+    """The 4-product synthetic source as a UCI-shaped file, optionally changed for one product (by default its
+    most active; ``stockcode_rank`` 1 the next, and so on)."""
     raw, _ = generate(SyntheticConfig(seed=7, n_products=4))
-    code = raw["StockCode"].value_counts().index[0]
+    code = raw["StockCode"].value_counts().index[stockcode_rank]
     if change is not None:
         change(raw, raw["StockCode"] == code)
     path = folder / name
