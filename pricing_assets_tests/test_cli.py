@@ -12,8 +12,10 @@ import httpx
 import pytest
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus
 
+from pricing_assets.cli import beats_baselines_cell
+
 from .components import require
-from .conftest import REPO, UCI_DEV, free_port
+from .conftest import PROMOTED_STOCKCODES, REPO, UCI_DEV, free_port
 from .deployment import stop_groups
 from .helpers import shifted_source_file
 
@@ -56,16 +58,23 @@ def instance_at(home: Path) -> DagsterInstance:
 
 
 def test_run_top_two_records_everything_in_the_embedded_instance(tmp_path):
-    proc = run_cli(tmp_path, "--top", "2")
+    """The two most active products, each run to its verdict and recorded. At a first promotion the challenger
+    judges the champion's test weeks against the weekly baselines, so a product is promoted with every check
+    passed, or held by the challenger alone with the baseline that forecast better named (exit 0 either way);
+    on this source (conftest.PROMOTED_STOCKCODES) at least one of the two is promoted."""
+    proc = run_cli(tmp_path, "--top", "2", "--json", str(tmp_path / "out.json"))
     assert proc.returncode == 0, proc.stderr
-    assert "drift check" in proc.stdout and "fairness check" in proc.stdout and "passed" in proc.stdout
-    assert "failed" not in proc.stdout and "not promoted" not in proc.stdout
+    assert "drift" in proc.stdout and "fairness" in proc.stdout and "passed" in proc.stdout
+    assert "failed (" not in proc.stdout and "stockcode(s) failed" not in proc.stderr  # held is not failed
     assert "dfn_model dfn: trial 2/2" in proc.stderr  # tuning progress went to the terminal
     assert "promoted_model promoted" in proc.stderr
+    outcomes = {o["stockcode"]: o for o in json.loads((tmp_path / "out.json").read_text())["stockcodes"]}
+    promoted = {code for code, o in outcomes.items() if "promoted_model" in o["metadata"]}
+    assert promoted and promoted <= set(PROMOTED_STOCKCODES)
     home = tmp_path / ".pricing" / "dagster_home"
     with instance_at(home) as instance:
         runs = instance.get_runs()
-        assert len(runs) == 4 and all(r.status == DagsterRunStatus.SUCCESS for r in runs)
+        assert len(runs) == 4
         # the raw job, a lineage run per stockcode, then the catalogue report
         assert sorted(r.job_name for r in runs).count("stockcode_lineage_job") == 2
         assert {r.job_name for r in runs} == {"raw_transactions_job", "stockcode_lineage_job", "catalogue_report_job"}
@@ -74,18 +83,42 @@ def test_run_top_two_records_everything_in_the_embedded_instance(tmp_path):
             ops = run.run_config.get("ops", {})
             if run.job_name == "stockcode_lineage_job":
                 assert ops["dfn_model"]["config"]["trials"] == int(os.environ["PRICING_DFN_TRIALS"])
-            elif run.job_name == "raw_transactions_job":
+                assert run.status == (
+                    DagsterRunStatus.SUCCESS if run.tags["dagster/partition"] in promoted else DagsterRunStatus.FAILURE
+                )
+            else:
+                assert run.status == DagsterRunStatus.SUCCESS, run.job_name
+            if run.job_name == "raw_transactions_job":
                 assert ops["raw_transactions"]["config"]["synthetic_products"] == 4
         partitions = instance.get_dynamic_partitions("stockcode")
-        assert len(partitions) == 2
+        assert len(partitions) == 2 and set(partitions) == set(outcomes)
         records = instance.fetch_materializations(AssetKey("promoted_model"), limit=10).records
-        assert {r.partition_key for r in records} == set(partitions)
+        assert {r.partition_key for r in records} == promoted
     assert (tmp_path / ".pricing" / "store" / "assets" / "raw_transactions.parquet").exists()
     status = status_of(tmp_path)
     assert set(status) == set(partitions)
-    for row in status.values():
-        assert row["status"] == "SUCCESS" and row["promoted"] and all(row["checks"].values())
+    for code, row in status.items():
         assert set(row["checks"]) == CHECKS and set(row["check_reasons"]) == CHECKS
+        if code in promoted:
+            assert row["status"] == "SUCCESS" and row["promoted"] and all(row["checks"].values())
+        else:  # held at its first promotion: the tuned champion forecast the test weeks worse than a baseline
+            assert row["status"] == "FAILURE" and row["promoted"] is None
+            assert row["checks"] == {name: name != "candidate_no_worse_than_serving" for name in CHECKS}
+            reason = row["check_reasons"]["candidate_no_worse_than_serving"]
+            assert "first promotion" in reason and "worse than recent_mean_baseline" in reason
+            assert f"{code}: HELD by challenger" in proc.stderr
+    # The table: a line per stockcode with the champion's weekly forecast error on the test weeks, whether it
+    # beat the baselines, the list price (current -> recommended) and the decision.
+    assert "test WAPE" in proc.stdout and "beats baselines" in proc.stdout and "optimal price" not in proc.stdout
+    for code, outcome in outcomes.items():
+        (row,) = [line for line in proc.stdout.splitlines() if line.startswith(f"│ {code} ")]
+        evaluation = outcome["metadata"]["model_evaluation"]
+        assert f"│ {evaluation['champion_test_weekly_wape']:.3f} " in row
+        beaten = evaluation["beats_baselines_on_test"]
+        assert set(beaten) == {"recent_mean_baseline", "seasonal_naive_baseline"}
+        assert f"│ {beats_baselines_cell(beaten)} " in row  # its words: test_cli_verdict.py
+        rec = outcome["recommendation"]
+        assert f"{rec['current_list_price']:.2f} → {rec['recommended_list_price']:.2f}" in row
 
 
 def test_run_uses_dagster_home_when_set_and_a_warning_does_not_fail_it(tmp_path):
@@ -94,7 +127,13 @@ def test_run_uses_dagster_home_when_set_and_a_warning_does_not_fail_it(tmp_path)
     and `pricing status` says the reason of each check in words."""
     home = tmp_path / "elsewhere"
     home.mkdir()
-    proc = run_cli(tmp_path, "--top", "1", dagster_home=home, env_extra={"PRICING_FAIRNESS_MIN_GROUP_ROWS": "1000000"})
+    proc = run_cli(
+        tmp_path,
+        "--stockcodes",
+        PROMOTED_STOCKCODES[0],
+        dagster_home=home,
+        env_extra={"PRICING_FAIRNESS_MIN_GROUP_ROWS": "1000000"},
+    )
     assert proc.returncode == 0, proc.stderr
     with instance_at(home) as instance:
         assert len(instance.get_runs()) == 3  # raw, the stockcode, the catalogue report

@@ -9,6 +9,7 @@ from pricing_assets.core.bundle import read_bundle
 from pricing_assets.core.store import LocalArtifactStore
 from pricing_assets.core.synthetic import SyntheticConfig, generate
 
+from .conftest import PROMOTED_STOCKCODES
 from .test_cli import run_cli
 
 pytestmark = pytest.mark.slow
@@ -25,7 +26,9 @@ def test_costs_flag_sets_the_unit_costs_and_the_run_prints_the_recommendation(tm
     costs = synthetic_costs()
     path = tmp_path / "costs.csv"
     path.write_text("stockcode,unit_cost\n" + "".join(f"{code},{cost}\n" for code, cost in costs.items()))
-    proc = run_cli(tmp_path, "--top", "1", "--costs", str(path), "--json", str(tmp_path / "out.json"))
+    # A product the lineage promotes (conftest.PROMOTED_STOCKCODES), so its bundle carries the recommendation.
+    out = str(tmp_path / "out.json")
+    proc = run_cli(tmp_path, "--stockcodes", PROMOTED_STOCKCODES[0], "--costs", str(path), "--json", out)
     assert proc.returncode == 0, proc.stderr
     (outcome,) = json.loads((tmp_path / "out.json").read_text())["stockcodes"]
     code, rec = outcome["stockcode"], outcome["recommendation"]
