@@ -7,7 +7,7 @@ from pricing_assets.assets.models import MODEL_ASSET_NAMES
 from pricing_assets.partitions import register_stockcodes
 from pricing_assets.settings import Settings
 
-from .helpers import lineage_job_from_environment, materialize_raw, source_file
+from .helpers import PROMOTED_RANK, lineage_job_from_environment, materialize_raw, source_file
 
 pytestmark = pytest.mark.slow
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 def test_multiprocess_executor_runs_every_step_in_its_own_process(tmp_path, monkeypatch):
     monkeypatch.setenv("PRICING_PROJECT_DIR", str(tmp_path))
     settings = Settings.from_env()
-    path, code = source_file(tmp_path)
+    path, code = source_file(tmp_path, stockcode_rank=PROMOTED_RANK)  # one the challenger promotes
     with instance_for_test() as instance:
         assert materialize_raw(instance, settings, source="uci", data=str(path)).success
         register_stockcodes(instance, [code])

@@ -8,7 +8,8 @@ from pricing_assets.definitions import build_definitions, build_resources
 from pricing_assets.partitions import register_stockcodes
 from pricing_assets.schedules import WEEKLY_SCHEDULE, change_reasons, lineage_code_versions
 
-from .helpers import materialize_raw, run_lineage, source_file
+from .conftest import PROMOTED_STOCKCODES
+from .helpers import PROMOTED_RANK, materialize_raw, run_lineage, source_file
 
 pytestmark = pytest.mark.slow
 
@@ -27,11 +28,12 @@ def requested(result) -> dict[str, str]:
 
 
 def test_schedule_runs_changed_stockcodes_only(tmp_path, settings):
-    path, first = source_file(tmp_path)
+    # Two stockcodes the lineage promotes (conftest.PROMOTED_STOCKCODES), so each run of theirs succeeds.
+    path, first = source_file(tmp_path, stockcode_rank=PROMOTED_RANK)
     with instance_for_test() as instance:  # a schedule context needs an instance it can reopen by ref
         assert materialize_raw(instance, settings, source="uci", data=str(path)).success
         history = pd.read_parquet(settings.artifact_root / "artifacts/raw_transactions/stockcode_history.parquet")
-        second = history["stock_code"].iloc[1]
+        (second,) = [code for code in history["stock_code"] if code in PROMOTED_STOCKCODES and code != first]
         register_stockcodes(instance, [first, second])
         assert run_lineage(instance, settings, first).success
 
@@ -60,7 +62,7 @@ def test_schedule_runs_changed_stockcodes_only(tmp_path, settings):
 
 
 def test_a_code_change_is_a_reason_to_run_again(tmp_path, settings):
-    path, code = source_file(tmp_path)
+    path, code = source_file(tmp_path, stockcode_rank=PROMOTED_RANK)
     with instance_for_test() as instance:  # a schedule context needs an instance it can reopen by ref
         assert materialize_raw(instance, settings, source="uci", data=str(path)).success
         assert run_lineage(instance, settings, code).success
