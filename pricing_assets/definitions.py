@@ -25,6 +25,7 @@ from .assets.training import training_splits
 from .assets.transactions import cleaned_transactions, demand_features, raw_transactions
 from .assets.weekly_features import weekly_features
 from .executors import executor_for
+from .instance_sqlite import use_sqlite_synchronous
 from .io_manager import StoreIOManager
 from .jobs import LINEAGE_JOB, RAW_JOB, REPORT_JOB, build_jobs
 from .resources import ArtifactStoreResource
@@ -56,6 +57,7 @@ def build_definitions(settings: Settings | None = None, loggers: dict | None = N
     sensors, the resources and the executor. ``loggers`` replaces Dagster's console logger (the CLI prints
     its own lines)."""
     settings = settings or current_settings()
+    use_sqlite_synchronous(settings.sqlite_synchronous)  # the embedded instance's event writes (see its module)
     jobs = build_jobs(settings)
     return Definitions(
         loggers=loggers,

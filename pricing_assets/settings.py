@@ -109,6 +109,8 @@ class Settings:
     catalogue_slowest: int = 10  # the slowest stockcodes the catalogue report lists
     catalogue_compact_above: int = 20  # pricing run tables only the failures above this many stockcodes
     run_processes: int = 1  # stockcodes pricing run runs side by side, each in a worker process of its own
+    # The embedded instance's SQLite files: off | normal | full (pricing_assets/instance_sqlite.py)
+    sqlite_synchronous: str = "off"
     # Orchestration ------------------------------------------------------------------------
     watch_dir: str | None = None  # the new-data sensor watches this folder for source files...
     watch_s3_prefix: str | None = None  # ...or this prefix of PRICING_S3_BUCKET
@@ -176,6 +178,8 @@ class Settings:
             raise ValueError("PRICING_DRIFT_REFERENCE_DAYS and PRICING_DRIFT_MIN_ROWS must be positive")
         if self.challenger_tolerance < 0 or self.challenger_min_rows < 1:
             raise ValueError("PRICING_CHALLENGER_TOLERANCE must be >= 0 and PRICING_CHALLENGER_MIN_ROWS positive")
+        if self.sqlite_synchronous not in ("off", "normal", "full"):
+            raise ValueError(f"PRICING_SQLITE_SYNCHRONOUS must be off, normal or full, not {self.sqlite_synchronous!r}")
         if self.split_min_rows < 1:
             raise ValueError("PRICING_SPLIT_MIN_ROWS must be positive (weekly rows per split)")
         if self.drift_window_days < 1 or self.min_history_days < 1 or self.min_history_rows < 1:
