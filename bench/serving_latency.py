@@ -1,40 +1,41 @@
 """Latency of GET /v1/predict-price over real HTTP, against a straightforward implementation.
 
 Spawns the API (``python -m serving``, uvicorn, one process) on loopback and measures, for
-every promoted stockcode and 100 price bins, both curves an answer can carry, side by side in the
-same server: the list-price response (``response``: the default since the curve became the response
-the recommendation maximises; ``RecommendationInputs.curve``, no demand model runs) and the demand
-model's per-line curve (``model``: ``curve_source=demand_model``, what every answer carried before,
-20,000 grid rows through the champion):
+every promoted stockcode and 100 list prices, both curves an answer can carry, side by side in the
+same server: the list-price response (``response``: the default, the response the recommendation
+maximises; ``pricing.list_price_curve`` on the inputs the bundle keeps, no demand model runs) and the
+demand model's curve (``model``: ``curve_source=demand_model``: the champion forecasts the bundled
+week again, two rows, and ``pricing.predict_curve`` moves that forecast along the same response):
 
 - cached: the same request over and over (every answer an ``X-Cache: hit``), 1 and 8 clients;
 - uncached: ``unitprice_min`` moved by 1e-6 on every request, so every answer is a miss;
 - cold start: process spawn to the first 200 of predict-price (imports, bundle load; the default
-  curve, so no model load for a bundle that keeps its recommendation's inputs);
+  curve, so no model load);
 - RSS of the server process after the runs (``/proc/<pid>/status``).
 
 Side by side, in the same run, a "straightforward" API (defined below, served by uvicorn in a
-second process) that on every request reads and verifies the bundle, reloads the champion,
-builds the whole ``len(prices) * len(scenario)`` grid frame, recomputes every price feature,
-runs the preprocessor on the whole frame and predicts; no cache. Uncached blocks of ours and of
-the straightforward app are interleaved so that background noise hits both alike.
+second process) that on every request reads and verifies the bundle, reloads the champion, parses
+the preprocessor, the scenario and the recommendation's inputs and makes the demand-model curve
+from scratch; no cache. Uncached blocks of ours and of the straightforward app are interleaved so
+that background noise hits both alike.
 
 Clients are threads with one keep-alive ``httpx.Client`` each; they share the machine with the
 server, so on a small VM the 8-client figures include the clients' own CPU use.
 
-    python bench/serving_latency.py            # builds both kinds of bundles below, then measures each
-    python bench/serving_latency.py --project DIR --real-project DIR2   # reuse folders with promoted bundles
-    python bench/serving_latency.py --bundles real   # only one kind (synthetic, real)
+    python bench/serving_latency.py            # builds real bundles from PRICING_DEV_DATA, then measures them
+    python bench/serving_latency.py --real-project DIR   # reuse a folder with promoted real bundles
+    python bench/serving_latency.py --bundles both       # synthetic small-budget bundles as well
     python bench/serving_latency.py --quick    # smoke run: few requests
 
 Targets: issue 4's for the model curve (cached p50 <= 3 ms, uncached p50 <= 30 ms, p99 <= 100 ms,
-5x the straightforward app) and issue 13's for the answer users now get, the response curve on real
+5x the straightforward app) and issue 13's for the answer users get, the response curve on real
 default-budget bundles (cached p50 <= 2 ms, uncached p50 <= 15 ms, p99 <= 50 ms).
 
 Two kinds of bundles, measured one after the other with the same requests, reported side by side:
-synthetic small-budget ones (`pricing run --top 2` with a reduced tuning budget: quick to build, small
-models) and real default-budget ones (85123A, 22423 and 21212 of the real file, PRICING_DEV_DATA, at
-the default budget: the models a user's run makes, which cost more per request).
+real default-budget ones (REAL_CODES of the real file, PRICING_DEV_DATA, at the default budget: the
+models a user's run makes; a stockcode a check holds has no bundle and is left out) and, asked for,
+synthetic small-budget ones (`pricing run --top 4` on the 4-product synthetic source with a reduced
+tuning budget: quick to build, small models; those the challenger holds have no bundle either).
 
 Writes bench/results/serving_latency.json and prints a Markdown table.
 """
@@ -67,9 +68,10 @@ RESULTS = REPO / "bench" / "results"
 BINS = 100
 REDIS_URL = "redis://127.0.0.1:6379/14"
 BUILD_ENV = {"PRICING_SYNTHETIC_PRODUCTS": "4", "PRICING_DFN_TRIALS": "3", "PRICING_BACKUP_TRIALS": "5"}
-# Real bundles: three of the most active products of the real file, at the default tuning budget, so
-# the models are the size a user's run makes them (the synthetic ones above are small on purpose).
-REAL_CODES = ("85123A", "22423", "21212")
+# Real bundles: active products of the real file whose weekly models pass the promotion checks (85123A
+# and 22423 are held by the challenger on the dev file), at the default tuning budget, so the models are
+# the size a user's run makes them (the synthetic ones above are small on purpose).
+REAL_CODES = ("85099B", "22383")
 BUDGET_VARIABLES = {"PRICING_DFN_TRIALS", "PRICING_DFN_MAX_EPOCHS", "PRICING_BACKUP_TRIALS", "PRICING_TUNING_SECONDS"}
 SYNTHETIC_LABEL = "synthetic, small budget"
 REAL_LABEL = "real, default budget"
@@ -80,9 +82,11 @@ RESPONSE_TARGETS = {"cached_p50_ms": 2.0, "uncached_p50_ms": 15.0, "uncached_p99
 CURVES = {"response": "list_price_response", "model": "demand_model"}
 
 STRAIGHTFORWARD_APP = '''
-"""The straightforward predict-price: everything from scratch on every request, no cache."""
+"""The straightforward predict-price (a demand-model curve): everything from scratch on every request, no cache."""
 
 import io
+import json
+import math
 import time
 
 import numpy as np
@@ -91,9 +95,9 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from pricing_assets.core.bundle import read_bundle
-from pricing_assets.core.features import price_derived_features
-from pricing_assets.core.metrics import to_quantity
 from pricing_assets.core.models import load_model
+from pricing_assets.core.pricing import predict_curve
+from pricing_assets.core.recommendation_inputs import RecommendationInputs
 from pricing_assets.core.splits import Preprocessor
 from pricing_assets.core.store import open_store
 from pricing_assets.settings import Settings
@@ -118,41 +122,27 @@ def answer(code, unitprice_min=None, unitprice_max=None, num_price_bins=100, mar
     mark(("load_model", time.perf_counter()))
     preprocessor = Preprocessor.from_json(loaded.files["preprocessor.json"])
     scenario = pd.read_parquet(io.BytesIO(loaded.files["scenario.parquet"]))
-    mark(("preprocessor_and_scenario", time.perf_counter()))
-    low = unitprice_min if unitprice_min is not None else manifest["pricing"]["price_min"]
-    high = unitprice_max if unitprice_max is not None else manifest["pricing"]["price_max"]
+    inputs = RecommendationInputs.from_dict(json.loads(loaded.files["recommendation.json"])["inputs"])
+    mark(("preprocessor_scenario_inputs", time.perf_counter()))
+    current, share = inputs.mix.current_list_price, inputs.config.guardrail
+    low = unitprice_min if unitprice_min is not None else math.floor(100 * current * max(0.5, 1 - 2 * share)) / 100
+    high = unitprice_max if unitprice_max is not None else math.ceil(100 * current * (1 + 2 * share)) / 100
     prices = np.linspace(low, high, num_price_bins)
-    n, m = len(scenario), len(prices)
-    grid = scenario.iloc[np.tile(np.arange(n), m)].reset_index(drop=True)
-    grid_prices = np.repeat(prices, n)
-    for name, values in price_derived_features(
-        grid_prices, grid["past_max_price"], grid["past_median_price_28d"]
-    ).items():
-        grid[name] = values
-    mark(("grid_frame", time.perf_counter()))
-    matrix = preprocessor.transform(grid)
-    mark(("transform_whole_grid", time.perf_counter()))
-    predicted = np.asarray(model.predict_log(matrix), dtype=float).reshape(m, n)
-    mark(("model", time.perf_counter()))
-    low_q, high_q = next(x["residual_quantiles"] for x in manifest["models"] if x["kind"] == champion)
-    quantity = to_quantity(predicted).mean(axis=1)
-    quantity_low = to_quantity(predicted + low_q).mean(axis=1)
-    quantity_high = to_quantity(predicted + high_q).mean(axis=1)
-    sales = prices * quantity
-    curve = [
-        {"unit_price": float(p), "quantity": float(q), "quantity_low": float(lo), "quantity_high": float(hi),
-         "sales": float(s), "margin": None}
-        for p, q, lo, hi, s in zip(prices, quantity, quantity_low, quantity_high, sales)
-    ]
-    best = int(np.argmax(sales))
+    residuals = next(x["validation_residuals"] for x in manifest["models"] if x["kind"] == champion)
+    frame = predict_curve(model, preprocessor, scenario, inputs, residuals, prices).curve
+    mark(("forecast_and_curve", time.perf_counter()))
+    objective = inputs.config.objective
+    values = frame["margin" if objective == "margin" else "sales"].to_numpy()
+    best = int(np.argmax(values))
     body = {
-        "stockcode": code, "objective": "revenue", "unit_cost": None, "curve": curve,
-        "optimal_price": float(prices[best]), "optimal_value": float(sales[best]),
-        "optimum_on_edge": best in (0, m - 1), "model": champion, "fallback_used": False,
+        "stockcode": code, "curve_source": "demand_model", "objective": objective, "unit_cost": inputs.unit_cost,
+        "curve": frame.to_dict(orient="records"),
+        "optimal_price": float(prices[best]), "optimal_value": float(values[best]),
+        "optimum_on_edge": best in (0, len(prices) - 1), "model": champion, "fallback_used": False,
         "skipped_models": [], "model_version": manifest["version"], "lineage_id": manifest["lineage_id"],
-        "cached": False,
+        "recommendation": manifest["recommendation"], "recommendation_recomputed": False, "cached": False,
     }
-    mark(("curve_and_body", time.perf_counter()))
+    mark(("body", time.perf_counter()))
     return body
 
 
@@ -218,10 +208,10 @@ def cpu_snapshot() -> tuple[float, float]:
 def build_project(project: Path) -> float:
     env = {**os.environ, **BUILD_ENV, "PRICING_PROJECT_DIR": str(project)}
     env.pop("DAGSTER_HOME", None)
-    log(f"building promoted bundles: pricing run --top 2 in {project} ({BUILD_ENV})")
+    log(f"building promoted bundles: pricing run --top 4 in {project} ({BUILD_ENV})")
     t0 = time.perf_counter()
     subprocess.run(
-        [str(Path(sys.executable).parent / "pricing"), "run", "--top", "2"],
+        [str(Path(sys.executable).parent / "pricing"), "run", "--top", "4"],
         env=env,
         check=True,
         stdout=subprocess.DEVNULL,
@@ -352,47 +342,48 @@ def predict_path(code: str, low: float, high: float, curve: str = "model") -> st
 def profile_uncached(project: Path, app_dir: Path, code: str, n: int) -> dict[str, Any]:
     """In-process split (no HTTP) of ours uncached, ours cached hit, and the straightforward app."""
     os.environ["PRICING_PROJECT_DIR"] = str(project)
-    from pricing_assets.core.pricing import grid_matrix
+    from pricing_assets.core import pricing
+    from pricing_assets.core.forecast import forecast_next_week
     from pricing_assets.core.store import open_store
     from pricing_assets.settings import Settings
     from serving.app import Objective, encode_model_answer, encode_response_answer, response_range
     from serving.registry import BundleRegistry
 
     bundle = BundleRegistry(open_store(Settings.from_env())).get(code)
-    pricing = bundle.manifest["pricing"]
     champion = bundle.manifest["champion"]
     model = bundle._model(champion)
-    stages: dict[str, list[float]] = {k: [] for k in ("grid_matrix", "model", "predict_total", "body_json")}
+    inputs = bundle.recommendation_inputs
+    residuals = bundle.residuals(champion)
+    low, high = response_range(inputs.mix.current_list_price, inputs.config.guardrail)
+    objective = Objective(inputs.config.objective)
+    # The demand-model curve: the champion's forecast of the week (two rows), then the curve from it, then JSON.
+    stages: dict[str, list[float]] = {k: [] for k in ("forecast", "curve", "predict_total", "body_json")}
     for i in range(n + 5):
-        prices = np.linspace(pricing["price_min"] + i * 1e-6, pricing["price_max"], BINS)
+        prices = np.linspace(low + i * 1e-6, high, BINS)
         t0 = time.perf_counter()
-        matrix = grid_matrix(bundle.preprocessor, bundle.scenario, prices, getattr(bundle, "base", None))
+        forecast_next_week(model, bundle.preprocessor, bundle.scenario, residuals, inputs.config.seed)
         t1 = time.perf_counter()
-        model.predict_log(matrix)
+        pricing.list_price_curve(inputs, prices, inputs.unit_cost)
         t2 = time.perf_counter()
-        answer = bundle.predict(prices)
+        answer = bundle.predict(prices, inputs.unit_cost)
         t3 = time.perf_counter()
-        encoded = encode_model_answer(code, bundle, answer, prices, Objective.revenue, None)  # what the route sends
+        encoded = encode_model_answer(code, bundle, answer, objective, inputs.unit_cost)  # what the route sends
         t4 = time.perf_counter()
         if i >= 5:
             for key, value in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
                 stages[key].append(value * 1000)
     # The list-price response curve (the default answer): the curve alone, and the whole answer (curve and JSON).
     response: dict[str, list[float]] = {"response_curve": [], "whole_answer": []}
-    inputs = bundle.recommendation_inputs
-    if inputs is not None:
-        low, high = response_range(inputs.mix.current_list_price, inputs.config.guardrail)
-        objective = Objective(inputs.config.objective)
-        for i in range(n + 5):
-            prices = np.linspace(low + i * 1e-6, high, BINS)
-            t0 = time.perf_counter()
-            inputs.curve(prices)
-            t1 = time.perf_counter()
-            encode_response_answer(code, bundle, prices, objective, inputs.unit_cost)
-            t2 = time.perf_counter()
-            if i >= 5:
-                response["response_curve"].append((t1 - t0) * 1000)
-                response["whole_answer"].append((t2 - t1) * 1000)
+    for i in range(n + 5):
+        prices = np.linspace(low + i * 1e-6, high, BINS)
+        t0 = time.perf_counter()
+        pricing.list_price_curve(inputs, prices, inputs.unit_cost)
+        t1 = time.perf_counter()
+        encode_response_answer(code, bundle, prices, objective, inputs.unit_cost)
+        t2 = time.perf_counter()
+        if i >= 5:
+            response["response_curve"].append((t1 - t0) * 1000)
+            response["whole_answer"].append((t2 - t1) * 1000)
     # What a cache hit does besides HTTP: the key, the stored bytes, a Response around them (as the route).
     from fastapi.responses import Response
 
@@ -414,14 +405,16 @@ def profile_uncached(project: Path, app_dir: Path, code: str, n: int) -> dict[st
     straight: dict[str, list[float]] = {}
     for i in range(n // 2 + 3):
         marks: list[tuple[str, float]] = []
-        straightforward_app.answer(code, pricing["price_min"] + i * 1e-6, pricing["price_max"], BINS, marks)
+        straightforward_app.answer(code, low + i * 1e-6, high, BINS, marks)
         if i >= 3:
             for (_, before), (label, after) in itertools.pairwise(marks):
                 straight.setdefault(label, []).append((after - before) * 1000)
             straight.setdefault("total", []).append((marks[-1][1] - marks[0][1]) * 1000)
     return {
         "champion": champion,
-        "grid_rows": len(bundle.scenario) * BINS,
+        # Rows through the model (the week to forecast, one per price list) and elasticity draws x prices of a curve.
+        "grid_rows": len(bundle.scenario),
+        "curve_cells": BINS * inputs.config.draws,
         "body_bytes": len(stored),
         "ours_uncached_median_ms": {k: round(float(np.median(v)), 2) for k, v in stages.items()},
         "ours_response_uncached_median_ms": {k: round(float(np.median(v)), 2) for k, v in response.items() if v},
@@ -477,10 +470,12 @@ def measure(project: Path, bundles_label: str, args: argparse.Namespace, tmp: Pa
         loaded = bundles.read_bundle(store, code)
         manifest = loaded.manifest
         inputs = _recommendation_inputs(loaded.files.get("recommendation.json"))
-        # Each curve over its default range: the recent prices paid, and the list +/- twice the guardrail.
-        ranges = {"model": [float(manifest["pricing"]["price_min"]), float(manifest["pricing"]["price_max"])]}
-        if inputs is not None:
-            ranges["response"] = list(response_range(inputs.mix.current_list_price, inputs.config.guardrail))
+        if inputs is None:
+            log(f"{code}: its bundle keeps no recommendation inputs (promoted before the weekly models): left out")
+            continue
+        # Both curves over the same default range: the list +/- twice the guardrail share.
+        band = list(response_range(inputs.mix.current_list_price, inputs.config.guardrail))
+        ranges = {"response": band, "model": band}
         products[code] = {
             "bundles": bundles_label,
             "champion": manifest["champion"],
@@ -488,6 +483,9 @@ def measure(project: Path, bundles_label: str, args: argparse.Namespace, tmp: Pa
             "ranges": ranges,
             "curves": [curve for curve in CURVES if curve in ranges],  # the default one first
         }
+    if not products:
+        raise SystemExit(f"no promoted bundle of the weekly models in {project}")
+    codes = list(products)
     log(f"{bundles_label}: stockcodes {products}")
     cpu_start, load_measure_start, t_measure = cpu_snapshot(), os.getloadavg(), time.perf_counter()
     first_code = codes[0]
@@ -642,8 +640,8 @@ def main() -> None:
     parser.add_argument(
         "--bundles",
         choices=("both", "synthetic", "real"),
-        default="both",
-        help="synthetic small-budget bundles, real default-budget ones from PRICING_DEV_DATA, or both (default)",
+        default="real",
+        help="real default-budget bundles from PRICING_DEV_DATA (default), synthetic small-budget ones, or both",
     )
     parser.add_argument("--quick", action="store_true", help="few requests, one cold start: a smoke run")
     parser.add_argument("--no-redis", action="store_true", help="skip the extra runs with REDIS_URL")
@@ -661,7 +659,7 @@ def main() -> None:
         if args.project is None:
             project.mkdir()
             builds["synthetic"] = {
-                "command": "pricing run --top 2",
+                "command": "pricing run --top 4",
                 "env": BUILD_ENV,
                 "seconds": build_project(project),
             }

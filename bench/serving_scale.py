@@ -1,7 +1,8 @@
 """Serving at catalogue size: 600 promoted bundles against 3, side by side (issue 15, item 4).
 
-The 600 bundles are copies of the three real default-budget bundles (85123A, 22423, 21212 from the
-dev file, ``--real-project``, as ``bench/serving_latency.py`` builds them), promoted again under 600
+The 600 bundles are copies of the real default-budget bundles (``serving_latency.REAL_CODES`` of the
+dev file that pass the promotion checks, ``--real-project``, as ``bench/serving_latency.py`` builds them),
+each a weekly bundle (a two-row week to forecast, the recommendation's inputs), promoted again under 600
 stockcodes ``X0000``..``X0599`` through ``write_bundle`` (so every pointer, manifest and SHA-256 is
 consistent, and each copy is read and verified like a real promotion). Building 600 real bundles
 would take hours; what serving does per bundle (read, verify, parse, answer) does not depend on

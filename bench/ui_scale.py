@@ -91,7 +91,7 @@ OUTCOME_MIX: dict[str, list[tuple[float, bool, str, str]]] = {
     ],
     "candidate_no_worse_than_serving": [
         (0.12, False, "ERROR", "first promotion: the candidate forecasts the newest weeks 2.1 % worse than "
-         "the elasticity baseline"),
+         "the recent-mean baseline"),
     ],
 }  # fmt: skip
 

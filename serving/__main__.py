@@ -6,11 +6,12 @@ import sys
 
 # glibc's malloc, tuned for this server (RELIABILITY.md, "Load"): every thread of the server's
 # pool may compute a curve, and by default glibc (a) gives threads their own arenas and (b) after
-# the first large block is freed, raises its mmap threshold so later grids (tens of MB) come from
-# those arenas, which keep them once freed. Resident memory then creeps up by hundreds of MB under
-# steady load and by a grid per thread in a burst. Two arenas and a fixed 128 kB threshold (large
-# blocks are mapped and unmapped, so freed means returned) keep it flat. glibc reads these when
-# the process starts, so the process restarts itself once with them set (same PID).
+# the first large block is freed, raises its mmap threshold so later curves' draw matrices (several
+# MB: elasticity draws x list prices) come from those arenas, which keep them once freed. Resident
+# memory then creeps up under steady load and by a matrix per thread in a burst. Two arenas and a
+# fixed 128 kB threshold (large blocks are mapped and unmapped, so freed means returned) keep it
+# flat. glibc reads these when the process starts, so the process restarts itself once with them
+# set (same PID).
 MALLOC_TUNING = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "131072"}
 
 

@@ -1,9 +1,12 @@
 """The pricing API (FastAPI): curves, optimal prices, the list-price recommendation, lineage, and a small web page.
 
-The curve of an answer is the list-price response (expected weekly units, revenue and margin at each
-wholesale list price, the response the recommendation maximises) whenever the bundle keeps the
-recommendation's inputs, so the curve and the recommended price agree; bundles promoted before that
-answer with their demand model's per-line curve, and ``curve_source`` says which it is.
+Every curve is over wholesale list prices: expected weekly units (all price lists), revenue and margin
+at each list price, with 95 % bands. By default (``curve_source=list_price_response``) it is the response
+the promoted recommendation maximises, made from the inputs the bundle keeps (the champion's forecast of
+next week moved along the stockcode's price response), so the curve and the recommended price agree.
+``curve_source=demand_model`` forecasts the bundled week again with the champion demand model (or the
+first fallback that can answer) and moves that forecast along the same response. Bundles promoted before
+the weekly demand models and the recommendation's inputs have no curve.
 
 Start it with ``pricing serve`` or ``uvicorn serving.app:create_app --factory``. Configuration
 comes from the same ``PRICING_*`` settings as the code location (store location, cache TTL,
@@ -28,6 +31,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from pricing_assets.core import pricing
 from pricing_assets.core.recommendation_inputs import served_part
 from pricing_assets.core.stockcodes import STOCKCODE_KEY, InvalidStockcodeError, validate_stockcode
 from pricing_assets.settings import Settings
@@ -42,25 +46,25 @@ STATIC = Path(__file__).resolve().parent / "static"
 # million, a demand model only extrapolates, and far enough out its quantities overflow.
 MIN_PRICE = 0.01
 MAX_PRICE = 1_000_000.0
-# Grid rows scored at once across requests: two of the largest curves (1000 bins x 200 scenario
-# lines, 55-70 MB each while computed) or twenty default ones (100 bins). Computing is CPU-bound,
-# so on a few cores this costs no throughput. Cache hits never wait for it.
-COMPUTE_BUDGET_ROWS = 400_000
+# Cells (elasticity draws x prices, about 40 bytes each while computed) worked on at once across
+# requests: a curve costs draws x bins (400 x 1000 at most, 16 MB), a recommendation made again draws x
+# whole pence in its band. Eight of the largest curves or eighty default ones (100 bins) fit. Computing
+# is CPU-bound, so on a few cores this costs no throughput. Cache hits never wait for it.
+COMPUTE_BUDGET_CELLS = 3_200_000
 # A request may ask for a recommendation that moves the list price at most half either way (wider is
-# an operator's decision, PRICING_GUARDRAIL). Its cost is elasticity draws x whole pence in the band
-# (about 40 bytes a cell while computed, a tenth of a grid row): at most this many cells per request,
-# which a band of +/-50 % around a 100-pound list price with 400 draws reaches.
+# an operator's decision, PRICING_GUARDRAIL). Its cost is elasticity draws x whole pence in the band:
+# at most this many cells per request, which a band of +/-50 % around a 100-pound list price with 400
+# draws reaches.
 MAX_GUARDRAIL = 0.5
 # Stockcodes per page of /v1/stockcodes (the dev file's whole catalogue, 600, fits in one).
 MAX_PAGE = 1000
 MAX_RECOMMENDATION_CELLS = 4_000_000
-CELLS_PER_GRID_ROW = 8
 # The list-price response curve's default range: the current list price +/- this many times the guardrail
 # share (the guardrail band sits in the middle of the curve, and the curve shows what lies beyond it), the
 # lower end at least this share of the list (the constant-elasticity response explodes towards zero).
 DEFAULT_RANGE_GUARDRAILS = 2.0
 DEFAULT_RANGE_FLOOR = 0.5
-# A real answer (85123A from the dev file), its curve cut to three points: OpenAPI shows it, and the
+# A real answer (from the dev file), its curve cut to three points: OpenAPI shows it, and the
 # README's example is the same text.
 EXAMPLE_ANSWER = json.loads((Path(__file__).resolve().parent / "example_answer.json").read_text())
 
@@ -76,41 +80,24 @@ class CurveSource(StrEnum):
 
 
 class CurvePoint(BaseModel):
-    """One price of the curve. Its meaning depends on the answer's ``curve_source``: for
-    ``list_price_response`` a wholesale list price and the expected weekly outcome over every kind of
-    line it prices (list, quantity band, guest list), bands from the elasticity's uncertainty; for
-    ``demand_model`` a price paid and the demand model's mean outcome per recent order line, bands
-    from its residual quantiles."""
+    """One wholesale list price of the curve and next week's expected outcome there, over every kind of
+    line the list prices (list, quantity band, guest list); 95 % bands from the uncertainty of the price
+    response (elasticity draws) and of the forecast level (the demand model's validation residuals)."""
 
-    unit_price: float = Field(description="a wholesale list price (list_price_response), a price paid (demand_model)")
-    quantity: float = Field(description="expected units: weekly (list_price_response), per order line (demand_model)")
+    unit_price: float = Field(description="a wholesale list price")
+    quantity: float = Field(description="expected units next week (registered and guest price lists together)")
     quantity_low: float = Field(description="lower end of the 95 % band of quantity")
     quantity_high: float = Field(description="upper end of the 95 % band of quantity")
-    sales: float = Field(description="expected revenue, on the same basis as quantity")
+    sales: float = Field(description="expected revenue next week, each kind of line at what it pays")
     sales_low: float = Field(description="lower end of the 95 % band of sales")
     sales_high: float = Field(description="upper end of the 95 % band of sales")
-    margin: float | None = Field(
-        None, description="expected margin (sales less unit_cost x quantity); null when the answer has no unit cost"
-    )
-    margin_low: float | None = Field(None, description="lower end of the 95 % band of margin")
-    margin_high: float | None = Field(None, description="upper end of the 95 % band of margin")
+    margin: float = Field(description="expected margin next week: sales less unit_cost x quantity")
+    margin_low: float = Field(description="lower end of the 95 % band of margin")
+    margin_high: float = Field(description="upper end of the 95 % band of margin")
 
 
 CURVE_FIELDS = tuple(CurvePoint.model_fields)
-# What each field of a point is in the frame of a list-price response curve (RecommendationInputs.curve).
-RESPONSE_COLUMNS = {
-    "unit_price": "list_price",
-    "quantity": "units",
-    "quantity_low": "units_low",
-    "quantity_high": "units_high",
-    "sales": "revenue",
-    "sales_low": "revenue_low",
-    "sales_high": "revenue_high",
-    "margin": "margin",
-    "margin_low": "margin_low",
-    "margin_high": "margin_high",
-}
-assert tuple(RESPONSE_COLUMNS) == CURVE_FIELDS  # the hand-built answer keeps the published shape
+assert CURVE_FIELDS == pricing.CURVE_COLUMNS  # the hand-built answer keeps the published shape
 
 
 class PriceAnswer(BaseModel):
@@ -119,29 +106,33 @@ class PriceAnswer(BaseModel):
     stockcode: str
     curve_source: CurveSource = Field(
         description=(
-            "which curve this is: list_price_response (expected weekly units, revenue and margin at each "
-            "wholesale list price, the response the recommendation maximises, so a recommendation that is "
-            "neither held nor capped sits at its peak) whenever the bundle keeps the recommendation's inputs; "
-            "demand_model (the champion demand model's mean per recent order line at each price paid) for "
-            "bundles promoted before that, or when the request asks for it"
+            "which forecast the curve moves along the price response (both over wholesale list prices, "
+            "expected weekly units, revenue and margin): list_price_response, the default, is the response "
+            "the promoted recommendation maximises, from the champion's forecast kept with it (a "
+            "recommendation that is neither held nor capped sits at its peak); demand_model forecasts the "
+            "bundled week again with the champion demand model, or the first model of the fallback chain "
+            "that can (model, fallback_used)"
         )
     )
     objective: Objective = Field(
-        description="what optimal_price maximises over the curve: the recommendation's objective for a list-price "
-        "response curve, revenue for a demand-model curve, unless the request names one"
+        description="what optimal_price maximises over the curve: the request's objective, else the promoted "
+        "recommendation's"
     )
-    unit_cost: float | None = Field(
-        description="the unit cost of the curve's margin: the request's, else the one the bundle's recommendation "
-        "used; null for a demand-model curve asked for revenue"
+    unit_cost: float = Field(
+        description="the unit cost of the curve's margin: the request's, else the one the bundle's recommendation used"
     )
     curve: list[CurvePoint]
     optimal_price: float = Field(description="the curve's price with the highest objective")
     optimal_value: float = Field(description="the objective there")
     optimum_on_edge: bool = Field(description="whether optimal_price is an end of the range (the best may lie beyond)")
     model: str | None = Field(
-        description="the demand model that computed a demand_model curve; null for a list-price response curve"
+        description="the demand model whose forecast of next week a demand_model curve moves along the response; "
+        "null for list_price_response (the champion's forecast promoted with the recommendation)"
     )
-    fallback_used: bool = Field(description="whether a model after the champion answered (demand_model curves only)")
+    fallback_used: bool = Field(
+        description="whether a model after the champion forecast a demand_model curve (the champion failed to load "
+        "or forecast non-finite units; skipped_models says why)"
+    )
     skipped_models: list[dict[str, str]] = Field(description="models of the fallback chain that could not answer, why")
     model_version: str
     lineage_id: str
@@ -153,19 +144,11 @@ class PriceAnswer(BaseModel):
             "the optimal-price interval, the expected weekly change in units, revenue and margin with "
             "intervals, the elasticity with its interval and own weight, the unit cost (and whether it "
             "was assumed), the guest list price that follows. As promoted, unless the request names an "
-            "objective, guardrail or unit_cost: then made again for them (recommendation_recomputed). Null "
-            "for bundles promoted before it existed."
+            "objective, guardrail or unit_cost: then made again for them (recommendation_recomputed)."
         ),
     )
     recommendation_recomputed: bool = Field(
         False, description="whether the recommendation was made for this request's objective, guardrail or unit_cost"
-    )
-    recommendation_note: str | None = Field(
-        None,
-        description=(
-            "why the request's objective, guardrail or unit_cost were not applied to the recommendation "
-            "(a bundle promoted before recommendations kept their inputs): the promoted one is returned"
-        ),
     )
     cached: bool
 
@@ -201,7 +184,11 @@ class Readiness(BaseModel):
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "a token is configured and the request has not got it"},
     404: {"model": Problem, "description": "no promoted model for this stockcode"},
-    422: {"model": Problem, "description": "invalid stockcode or parameters"},
+    422: {
+        "model": Problem,
+        "description": "invalid stockcode or parameters, or a bundle promoted before the weekly demand models "
+        "(it keeps no recommendation inputs or no week to forecast, so it has no curve)",
+    },
     503: {"model": Problem, "description": "the store cannot be read and nothing is loaded, or no model could answer"},
 }
 # What RequestLimits answers, on any route.
@@ -236,37 +223,47 @@ async def once_each(request: Request) -> None:
 
 
 def recommendation_for(
-    code: str, bundle: Any, objective: Objective | None, guardrail: float | None, unit_cost: float | None
-) -> tuple[dict[str, Any] | None, bool, str | None]:
-    """The recommendation to answer with, whether it was made for this request, and why not when it was asked.
+    code: str,
+    inputs: Any,
+    stored: dict[str, Any] | None,
+    objective: Objective | None,
+    guardrail: float | None,
+    unit_cost: float | None,
+) -> tuple[dict[str, Any] | None, bool]:
+    """The recommendation to answer with, and whether it was made for this request.
 
     The promoted one unless the request names an objective, guardrail or unit cost; then the same
     ``recommend`` on the inputs the bundle keeps (so the promoted settings give the promoted answer)."""
-    stored = bundle.manifest.get("recommendation")
     if objective is None and guardrail is None and unit_cost is None:
-        return stored, False, None
-    inputs = bundle.recommendation_inputs
-    if inputs is None:
-        if stored is None:
-            why = "this bundle was promoted before list-price recommendations existed"
-        elif stored.get("current_list_price") is None:
-            why = f"this bundle has no price response to recommend from ({stored.get('hold_reason')})"
-        else:
-            why = "this bundle was promoted before recommendations kept the inputs to make them again"
-        return (
-            stored,
-            False,
-            f"{why}: the promoted one is returned, without this request's objective, guardrail or unit_cost",
-        )
+        return stored, False
     answer = inputs.recommend(objective.value if objective else None, guardrail, unit_cost)
-    return {"stock_code": code, **served_part(answer)}, True, None
+    return {"stock_code": code, **served_part(answer)}, True
 
 
-def recommendation_cells(bundle: Any, guardrail: float | None) -> int:
-    """Elasticity draws x whole pence in the band a recommendation for ``guardrail`` prices (0 when none is made)."""
-    inputs = bundle.recommendation_inputs
-    if inputs is None:
-        return 0
+def no_curve(bundle: Any, code: str, source: CurveSource) -> str | None:
+    """Why ``bundle`` has no curve of ``source`` (a bundle promoted before the weekly demand models), or None."""
+    stored = bundle.manifest.get("recommendation")
+    if bundle.recommendation_inputs is None:
+        if stored is None:
+            why = "was promoted before list-price recommendations existed"
+        elif stored.get("current_list_price") is None:
+            why = f"has no price response to recommend from ({stored.get('hold_reason')})"
+        else:
+            why = "was promoted before recommendations kept the inputs to make them again"
+        return (
+            f"the bundle {bundle.version} of {code} {why}, so it has no list-price curve: run the lineage for "
+            f"{code} again (its promoted recommendation is in /v1/lineage/{code})"
+        )
+    if source is CurveSource.demand_model and not bundle.weekly:
+        return (
+            f"the bundle {bundle.version} of {code} was promoted before the weekly demand models: it has no week "
+            "to forecast, so no demand_model curve (leave curve_source out for the list-price response)"
+        )
+    return None
+
+
+def recommendation_cells(inputs: Any, guardrail: float | None) -> int:
+    """Elasticity draws x whole pence in the band a recommendation for ``guardrail`` prices."""
     share = guardrail if guardrail is not None else inputs.config.guardrail
     pence = 200 * (share if share is not None else 1.4) * inputs.mix.current_list_price + 1
     return int(pence * inputs.config.draws)
@@ -289,20 +286,20 @@ def _encode(
     source: CurveSource,
     objective: Objective,
     unit_cost: float | None,
-    columns: dict[str, np.ndarray | None],
+    frame: Any,
     model: tuple[str | None, bool, list[dict[str, str]]],
-    recommendation: tuple[dict[str, Any] | None, bool, str | None] | None,
+    recommendation: tuple[dict[str, Any] | None, bool] | None,
 ) -> str:
     """A PriceAnswer as JSON without its closing ``"cached"`` field, so a hit and a miss share one encoding.
 
     Built from the curve's arrays and encoded once (no per-point validation, no second encoding): the
     shape is PriceAnswer's, which the OpenAPI spec publishes and the schemathesis test checks."""
-    prices = columns["unit_price"]
-    values = columns["margin" if objective is Objective.margin else "sales"]
+    prices = frame["unit_price"].to_numpy()
+    values = frame["margin" if objective is Objective.margin else "sales"].to_numpy()
     best = int(np.argmax(values))
-    lists = [columns[name].tolist() if columns[name] is not None else [None] * len(prices) for name in CURVE_FIELDS]
+    lists = [frame[name].to_numpy(dtype=float).tolist() for name in CURVE_FIELDS]
     if recommendation is None:  # the promoted one (recommendation_for without parameters)
-        recommendation = (bundle.manifest.get("recommendation"), False, None)
+        recommendation = (bundle.manifest.get("recommendation"), False)
     body = {
         "stockcode": code,
         "curve_source": source.value,
@@ -319,7 +316,6 @@ def _encode(
         "lineage_id": bundle.manifest["lineage_id"],
         "recommendation": recommendation[0],
         "recommendation_recomputed": recommendation[1],
-        "recommendation_note": recommendation[2],
     }
     return json.dumps(body)[:-1]
 
@@ -328,36 +324,15 @@ def encode_model_answer(
     code: str,
     bundle: Any,
     answer: Any,
-    prices: np.ndarray,
     objective: Objective,
-    unit_cost: float | None,
-    recommendation: tuple[dict[str, Any] | None, bool, str | None] | None = None,
+    unit_cost: float,
+    recommendation: tuple[dict[str, Any] | None, bool] | None = None,
 ) -> str:
-    """The answer of a demand-model curve (``ServedBundle.predict``); margin and its band when there is a cost."""
-    frame = answer.curve.curve
-    quantity, low, high = (frame[name].to_numpy() for name in ("quantity", "quantity_low", "quantity_high"))
-    columns: dict[str, np.ndarray | None] = {
-        "unit_price": prices,
-        "quantity": quantity,
-        "quantity_low": low,
-        "quantity_high": high,
-        "sales": frame["sales"].to_numpy(),
-        "sales_low": prices * low,
-        "sales_high": prices * high,
-        "margin": None,
-        "margin_low": None,
-        "margin_high": None,
-    }
-    if objective is Objective.margin:
-        per_unit = prices - unit_cost
-        # Below cost a larger quantity is a larger loss: the band's ends swap.
-        columns |= {
-            "margin": per_unit * quantity,
-            "margin_low": np.minimum(per_unit * low, per_unit * high),
-            "margin_high": np.maximum(per_unit * low, per_unit * high),
-        }
+    """The answer of a demand-model curve (``ServedBundle.predict``: a model's forecast moved along the response)."""
     model = (answer.model, answer.fallback_used, answer.skipped)
-    return _encode(code, bundle, CurveSource.demand_model, objective, unit_cost, columns, model, recommendation)
+    return _encode(
+        code, bundle, CurveSource.demand_model, objective, unit_cost, answer.curve.curve, model, recommendation
+    )
 
 
 def encode_response_answer(
@@ -366,32 +341,33 @@ def encode_response_answer(
     prices: np.ndarray,
     objective: Objective,
     unit_cost: float,
-    recommendation: tuple[dict[str, Any] | None, bool, str | None] | None = None,
+    recommendation: tuple[dict[str, Any] | None, bool] | None = None,
 ) -> str:
     """The answer of a list-price response curve, from the inputs the bundle keeps (no demand model runs)."""
-    frame = bundle.recommendation_inputs.curve(prices, unit_cost)
-    columns = {name: frame[column].to_numpy() for name, column in RESPONSE_COLUMNS.items()}
+    frame = pricing.list_price_curve(bundle.recommendation_inputs, prices, unit_cost)
     no_model: tuple[str | None, bool, list[dict[str, str]]] = (None, False, [])
-    return _encode(
-        code, bundle, CurveSource.list_price_response, objective, unit_cost, columns, no_model, recommendation
-    )
+    return _encode(code, bundle, CurveSource.list_price_response, objective, unit_cost, frame, no_model, recommendation)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
-    # A curve is a small matrix: one torch thread per request is faster (2.8 ms against a 44 ms p90
-    # on two threads, BENCHMARKS.md profiles), and the server's own threads already run requests side by side.
+    # A forecast is two rows: one torch thread per request is faster (a 2.8 ms against a 44 ms p90 on two
+    # threads for the larger per-line grids, BENCHMARKS.md profiles), and the server's own threads already
+    # run requests side by side.
     torch.set_num_threads(1)
     registry = BundleRegistry(open_serving_store(settings), settings.reload_seconds, settings.serving_bundle_bytes)
     cache = ResponseCache(settings.redis_url, settings.cache_ttl_seconds)
     app = FastAPI(
         title="pricing lineage",
         version="1",
-        description="Predicted sales over a price range, and the sales-maximising price, from promoted models only.",
+        description=(
+            "Next week's expected units, revenue and margin over a range of wholesale list prices, the best list "
+            "price on it and the list-price recommendation, from promoted bundles only."
+        ),
         responses=REQUEST_LIMITS,
     )
     app.state.registry, app.state.cache, app.state.settings = registry, cache, settings
-    compute_budget = ComputeBudget(COMPUTE_BUDGET_ROWS)
+    compute_budget = ComputeBudget(COMPUTE_BUDGET_CELLS)
     if settings.cors_allow_list:
         app.add_middleware(
             CORSMiddleware,
@@ -509,9 +485,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 ge=MIN_PRICE,
                 le=MAX_PRICE,
                 description=(
-                    "lowest price of the curve: a list price for a list-price response curve (default: the current "
-                    "list less twice the guardrail share, at least half the list, in whole pence), a price paid for "
-                    "a demand-model curve (default: the lowest recent price)"
+                    "lowest wholesale list price of the curve (default: the current list less twice the guardrail "
+                    "share, at least half the list, in whole pence)"
                 ),
             ),
         ] = None,
@@ -521,21 +496,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 ge=MIN_PRICE,
                 le=MAX_PRICE,
                 description=(
-                    "highest price of the curve (default: the current list plus twice the guardrail share, or the "
-                    "highest recent price for a demand-model curve)"
+                    "highest wholesale list price of the curve (default: the current list plus twice the guardrail "
+                    "share, in whole pence)"
                 ),
             ),
         ] = None,
         num_price_bins: Annotated[
-            int, Query(ge=2, le=1000, description="prices in the curve, evenly spaced from min to max")
+            int, Query(ge=2, le=1000, description="list prices in the curve, evenly spaced from min to max")
         ] = 100,
         objective: Annotated[
             Objective | None,
             Query(
                 description=(
                     "what the answer maximises: the curve's optimal price and the list-price recommendation (as "
-                    "promoted when not given, PRICING_OBJECTIVE; a demand-model curve maximises revenue then). "
-                    "margin takes unit_cost, else the unit cost the bundle's recommendation used"
+                    "promoted when not given, PRICING_OBJECTIVE). margin takes unit_cost, else the unit cost the "
+                    "bundle's recommendation used"
                 )
             ),
         ] = None,
@@ -558,8 +533,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             CurveSource | None,
             Query(
                 description=(
-                    "which curve to answer with (default: list_price_response when the bundle keeps the "
-                    "recommendation's inputs, else demand_model); list_price_response of a bundle without them is a 422"
+                    "whose forecast of next week the curve moves along the price response: list_price_response "
+                    "(default) the one promoted with the recommendation; demand_model the champion demand model's "
+                    "forecast made again from the bundled week (a fallback model's when the champion cannot)"
                 )
             ),
         ] = None,
@@ -567,46 +543,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if num_price_bins > settings.max_price_bins:
             raise _error(422, f"num_price_bins {num_price_bins} is above the limit of {settings.max_price_bins}")
         bundle = served(code)
+        source = curve_source or CurveSource.list_price_response
+        why = no_curve(bundle, code, source)
+        if why is not None:
+            raise _error(422, why)
         inputs = bundle.recommendation_inputs
-        source = curve_source or (CurveSource.list_price_response if inputs else CurveSource.demand_model)
-        if source is CurveSource.list_price_response and inputs is None:
-            raise _error(
-                422,
-                f"the bundle {bundle.version} of {code} keeps no recommendation inputs, so it has no list-price "
-                "response curve: leave curve_source out (or ask demand_model) for its demand-model curve",
-            )
-        if source is CurveSource.list_price_response:
-            curve_objective = objective or Objective(inputs.config.objective)
-            cost = unit_cost if unit_cost is not None else inputs.unit_cost
-            share = guardrail if guardrail is not None else inputs.config.guardrail
-            default_low, default_high = response_range(inputs.mix.current_list_price, share)
-            curve_rows = num_price_bins * inputs.config.draws // CELLS_PER_GRID_ROW
-        else:
-            curve_objective = objective or Objective.revenue
-            cost = unit_cost
-            if curve_objective is Objective.margin and cost is None:
-                cost = (bundle.manifest.get("recommendation") or {}).get("unit_cost")
-                if cost is None:
-                    raise _error(422, "objective=margin needs unit_cost (this bundle holds no unit cost of its own)")
-            default_low, default_high = bundle.manifest["pricing"]["price_min"], bundle.manifest["pricing"]["price_max"]
-            curve_rows = num_price_bins * len(bundle.scenario)
+        curve_objective = objective or Objective(inputs.config.objective)
+        cost = unit_cost if unit_cost is not None else inputs.unit_cost
+        share = guardrail if guardrail is not None else inputs.config.guardrail
+        default_low, default_high = response_range(inputs.mix.current_list_price, share)
         low = unitprice_min if unitprice_min is not None else default_low
         high = unitprice_max if unitprice_max is not None else default_high
         if not low < high:
             raise _error(422, f"unitprice_min ({low}) must be below unitprice_max ({high})")
-        if source is CurveSource.demand_model and curve_objective is Objective.margin and cost >= high:
-            raise _error(422, f"unit_cost ({cost}) must be below unitprice_max ({high}) for a margin to exist")
         prices = np.linspace(low, high, num_price_bins)
         if not np.all(np.diff(prices) > 0):  # a range narrower than float resolution allows for that many bins
             raise _error(422, f"unitprice_min and unitprice_max are too close for {num_price_bins} distinct prices")
         asked = objective is not None or guardrail is not None or unit_cost is not None
-        cells = recommendation_cells(bundle, guardrail) if asked else 0
+        cells = recommendation_cells(inputs, guardrail) if asked else 0
         if cells > MAX_RECOMMENDATION_CELLS:
             raise _error(
                 422,
-                f"the guardrail asked prices {cells // bundle.recommendation_inputs.config.draws} whole pence around "
+                f"the guardrail asked prices {cells // inputs.config.draws} whole pence around "
                 f"the list price of {code}, more than one request may: ask a narrower guardrail",
             )
+        # A curve is elasticity draws x list prices whichever forecast it moves (a model's forecast is two rows).
+        curve_cells = num_price_bins * inputs.config.draws
         params = {
             "min": low,
             "max": high,
@@ -622,15 +584,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return Response(hit, media_type="application/json", headers={"X-Cache": "hit"})
         started = time.perf_counter()
         try:
-            with compute_budget.reserve(curve_rows + cells // CELLS_PER_GRID_ROW):
-                recommendation = recommendation_for(code, bundle, objective, guardrail, unit_cost)
+            with compute_budget.reserve(curve_cells + cells):
+                stored = bundle.manifest.get("recommendation")
+                recommendation = recommendation_for(code, inputs, stored, objective, guardrail, unit_cost)
                 if source is CurveSource.list_price_response:
                     encoded = encode_response_answer(code, bundle, prices, curve_objective, cost, recommendation)
                     by = "the list-price response"
                 else:
-                    answer = bundle.predict(prices)
-                    encoded = encode_model_answer(code, bundle, answer, prices, curve_objective, cost, recommendation)
-                    by = answer.model
+                    answer = bundle.predict(prices, cost)
+                    encoded = encode_model_answer(code, bundle, answer, curve_objective, cost, recommendation)
+                    by = f"{answer.model}'s forecast"
         except NoModelAnsweredError as exc:
             raise _error(503, str(exc)) from exc
         cache.set(key, f'{encoded}, "cached": true}}'.encode())

@@ -4,7 +4,7 @@ and on how much curve computation runs at once.
 Without the first, a client could send a megabyte-long URL, a hundred kilobytes of headers or a
 body nobody reads, and the server would parse and carry all of it; each limit answers with a
 JSON error that says which limit was hit, and nothing behind it runs. Without the second, a
-burst of the largest curves would have every thread of the server's pool hold its grid at once.
+burst of the largest curves would have every thread of the server's pool hold its draws at once.
 """
 
 from __future__ import annotations
@@ -60,24 +60,25 @@ class RequestLimits:
 
 
 class ComputeBudget:
-    """Grid rows (prices x scenario lines) being scored at once, across requests, first come first served.
+    """Cells (elasticity draws x list prices) being computed at once, across requests, first come first served.
 
-    Memory of a curve computation is proportional to its grid: a 1000-bin curve on 200 scenario
-    lines holds about 70 MB while it is computed, a 100-bin one a tenth of that. The budget lets
-    many small curves run side by side and a few large ones; a request larger than the whole
-    budget runs alone. Waiting is in arrival order, so a large request is not starved by a stream
-    of small ones. Computing is CPU-bound, so queueing costs no throughput.
+    Memory of a curve computation is proportional to its cells: a 1000-price curve with 400 draws
+    holds about 16 MB while it is computed, a 100-price one a tenth of that; a model's forecast of the
+    bundled week is two rows whatever the curve. The budget lets many small curves run side by side
+    and a few large ones; a request larger than the whole budget runs alone. Waiting is in arrival
+    order, so a large request is not starved by a stream of small ones. Computing is CPU-bound, so
+    queueing costs no throughput.
     """
 
-    def __init__(self, rows: int) -> None:
-        self.capacity = rows
-        self.free = rows
+    def __init__(self, cells: int) -> None:
+        self.capacity = cells
+        self.free = cells
         self._changed = threading.Condition()
         self._queue: deque[object] = deque()
 
     @contextlib.contextmanager
-    def reserve(self, rows: int) -> Iterator[None]:
-        need = min(rows, self.capacity)
+    def reserve(self, cells: int) -> Iterator[None]:
+        need = min(cells, self.capacity)
         ticket = object()
         with self._changed:
             self._queue.append(ticket)

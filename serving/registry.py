@@ -3,12 +3,16 @@
 A stockcode's pointer (a small JSON) is re-read at most every ``reload_seconds``; when its
 version changed, the new bundle is read and verified before it replaces the old one, so a
 failed or tampered promotion keeps the previous bundle serving. Models are loaded lazily in
-fallback order: when one fails to load or predicts non-finite values, the next one answers.
+fallback order: when one fails to load or forecasts non-finite values, the next one answers.
 
 At catalogue size (hundreds of stockcodes) nothing is loaded before it is asked for, a request
 loads its own bundle only, and what is loaded is bounded in bytes: the least recently used bundles
 are dropped (and read and verified again when next asked for) once the loaded ones hold more than
 ``max_bytes`` (a bundle's files, its parsed scenario and the models it has loaded).
+
+A bundle's scenario is the week after its data (one row per price list, ``weekly_features.next_week_rows``);
+a demand-model curve is a model's forecast of that week moved along the list-price response
+(``pricing.predict_curve``), so it needs the recommendation's inputs as the list-price response does.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from pricing_assets.core.recommendation_inputs import RecommendationInputs
 from pricing_assets.core.splits import Preprocessor
 from pricing_assets.core.stockcodes import validate_stockcode
 from pricing_assets.core.store import ArtifactNotFoundError, ArtifactStore, S3ArtifactStore, open_store
+from pricing_assets.core.weekly_features import GROUP_COLUMN, PRICE_LISTS
 from pricing_assets.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -74,18 +79,17 @@ class ServedBundle:
 
     loaded: bundles.LoadedBundle
     preprocessor: Preprocessor
-    scenario: pd.DataFrame
-    base: np.ndarray  # the scenario through the preprocessor, computed once per bundle
+    scenario: pd.DataFrame  # the week to forecast, one row per price list (older bundles: their per-line scenario)
     # What the list-price recommendation was made from; None for bundles promoted before it was kept.
     recommendation_inputs: RecommendationInputs | None = None
     models: dict[str, DemandModel | Exception] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     model_bytes: int = 0  # the file bytes of the models loaded so far, counted again once parsed
-    static_bytes: int = 0  # its files as read, the scenario frame and its matrix (set once, at load)
+    static_bytes: int = 0  # its files as read and the scenario frame (set once, at load)
 
     def __post_init__(self) -> None:
         files = sum(len(data) for data in self.loaded.files.values())
-        self.static_bytes = files + int(self.scenario.memory_usage(deep=True).sum()) + self.base.nbytes
+        self.static_bytes = files + int(self.scenario.memory_usage(deep=True).sum())
 
     @property
     def size_bytes(self) -> int:
@@ -124,23 +128,32 @@ class ServedBundle:
             raise found
         return found
 
-    def residual_quantiles(self, kind: str) -> list[float]:
-        return next(m["residual_quantiles"] for m in self.manifest["models"] if m["kind"] == kind)
+    @property
+    def weekly(self) -> bool:
+        """Whether the scenario is a week to forecast per price list (bundles of the weekly demand models)."""
+        return GROUP_COLUMN in self.scenario.columns and sorted(self.scenario[GROUP_COLUMN]) == sorted(PRICE_LISTS)
 
-    def predict(self, prices: np.ndarray) -> Answer:
+    def residuals(self, kind: str) -> list[float]:
+        """The validation residuals of ``kind`` (log units): its forecast's smearing and level draws."""
+        return next(m.get("validation_residuals") or [] for m in self.manifest["models"] if m["kind"] == kind)
+
+    def predict(self, prices: np.ndarray, unit_cost: float | None = None) -> Answer:
+        """The list-price curve over ``prices`` with the first model of the chain that forecasts the bundled
+        week: the champion, else the fallbacks in order (a model that fails to load or forecasts non-finite
+        units is skipped, and so is one whose curve overflows)."""
+        inputs = self.recommendation_inputs
+        if inputs is None:
+            raise ValueError(f"the bundle {self.version} keeps no recommendation inputs to move a forecast along")
         skipped: list[dict[str, str]] = []
         for kind in self.chain:
             try:
-                curve = predict_curve(
-                    self._model(kind),
-                    self.preprocessor,
-                    self.scenario,
-                    prices,
-                    self.residual_quantiles(kind),
-                    base=self.base,  # the scenario preprocessed once at load, not on every request
-                )
+                model = self._model(kind)
+                with np.errstate(over="ignore", invalid="ignore"):  # an overflow is caught below, as a refusal
+                    curve = predict_curve(
+                        model, self.preprocessor, self.scenario, inputs, self.residuals(kind), prices, unit_cost
+                    )
                 _require_finite(curve, kind)
-            except Exception as exc:  # noqa: BLE001 - load errors, non-finite predictions
+            except Exception as exc:  # noqa: BLE001 - load errors, non-finite forecasts
                 skipped.append({"model": kind, "reason": f"{type(exc).__name__}: {exc}"[:300]})
                 continue
             return Answer(curve, kind, kind != self.manifest["champion"], skipped)
@@ -148,8 +161,8 @@ class ServedBundle:
 
 
 def _require_finite(curve: PriceCurve, kind: str) -> None:
-    """Finite log-quantities can still overflow once turned into quantities and sales (a model far
-    outside the prices it was trained on): such a curve is not an answer, the next model gives one."""
+    """A finite forecast can still overflow once moved along the response and turned into sales (a model
+    far outside the weeks it was trained on): such a curve is not an answer, the next model gives one."""
     values = curve.curve.to_numpy(dtype=float)
     if not np.isfinite(values).all():
         raise FloatingPointError(f"{kind} gave a price curve with non-finite quantities or sales")
@@ -205,7 +218,7 @@ class BundleRegistry:
         if loaded.refused:
             log.error("%s %s: refused %s", stock_code, loaded.manifest["version"], loaded.refused)
         inputs = _recommendation_inputs(loaded.files.get("recommendation.json"))
-        return ServedBundle(loaded, preprocessor, scenario, preprocessor.transform(scenario), inputs)
+        return ServedBundle(loaded, preprocessor, scenario, inputs)
 
     def _loaded(self, stock_code: str) -> ServedBundle | None:
         """The bundle in memory (now the most recently used), or None."""

@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 import torch
 
@@ -172,7 +173,7 @@ def test_a_pickle_in_the_store_never_runs(promoted_project, tmp_path):
 
     repromote(store, source, "PICKLE2", rewrite)
     registry = BundleRegistry(store, reload_seconds=0)
-    prices = registry.get(source).scenario["unit_price"].quantile([0.1, 0.9]).to_numpy()
+    prices = registry.get(source).recommendation_inputs.mix.current_list_price * np.array([0.9, 1.1])
     answers = {code: registry.get(code).predict(prices) for code in ("PICKLE1", "PICKLE2")}
     assert not tampered.exists() and not rewritten.exists()  # ...but never ran from the store
     assert all(a.model != "dfn" and a.fallback_used and a.skipped[0]["model"] == "dfn" for a in answers.values())

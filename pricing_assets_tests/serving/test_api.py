@@ -52,14 +52,16 @@ def test_prices_lineage_and_listing(promoted_project, url):
     assert curve[-1]["unit_price"] == pytest.approx(current * 1.3, abs=0.01)
     best = max(curve, key=lambda p: p[answer["objective"].replace("revenue", "sales")])
     assert answer["optimal_price"] == pytest.approx(best["unit_price"])
-    # The demand model's per-line curve when asked for: over the recent prices paid, by the champion.
+    # The demand model's curve when asked for: the champion forecasts the bundled week again, and that is the
+    # forecast the recommendation was promoted with, so the curve is the list-price response's, point for point.
     model = httpx.get(f"{url}/v1/predict-price/{code}", params={"curve_source": "demand_model"}).json()
-    assert model["curve_source"] == "demand_model" and model["objective"] == "revenue"
-    assert model["model"] == manifest["champion"] and not model["fallback_used"]
-    assert model["curve"][0]["unit_price"] == pytest.approx(manifest["pricing"]["price_min"])
-    assert model["curve"][-1]["unit_price"] == pytest.approx(manifest["pricing"]["price_max"])
-    assert model["optimal_price"] == pytest.approx(max(model["curve"], key=lambda p: p["sales"])["unit_price"])
-    assert all(p["sales_low"] == pytest.approx(p["unit_price"] * p["quantity_low"]) for p in model["curve"])
+    assert model["curve_source"] == "demand_model" and model["objective"] == answer["objective"]
+    assert model["model"] == manifest["champion"] and not model["fallback_used"] and model["skipped_models"] == []
+    assert model["unit_cost"] == answer["unit_cost"] == manifest["recommendation"]["unit_cost"]
+    assert [p["unit_price"] for p in model["curve"]] == [p["unit_price"] for p in curve]
+    for again, promoted in zip(model["curve"], curve, strict=True):
+        assert again == pytest.approx(promoted, rel=1e-6), (again, promoted)
+    assert model["optimal_price"] == answer["optimal_price"]
     # The list-price recommendation promoted with the bundle comes with every answer, as the manifest has it.
     recommendation = answer["recommendation"]
     assert recommendation == manifest["recommendation"] and recommendation["stock_code"] == code
@@ -69,7 +71,7 @@ def test_prices_lineage_and_listing(promoted_project, url):
         f"{url}/v1/predict-price/{code}", params={"unitprice_min": 1, "unitprice_max": 2, "num_price_bins": 11}
     )
     assert [p["unit_price"] for p in narrow.json()["curve"]] == pytest.approx([1 + i / 10 for i in range(11)])
-    assert set(manifest["upstream"]) >= {"raw_transactions", "demand_features", "dfn_model", "fairness_report"}
+    assert set(manifest["upstream"]) >= {"raw_transactions", "weekly_features", "dfn_model", "fairness_report"}
     spec = httpx.get(f"{url}/openapi.json").json()
     assert {"/v1/predict-price/{stockcode}", "/v1/lineage/{stockcode}", "/v1/stockcodes"} <= set(spec["paths"])
     assert httpx.get(f"{url}/healthz").json() == {"status": "ok"}
@@ -80,12 +82,15 @@ def test_prices_lineage_and_listing(promoted_project, url):
 def test_margin_objective_moves_the_optimum_up(promoted_project, url):
     code = codes_of(promoted_project)[0]
     model = {"num_price_bins": 200, "curve_source": "demand_model"}
-    revenue = httpx.get(f"{url}/v1/predict-price/{code}", params=model).json()
+    revenue = httpx.get(f"{url}/v1/predict-price/{code}", params=model | {"objective": "revenue"}).json()
     cost = revenue["curve"][0]["unit_price"] * 0.5
     asked = model | {"objective": "margin", "unit_cost": cost}
     margin = httpx.get(f"{url}/v1/predict-price/{code}", params=asked).json()
+    assert margin["unit_cost"] == cost and margin["objective"] == "margin"
     assert margin["optimal_price"] >= revenue["optimal_price"]
-    assert all(p["margin"] == pytest.approx((p["unit_price"] - cost) * p["quantity"]) for p in margin["curve"])
+    # Weekly margin: every kind of line's revenue at what it pays, less the cost of every unit.
+    assert all(p["margin"] == pytest.approx(p["sales"] - cost * p["quantity"]) for p in margin["curve"])
+    assert margin["optimal_value"] == max(p["margin"] for p in margin["curve"])
 
 
 @pytest.mark.parametrize(
@@ -127,7 +132,7 @@ def test_redis_cache_hits_misses_and_a_new_promotion(promoted_project, tmp_path)
             "miss",
         )
         assert second.json()["cached"] and second.json()["curve"] == first.json()["curve"]
-        keys = [k.decode() for k in client.keys("pricing:v2:*")]
+        keys = [k.decode() for k in client.keys("pricing:v3:*")]
         assert len(keys) == 2 and all(first.json()["model_version"] in k for k in keys)
         assert httpx.get(f"{url}/readyz").json()["redis"] is True
         # A new promotion of the same stockcode: picked up without a restart, never an old curve.

@@ -36,6 +36,8 @@ def test_page_draws_the_response_curve_with_the_verdict_and_links_the_lineage(pr
         dom = chromium("--dump-dom", f"{url}/?stockcode={code}")
         chromium("--window-size=1000,820", f"--screenshot={ARTIFACTS / 'serving_page.png'}", f"{url}/?stockcode={code}")
         bad = chromium("--dump-dom", f"{url}/?stockcode=99999Z")
+        model = httpx.get(f"{url}/v1/predict-price/{code}", params={"curve_source": "demand_model"}).json()
+        by_model = chromium("--dump-dom", f"{url}/?stockcode={code}&curve_source=demand_model")
     rec = answer["recommendation"]
     assert answer["curve_source"] == "list_price_response" and rec["hold"]
     assert f'<option value="{code}">' in dom
@@ -54,6 +56,11 @@ def test_page_draws_the_response_curve_with_the_verdict_and_links_the_lineage(pr
     assert "https://" not in dom.split("<script>")[0]  # no CDN: works offline
     assert (ARTIFACTS / "serving_page.png").stat().st_size > 10_000
     assert "no promoted model" in bad  # the error is shown, not an empty chart
+    assert "list-price response: the promoted forecast of next week" in dom and "Model</dt>" not in dom
+    # The demand model's curve, asked for from the link: the model that forecast it is named, on list prices too.
+    assert f"demand model: {model['model']}'s forecast of next week made again" in by_model
+    assert f"Model</dt><dd>{model['model']}</dd>" in by_model and "wholesale list price (GBP)" in by_model
+    assert '<option value="demand_model">' in by_model and "per order line" not in by_model + dom
 
 
 def test_page_controls_ask_for_objective_guardrail_and_cost_and_mark_the_move(promoted_project, tmp_path):

@@ -1,18 +1,20 @@
 """The list-price recommendation through the API: made again per request for an objective, guardrail or
-unit cost from the inputs the bundle keeps; bundles promoted before those inputs existed; the example answer."""
+unit cost from the inputs the bundle keeps; bundles promoted before the weekly demand models; the example answer."""
 
 import json
 import re
 import shutil
 
 import httpx
+import pandas as pd
 import pytest
 
-from pricing_assets.core.bundle import read_bundle, write_bundle
+from pricing_assets.core.bundle import read_bundle
 from pricing_assets.core.recommendation_inputs import RecommendationInputs, served_part
-from pricing_assets.core.store import LocalArtifactStore
+from pricing_assets.core.store import LocalArtifactStore, frame_to_parquet
 from pricing_assets_tests.conftest import REPO
 
+from ..reliability.support import repromote
 from .conftest import api_server
 
 pytestmark = pytest.mark.slow
@@ -47,11 +49,11 @@ def test_the_promoted_settings_give_the_promoted_recommendation(promoted_project
     for code, bundle in bundles_of(promoted_project).items():
         config = inputs_of(bundle).config
         answer = get(url, code, objective=config.objective, guardrail=config.guardrail).json()
-        assert answer["recommendation_recomputed"] is True and answer["recommendation_note"] is None
+        assert answer["recommendation_recomputed"] is True
         assert answer["recommendation"] == bundle.manifest["recommendation"]
         plain = get(url, code).json()  # no parameter: the promoted one, not made again
         assert plain["recommendation"] == bundle.manifest["recommendation"]
-        assert plain["recommendation_recomputed"] is False and plain["recommendation_note"] is None
+        assert plain["recommendation_recomputed"] is False
 
 
 @pytest.mark.parametrize("objective,guardrail", [("revenue", 0.05), ("margin", 0.5), ("revenue", None), (None, 0.3)])
@@ -124,25 +126,14 @@ def test_the_cache_key_holds_objective_guardrail_and_unit_cost(promoted_project,
     assert seen['{"objective": "revenue", "guardrail": 0.11}']["objective"] == "revenue"
 
 
-def promoted_model(project, code) -> str:
-    return read_bundle(store_of(project), code).manifest["champion"]
-
-
-def _repromote(store, code, change) -> None:
-    """The bundle of ``code`` promoted again with ``change(files, manifest)`` applied: an older bundle's shape."""
-    bundle = read_bundle(store, code)
-    files = dict(bundle.files)
-    added = ("stock_code", "version", "lineage_id", "run_id", "artifacts")  # write_bundle adds these
-    manifest = {k: v for k, v in bundle.manifest.items() if k not in added}
-    change(files, manifest)
-    write_bundle(store, code, files, manifest, "0ld0b0nd-0000-0000-0000-000000000000")
-
-
-def test_bundles_without_the_inputs_answer_with_what_they_hold_and_say_so(promoted_project, tmp_path):
+def test_bundles_promoted_before_the_weekly_models_say_what_they_lack(promoted_project, tmp_path):
+    """Without the recommendation's inputs there is no curve of either kind (a 422 that says why); with the
+    inputs but a per-line scenario (no week to forecast) the list-price response still answers, a
+    demand-model curve does not."""
     project = tmp_path / "project"
     shutil.copytree(promoted_project / ".pricing" / "store", project / ".pricing" / "store")
     store = store_of(project)
-    before_inputs, before_recommendations = sorted(bundles_of(project))[:2]
+    code = sorted(bundles_of(project))[0]
 
     def without_inputs(files, manifest):
         stored = json.loads(files["recommendation.json"])
@@ -152,28 +143,28 @@ def test_bundles_without_the_inputs_answer_with_what_they_hold_and_say_so(promot
     def without_recommendation(files, manifest):
         del files["recommendation.json"], manifest["recommendation"]
 
-    _repromote(store, before_inputs, without_inputs)
-    _repromote(store, before_recommendations, without_recommendation)
-    promoted = read_bundle(store, before_inputs).manifest["recommendation"]
+    def per_line_scenario(files, manifest):
+        lines = pd.DataFrame({"unit_price": [1.0, 1.2, 1.5], "quantity": [3, 1, 2]})
+        files["scenario.parquet"] = frame_to_parquet(lines)
+
+    olds = {"NOINPUT1": without_inputs, "NOREC1": without_recommendation, "LINES1": per_line_scenario}
+    for new, change in olds.items():
+        repromote(store, code, new, change)
     with api_server(project) as base:
-        answer = get(base, before_inputs, objective="revenue", guardrail=0.05).json()
-        # No inputs, no list-price response: the demand model's curve, and the answer says so.
-        assert answer["curve_source"] == "demand_model" and answer["model"] == promoted_model(project, before_inputs)
-        asked = get(base, before_inputs, curve_source="list_price_response")
-        assert asked.status_code == 422 and "keeps no recommendation inputs" in asked.json()["detail"]
-        assert answer["recommendation"] == promoted and answer["recommendation_recomputed"] is False
-        assert "promoted before recommendations kept the inputs" in answer["recommendation_note"]
-        assert "without this request's objective, guardrail or unit_cost" in answer["recommendation_note"]
-        plain = get(base, before_inputs).json()
-        assert plain["recommendation"] == promoted and plain["recommendation_note"] is None
-        old = get(base, before_recommendations, guardrail=0.05).json()
-        assert old["curve_source"] == "demand_model"
-        assert old["recommendation"] is None and old["recommendation_recomputed"] is False
-        assert "before list-price recommendations existed" in old["recommendation_note"]
-        # Margin needs a cost from somewhere: the request, or the bundle's recommendation.
-        response = get(base, before_recommendations, objective="margin")
-        assert response.status_code == 422 and "needs unit_cost" in response.json()["detail"]
-        assert get(base, before_recommendations, objective="margin", unit_cost=0.1).status_code == 200
+        for source in (None, "list_price_response", "demand_model"):
+            params = {"curve_source": source} if source else {}
+            no_inputs = get(base, "NOINPUT1", **params)
+            assert no_inputs.status_code == 422, no_inputs.text
+            assert "promoted before recommendations kept the inputs" in no_inputs.json()["detail"]
+            assert "/v1/lineage/NOINPUT1" in no_inputs.json()["detail"]
+            old = get(base, "NOREC1", **params)
+            assert old.status_code == 422 and "before list-price recommendations existed" in old.json()["detail"]
+        lineage = httpx.get(f"{base}/v1/lineage/NOINPUT1").json()  # what it holds is still there
+        assert lineage["recommendation"] == bundles_of(project)[code].manifest["recommendation"]
+        response = get(base, "LINES1")
+        assert response.status_code == 200 and response.json()["curve_source"] == "list_price_response"
+        model = get(base, "LINES1", curve_source="demand_model")
+        assert model.status_code == 422 and "before the weekly demand models" in model.json()["detail"]
 
 
 def _without_nulls(value):

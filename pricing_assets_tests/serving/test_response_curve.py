@@ -1,11 +1,18 @@
-"""The curve of an answer is the list-price response: the recommended price sits at its peak, units fall
-as the list price rises, and the answer says which curve it is (a bundle without the inputs keeps its
-demand model's curve: see test_recommendation_api)."""
+"""The curve of an answer is over list prices: the list-price response (the recommended price sits at its
+peak) or, asked for, a demand model's forecast of next week moved along the same response; units fall as
+the list price rises whichever it is, and the answer says which curve it is."""
+
+import shutil
 
 import httpx
 import numpy as np
 import pytest
 
+from pricing_assets.core import pricing
+from pricing_assets.core.bundle import read_bundle
+from serving.registry import BundleRegistry
+
+from ..reliability.support import local_store, make_champion, repromote
 from .conftest import api_server, elastic_copy
 
 pytestmark = pytest.mark.slow
@@ -83,3 +90,42 @@ def test_units_fall_as_the_list_price_rises_and_the_bands_hold_the_estimate(prom
             for p in curve:
                 for field in ("quantity", "sales", "margin"):
                     assert p[f"{field}_low"] - 1e-9 <= p[field] <= p[f"{field}_high"] + 1e-9, (code, field, p)
+
+
+def test_every_model_of_the_chain_gives_a_demand_model_curve_whose_units_fall_with_the_list_price(elastic, tmp_path):
+    """Each model of the bundle's chain made champion in turn: its forecast of the bundled week, moved along the
+    response, is the curve (what pricing.predict_curve gives on the same bundle), and its units fall as the list
+    price rises over a wide range; the list-price response of the same bundle does not depend on which model it is."""
+    bundle, _ = elastic
+    project = tmp_path / "project"
+    shutil.copytree(bundle.project / ".pricing" / "store", project / ".pricing" / "store")
+    store = local_store(project)
+    manifest = read_bundle(store, bundle.code).manifest
+    chain = [manifest["champion"], *manifest["fallback_chain"]]
+    codes = {kind: f"CHAMP{i}" for i, kind in enumerate(chain)}
+    for kind, code in codes.items():
+        repromote(store, bundle.code, code, make_champion(kind))
+    wide = {"guardrail": 0.5, "num_price_bins": 300, "objective": "revenue"}
+    registry = BundleRegistry(store, reload_seconds=0)
+    with api_server(project) as url:
+        for kind, code in codes.items():
+            answer = get(url, code, curve_source="demand_model", **wide)
+            assert (answer["model"], answer["fallback_used"], answer["skipped_models"]) == (kind, False, [])
+            curve = answer["curve"]
+            units = np.array([p["quantity"] for p in curve])
+            assert np.isfinite(units).all() and (units > 0).all(), (kind, units)
+            assert (np.diff(units) < 0).all(), (kind, units)
+            served = registry.get(code)
+            prices = np.array([p["unit_price"] for p in curve])
+            expected = pricing.predict_curve(
+                served._model(kind),
+                served.preprocessor,
+                served.scenario,
+                served.recommendation_inputs,
+                served.manifest["models"][chain.index(kind)]["validation_residuals"],
+                prices,
+            ).curve
+            for field in ("quantity", "quantity_low", "quantity_high", "sales", "margin"):
+                assert [p[field] for p in curve] == pytest.approx(expected[field].to_list(), rel=1e-9), (kind, field)
+            response = get(url, code, **wide)
+            assert response["curve"] == get(url, bundle.code, **wide)["curve"]
