@@ -256,7 +256,13 @@ def render_dagster_overhead(result: dict[str, Any]) -> str:
         f"method: {result['method']}\n"
         f"- Champion {', '.join(map(str, first['champions']))}: "
         f"{'the same in every repetition' if first['same_champion'] else '**not the same every time**'}; "
-        f"runs with a step error {first['dagster_failures']}, held by a blocking check {blocked}\n\n"
+        f"runs with a step error {first['dagster_failures']}, held by a blocking check {blocked}"
+        + (
+            f" (the challenger gate opened: PRICING_CHALLENGER_TOLERANCE={result['challenger_tolerance']})"
+            if result.get("challenger_tolerance")
+            else ""
+        )
+        + "\n\n"
         f"{table}\n\n{steps}\n"
     )
 
