@@ -82,9 +82,9 @@ def fairness_report(
     blocking=True,
     partitions_def=stockcode_partitions,
     description=(
-        "Passes when the excess mean outcome difference between registered and guest customers "
-        "(log1p quantity) is within the threshold. Fails with ERROR severity, blocking promotion, "
-        "only when the whole 95 % interval (standard error clustered by customer) lies beyond the "
+        "Passes when the excess mean outcome difference between the registered and the guest price list "
+        "(log1p weekly units) is within the threshold. Fails with ERROR severity, blocking promotion, "
+        "only when the whole 95 % interval (standard error clustered by week) lies beyond the "
         "threshold; fails with WARN severity, not blocking, when the estimate is beyond but the "
         "interval is not, or when a group has too few test rows (the counts are in the metadata)."
     ),

@@ -10,8 +10,8 @@ RMSLE; test scores are reported beside it but never used to choose. The baseline
 be beaten, not promoted: they only become champion if every tuned model failed. Whether the
 champion beats each baseline is recorded on both splits. The fallback chain is what serving
 tries, in order, when a model fails to load or predicts non-finite values: the other tuned
-models by validation RMSLE, then the elasticity baseline, then the constant baseline, which
-cannot fail.
+models by validation RMSLE, then the recent-mean and the seasonal-naive baselines (one-feature
+linear models that cannot fail on a finite row).
 """
 
 from __future__ import annotations

@@ -2,11 +2,11 @@
 
 - network: ``DeepExplainer`` on the torch module; tree: ``TreeExplainer`` on the booster;
   linear models: ``LinearExplainer`` on the coefficients; SVR: ``KernelExplainer`` (model
-  agnostic and slow, so it explains fewer rows); the constant baseline has nothing to explain.
+  agnostic and slow, so it explains fewer rows); a constant model (old bundles) has nothing to explain.
 - The background is a seeded sample of at most ``background_rows`` train rows; the explained
   rows a seeded sample of at most ``explain_rows`` test rows (held-out rows, explained after
   the champion was chosen, so explaining them influences nothing).
-- Values are on the model scale (log1p quantity) and labelled with the preprocessor's output
+- Values are on the model scale (log1p of a price list's weekly units) and labelled with the preprocessor's output
   names (``customer_type=guest``, not ``x12``).
 """
 
@@ -98,7 +98,7 @@ def importance_plot(explanation: Explanation, title: str, top: int = 15) -> byte
     top_features = explanation.importance.head(top)[::-1]
     fig, ax = plt.subplots(figsize=(7, 0.35 * len(top_features) + 1.2), dpi=100)
     ax.barh(top_features.index, top_features.to_numpy(), color="#3b6ea5")
-    ax.set_xlabel("mean |SHAP value| (log1p quantity)")
+    ax.set_xlabel("mean |SHAP value| (log1p weekly units)")
     ax.set_title(title)
     fig.tight_layout()
     buffer = io.BytesIO()

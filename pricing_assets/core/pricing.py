@@ -70,7 +70,7 @@ def list_price_grid(low: float, high: float, bins: int) -> np.ndarray:
         raise ValueError(f"a price grid needs between 2 and {MAX_BINS} bins, got {bins}")
     if not (np.isfinite([low, high]).all() and 0 < low <= high):
         raise ValueError(f"list prices must be positive, finite and in order, got {low} to {high}")
-    if high - low < 1e-9:  # one price only: look 10 % either side rather than at a single point
+    if high - low < 0.005:  # one price (within half a penny): look 10 % either side rather than at one point
         low, high = low * 0.9, high * 1.1
     return np.linspace(low, high, bins)
 

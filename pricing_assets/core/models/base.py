@@ -1,4 +1,4 @@
-"""What every demand model is: a predictor of log1p(quantity) that saves to plain files.
+"""What every demand model is: a predictor of log1p of a price list's weekly units that saves to plain files.
 
 Models are stored as files that need no pickle: JSON for linear and constant models, a NumPy
 ``.npz`` (loaded with ``allow_pickle=False``) for SVR, LightGBM's text format, and a torch
@@ -25,7 +25,7 @@ class DemandModel(Protocol):
     explainer: str
 
     def predict_log(self, x: np.ndarray) -> np.ndarray:
-        """Predicted log1p(quantity) for rows of the preprocessed matrix."""
+        """Predicted log1p(weekly units) for rows of the preprocessed matrix."""
 
     def files(self) -> dict[str, bytes]:
         """Everything needed to load the model again, by file name."""
