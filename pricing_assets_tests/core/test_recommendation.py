@@ -1,4 +1,4 @@
-"""The recommendation valued at the weekly forecast: the forecast sets the units of each kind of line, its level
+"""The recommendation valued at the weekly forecast: the forecast sets the level of the recent mix, its level
 uncertainty widens the intervals, and neither moves the price that is best."""
 
 import numpy as np
@@ -13,15 +13,20 @@ CONFIG = RecommendationConfig("margin", 0.15, draws=400, seed=7)
 LEVELS = np.random.default_rng(3).choice([0.6, 0.8, 1.0, 1.2, 1.4], 400)  # a forecast level known to +-40 %
 
 
-def test_the_mix_at_the_forecast_keeps_the_band_share_and_takes_the_guest_units():
-    mix = recommendation.mix_at_forecast(MIX, registered_units=30.0, guest_units=4.5)
-    assert mix.regular_units == pytest.approx(20.0) and mix.band_units == pytest.approx(10.0)  # a third in the band
-    assert mix.guest_units == 4.5 and mix.units == pytest.approx(34.5)
+def test_the_mix_at_the_forecast_keeps_the_recent_shares_at_the_forecast_total():
+    mix = recommendation.mix_at_forecast(MIX, registered_units=30.0, guest_units=4.5)  # 34.5 units, 3.45 x 10
+    assert (mix.regular_units, mix.band_units, mix.guest_units) == pytest.approx((20.7, 10.35, 3.45))
     # What each kind of line pays, the list and the weeks measured stay as observed.
     assert (mix.current_list_price, mix.band_ratio, mix.guest_ratio, mix.weeks) == (2.0, 0.85, 2.0, 13)
-    # No registered line in the recent weeks: the forecast's registered units are all at the list.
-    guests_only = ObservedMix(2.0, 0.0, 0.0, 3.0, 1.0, 2.0, 13)
-    mix = recommendation.mix_at_forecast(guests_only, registered_units=5.0, guest_units=2.0)
+    # So the best price is the observed mix's, whatever the forecast's split between the lists.
+    for registered, guest in ((30.0, 4.5), (4.5, 30.0)):
+        at_forecast = recommendation.recommend(
+            recommendation.mix_at_forecast(MIX, registered, guest), -2.5, 0.02, 1.0, 0.9, False, CONFIG
+        )
+        assert at_forecast["recommended_list_price"] == recommend(-2.5)["recommended_list_price"]
+    # Nothing sold in the recent weeks: the forecast's split, the registered units all at the list.
+    nothing = ObservedMix(2.0, 0.0, 0.0, 0.0, 1.0, 2.0, 13)
+    mix = recommendation.mix_at_forecast(nothing, registered_units=5.0, guest_units=2.0)
     assert (mix.regular_units, mix.band_units, mix.guest_units) == (5.0, 0.0, 2.0)
 
 
