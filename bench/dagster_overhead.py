@@ -131,12 +131,12 @@ def whole_process(stock_code: str, repeats: int, workdir: Path) -> dict[str, Any
         plain.append(round(start + bodies, 2))
         log(f"  whole command: pricing run {wall:.2f} s; plain start {start:.2f} s + bodies {bodies:.2f} s")
         shutil.rmtree(folder, ignore_errors=True)
-    cli, direct_ = stats(cli_times, 2), stats(plain, 2)
-    ratio = round(cli["median"] / direct_["median"], 3) if cli["median"] and direct_["median"] else None
+    cli, script = stats(cli_times, 2), stats(plain, 2)
+    ratio = round(cli["median"] / script["median"], 3) if cli["median"] and script["median"] else None
     return {
         "repetitions": {"pricing_run_cli": cli_times, "plain_script": plain},
         "pricing_run_cli_seconds": cli,
-        "plain_script_seconds": direct_,
+        "plain_script_seconds": script,
         "ratio_median": ratio,
         "target_met": ratio is not None and ratio <= TARGETS["dagster_overhead_ratio"],
         "failures": failures,
