@@ -35,7 +35,7 @@ from pricing_assets.partitions import register_stockcodes
 from pricing_assets.settings import Settings
 
 from .components import require
-from .conftest import ARTIFACTS, REPO
+from .conftest import ARTIFACTS, PROMOTED_STOCKCODES, REPO
 from .deployment import fresh_database, instance_environment, production_home
 from .helpers import materialize_raw
 
@@ -171,11 +171,13 @@ def _group_pids(proc: subprocess.Popen) -> set[int]:
 
 
 def _prepare_source(instance: DagsterInstance, settings: Settings) -> list[str]:
-    """raw_transactions in the shared instance and store; the two most active eligible stockcodes registered."""
+    """raw_transactions in the shared instance and store; the two most active eligible stockcodes the lineage
+    promotes at a first promotion (conftest.PROMOTED_STOCKCODES) registered."""
     assert materialize_raw(instance, settings).success
     store = build_resources(settings)["store"].get_store()
     history = parquet_to_frame(store.get_bytes(HISTORY_KEY)).set_index("stock_code")
-    chosen = eligible_stockcodes(history, settings.min_history_rows, settings.min_history_days)[:2]
+    eligible = eligible_stockcodes(history, settings.min_history_rows, settings.min_history_days)
+    chosen = [code for code in eligible if code in PROMOTED_STOCKCODES][:2]
     assert len(chosen) == 2
     register_stockcodes(instance, chosen)
     return chosen

@@ -23,6 +23,7 @@ from . import components
 from .conftest import REPO
 
 pytestmark = pytest.mark.slow
+TODAY = "weekly forecast + list-price response (today)"  # bench/decision_quality.py's METHODS[0]: the product's way
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +95,7 @@ def test_markdown_block_has_the_tables_and_targets(quick) -> None:
     _, markdown = quick
     for heading in ("**Store**", "**Calibration**", "**Real data**", "**Targets**"):
         assert heading in markdown
-    assert "per-line price sweep (today)" in markdown and "family-mean oracle" in markdown
+    assert TODAY in markdown and "family-mean oracle" in markdown
 
 
 def test_real_codes_get_the_response_method_within_its_guardrail(quick) -> None:
@@ -126,7 +127,7 @@ def test_response_only_scores_the_response_method_without_todays(tmp_path) -> No
     store = result["store"]
     assert not store["errors"] and store["products"]
     for product in store["products"]:
-        assert "per-line price sweep (today)" not in product["methods"]
+        assert TODAY not in product["methods"]
         response = product["methods"]["list-price response (pooled, shrunk) + observed mix"]
         assert set(response["regret"]) == set(result["settings"]) and min(response["regret"].values()) >= -1e-6
-    assert store["summary"]["methods"]["per-line price sweep (today)"]["products"] == 0
+    assert store["summary"]["methods"][TODAY]["products"] == 0

@@ -45,7 +45,7 @@ from pricing_assets.core.store import ArtifactStore, LocalArtifactStore, S3Artif
 from pricing_assets_tests.components import require
 from pricing_assets_tests.conftest import REPO, free_port, isolated_settings
 from pricing_assets_tests.deployment import instance_environment, process_groups, production_home
-from pricing_assets_tests.helpers import materialize_raw, run_lineage, source_file
+from pricing_assets_tests.helpers import PROMOTED_RANK, materialize_raw, run_lineage, source_file
 from serving.registry import BundleRegistry
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
@@ -224,7 +224,7 @@ def lineage_error(result: ExecuteInProcessResult) -> str:
 def test_s3_down_mid_promotion_keeps_the_previous_bundle_and_a_rerun_promotes(tmp_path, monkeypatch):
     for name, value in AWS_ENV.items():
         monkeypatch.setenv(name, value)
-    source, code = source_file(tmp_path)
+    source, code = source_file(tmp_path, stockcode_rank=PROMOTED_RANK)  # one the challenger promotes
     (tmp_path / "home").mkdir()
     (tmp_path / "home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     with (
@@ -442,9 +442,14 @@ def test_different_stockcodes_at_once_do_not_touch_each_other(concurrent_runs: C
         bundle = read_bundle(store, code)
         assert bundle.manifest["stock_code"] == code
         scenario = pd.read_parquet(io.BytesIO(bundle.files["scenario.parquet"]))
-        assert set(scenario["stock_code"]) == {code}  # no other product's lines in its pricing inputs
+        assert set(scenario["stock_code"]) == {code}  # no other product's weeks in its pricing inputs
         curve = pd.read_parquet(io.BytesIO(bundle.files["price_curve.parquet"]))
-        assert bundle.manifest["pricing"]["optimal_price"] in set(curve["unit_price"])
+        recommendation = json.loads(bundle.files["recommendation.json"])
+        assert recommendation["stock_code"] == code
+        # The optimal price is its own recommendation's best list price, inside its own curve's band.
+        optimal = bundle.manifest["pricing"]["optimal_price"]
+        assert optimal == recommendation["best_list_price_in_band"]
+        assert curve["unit_price"].min() - 1e-9 <= optimal <= curve["unit_price"].max() + 1e-9
         promoted_keys_are_consistent(store, code)
     first, second = (read_bundle(store, c).files for c in concurrent_runs.codes)
     assert first["preprocessor.json"] != second["preprocessor.json"]
