@@ -68,10 +68,10 @@ RESULTS = REPO / "bench" / "results"
 BINS = 100
 REDIS_URL = "redis://127.0.0.1:6379/14"
 BUILD_ENV = {"PRICING_SYNTHETIC_PRODUCTS": "4", "PRICING_DFN_TRIALS": "3", "PRICING_BACKUP_TRIALS": "5"}
-# Real bundles: active products of the real file whose weekly models pass the promotion checks (85123A
-# and 22423 are held by the challenger on the dev file), at the default tuning budget, so the models are
+# Real bundles: active products of the real file whose weekly models pass the promotion checks (85123A,
+# 22423 and 21212 are held by the challenger on the dev file), at the default tuning budget, so the models are
 # the size a user's run makes them (the synthetic ones above are small on purpose).
-REAL_CODES = ("85099B", "22383")
+REAL_CODES = ("85099B", "22383", "22386")
 BUDGET_VARIABLES = {"PRICING_DFN_TRIALS", "PRICING_DFN_MAX_EPOCHS", "PRICING_BACKUP_TRIALS", "PRICING_TUNING_SECONDS"}
 SYNTHETIC_LABEL = "synthetic, small budget"
 REAL_LABEL = "real, default budget"
