@@ -32,6 +32,7 @@ CHOICES = {
     "source": "uci",
     "executor": "in_process",
     "objective": "revenue",
+    "sqlite_synchronous": "normal",
 }  # a valid value other than the default
 EXTRA = {"env": {"PRICING_S3_BUCKET": "a-bucket"}}  # what a changed value needs beside it to be valid
 
