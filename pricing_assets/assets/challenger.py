@@ -127,9 +127,11 @@ def challenger_comparison(
     blocking=True,
     partitions_def=stockcode_partitions,
     description=(
-        "Passes when the candidate's demand forecast error (RMSLE) on the newest lines neither model "
-        "saw is no worse than the serving bundle's, within PRICING_CHALLENGER_TOLERANCE; on a first "
-        "promotion, when it beats every baseline. Blocking (ERROR): otherwise the serving bundle stays."
+        "Passes when the candidate's demand forecast error (RMSLE) on the newest weekly rows neither model "
+        "saw is no worse than the serving bundle's, within PRICING_CHALLENGER_TOLERANCE (else ERROR, blocks: "
+        "the serving bundle stays); on a first promotion, when it is no worse than every baseline: ERROR "
+        "(blocks) when surely worse (the 95 % interval of the RMSLE ratio, bootstrapped over the test weeks, "
+        "wholly beyond the tolerance), WARN (promotes) when worse but not surely."
     ),
 )
 def candidate_no_worse_than_serving(challenger_comparison: dict) -> AssetCheckResult:
@@ -144,9 +146,11 @@ def candidate_no_worse_than_serving(challenger_comparison: dict) -> AssetCheckRe
     if challenger_comparison["serving_rmsle"] is not None:
         metadata["serving_rmsle"] = MetadataValue.float(float(challenger_comparison["serving_rmsle"]))
         metadata["serving_version"] = MetadataValue.text(str(challenger_comparison["serving_version"]))
+    if challenger_comparison.get("baseline_ratio_interval"):
+        metadata["baseline_ratio_interval_95"] = MetadataValue.json(challenger_comparison["baseline_ratio_interval"])
     return AssetCheckResult(
         passed=bool(challenger_comparison["passed"]),
-        severity=AssetCheckSeverity.ERROR,
+        severity=AssetCheckSeverity.ERROR if challenger_comparison["blocks"] else AssetCheckSeverity.WARN,
         metadata=metadata,
         description=challenger_comparison["reason"],
     )

@@ -40,7 +40,25 @@ def test_first_promotion_passes_when_the_candidate_is_no_worse_than_every_baseli
 def test_first_promotion_blocks_when_a_baseline_does_better():
     result = challenge(ROWS, TRUTH, "dfn", off_by(0.7), BASELINES, None, CFG)
     assert not result.passed and result.blocks
-    assert result.reason.endswith("is worse than recent_mean_baseline by more than 2%, blocks")
+    assert "is surely worse than recent_mean_baseline (RMSLE ratio 95 % 1.17 to 1.17)" in result.reason
+    assert result.reason.endswith("by more than 2%, blocks")
+
+
+def test_first_promotion_worse_only_on_noise_warns_and_promotes():
+    """Worse than a baseline on the point estimate, but a few weeks decide it: not surely worse, so it promotes."""
+    rng = np.random.default_rng(4)
+    errors = rng.normal(0.0, 0.6, N)
+    noisy = {"recent_mean_baseline": TRUTH + errors, "seasonal_naive_baseline": off_by(2.0)}
+    candidate = TRUTH + errors * rng.choice([0.7, 1.4], N)  # worse overall, better on many weeks
+    result = challenge(ROWS, TRUTH, "dfn", candidate, noisy, None, CFG)
+    low, high = result.baseline_ratio_interval["recent_mean_baseline"]
+    assert result.candidate_rmsle > result.baseline_rmsle["recent_mean_baseline"] * 1.02  # worse on the estimate
+    assert low <= 1.02 < high  # ...but the interval reaches back within the tolerance
+    assert not result.passed and not result.blocks and result.to_dict()["blocks"] is False
+    assert "but not surely over these weeks: a warning, promotes" in result.reason
+    # Made surely worse (every row further off), the same comparison blocks.
+    sure = challenge(ROWS, TRUTH, "dfn", TRUTH + errors * 1.5, noisy, None, CFG)
+    assert not sure.passed and sure.blocks and "surely worse" in sure.reason
 
 
 def test_a_baseline_champion_never_passes_as_a_first_promotion():
