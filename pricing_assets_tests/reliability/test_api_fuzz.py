@@ -8,7 +8,7 @@ traceback.
 
 One built-in check is left out: ``positive_data_acceptance`` expects every schema-valid request
 to succeed, but the API has rules across parameters that OpenAPI cannot state (min below max,
-a guardrail wide enough for the bins), which it rejects with a documented 422.
+a range wide enough for the bins), which it rejects with a documented 422.
 """
 
 from __future__ import annotations
