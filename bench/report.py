@@ -820,7 +820,8 @@ def render_serving_latency(report: dict[str, Any]) -> str:
     lines += ["", "In process, no HTTP, median ms:", ""]
     for code, prof in report["in_process_ms"].items():
         lines.append(
-            f"- {code} ({prof['champion']}, {prof['grid_rows']} grid rows, {prof['body_bytes']} B body): ours uncached "
+            f"- {code} ({prof['champion']}, {prof['grid_rows']} rows the model scores, {prof['body_bytes']} B body): "
+            "ours uncached "
             f"{prof['ours_uncached_median_ms']}; ours cache-hit handler {prof['ours_cache_hit_handler_median_ms']}; "
             f"straightforward {prof['straightforward_median_ms']}"
             + (
