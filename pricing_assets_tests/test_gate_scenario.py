@@ -32,11 +32,10 @@ def check_evaluations(instance, run_id: str) -> dict:
 @pytest.mark.xfail(
     strict=True,
     reason=(
-        "product: with the weekly models the first runs are not promoted on this source before 2011-09-15: "
-        "no stockcode changed its list price yet, so the price response is not identified and price_curve "
-        "fails the run ('no price curve for ...'; the stockcode counts as failed, not held), and the ramp "
-        "(81148) is held by the challenger at its first promotion (dfn 0.73 vs recent-mean baseline 0.71 "
-        "RMSLE). Reported to the lead; remove this mark when the first runs promote again."
+        "product: on this source before 2011-09-15 no stockcode changed its list price yet, so the price "
+        "response is not identified and price_curve fails every first run ('no price curve for ...'; the "
+        "stockcode counts as failed, not held, and nothing is promoted). Reported to the lead; remove this "
+        "mark when such a stockcode can be promoted again."
     ),
 )
 def test_ten_new_weeks_promote_the_ramp_where_better_and_hold_the_broken_feed(tmp_path, settings):

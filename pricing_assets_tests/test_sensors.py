@@ -95,13 +95,7 @@ def test_new_weeks_with_a_seasonal_shift_block_only_the_shifted_stockcode(tmp_pa
     folder.mkdir()
     path, later, (shifted, steady, quiet_code) = seasonal_files(folder)
     history = stockcode_history(load_source("uci", str(path)).transactions)
-    # The gate under test here is drift. The challenger is set aside (tolerance 100 %): at their first promotion
-    # on this cut the tuned weekly models of 67891 and 63755 forecast the test weeks worse than the recent-mean
-    # baseline (0.73 vs 0.71 and 0.91 vs 0.59 RMSLE) and would be held before any bundle exists. The challenger
-    # itself is exercised by test_gates.py, test_gate_scenario.py and test_cli.py.
-    watched = settings.with_(
-        watch_dir=str(folder), min_history_rows=int(history.loc[quiet_code, "rows"]), challenger_tolerance=1.0
-    )
+    watched = settings.with_(watch_dir=str(folder), min_history_rows=int(history.loc[quiet_code, "rows"]))
     store = LocalArtifactStore(watched.artifact_root)
     with instance_for_test() as instance:
         # A new file: one raw run, keyed by the file's signature, the same on a repeated tick.
