@@ -29,15 +29,6 @@ def check_evaluations(instance, run_id: str) -> dict:
     return found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "product: on this source before 2011-09-15 no stockcode changed its list price yet, so the price "
-        "response is not identified and price_curve fails every first run ('no price curve for ...'; the "
-        "stockcode counts as failed, not held, and nothing is promoted). Reported to the lead; remove this "
-        "mark when such a stockcode can be promoted again."
-    ),
-)
 def test_ten_new_weeks_promote_the_ramp_where_better_and_hold_the_broken_feed(tmp_path, settings):
     raw, _, _ = generate(StoreConfig(seed=7, n_products=4, start="2009-12-01", end="2011-11-24"))
     ramp, broken = [c for c in raw["StockCode"].value_counts().index if c[:5].isdigit()][:2]

@@ -52,10 +52,13 @@ def price_curve(
 ) -> Output[pd.DataFrame]:
     stock_code = validate_stockcode(context.partition_key)
     answer = list_price_recommendation
-    if "inputs" not in answer:
-        raise Failure(
-            f"no price curve for {stock_code}: {answer.get('hold_reason')}; the previous bundle stays in service"
-        )
+    if "inputs" not in answer:  # no price response yet (no list has moved): a hold with its reason, no curve
+        reason = f"no price curve: {answer.get('hold_reason')}"
+        context.log.warning(f"{stock_code}: {reason}")
+        empty = pd.DataFrame({column: pd.Series(dtype=float) for column in pricing.CURVE_COLUMNS})
+        metadata, version = table_metadata(empty, time_column="")
+        metadata["reason"] = MetadataValue.text(reason)
+        return Output(empty, metadata=metadata, data_version=version)
     inputs = recommendation_inputs.RecommendationInputs.from_dict(answer["inputs"])
     low, high = answer["guardrail"]
     curve = pricing.list_price_curve(inputs, pricing.list_price_grid(low, high, config.bins))
@@ -187,7 +190,7 @@ def promoted_model(
     files["price_curve.parquet"] = frame_to_parquet(price_curve)
     files["recommendation.json"] = json.dumps(list_price_recommendation, sort_keys=True, default=float).encode()
     # The best list price in the guardrail band for the objective (a hold keeps the current one).
-    optimal = float(list_price_recommendation["best_list_price_in_band"])
+    optimal = list_price_recommendation.get("best_list_price_in_band")  # None: no price response to act on
     manifest = {
         "created_at": time.time(),
         "champion": champion,
@@ -197,10 +200,10 @@ def promoted_model(
         "pricing": {
             "scenario_rows": len(price_scenario),
             "bins": len(price_curve),
-            "price_min": float(price_curve["unit_price"].min()),
-            "price_max": float(price_curve["unit_price"].max()),
+            "price_min": float(price_curve["unit_price"].min()) if len(price_curve) else None,
+            "price_max": float(price_curve["unit_price"].max()) if len(price_curve) else None,
             "optimal_price": optimal,
-            "objective": list_price_recommendation["objective"],
+            "objective": list_price_recommendation.get("objective"),
             "interval_quantiles": model_evaluation["interval_quantiles"],
         },
         "checks": checks,
@@ -228,7 +231,7 @@ def promoted_model(
             "version": MetadataValue.text(pointer["version"]),
             "champion": MetadataValue.text(champion),
             "fallback_chain": MetadataValue.json(model_evaluation["fallback_chain"]),
-            "optimal_price": MetadataValue.float(optimal),
+            **({"optimal_price": MetadataValue.float(float(optimal))} if optimal is not None else {}),
             "manifest": MetadataValue.path(artifact_store.uri(pointer["manifest_key"])),
             "manifest_sha256": MetadataValue.text(pointer["manifest_sha256"]),
         },
