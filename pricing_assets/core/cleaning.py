@@ -70,6 +70,13 @@ def _cancelled_originals(frame: pd.DataFrame, cancellations: pd.DataFrame) -> pd
     if cancellations.empty:
         return pd.Index([])
     sales = frame[~frame.index.isin(cancellations.index)]
+    # Only the sales a cancellation could take back are grouped: grouping every (customer, quantity)
+    # of a stockcode built a thousand small frames for a handful of cancellations.
+    wanted = set(zip(cancellations["customer_id"], -cancellations["quantity"], strict=True))
+    could = np.fromiter(
+        (key in wanted for key in zip(sales["customer_id"], sales["quantity"], strict=True)), bool, len(sales)
+    )
+    sales = sales[could]
     matched: list[int] = []
     used: set[int] = set()
     by_key = {key: grp for key, grp in sales.groupby(["customer_id", "quantity"], dropna=True)}

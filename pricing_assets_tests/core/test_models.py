@@ -7,6 +7,7 @@ import pytest
 import torch
 from sklearn.svm import SVR
 
+from pricing_assets.core import tuning
 from pricing_assets.core.models import BASELINES, TRAINERS, load_model
 from pricing_assets.core.models.dfn import PATIENCE, fit_network
 from pricing_assets.core.models.linear import ConstantModel, LinearModel
@@ -124,11 +125,15 @@ def test_time_budget_stops_a_study_and_says_so(design):
     assert candidate.tuning["stopped_by_time"] and candidate.tuning["trials_run"] < 10_000
 
 
-def test_progress_is_reported_per_trial(design):
+def test_progress_is_reported_at_the_last_trial_and_at_most_every_few_seconds(design, monkeypatch):
     seen = seen_by_trainers(design)
     lines: list[str] = []
     TRAINERS["elasticnet"](seen, TuningBudget(4, 60), 7, lines.append)
-    assert len(lines) == 4 and lines[-1].startswith("elasticnet: trial 4/4") and "best=" in lines[-1]
+    assert len(lines) == 1 and lines[-1].startswith("elasticnet: trial 4/4") and "best=" in lines[-1]
+    monkeypatch.setattr(tuning, "PROGRESS_SECONDS", 0.0)  # a slow study: every trial is past the interval
+    lines.clear()
+    TRAINERS["elasticnet"](seen, TuningBudget(4, 60), 7, lines.append)
+    assert [line.split(" val_")[0] for line in lines] == [f"elasticnet: trial {n}/4 complete" for n in range(1, 5)]
 
 
 @pytest.mark.parametrize("kind", ["elasticity_baseline", "constant_baseline"])
