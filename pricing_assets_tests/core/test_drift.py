@@ -8,7 +8,7 @@ import pytest
 
 from pricing_assets.core.cleaning import clean_transactions
 from pricing_assets.core.drift import DriftConfig, detect_drift, split_windows
-from pricing_assets.core.features import build_demand_features
+from pricing_assets.core.features import CATEGORICAL_FEATURES, DRIFT_COLUMNS, build_demand_features
 from pricing_assets.core.simulated_store import StoreConfig, generate
 from pricing_assets.core.sources import normalise_transactions
 
@@ -45,7 +45,9 @@ def test_the_christmas_ramp_passes_against_the_same_weeks_a_year_earlier(cleaned
     assert result.reference_kind == "same weeks a year earlier"
     demand = result.measures["demand_per_week"]
     assert 0.7 < demand["ratio"] < 1.4  # the ramp is expected, so it is not a change
-    assert html and "<html" in html.lower() and result.distribution_scores
+    assert html and "<html" in html.lower()
+    methods = {column: score["method"] for column, score in result.distribution_scores.items()}
+    assert methods == {c: "jensenshannon" if c in CATEGORICAL_FEATURES else "wasserstein" for c in DRIFT_COLUMNS}
 
 
 def test_without_a_year_of_history_the_ramp_shows_but_never_blocks(cleaned):
