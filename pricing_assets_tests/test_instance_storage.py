@@ -1,0 +1,203 @@
+"""The embedded instance's SQLite storages: an engine per database file, Dagster's own layout on disk."""
+
+import os
+import shutil
+
+import pytest
+from dagster import AssetKey, AssetMaterialization, DagsterInstance, job, op
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from pricing_assets import instance_storage
+from pricing_assets.cli import _prepare_dagster_home
+from pricing_assets.instance_storage import (
+    EMBEDDED_DAGSTER_YAML,
+    MARKER,
+    TELEMETRY_ONLY_YAML,
+    CachedEngineSqliteEventLogStorage,
+    CachedEngineSqliteRunStorage,
+    EmbeddedInstance,
+    EngineCache,
+)
+from pricing_assets.settings import current_settings
+
+
+@op
+def _materialise(context) -> None:
+    for index in range(5):
+        context.log_event(AssetMaterialization(asset_key=AssetKey(["probe", str(index)])))
+
+
+@job
+def _probe_job() -> None:
+    _materialise()
+
+
+@pytest.fixture
+def project_home(tmp_path, monkeypatch):
+    """The project's own DAGSTER_HOME, as ``pricing`` prepares it (no DAGSTER_HOME of the user's)."""
+    monkeypatch.setenv("DAGSTER_HOME", "unset-below")  # so monkeypatch restores the variable's absence
+    monkeypatch.delenv("DAGSTER_HOME")
+    return _prepare_dagster_home(current_settings().with_(project_dir=tmp_path))
+
+
+def _plain_instance(home):
+    """Dagster's default storages over ``home`` (a dagster.yaml that names none)."""
+    (home / "dagster.yaml").write_text(TELEMETRY_ONLY_YAML)
+    return DagsterInstance.from_config(str(home))
+
+
+def test_the_project_home_uses_these_storages_in_dagsters_layout(project_home):
+    with DagsterInstance.get() as instance:
+        assert isinstance(instance, EmbeddedInstance)
+        assert isinstance(instance.event_log_storage, CachedEngineSqliteEventLogStorage)
+        assert isinstance(instance.run_storage, CachedEngineSqliteRunStorage)
+        assert _probe_job.execute_in_process(instance=instance).success
+    assert (project_home / "history" / "runs.db").exists()
+    assert (project_home / "history" / "runs" / "index.db").exists()
+    assert (project_home / "schedules" / "schedules.db").exists()
+
+
+def test_only_a_dagster_yaml_of_pricings_own_is_rewritten(tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", "unset-below")
+    monkeypatch.delenv("DAGSTER_HOME")
+    settings = current_settings().with_(project_dir=tmp_path)
+    config = settings.dagster_home / "dagster.yaml"
+    config.parent.mkdir(parents=True)
+    for ours in (TELEMETRY_ONLY_YAML, MARKER + "telemetry:\n  enabled: true\n"):
+        config.write_text(ours)
+        _prepare_dagster_home(settings)
+        assert config.read_text() == EMBEDDED_DAGSTER_YAML
+        del os.environ["DAGSTER_HOME"]
+    users = "telemetry:\n  enabled: true\n"
+    config.write_text(users)
+    _prepare_dagster_home(settings)
+    assert config.read_text() == users
+
+
+def test_a_users_dagster_home_is_left_alone(tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    (tmp_path / "dagster.yaml").write_text(TELEMETRY_ONLY_YAML)
+    _prepare_dagster_home(current_settings())
+    assert (tmp_path / "dagster.yaml").read_text() == TELEMETRY_ONLY_YAML
+
+
+def test_plain_dagster_reads_what_these_storages_wrote_and_back(project_home):
+    with DagsterInstance.get() as instance:
+        instance.add_dynamic_partitions("stockcode", ["85123A"])
+        result = _probe_job.execute_in_process(instance=instance)
+    with _plain_instance(project_home) as plain:
+        assert type(plain.event_log_storage) is SqliteEventLogStorage
+        assert type(plain.run_storage) is SqliteRunStorage
+        assert [run.run_id for run in plain.get_runs()] == [result.run_id]
+        assert len(plain.all_logs(result.run_id)) == len(result.all_events)
+        assert plain.fetch_materializations(AssetKey(["probe", "4"]), limit=1).records
+        assert plain.get_dynamic_partitions("stockcode") == ["85123A"]
+        second = _probe_job.execute_in_process(instance=plain)
+    (project_home / "dagster.yaml").write_text(EMBEDDED_DAGSTER_YAML)
+    with DagsterInstance.get() as instance:
+        assert isinstance(instance.event_log_storage, CachedEngineSqliteEventLogStorage)
+        assert {run.run_id for run in instance.get_runs()} == {result.run_id, second.run_id}
+        assert len(instance.all_logs(second.run_id)) == len(second.all_events)
+
+
+def test_a_copied_home_is_an_instance_of_its_own(project_home, tmp_path):
+    """The copy's storage is in the copy (as Dagster's default storage would be), not where it was copied from."""
+    with DagsterInstance.get() as instance:
+        first = _probe_job.execute_in_process(instance=instance)
+    copy = tmp_path / "copy"
+    shutil.copytree(project_home, copy)
+    with DagsterInstance.from_config(str(copy)) as copied:
+        assert isinstance(copied, EmbeddedInstance)
+        assert [run.run_id for run in copied.get_runs()] == [first.run_id]
+        _probe_job.execute_in_process(instance=copied)
+        assert len(copied.get_runs()) == 2
+    with DagsterInstance.get() as instance:
+        assert [run.run_id for run in instance.get_runs()] == [first.run_id]
+
+
+def test_each_storage_loads_by_itself_from_a_dagster_yaml(tmp_path):
+    history = tmp_path / "history"
+    (tmp_path / "dagster.yaml").write_text(
+        f"run_storage:\n  module: pricing_assets.instance_storage\n  class: CachedEngineSqliteRunStorage\n"
+        f"  config:\n    base_dir: {history}\n"
+        f"event_log_storage:\n  module: pricing_assets.instance_storage\n"
+        f"  class: CachedEngineSqliteEventLogStorage\n  config:\n    base_dir: {history / 'runs'}\n"
+    )
+    with DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert isinstance(instance.event_log_storage, CachedEngineSqliteEventLogStorage)
+        assert isinstance(instance.run_storage, CachedEngineSqliteRunStorage)
+        result = _probe_job.execute_in_process(instance=instance)
+    with _plain_instance(tmp_path) as plain:
+        assert len(plain.all_logs(result.run_id)) == len(result.all_events)
+
+
+def test_a_deleted_partition_is_absent_at_once_and_another_process_deletion_within_the_ttl(project_home, monkeypatch):
+    with DagsterInstance.get() as instance, _plain_instance(project_home) as other:
+        instance.add_dynamic_partitions("stockcode", ["85123A", "22423"])
+        assert instance.has_dynamic_partition("stockcode", "85123A")
+        instance.delete_dynamic_partition("stockcode", "85123A")
+        assert not instance.has_dynamic_partition("stockcode", "85123A")
+
+        now = [1000.0]
+        monkeypatch.setattr(instance_storage.time, "monotonic", lambda: now[0])
+        assert instance.has_dynamic_partition("stockcode", "22423")
+        other.delete_dynamic_partition("stockcode", "22423")
+        assert instance.has_dynamic_partition("stockcode", "22423")  # remembered, not asked again
+        now[0] += instance_storage.PARTITION_TTL_SECONDS + 0.1
+        assert not instance.has_dynamic_partition("stockcode", "22423")
+
+
+def test_a_wipe_forgets_the_known_partitions(project_home):
+    with DagsterInstance.get() as instance:
+        instance.add_dynamic_partitions("stockcode", ["85123A"])
+        assert instance.has_dynamic_partition("stockcode", "85123A")
+        instance.event_log_storage.wipe()
+        assert not instance.has_dynamic_partition("stockcode", "85123A")
+
+
+def test_events_reuse_an_engine_per_database_file(project_home):
+    engines: list[Engine] = []
+
+    def seen(connection) -> None:
+        if connection.engine not in engines:
+            engines.append(connection.engine)
+
+    with DagsterInstance.get() as instance:
+        _probe_job.execute_in_process(instance=instance)  # the shards exist, their schema checked
+        event.listen(Engine, "engine_connect", seen)
+        try:
+            result = _probe_job.execute_in_process(instance=instance)
+        finally:
+            event.remove(Engine, "engine_connect", seen)
+    assert len(result.all_events) > 10
+    # runs.db, index.db and the run's own shard (a new engine per query was one per event at least)
+    assert len(engines) <= 3, len(engines)
+
+
+def test_a_forked_child_builds_its_own_engine(tmp_path):
+    cache = EngineCache()
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    parents = cache.get(url)
+    assert cache.get(url) is parents
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report whether it was handed the parent's engine, and leave
+        os.write(write, b"shared" if cache.get(url) is parents else b"own")
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read, "rb") as answer:
+        assert answer.read() == b"own"
+
+
+def test_the_least_recently_used_engines_are_let_go(tmp_path):
+    cache = EngineCache(size=2)
+    a, b, c = (f"sqlite:///{tmp_path / name}" for name in ("a.db", "b.db", "c.db"))
+    first, second = cache.get(a), cache.get(b)
+    assert cache.get(a) is first  # used again: b is now the least recent
+    cache.get(c)
+    assert cache.get(a) is first
+    assert cache.get(b) is not second
