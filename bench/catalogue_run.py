@@ -11,7 +11,10 @@ cached or skipped) at the default tuning budget:
   in its own project folder (each loads the source and learns the catalogue response itself, and
   that load counts in the wall time);
 - ``processes``: one ``pricing run --stockcodes <all N> --processes K`` (the source loaded once, the
-  stockcodes handed to K worker processes on the one instance).
+  stockcodes handed to K worker processes on the one instance);
+- ``whole_catalogue`` (with ``--all``): the command the catalogue target names, ``pricing run --all``
+  with its default workers (one per core for a catalogue) over every eligible stockcode, timed end to
+  end (source, catalogue response, every stockcode, the catalogue report): measured, not extrapolated.
 
 The most active codes are taken (the ``--top`` rule), which are the largest, so the extrapolation
 to the whole catalogue errs on the slow side: each process's source load plus its share of the
@@ -20,6 +23,7 @@ catalogue at the mean cost per stockcode measured in that arrangement. Per-stage
 (Dagster's run set-up and event log, the IO manager between steps).
 
     .venv/bin/python bench/catalogue_run.py --stockcodes 12 --side-by-side 2
+    .venv/bin/python bench/catalogue_run.py --stockcodes 12 --side-by-side 2 --all   # and the whole catalogue
     .venv/bin/python bench/catalogue_run.py --quick     # 2 synthetic stockcodes, smallest budget
 """
 
@@ -55,9 +59,11 @@ def chosen_codes(source: str, data: str | None, n: int, settings: Settings) -> t
 
 
 def start(codes: list[str], source_args: list[str], env_extra: dict[str, str], folder: Path) -> subprocess.Popen:
+    """``pricing run`` over ``codes`` (every eligible stockcode, ``--all``, when ``codes`` is empty)."""
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
     env.update(env_extra, PRICING_PROJECT_DIR=str(folder))
-    args = [PRICING, "run", "--stockcodes", ",".join(codes), *source_args, "--json", str(folder / "run.json")]
+    selection = ["--stockcodes", ",".join(codes)] if codes else ["--all"]
+    args = [PRICING, "run", *selection, *source_args, "--json", str(folder / "run.json")]
     return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=open(folder / "stderr.log", "w"))
 
 
@@ -72,10 +78,11 @@ def arrangement(
             folder.mkdir()
         load = os.getloadavg()
         t0 = time.perf_counter()
-        extra_args = ["--processes", str(workers)] if workers > 1 else []
+        extra_args = ["--processes", str(workers)] if workers > 1 else []  # 0: the command's default
         procs = [start(g, [*source_args, *extra_args], env_extra, f) for g, f in zip(groups, folders, strict=True)]
         codes = [p.wait() for p in procs]
         wall = time.perf_counter() - t0
+        load_end = os.getloadavg()
         reports = [json.loads((f / "run.json").read_text()) if (f / "run.json").exists() else {} for f in folders]
         tails = [(f / "stderr.log").read_text()[-600:] for f, c in zip(folders, codes, strict=True) if c not in (0,)]
     stockcodes = [sc for r in reports for sc in r.get("stockcodes", [])]
@@ -106,6 +113,13 @@ def arrangement(
         "outside_steps_seconds": stats(outside, 2),
         "outcomes": outcomes,
         "load_average_at_start": [round(x, 2) for x in load],
+        "load_average_at_end": [round(x, 2) for x in load_end],
+        # what the catalogue report said at the end of each command (held by which check, the decisions)
+        "catalogue": [
+            {k: r["catalogue"].get(k) for k in ("outcomes", "held_by_check", "recommendations", "hold_reasons")}
+            for r in reports
+            if r.get("catalogue")
+        ],
         "stderr_tails": tails,
     }
 
@@ -126,6 +140,9 @@ def main() -> None:
     parser.add_argument("--stockcodes", type=int, default=12, help="how many of the most active codes")
     parser.add_argument("--side-by-side", type=int, default=2, help="processes started together (0: skip)")
     parser.add_argument("--quick", action="store_true", help="2 synthetic stockcodes, smallest budget")
+    parser.add_argument(
+        "--all", action="store_true", help="also time `pricing run --all --processes K` over the whole catalogue"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS / "catalogue_run.json")
     args = parser.parse_args()
     settings = Settings.from_env()
@@ -153,6 +170,12 @@ def main() -> None:
         log(f"  {runs['processes']['wall_seconds']} s")
     for run in runs.values():
         run["catalogue_minutes_extrapolated"] = extrapolate(run, eligible)
+    if args.all:
+        log(f"  the whole catalogue: pricing run --all ({eligible} stockcodes)")
+        runs["whole_catalogue"] = arrangement("whole_catalogue", [[]], source_args, env_extra, workers=0)
+        runs["whole_catalogue"]["workers"] = cli.worker_processes(settings.run_processes, eligible)
+        runs["whole_catalogue"]["catalogue_minutes_measured"] = round(runs["whole_catalogue"]["wall_seconds"] / 60, 1)
+        log(f"  {runs['whole_catalogue']['wall_seconds']} s")
     result = {
         **record,
         "source": source,

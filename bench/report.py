@@ -837,6 +837,8 @@ def render_serving_latency(report: dict[str, Any]) -> str:
 
 
 def _arrangement_label(name: str, run: dict[str, Any]) -> str:
+    if name == "whole_catalogue":
+        return f"the whole catalogue, `pricing run --all` ({run['workers']} workers, its default here)"
     if run.get("workers", 1) > 1:
         return f"one command, `--processes {run['workers']}`"
     return f"{name.replace('_', ' ')} ({run['processes']} process{'es' if run['processes'] > 1 else ''})"
@@ -847,7 +849,9 @@ def render_catalogue_run(result: dict[str, Any]) -> str:
     target = 20.0
     rows = []
     for name, run in runs.items():
-        minutes = run.get("catalogue_minutes_extrapolated")
+        measured = run.get("catalogue_minutes_measured")
+        minutes = measured if measured is not None else run.get("catalogue_minutes_extrapolated")
+        how = "measured" if measured is not None else "extrapolated"
         outcomes = ", ".join(f"{v} {k}" for k, v in run["outcomes"].items() if v)
         rows.append(
             [
@@ -857,9 +861,10 @@ def render_catalogue_run(result: dict[str, Any]) -> str:
                 fmt(run["stockcodes_per_minute"], 2),
                 spread(run["seconds_per_stockcode"], 1, " s"),
                 spread(run["raw_transactions_seconds"], 1, " s"),
-                f"{fmt(minutes, 0, ' min')}: {met(minutes is not None and minutes <= target)}",
+                f"{fmt(minutes, 1 if measured is not None else 0, ' min')} {how}: "
+                f"{met(minutes is not None and minutes <= target)}",
                 outcomes or "-",
-                str(run["load_average_at_start"]),
+                " -> ".join(str(run[k]) for k in ("load_average_at_start", "load_average_at_end") if k in run),
             ]
         )
     header = [
@@ -869,9 +874,9 @@ def render_catalogue_run(result: dict[str, Any]) -> str:
         "stockcodes per minute",
         "seconds per stockcode (median, min-max)",
         "source load per process",
-        f"whole catalogue ({result['eligible']}), extrapolated (target <= {target:g} min)",
+        f"whole catalogue ({result['eligible']}) (target <= {target:g} min)",
         "outcomes",
-        "load average at start",
+        "load average (1, 5, 15 min) at start -> end",
     ]
     text = (
         envelope(result)
@@ -880,7 +885,18 @@ def render_catalogue_run(result: dict[str, Any]) -> str:
         + markdown_table(header, rows, ["---"] + ["---:"] * (len(header) - 1))
         + "\n"
     )
-    first = next(iter(runs.values()))
+    for name, run in runs.items():
+        for summary in run.get("catalogue", []) if name == "whole_catalogue" else []:
+            held = ", ".join(f"{n} by {check}" for check, n in summary["held_by_check"].items()) or "none"
+            decisions = ", ".join(f"{n} {kind}" for kind, n in summary["recommendations"].items() if n)
+            reasons = "; ".join(f"{n}: {why}" for why, n in summary["hold_reasons"].items())
+            text += (
+                f"\nThe whole catalogue ended with {summary['outcomes']['promoted']} promoted and "
+                f"{summary['outcomes']['held']} held ({held}), {summary['outcomes']['failed']} failed; "
+                f"recommendations: {decisions} (hold reasons: {reasons}).\n"
+            )
+    stages_of = "whole_catalogue" if "whole_catalogue" in runs else next(iter(runs))
+    first = runs[stages_of]
     share = first["stage_share"]
     stage_rows = [
         [f"`{step}`", spread(first["stage_seconds"][step], 2, " s"), f"{100 * share[step]:.0f} %"]
@@ -890,8 +906,8 @@ def render_catalogue_run(result: dict[str, Any]) -> str:
         ["outside the steps (run set-up, event log, IO)", spread(first["outside_steps_seconds"], 2, " s"), "-"]
     )
     return (
-        text + f"\nOne stockcode's cost by step ({next(iter(runs))}; median, min-max over its stockcodes; share of the "
-        "stockcodes' run time):\n\n"
+        text + f"\nOne stockcode's cost by step ({stages_of.replace('_', ' ')}; median, min-max over its stockcodes; "
+        "share of the stockcodes' run time):\n\n"
         + markdown_table(["step", "seconds", "share"], stage_rows, ["---", "---:", "---:"])
         + "\n"
     )

@@ -308,6 +308,21 @@ def _lineage_run_config(settings: Settings) -> dict[str, Any]:
     return overlay(lineage_run_config(settings), PROGRESS_LOGS)
 
 
+# With PRICING_RUN_PROCESSES=0 (the default) a run of at least this many stockcodes uses a worker per
+# core. A worker is a fresh interpreter that imports torch, Dagster and Evidently before its first
+# stockcode: on 12 dev stockcodes two workers took 45 s against 43 s in one process, on the 597 of
+# the catalogue about half the time (BENCHMARKS.md, "The whole catalogue").
+AUTO_WORKERS_FROM = 20
+
+
+def worker_processes(requested: int, stockcodes: int) -> int:
+    """How many stockcodes run side by side: ``requested``, or with 0 one per usable core when there are
+    ``AUTO_WORKERS_FROM`` stockcodes or more (else one, in this process); never more than the stockcodes."""
+    if requested == 0:
+        requested = len(os.sched_getaffinity(0)) if stockcodes >= AUTO_WORKERS_FROM else 1
+    return max(1, min(requested, stockcodes))
+
+
 def _what_to_rerun(instance: Any, defs: Any, store: Any, chosen: list[str]) -> tuple[dict[str, str], RunReport]:
     """The schedule's change detection over ``chosen``: stockcode -> why it runs, and the skipped ones."""
     from .assets.transactions import HISTORY_KEY
@@ -369,7 +384,7 @@ def _run_in_instance(instance: Any, settings: Settings, stockcodes: str | None, 
         to_run, report = {code: "asked for" for code in chosen}, RunReport(stages={}, outcomes=[])
     report.stages["raw_transactions"] = round(raw_seconds, 3)
     codes = list(to_run)
-    processes = min(settings.run_processes, max(1, len(codes)))
+    processes = worker_processes(settings.run_processes, len(codes))
     if processes > 1:
         console.print(f"{len(codes)} stockcode(s) in {processes} worker processes side by side")
     try:
@@ -922,8 +937,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--processes",
         type=int,
-        help="stockcodes to run side by side, each in a worker process (default: PRICING_RUN_PROCESSES, 1); "
-        "2 on a 2-core machine more than doubles a catalogue's throughput",
+        help="stockcodes to run side by side, each in a worker process (default: PRICING_RUN_PROCESSES, 0: "
+        f"one per core when {AUTO_WORKERS_FROM} or more stockcodes run, else 1)",
     )
     run.add_argument(
         "--strict",

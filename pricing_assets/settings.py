@@ -108,7 +108,9 @@ class Settings:
     # The whole catalogue (core/catalogue.py, pricing run --all) -------------------------------
     catalogue_slowest: int = 10  # the slowest stockcodes the catalogue report lists
     catalogue_compact_above: int = 20  # pricing run tables only the failures above this many stockcodes
-    run_processes: int = 1  # stockcodes pricing run runs side by side, each in a worker process of its own
+    # stockcodes pricing run runs side by side, each in a worker process of its own; 0: one per core
+    # when the run has enough stockcodes to repay starting the workers (cli.worker_processes)
+    run_processes: int = 0
     # The embedded instance's SQLite files: off | normal | full (pricing_assets/instance_sqlite.py)
     sqlite_synchronous: str = "off"
     # Orchestration ------------------------------------------------------------------------
@@ -203,8 +205,11 @@ class Settings:
             raise ValueError("PRICING_MIN_OWN_WEIGHT must be in [0, 1]")
         if self.catalogue_slowest < 1 or self.catalogue_compact_above < 1:
             raise ValueError("PRICING_CATALOGUE_SLOWEST and PRICING_CATALOGUE_COMPACT_ABOVE must be positive")
-        if not 1 <= self.run_processes <= 64:
-            raise ValueError("PRICING_RUN_PROCESSES must be between 1 and 64: stockcodes pricing run runs at once")
+        if not 0 <= self.run_processes <= 64:
+            raise ValueError(
+                "PRICING_RUN_PROCESSES must be between 0 (one per core for a catalogue) and 64: stockcodes "
+                "pricing run runs at once"
+            )
         if self.serving_bundle_bytes < 2**20:
             raise ValueError("PRICING_SERVING_BUNDLE_BYTES must be at least 1048576 (1 MiB): bundles kept in memory")
         if self.cache_ttl_seconds < 1 or self.reload_seconds < 0 or not 2 <= self.max_price_bins <= 1000:

@@ -173,3 +173,19 @@ def test_the_table_says_dash_where_a_run_stopped_before_evaluation():
     cells = dict(zip(columns, row, strict=True))
     assert cells["test WAPE"] == "-" and cells["beats baselines"] == "-" and cells["list price"] == "-"
     assert cli.beats_baselines_cell({}) == "-" and cli.beats_baselines_cell(None) == "-"
+
+
+@pytest.mark.parametrize(
+    "requested,stockcodes,workers",
+    [
+        (0, 3, 1),  # a few stockcodes: in this process, no worker to start
+        (0, cli.AUTO_WORKERS_FROM - 1, 1),
+        (0, cli.AUTO_WORKERS_FROM, 2),  # a catalogue: one per core (two here)
+        (0, 597, 2),
+        (1, 597, 1),  # asked for: as asked
+        (4, 3, 3),  # never more workers than stockcodes
+    ],
+)
+def test_a_catalogue_runs_a_worker_per_core_unless_told_otherwise(monkeypatch, requested, stockcodes, workers):
+    monkeypatch.setattr(cli.os, "sched_getaffinity", lambda _pid: {0, 1})
+    assert cli.worker_processes(requested, stockcodes) == workers
