@@ -387,6 +387,15 @@ def render_targets(results: dict[str, dict[str, Any]]) -> str:
                 o["whole_process"]["target_met"],
                 "dagster_overhead",
             )
+    if (c := results.get("catalogue_run")) and not c.get("quick") and "whole_catalogue" in c["arrangements"]:
+        whole = c["arrangements"]["whole_catalogue"]
+        outcomes = ", ".join(f"{v} {k}" for k, v in whole["outcomes"].items())
+        add(
+            f"the whole dev catalogue ({whole['stockcodes']} stockcodes) with `pricing run --all` <= 20 min",
+            f"{whole['catalogue_minutes_measured']:.1f} min ({outcomes})",
+            whole["catalogue_minutes_measured"] <= 20 and whole["exit_codes"] == [0],
+            "catalogue_run",
+        )
     if (s := results.get("serving_latency")) and not s.get("quick"):
         names = {
             "model cached_p50_ms<=3": "serving, demand-model curve: cached p50 <= 3 ms",
