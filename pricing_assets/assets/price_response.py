@@ -168,7 +168,7 @@ class RecommendationConfig(SettingsConfig):
 @asset(
     partitions_def=stockcode_partitions,
     group_name=GROUP,
-    code_version=code_version_of(recommendation, recommendation_inputs),
+    code_version=code_version_of(recommendation, recommendation_inputs, price_response),
     description=(
         "The wholesale list price to charge next (core/recommendation.py): the best whole-pence "
         "price for the objective within the guardrail (never below cost for margin), valued with "

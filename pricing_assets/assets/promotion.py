@@ -16,7 +16,7 @@ from dagster import (
     asset,
 )
 
-from ..core import bundle, pricing, recommendation, recommendation_inputs
+from ..core import bundle, price_response, pricing, recommendation, recommendation_inputs
 from ..core.stockcodes import validate_stockcode
 from ..core.store import frame_to_parquet
 from ..partitions import stockcode_partitions
@@ -38,7 +38,7 @@ class PriceGridConfig(SettingsConfig):
 @asset(
     partitions_def=stockcode_partitions,
     group_name=GROUP,
-    code_version=code_version_of(pricing, recommendation),
+    code_version=code_version_of(pricing, recommendation, price_response),
     description=(
         "Expected weekly units, revenue (sales) and margin over a grid of wholesale list prices across the "
         "guardrail band: next week's forecast (demand_forecast) moved along the stockcode's price response, "

@@ -58,6 +58,18 @@ MARGIN_CORRELATION = 0.5  # between-product correlation of the two margins' devi
 Z95 = 1.959963984540054
 
 
+def elasticity_interval(elasticity: float, standard_error: float) -> tuple[float, float]:
+    """The 95 % interval of an elasticity, demand kept falling with price.
+
+    The uncertainty a recommendation carries is ``N(elasticity, standard_error)`` with every draw
+    above :data:`MAX_ELASTICITY` set to it (``recommendation.elasticity_draws``), and the quantiles
+    of those draws are the normal's, capped the same way: an interval reaching above zero would
+    say that demand may rise with the price, which no answer of this product ever assumes.
+    """
+    low, high = elasticity - Z95 * standard_error, elasticity + Z95 * standard_error
+    return (min(low, MAX_ELASTICITY), min(high, MAX_ELASTICITY))
+
+
 @dataclass(frozen=True)
 class CatalogueResponse:
     """The pooled elasticity of weekly units to the list price, with what it was learned from."""
@@ -77,7 +89,7 @@ class CatalogueResponse:
 
     @property
     def interval(self) -> tuple[float, float]:
-        return (self.elasticity - Z95 * self.standard_error, self.elasticity + Z95 * self.standard_error)
+        return elasticity_interval(self.elasticity, self.standard_error)
 
     def to_dict(self) -> dict[str, object]:
         return {**asdict(self), "interval": list(self.interval)}
@@ -111,7 +123,7 @@ class StockcodeResponse:
 
     @property
     def interval(self) -> tuple[float, float]:
-        return (self.elasticity - Z95 * self.standard_error, self.elasticity + Z95 * self.standard_error)
+        return elasticity_interval(self.elasticity, self.standard_error)
 
     def to_dict(self) -> dict[str, object]:
         return {**asdict(self), "interval": list(self.interval)}

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .price_list import lines_with_list
+from .price_response import MAX_ELASTICITY, elasticity_interval
 
 MIX_WEEKS = 13  # the recent quarter describes today's mix of lines
 
@@ -162,7 +163,7 @@ def _outcomes_at(
 def elasticity_draws(elasticity: float, standard_error: float, count: int, seed: int) -> np.ndarray:
     """``count`` seeded draws of ``N(elasticity, standard_error)``, demand kept falling with price: the
     same for the recommendation's intervals and its curve's bands, so the two agree."""
-    return np.minimum(np.random.default_rng(seed).normal(elasticity, standard_error, count), -0.05)
+    return np.minimum(np.random.default_rng(seed).normal(elasticity, standard_error, count), MAX_ELASTICITY)
 
 
 def level_draws(level_factors: list[float] | np.ndarray | None, count: int, seed: int) -> np.ndarray | None:
@@ -264,7 +265,7 @@ def recommend(
         "below_cost": bool(final < unit_cost - 1e-9),
         "cost_assumed": cost_assumed,
         "elasticity": elasticity,
-        "elasticity_interval": [elasticity - 1.96 * standard_error, elasticity + 1.96 * standard_error],
+        "elasticity_interval": list(elasticity_interval(elasticity, standard_error)),
         "own_weight": own_weight,
         "expected_change": {
             name: {"mean": float(values.mean()), "interval": _interval(values)} for name, values in change.items()

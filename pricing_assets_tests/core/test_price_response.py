@@ -209,3 +209,19 @@ def test_a_single_changer_still_gives_a_catalogue_response(store) -> None:
         panel[panel["stock_code"].isin(one)], lines[lines["stock_code"].isin(one)]
     )
     assert response.changers == 1 and np.isfinite(response.standard_error) and response.standard_error > 0
+
+
+def test_an_elasticity_interval_never_says_demand_may_rise_with_the_price(store) -> None:
+    """The interval shown is the one the answer's draws have: the normal's, capped at MAX_ELASTICITY."""
+    draws = recommendation.elasticity_draws(-0.4, 1.0, 200_000, 7)
+    low, high = price_response.elasticity_interval(-0.4, 1.0)
+    assert high == np.quantile(draws, 0.975) == price_response.MAX_ELASTICITY
+    assert low == pytest.approx(np.quantile(draws, 0.025), abs=0.02)
+    assert price_response.elasticity_interval(-2.0, 0.1) == pytest.approx((-2.0 - 0.196, -2.0 + 0.196), abs=1e-3)
+    assert _recommend(-0.4, se=1.0)["elasticity_interval"] == [low, high]
+    wide = [
+        price_response.stockcode_response(store["panel"], store["lines"], c, store["catalogue"])
+        for c in store["eligible"]
+    ]
+    assert max(r.interval[1] for r in wide) <= price_response.MAX_ELASTICITY
+    assert store["catalogue"].interval[1] <= price_response.MAX_ELASTICITY
