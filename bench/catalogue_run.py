@@ -141,7 +141,7 @@ def main() -> None:
     parser.add_argument("--side-by-side", type=int, default=2, help="processes started together (0: skip)")
     parser.add_argument("--quick", action="store_true", help="2 synthetic stockcodes, smallest budget")
     parser.add_argument(
-        "--all", action="store_true", help="also time `pricing run --all --processes K` over the whole catalogue"
+        "--all", action="store_true", help="also time `pricing run --all` (default workers) over the whole catalogue"
     )
     parser.add_argument("--output", type=Path, default=RESULTS / "catalogue_run.json")
     args = parser.parse_args()
