@@ -894,16 +894,15 @@ def render_catalogue_run(result: dict[str, Any]) -> str:
         + markdown_table(header, rows, ["---"] + ["---:"] * (len(header) - 1))
         + "\n"
     )
-    for name, run in runs.items():
-        for summary in run.get("catalogue", []) if name == "whole_catalogue" else []:
-            held = ", ".join(f"{n} by {check}" for check, n in summary["held_by_check"].items()) or "none"
-            decisions = ", ".join(f"{n} {kind}" for kind, n in summary["recommendations"].items() if n)
-            reasons = "; ".join(f"{n}: {why}" for why, n in summary["hold_reasons"].items())
-            text += (
-                f"\nThe whole catalogue ended with {summary['outcomes']['promoted']} promoted and "
-                f"{summary['outcomes']['held']} held ({held}), {summary['outcomes']['failed']} failed; "
-                f"recommendations: {decisions} (hold reasons: {reasons}).\n"
-            )
+    for summary in runs.get("whole_catalogue", {}).get("catalogue", []):
+        held = ", ".join(f"{n} by {check}" for check, n in summary["held_by_check"].items()) or "none"
+        decisions = ", ".join(f"{n} {kind}" for kind, n in summary["recommendations"].items() if n)
+        reasons = "; ".join(f"{n}: {why}" for why, n in summary["hold_reasons"].items())
+        text += (
+            f"\nThe whole catalogue ended with {summary['outcomes']['promoted']} promoted and "
+            f"{summary['outcomes']['held']} held ({held}), {summary['outcomes']['failed']} failed; "
+            f"recommendations: {decisions} (hold reasons: {reasons}).\n"
+        )
     stages_of = "whole_catalogue" if "whole_catalogue" in runs else next(iter(runs))
     first = runs[stages_of]
     share = first["stage_share"]
