@@ -195,7 +195,8 @@ def recommend(
     with price), each paired with a draw of the forecast level (``level_factors``): the optimal price
     per draw, and the change in units, revenue and margin at the recommended price against the
     current one. The answer is "hold the current price" when the
-    objective's gain interval includes zero, when the product's own evidence is below
+    objective's gain interval over the elasticity draws (at the forecast level: the level scales a
+    gain, it cannot turn it into a loss) includes zero, when the product's own evidence is below
     ``min_own_weight``, or when the estimate has no interior optimum; the reason says which.
     """
     if config.objective not in ("margin", "revenue"):
@@ -228,7 +229,12 @@ def recommend(
     optimal_draws = band[np.argmax(at_band, axis=1)]
     both = _outcomes_at(mix, draws, unit_cost, np.array([current, recommended]), levels)
     change = {name: values[:, 1] - values[:, 0] for name, values in both.items()}
-    gain = change[config.objective]
+    # Whether the move is sure is a question for the response alone: a level draw scales the gain of
+    # that draw, never its sign, and a week forecast to sell nothing (a level of 0) is no evidence
+    # against a price. Judged with the levels, every product with a few such draws held (12 % of the
+    # store's products whose true revenue gain was 5 % or more, against 4 %).
+    at_level = _outcomes_at(mix, draws, unit_cost, np.array([current, recommended]))[config.objective]
+    gain = at_level[:, 1] - at_level[:, 0]
 
     hold_reason = None
     if unbounded_above:

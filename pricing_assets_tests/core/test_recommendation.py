@@ -46,6 +46,20 @@ def test_the_level_uncertainty_widens_the_expected_change_but_not_the_price(elas
         assert unsure["expected_change"][name]["mean"] == pytest.approx(known["expected_change"][name]["mean"], rel=0.1)
 
 
+def test_a_week_forecast_to_sell_nothing_does_not_hold_a_sure_move():
+    """Intermittent demand: one level draw in ten is a week with no sale (the forecast's residuals put both
+    lists at 0). Such a draw scales the gain to 0, it is no evidence against the price: the move stays."""
+    quiet = np.where(np.arange(400) % 10 == 0, 0.0, LEVELS)
+    for elasticity in (-2.2, -3.0):
+        known, unsure = recommend(elasticity), recommend(elasticity, quiet)
+        assert not known["hold"]
+        assert not unsure["hold"], unsure["hold_reason"]
+        assert unsure["recommended_list_price"] == known["recommended_list_price"]
+        assert unsure["expected_change"]["margin"]["interval"][0] == 0.0  # the shown interval keeps the quiet weeks
+    # And an unsure response still holds, whatever the level.
+    assert recommend(-2.0, quiet, se=1.5)["hold"]
+
+
 def test_a_level_that_is_surely_higher_scales_the_change_and_keeps_the_price():
     known, doubled = recommend(-3.0), recommend(-3.0, np.full(400, 2.0))
     assert doubled["recommended_list_price"] == known["recommended_list_price"]
