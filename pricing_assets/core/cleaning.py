@@ -13,10 +13,18 @@ Rules run in this order; each row is counted under the first rule that drops it:
    customer, stockcode and quantity, since that demand did not happen.
 5. ``non_positive_quantity``: returns and stock adjustments that are not cancellation invoices.
 6. ``non_positive_price``: free items and price corrections say nothing about demand at a price.
-7. ``quantity_outlier`` / ``price_outlier``: a quantity above ``outlier_factor`` times the
-   median of the stockcode's *earlier* lines, or a price more than ``outlier_factor`` times off
-   the earlier median price. Only earlier lines are used (no look-ahead); the first
-   ``outlier_min_history`` lines are judged against ``absolute_quantity_cap`` only.
+7. ``quantity_outlier`` / ``price_outlier``: a quantity above ``outlier_factor`` times what is
+   usual *for whoever ordered it*, or a price more than ``outlier_factor`` times off the earlier
+   median price. Usual for a customer with ``CUSTOMER_HISTORY`` earlier lines of the stockcode is
+   the larger of their own earlier median and the stockcode's; for a guest or a new customer, the
+   95th percentile of the stockcode's earlier lines. Why not the stockcode's median for everyone:
+   a wholesaler who takes a few hundred units every week at the band price is this product's
+   largest demand, not a typing error, yet it is 50-100x the median line (mostly guests' and small
+   shops' single units). That rule dropped 20 % of the units of the dev file's eligible codes and
+   of the simulated store's (where bulk buyers are part of the true demand), 2.7 % and 9.6 % with
+   this one (the store's injected mistakes are x80-400 a line: about 9 % of its units). Only earlier
+   lines are used (no look-ahead); the first ``outlier_min_history`` lines of the stockcode are
+   judged against ``absolute_quantity_cap`` only, unless their customer has a history of their own.
 
 Imputation (counted, nothing dropped): a missing customer id becomes a guest checkout
 (``is_guest``), a missing description the stockcode's most frequent one, a missing country
@@ -32,6 +40,8 @@ import pandas as pd
 
 NON_PRODUCT_CODES = frozenset({"POST", "D", "M", "DOT", "BANK CHARGES", "AMAZONFEE", "C2", "CRUK", "PADS", "S", "B"})
 PRODUCT_CODE = r"^\d{5}[A-Z]{0,2}$"
+CUSTOMER_HISTORY = 3  # earlier lines of a stockcode after which a customer's own habit says what is usual
+HIGH_QUANTILE = 0.95  # usual for a guest or a new customer: nearly every earlier line of the stockcode
 RULES = (
     "missing_keys",
     "non_product",
@@ -94,17 +104,35 @@ def _cancelled_originals(frame: pd.DataFrame, cancellations: pd.DataFrame) -> pd
     return pd.Index(matched)
 
 
-def _outliers_vs_past(values: pd.Series, cfg: CleaningConfig, is_price: bool) -> np.ndarray:
-    """Flag values far from the median of strictly earlier values (by position in time order)."""
-    past_median = values.expanding().median().shift(1)
-    history = np.arange(len(values))
-    enough = history >= cfg.outlier_min_history
-    ratio = values / past_median
-    if is_price:
-        flagged = enough & ((ratio > cfg.outlier_factor) | (ratio < 1.0 / cfg.outlier_factor))
-    else:
-        flagged = (enough & (ratio > cfg.outlier_factor)) | (values > cfg.absolute_quantity_cap)
+def _price_outliers(prices: pd.Series, cfg: CleaningConfig) -> np.ndarray:
+    """Flag prices far from the median of strictly earlier prices (by position in time order)."""
+    ratio = prices / prices.expanding().median().shift(1)
+    enough = np.arange(len(prices)) >= cfg.outlier_min_history
+    flagged = enough & ((ratio > cfg.outlier_factor) | (ratio < 1.0 / cfg.outlier_factor))
     return np.asarray(flagged.fillna(False), dtype=bool)
+
+
+def _quantity_outliers(quantities: pd.Series, customers: pd.Series, cfg: CleaningConfig) -> np.ndarray:
+    """Flag quantities far above what is usual for the customer who ordered them (see rule 7), judged
+    on strictly earlier lines only (by position in time order)."""
+    values = quantities.astype(float).reset_index(drop=True)
+    customer = customers.reset_index(drop=True)
+    stockcode_median = values.expanding().median().shift(1)
+    stockcode_high = values.expanding().quantile(HIGH_QUANTILE).shift(1)
+    # Each customer's median of their own earlier lines (guests, with no id, have none).
+    own_median = pd.Series(np.nan, index=values.index)
+    own_lines = pd.Series(0, index=values.index)
+    if customer.notna().any():
+        by_customer = values[customer.notna()].groupby(customer[customer.notna()], sort=False)
+        medians = by_customer.expanding().median().groupby(level=0, sort=False).shift(1).droplevel(0)
+        own_median.loc[medians.index] = medians
+        own_lines.loc[customer.notna()] = by_customer.cumcount()
+    known = customer.notna() & (own_lines >= CUSTOMER_HISTORY)
+    usual = np.where(known, np.fmax(own_median, stockcode_median), stockcode_high)
+    judged = known.to_numpy() | (np.arange(len(values)) >= cfg.outlier_min_history)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        flagged = judged & (values.to_numpy() > cfg.outlier_factor * usual)
+    return np.asarray(np.nan_to_num(flagged, nan=0.0), dtype=bool) | (values.to_numpy() > cfg.absolute_quantity_cap)
 
 
 def clean_transactions(
@@ -136,8 +164,8 @@ def clean_transactions(
     quantity_flags = np.zeros(len(frame), dtype=bool)
     price_flags = np.zeros(len(frame), dtype=bool)
     for _, rows in frame.groupby("stock_code", sort=False).groups.items():
-        quantity_flags[rows] = _outliers_vs_past(frame.loc[rows, "quantity"].astype(float), cfg, is_price=False)
-        price_flags[rows] = _outliers_vs_past(frame.loc[rows, "unit_price"], cfg, is_price=True)
+        quantity_flags[rows] = _quantity_outliers(frame.loc[rows, "quantity"], frame.loc[rows, "customer_id"], cfg)
+        price_flags[rows] = _price_outliers(frame.loc[rows, "unit_price"], cfg)
     drop(quantity_flags, "quantity_outlier")
     drop(price_flags[~quantity_flags], "price_outlier")
 

@@ -68,6 +68,25 @@ def test_outliers_are_judged_against_the_past_only():
     assert report.dropped["quantity_outlier"] == 0
 
 
+def test_a_quantity_is_judged_against_what_is_usual_for_whoever_ordered_it():
+    """A wholesaler's habitual bulk order is demand, a shop's hundredfold line is a mistake: rule 7."""
+    rows = []
+    for i in range(60):
+        if i % 4 == 0:
+            rows.append((str(500000 + i), "85123A", 300, i * 60, 2.1, 99.0))  # a wholesaler, 300 a line
+        elif i % 4 == 1:
+            rows.append((str(500000 + i), "85123A", 6, i * 60, 2.5, 7.0))  # a shop, 6 a line
+        else:
+            rows.append((str(500000 + i), "85123A", 2, i * 60, 5.0, np.nan))  # guests, 2 a line
+    rows[41] = ("500041", "85123A", 600, 41 * 60, 2.5, 7.0)  # the shop keys 600: 100x its habit
+    rows[42] = ("500042", "85123A", 1000, 42 * 60, 5.0, np.nan)  # a guest's 1000: 3x nearly every line before
+    rows[46] = ("500046", "85123A", 9000, 46 * 60, 5.0, np.nan)  # a guest's 9000: 30x nearly every line before
+    cleaned, report = clean_transactions(frame(rows))
+    assert report.dropped["quantity_outlier"] == 2
+    assert set(cleaned["quantity"]) == {300, 6, 2, 1000}
+    assert (cleaned["quantity"] == 300).sum() == 15  # every one of the wholesaler's lines, 150x the median line
+
+
 def test_guests_are_imputed_not_dropped():
     rows = base_rows()
     rows[0] = (rows[0][0], "85123A", 6, 0, 2.5, np.nan)

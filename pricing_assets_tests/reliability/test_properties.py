@@ -92,7 +92,7 @@ def test_cleaning_is_idempotent_apart_from_the_relative_outlier_rules(lines):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="known: the relative outlier rules compare each line with the median of *all* earlier lines, "
+    reason="known: the relative outlier rules compare each line with what was usual in *all* earlier lines, "
     "outliers included, so a second pass judges the kept lines against a different median (see RELIABILITY.md)",
 )
 def test_relative_outlier_rules_are_idempotent_on_a_shift_in_order_size():
