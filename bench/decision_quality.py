@@ -18,7 +18,8 @@ Methods, side by side in one run:
 - ``list-price response + observed mix``: the catalogue price response (``core/price_response.py``,
   learned from list-price changes over every eligible store product, once) shrunk per product
   with its own changes, and the product's observed mix of list, band and guest lines over its
-  last quarter (``core/recommendation.py``); the best list price in whole pence in the setting's
+  last quarter (``core/recommendation.py``), both from its cleaned lines as in the lineage; the
+  best list price in whole pence in the setting's
   band. An unbounded margin optimum that runs off the top of the search (inelastic estimate) is
   not acted on: it keeps the current price.
 - ``weekly forecast + list-price response`` (today's method, what ``list_price_recommendation``
@@ -71,7 +72,7 @@ from benchlib import RESULTS, UCI_DEV, begin, finish, log, quantiles, write_json
 from core_calls import demand_forecast, train_weekly
 from report import render
 
-from pricing_assets.core import price_list, price_response, recommendation
+from pricing_assets.core import cleaning, price_list, price_response, recommendation
 from pricing_assets.core.simulated_store import (
     ORDERS_SHARE,
     SETTINGS,
@@ -272,14 +273,17 @@ def forecast_recommendations(row: pd.Series, settings: Settings, catalogue: dict
 def response_inputs(
     own: pd.DataFrame, code: str, catalogue: dict[str, Any]
 ) -> tuple[price_response.StockcodeResponse, recommendation.ObservedMix]:
-    """The stockcode's shrunk elasticity and observed mix, as ``weekly_demand``, ``stockcode_price_response``
-    and ``list_price_recommendation`` make them from the stockcode's lines."""
-    lines = price_list.lines_with_list(own)
-    panel = price_list.weekly_demand(own, lines.attrs["lists"])
+    """The stockcode's shrunk elasticity and observed mix, as ``cleaned_transactions``, ``weekly_demand``,
+    ``stockcode_price_response`` and ``list_price_recommendation`` make them from the stockcode's lines
+    (the calls of ``core_calls.prepare_weekly`` and ``forecast_answers``, without the models)."""
+    cleaned, _ = cleaning.clean_transactions(own, code)
+    panel = price_list.weekly_demand(cleaned)
+    lists = panel[["stock_code", "week", "list_price"]]
+    lines = price_list.lines_with_list(cleaned, lists)
     response = price_response.stockcode_response(
         panel, lines, code, price_response.CatalogueResponse.from_dict(catalogue)
     )
-    return response, recommendation.observed_mix(own, lists=lines.attrs["lists"])
+    return response, recommendation.observed_mix(cleaned, lists=lists)
 
 
 def catalogue_response(transactions: pd.DataFrame, codes: list[str]) -> price_response.CatalogueResponse:
