@@ -57,24 +57,36 @@ class WeeklyRun:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def prepare_weekly(
-    transactions: pd.DataFrame, stock_code: str, catalogue: dict[str, Any], settings: Settings
-) -> WeeklyRun:
-    """cleaned_transactions -> weekly_demand -> stockcode_price_response -> weekly_features ->
-    training_splits (and the preprocessor); no models yet."""
-    from pricing_assets.assets.weekly_features import elasticity_of
-    from pricing_assets.core import cleaning, price_list, price_response, splits
-    from pricing_assets.core import weekly_features as wf
+def cleaned_response(
+    transactions: pd.DataFrame, stock_code: str, catalogue: dict[str, Any]
+) -> tuple[pd.DataFrame, Any, pd.DataFrame, Any]:
+    """cleaned_transactions -> weekly_demand -> stockcode_price_response: the cleaned lines, the cleaning
+    report, the weekly panel and the stockcode's response (None without an identified catalogue prior)."""
+    from pricing_assets.core import cleaning, price_list, price_response
 
-    t0 = time.perf_counter()
     cleaned, report = cleaning.clean_transactions(transactions, stock_code)
     if cleaned.empty:
         raise ValueError(f"stockcode {stock_code} has no usable rows after cleaning")
     panel = price_list.weekly_demand(cleaned)
-    if catalogue.get("identified"):
-        lines = price_list.lines_with_list(cleaned, panel[["stock_code", "week", "list_price"]])
-        prior = price_response.CatalogueResponse.from_dict(catalogue)
-        response = {"identified": True, **price_response.stockcode_response(panel, lines, stock_code, prior).to_dict()}
+    if not catalogue.get("identified"):
+        return cleaned, report, panel, None
+    lines = price_list.lines_with_list(cleaned, panel[["stock_code", "week", "list_price"]])
+    prior = price_response.CatalogueResponse.from_dict(catalogue)
+    return cleaned, report, panel, price_response.stockcode_response(panel, lines, stock_code, prior)
+
+
+def prepare_weekly(
+    transactions: pd.DataFrame, stock_code: str, catalogue: dict[str, Any], settings: Settings
+) -> WeeklyRun:
+    """:func:`cleaned_response` -> weekly_features -> training_splits (and the preprocessor); no models yet."""
+    from pricing_assets.assets.weekly_features import elasticity_of
+    from pricing_assets.core import splits
+    from pricing_assets.core import weekly_features as wf
+
+    t0 = time.perf_counter()
+    cleaned, report, panel, own = cleaned_response(transactions, stock_code, catalogue)
+    if own is not None:
+        response = {"identified": True, **own.to_dict()}
     else:
         response = {"stock_code": stock_code, "identified": False, "reason": f"no catalogue prior: {catalogue}"}
     elasticity = elasticity_of(response)

@@ -69,10 +69,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from benchlib import RESULTS, UCI_DEV, begin, finish, log, quantiles, write_json
-from core_calls import demand_forecast, train_weekly
+from core_calls import cleaned_response, demand_forecast, train_weekly
 from report import render
 
-from pricing_assets.core import cleaning, price_list, price_response, recommendation
+from pricing_assets.core import price_list, price_response, recommendation
 from pricing_assets.core.simulated_store import (
     ORDERS_SHARE,
     SETTINGS,
@@ -275,15 +275,9 @@ def response_inputs(
 ) -> tuple[price_response.StockcodeResponse, recommendation.ObservedMix]:
     """The stockcode's shrunk elasticity and observed mix, as ``cleaned_transactions``, ``weekly_demand``,
     ``stockcode_price_response`` and ``list_price_recommendation`` make them from the stockcode's lines
-    (the calls of ``core_calls.prepare_weekly`` and ``forecast_answers``, without the models)."""
-    cleaned, _ = cleaning.clean_transactions(own, code)
-    panel = price_list.weekly_demand(cleaned)
-    lists = panel[["stock_code", "week", "list_price"]]
-    lines = price_list.lines_with_list(cleaned, lists)
-    response = price_response.stockcode_response(
-        panel, lines, code, price_response.CatalogueResponse.from_dict(catalogue)
-    )
-    return response, recommendation.observed_mix(cleaned, lists=lists)
+    (``core_calls.cleaned_response``, then the mix as ``forecast_answers`` takes it, without the models)."""
+    cleaned, _, panel, response = cleaned_response(own, code, {"identified": True, **catalogue})
+    return response, recommendation.observed_mix(cleaned, lists=panel[["stock_code", "week", "list_price"]])
 
 
 def catalogue_response(transactions: pd.DataFrame, codes: list[str]) -> price_response.CatalogueResponse:

@@ -122,17 +122,18 @@ def _quantity_outliers(quantities: pd.Series, customers: pd.Series, cfg: Cleanin
     # Each customer's median of their own earlier lines (guests, with no id, have none).
     own_median = pd.Series(np.nan, index=values.index)
     own_lines = pd.Series(0, index=values.index)
-    if customer.notna().any():
-        by_customer = values[customer.notna()].groupby(customer[customer.notna()], sort=False)
+    registered = customer.notna()
+    if registered.any():
+        by_customer = values[registered].groupby(customer[registered], sort=False)
         medians = by_customer.expanding().median().groupby(level=0, sort=False).shift(1).droplevel(0)
         own_median.loc[medians.index] = medians
-        own_lines.loc[customer.notna()] = by_customer.cumcount()
-    known = customer.notna() & (own_lines >= CUSTOMER_HISTORY)
+        own_lines.loc[registered] = by_customer.cumcount()
+    known = (own_lines >= CUSTOMER_HISTORY).to_numpy()
     usual = np.where(known, np.fmax(own_median, stockcode_median), stockcode_high)
-    judged = known.to_numpy() | (np.arange(len(values)) >= cfg.outlier_min_history)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        flagged = judged & (values.to_numpy() > cfg.outlier_factor * usual)
-    return np.asarray(np.nan_to_num(flagged, nan=0.0), dtype=bool) | (values.to_numpy() > cfg.absolute_quantity_cap)
+    judged = known | (np.arange(len(values)) >= cfg.outlier_min_history)
+    # A comparison with a NaN "usual" (no earlier line yet) is False: nothing to judge against.
+    flagged = judged & (values.to_numpy() > cfg.outlier_factor * usual)
+    return flagged | (values.to_numpy() > cfg.absolute_quantity_cap)
 
 
 def clean_transactions(

@@ -227,14 +227,15 @@ def recommend(
     levels = level_draws(level_factors, config.draws, config.seed)
     at_band = _outcomes_at(mix, draws, unit_cost, band)[config.objective]
     optimal_draws = band[np.argmax(at_band, axis=1)]
-    both = _outcomes_at(mix, draws, unit_cost, np.array([current, recommended]), levels)
-    change = {name: values[:, 1] - values[:, 0] for name, values in both.items()}
-    # Whether the move is sure is a question for the response alone: a level draw scales the gain of
-    # that draw, never its sign, and a week forecast to sell nothing (a level of 0) is no evidence
-    # against a price. Judged with the levels, every product with a few such draws held (12 % of the
-    # store's products whose true revenue gain was 5 % or more, against 4 %).
-    at_level = _outcomes_at(mix, draws, unit_cost, np.array([current, recommended]))[config.objective]
-    gain = at_level[:, 1] - at_level[:, 0]
+    # The change per elasticity draw at the forecast level, then scaled by each draw's level for the
+    # intervals shown. Whether the move is sure is a question for the response alone: a level draw
+    # scales the gain of that draw, never its sign, and a week forecast to sell nothing (a level of 0)
+    # is no evidence against a price. Judged with the levels, every product with a few such draws
+    # held (12 % of the store's products whose true revenue gain was 5 % or more, against 4 %).
+    both = _outcomes_at(mix, draws, unit_cost, np.array([current, recommended]))
+    at_forecast = {name: values[:, 1] - values[:, 0] for name, values in both.items()}
+    gain = at_forecast[config.objective]
+    change = at_forecast if levels is None else {name: v * levels for name, v in at_forecast.items()}
 
     hold_reason = None
     if unbounded_above:
