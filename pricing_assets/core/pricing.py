@@ -85,7 +85,8 @@ def _check_prices(prices: np.ndarray) -> np.ndarray:
 def list_price_curve(inputs: RecommendationInputs, prices: np.ndarray, unit_cost: float | None = None) -> pd.DataFrame:
     """The curve of ``inputs`` (a recommendation's, its forecast included) over ``prices``."""
     frame = inputs.curve(_check_prices(prices), unit_cost)
-    return frame.rename(columns=FROM_RECOMMENDATION)[list(CURVE_COLUMNS)]
+    frame.columns = [FROM_RECOMMENDATION.get(c, c) for c in frame.columns]  # a new frame: relabel, no copy
+    return frame if tuple(frame.columns) == CURVE_COLUMNS else frame[list(CURVE_COLUMNS)]
 
 
 def predict_curve(

@@ -197,7 +197,8 @@ def recommend(
     current one. The answer is "hold the current price" when the
     objective's gain interval over the elasticity draws (at the forecast level: the level scales a
     gain, it cannot turn it into a loss) includes zero, when the product's own evidence is below
-    ``min_own_weight``, or when the estimate has no interior optimum; the reason says which.
+    ``min_own_weight``, or when the estimate has no interior optimum and no guardrail bounds the move
+    (within a guardrail that is a capped move like any other); the reason says which.
     """
     if config.objective not in ("margin", "revenue"):
         raise ValueError(f"objective must be 'margin' or 'revenue', not {config.objective!r}")
@@ -217,11 +218,13 @@ def recommend(
     recommended = float(band[best])
     free = _outcomes_at(mix, np.array([elasticity]), unit_cost, wide)[config.objective][0]
     unconstrained = float(wide[int(np.argmax(free))])
-    # Running off the top means the estimate wants an ever higher price (inelastic demand): no
-    # optimum the data supports. Running off the bottom (revenue with elastic demand) is a
+    # Running off the top means the estimate wants an ever higher price (inelastic demand): there
+    # is no optimum to recommend without a guardrail. Within one, the optimum lies beyond its top
+    # edge, as a capped move's does, and the gain's interval says whether the data supports going
+    # there (the same test as any move). Running off the bottom (revenue with elastic demand) is a
     # real preference for the lowest price, which the guardrail caps.
     unbounded_above = int(np.argmax(free)) == len(wide) - 1
-    capped = not unbounded_above and not (band[0] - 1e-9 <= unconstrained <= band[-1] + 1e-9)
+    capped = not (band[0] - 1e-9 <= unconstrained <= band[-1] + 1e-9)
 
     draws = elasticity_draws(elasticity, standard_error, config.draws, config.seed)
     levels = level_draws(level_factors, config.draws, config.seed)
@@ -238,7 +241,7 @@ def recommend(
     change = at_forecast if levels is None else {name: v * levels for name, v in at_forecast.items()}
 
     hold_reason = None
-    if unbounded_above:
+    if unbounded_above and config.guardrail is None:
         hold_reason = "the estimated demand is not elastic enough for an optimum: the data cannot support a move"
     elif own_weight < config.min_own_weight:
         hold_reason = (
@@ -320,15 +323,29 @@ def recommendation_curve(
     elasticity and of the forecast level.
 
     The draws are :func:`recommend`'s for the same ``seed`` and ``draws``, so the bands are those of
-    the answer's intervals."""
+    the answer's intervals.
+
+    Why one quantile for three bands: at each price, every outcome of a draw is the draw's demand
+    scale, ``(price / current) ** e`` times its level, times a constant of that price (the outcome at
+    scale 1: units, revenue, margin). A quantile commutes with a positive factor and swaps the two
+    ends with a negative one (a margin below cost), so the scale's 2.5 % and 97.5 % quantiles give all
+    three bands: the same numbers as a quantile of each outcome's draws, a third of the sorting
+    (serving computes this curve on every uncached answer)."""
     elasticities = elasticity_draws(elasticity, standard_error, draws, seed)
+    scale = (prices[None, :] / mix.current_list_price) ** elasticities[:, None]
+    levels = level_draws(level_factors, draws, seed)
+    if levels is not None:
+        scale = scale * levels[:, None]
+    low, high = np.quantile(scale, [0.025, 0.975], axis=0)  # one partial sort
     point = _outcomes_at(mix, np.array([elasticity]), unit_cost, prices)
-    drawn = _outcomes_at(mix, elasticities, unit_cost, prices, level_draws(level_factors, draws, seed))
-    frame = pd.DataFrame({"list_price": prices})
+    per_scale = _outcomes_at(mix, np.zeros(1), unit_cost, prices)  # elasticity 0: each outcome at scale 1
+    columns: dict[str, np.ndarray] = {"list_price": prices}
     for name in ("units", "revenue", "margin"):
-        frame[name] = point[name][0]
-        frame[f"{name}_low"], frame[f"{name}_high"] = np.quantile(drawn[name], [0.025, 0.975], axis=0)  # one sort
-    return frame
+        factor = per_scale[name][0]
+        columns[name] = point[name][0]
+        columns[f"{name}_low"] = np.where(factor >= 0, factor * low, factor * high)
+        columns[f"{name}_high"] = np.where(factor >= 0, factor * high, factor * low)
+    return pd.DataFrame(columns)
 
 
 def recommendation_plot(curve: pd.DataFrame, answer: dict[str, object], title: str) -> bytes:

@@ -161,8 +161,20 @@ def test_too_little_own_evidence_holds_when_a_setting_asks_for_it() -> None:
 
 
 def test_inelastic_estimate_holds_instead_of_raising_without_bound() -> None:
-    answer = _recommend(-0.6)
+    answer = _recommend(-0.6, guardrail=None)
     assert answer["hold"] and "not elastic enough" in answer["hold_reason"]
+    assert answer["recommended_list_price"] == 2.0 and answer["unconstrained_optimum"] is None
+
+
+def test_inelastic_estimate_within_a_guardrail_is_a_capped_move_when_its_gain_is_sure() -> None:
+    """No optimum below 3x the price, but the guardrail bounds the move: a capped increase to its edge
+    when every elasticity draw gains there, a hold for the gain's interval when some lose."""
+    answer = _recommend(-0.6)  # default guardrail, band 1.70-2.30
+    assert answer["action"] == "increase" and answer["capped"] and not answer["hold"]
+    assert answer["recommended_list_price"] == 2.30 and answer["unconstrained_optimum"] is None
+    assert answer["expected_change"]["margin"]["interval"][0] > 0
+    unsure = _recommend(-0.6, se=1.5)  # draws down to about -3.5, where +15 % loses margin
+    assert unsure["hold"] and "interval includes zero" in unsure["hold_reason"] and unsure["capped"]
 
 
 def test_never_below_cost_and_never_outside_the_guardrail() -> None:

@@ -58,6 +58,25 @@ def test_uncertainty_makes_bands_around_the_curve():
         assert (curve[f"{name}_high"] - curve[f"{name}_low"] > 0).all()
 
 
+def test_the_bands_are_the_quantiles_of_each_outcome_over_the_draws():
+    """Each band is its outcome's 2.5 and 97.5 % quantiles over the elasticity x level draws (the answer's),
+    where the margin is a loss (below cost) too."""
+    given = inputs(se=0.5, levels=(0.6, 0.9, 1.0, 1.3), cost=1.9)
+    prices = np.linspace(1.0, 3.0, 41)
+    curve = pricing.list_price_curve(given, prices)
+    elasticities = recommendation.elasticity_draws(-2.0, 0.5, 200, 7)
+    levels = recommendation.level_draws(given.level_factors, 200, 7)
+    scale = (prices[None, :] / 2.0) ** elasticities[:, None] * levels[:, None]
+    units = 10.0 * scale
+    sales = prices * PAID * scale
+    margin = sales - 1.9 * units
+    assert (margin[:, 0] < 0).all() and (margin[:, -1] > 0).all()  # a loss at the cheapest price, a gain at the dearest
+    for name, drawn in (("quantity", units), ("sales", sales), ("margin", margin)):
+        low, high = np.quantile(drawn, [0.025, 0.975], axis=0)
+        np.testing.assert_allclose(curve[f"{name}_low"], low, rtol=1e-9, err_msg=name)
+        np.testing.assert_allclose(curve[f"{name}_high"], high, rtol=1e-9, err_msg=name)
+
+
 @pytest.mark.parametrize("objective,column", [("margin", "margin"), ("revenue", "sales")])
 @pytest.mark.parametrize("elasticity", [-1.6, -2.4, -3.5])
 def test_the_recommendation_is_the_peak_of_its_curve(objective, column, elasticity):
