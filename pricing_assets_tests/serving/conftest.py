@@ -91,12 +91,14 @@ class ElasticBundle:
     unit_cost: float  # with this cost, the margin optimum lies inside the default guardrail, above the current list
 
 
-def elastic_copy(promoted_project: Path, dest: Path, elasticity: float = -3.0, above: float = 1.08) -> ElasticBundle:
+def elastic_copy(
+    promoted_project: Path, dest: Path, elasticity: float = -3.0, above: float = 1.08, standard_error: float = 0.05
+) -> ElasticBundle:
     """``promoted_project``'s store copied to ``dest`` with its first bundle promoted again on an elastic response.
 
     The synthetic source's demand barely responds to the list price, so every recommendation made on it
-    holds; this one is what a product with a well-measured elasticity of ``elasticity`` (own evidence,
-    standard error 0.05) keeps. Its stored recommendation is remade from the new inputs, as the asset
+    raises the price to the guardrail's edge; this one is what a product with an elasticity of
+    ``elasticity`` (own evidence, ``standard_error``: well measured by default) keeps. Its stored recommendation is remade from the new inputs, as the asset
     would have made it. The unit cost returned puts the margin optimum near ``above`` x the current list
     (``cost x e / (1 + e) x units / paid`` for this mix of list, band and guest lines).
     """
@@ -114,7 +116,10 @@ def elastic_copy(promoted_project: Path, dest: Path, elasticity: float = -3.0, a
     bundle = read_bundle(store, code)
     stored = json.loads(bundle.files["recommendation.json"])
     inputs = dataclasses.replace(
-        RecommendationInputs.from_dict(stored["inputs"]), elasticity=elasticity, standard_error=0.05, own_weight=1.0
+        RecommendationInputs.from_dict(stored["inputs"]),
+        elasticity=elasticity,
+        standard_error=standard_error,
+        own_weight=1.0,
     )
     answer = inputs.recommend()
     files = dict(bundle.files)

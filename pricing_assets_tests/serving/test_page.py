@@ -26,12 +26,13 @@ def marker_price(dom: str, role: str) -> str | None:
     return found.group(1) if found else None
 
 
-def test_page_draws_the_response_curve_with_the_verdict_and_links_the_lineage(promoted_project):
-    """A held recommendation (the synthetic source's demand barely responds to the list price)."""
+def test_page_draws_the_response_curve_with_the_verdict_and_links_the_lineage(promoted_project, tmp_path):
+    """A held recommendation: a product whose elasticity is too uncertain for the margin gain to be sure."""
     require("chromium")
-    code = sorted(p.name for p in (promoted_project / ".pricing" / "store" / "promoted").iterdir())[0]
+    unsure = elastic_copy(promoted_project, tmp_path / "unsure", elasticity=-2.0, standard_error=1.0)
+    code = unsure.code
     ARTIFACTS.mkdir(exist_ok=True)
-    with api_server(promoted_project) as url:
+    with api_server(unsure.project) as url:
         answer = httpx.get(f"{url}/v1/predict-price/{code}").json()
         dom = chromium("--dump-dom", f"{url}/?stockcode={code}")
         chromium("--window-size=1000,820", f"--screenshot={ARTIFACTS / 'serving_page.png'}", f"{url}/?stockcode={code}")
