@@ -33,6 +33,13 @@ Methods, side by side in one run:
 - reference ``keep the current price``;
 - reference ``family-mean oracle``: knows the true demand except the product's own elasticity,
   for which it uses its family's mean: the best possible for a product whose price never moved;
+- reference ``family-mean oracle + own list changes``: the family-mean oracle's prior, with the true
+  spread of products around their family's mean (``simulated_store.ELASTICITY_SPREAD``), updated by
+  the product's own list changes as the response method measures them (its unshrunk own estimate
+  and standard error; normal-normal): a perfect prior and what the product's own changes add to it.
+  Its elasticity error on the changers says how close any pooling of these own estimates could come
+  to the truth, and its posterior's standard deviation what error to expect were the own standard
+  errors exact (``elasticity_mae_changed_expected``);
 - reference ``true elasticity, constant-elasticity formula``: ``cost x e / (1 + e)`` with the
   product's true ``e``; it ignores the mix of list, band and guest prices.
 
@@ -74,6 +81,7 @@ from report import render
 
 from pricing_assets.core import price_list, price_response, recommendation
 from pricing_assets.core.simulated_store import (
+    ELASTICITY_SPREAD,
     ORDERS_SHARE,
     SETTINGS,
     charged,
@@ -91,10 +99,12 @@ METHODS = (
     "list-price response (pooled, shrunk) + observed mix",
     "keep the current price",
     "family-mean oracle",
+    "family-mean oracle + own list changes",
     "true elasticity, constant-elasticity formula",
 )
 TODAY = METHODS[0]
 RESPONSE = METHODS[1]
+POSTERIOR_ORACLE = METHODS[4]
 CUTOFFS = ("2011-07-31", "2011-08-31")
 LARGE_CHANGE = np.log(1.05)  # a list change of 5 % or more identifies the product's own response
 # The targets the price-response and recommendation issues must reach (issues 11-13).
@@ -175,6 +185,22 @@ def reference_recommendations(row: pd.Series) -> dict[str, dict[str, Any]]:
         formula = cost * e / (1 + e) if objective == "margin" else low  # elastic demand: revenue wants the lowest
         out["true elasticity, constant-elasticity formula"]["prices"][name] = float(np.clip(formula, low, high))
     return out
+
+
+def posterior_oracle(row: pd.Series, response: dict[str, Any]) -> dict[str, Any]:
+    """``family-mean oracle + own list changes``: the true prior of the product's elasticity, N(family mean,
+    ELASTICITY_SPREAD), updated by its own estimate when its list changed; priced as the family-mean oracle."""
+    mean, variance = float(row["family_elasticity"]), ELASTICITY_SPREAD**2
+    own, own_se = response.get("own_elasticity"), response.get("own_standard_error")
+    if own is not None and own_se:
+        precision = 1.0 / variance + 1.0 / own_se**2
+        mean, variance = (mean / variance + own / own_se**2) / precision, 1.0 / precision
+    elasticity = min(mean, -0.05)
+    return {
+        "elasticity": elasticity,
+        "elasticity_sd": float(np.sqrt(variance)),
+        "prices": {setting_name(o, g): _best_in_band(row, o, g, elasticity) for o, g in SETTINGS},
+    }
 
 
 def budget_settings(budget: str, seconds: float, dfn_max_epochs: int, seed: int) -> Settings:
@@ -300,6 +326,8 @@ def response_recommendations(row: pd.Series, catalogue: dict[str, Any]) -> dict[
     out: dict[str, Any] = {
         "elasticity": response.elasticity,
         "elasticity_interval": list(response.interval),
+        "own_elasticity": response.own_elasticity,
+        "own_standard_error": response.own_standard_error,
         "own_weight": response.own_weight,
         "inferred_current_list_price": current,
         "prices": {},
@@ -354,6 +382,8 @@ def run_store_product(
         except Exception as exc:  # recorded, and the product counted as failed for that method
             out.setdefault("error", {})[method] = f"{type(exc).__name__}: {exc}"
             out.setdefault("traceback", {})[method] = traceback.format_exc(limit=4)
+    if RESPONSE in methods:
+        methods[POSTERIOR_ORACLE] = posterior_oracle(row, methods[RESPONSE])
     for result in methods.values():
         result["regret"] = {
             setting_name(o, g): regret(row, o, g, result["prices"][setting_name(o, g)]) for o, g in SETTINGS
@@ -406,10 +436,14 @@ def summarise_store(rows: list[dict[str, Any]]) -> dict[str, Any]:
                 "on_grid_edge": float(np.mean(edges)) if scored and all(e is not None for e in edges) else None,
             }
         rising = [r["methods"][method].get("rises_with_price") for r in scored]
+        sds = [r["methods"][method].get("elasticity_sd") for r in changed if method in r["methods"]]
+        sds = [sd for sd in sds if sd is not None]
         summary["methods"][method] = {
             "products": len(scored),
             "elasticity_mae_all": _mae(scored, method),
             "elasticity_mae_changed": _mae([r for r in changed if method in r["methods"]], method),
+            # The error a normal posterior of this spread implies: E|N(0, sd)| = sd * sqrt(2 / pi).
+            "elasticity_mae_changed_expected": round(float(np.mean(sds) * np.sqrt(2 / np.pi)), 4) if sds else None,
             "rises_with_price": float(np.mean(rising)) if scored and all(x is not None for x in rising) else None,
             "settings": per_setting,
         }

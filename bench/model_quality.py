@@ -20,7 +20,13 @@ choice). The champion beats a baseline when its test WAPE is lower (the product'
 ``Evaluation.forecast_beats_baselines``); the RMSLE comparison is recorded beside it. The budget
 is the settings' defaults (``--quick``: the smoke budget, 3 stockcodes).
 
+``--source store`` runs the same on the simulated store's 100 most active products (seed 7, 240
+products, as the decision benchmark) and scores beside the champion the store's *true expected
+demand* on the same test weeks (``simulated_store.expected_weekly_units``): a perfect forecast of the
+mean, the ceiling of what any forecast can reach when it is judged on a handful of noisy weeks.
+
     .venv/bin/python bench/model_quality.py --processes 2
+    .venv/bin/python bench/model_quality.py --processes 2 --source store
 """
 
 from __future__ import annotations
@@ -43,26 +49,53 @@ from report import render
 from pricing_assets.settings import Settings
 
 TARGET_BEATS_BOTH_SHARE = TARGETS["weekly_beats_both_share"]
+STORE_PRODUCTS = 240  # the decision benchmark's store
 FORECAST_METRICS = ("wape", "rmsle")
 
 # Set in each worker by _init_worker.
 _STATE: dict[str, Any] = {}
 
 
-def settings_for(data: Path, quick: bool) -> Settings:
-    """The settings' defaults (no PRICING_* from the environment), on the given file; quick: the smoke budget."""
-    return Settings.from_env(dict(QUICK_BUDGET) if quick else {}).with_(source="uci", data=str(data))
+def settings_for(data: Path, quick: bool, source: str = "uci", products: int = STORE_PRODUCTS) -> Settings:
+    """The settings' defaults (no PRICING_* from the environment), on the given file or the simulated store
+    (seed: the settings' seed); quick: the smoke budget."""
+    settings = Settings.from_env(dict(QUICK_BUDGET) if quick else {})
+    if source == "store":
+        return settings.with_(source="store", data=None, synthetic_products=products)
+    return settings.with_(source="uci", data=str(data))
 
 
-def load(settings: Settings) -> pd.DataFrame:
+def load(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The source's transactions, and the store's ground truth (None for the real file)."""
     from pricing_assets.core.sources import load_source
 
-    return load_source(settings.source, settings.data, settings.seed, settings.synthetic_products).transactions
+    source = load_source(settings.source, settings.data, settings.seed, settings.synthetic_products)
+    truth = source.ground_truth.set_index("stock_code") if settings.source == "store" else None
+    return source.transactions, truth
 
 
 def _init_worker(settings: Settings, catalogue: dict[str, Any]) -> None:
     warnings.filterwarnings("ignore")
-    _STATE.update(settings=settings, catalogue=catalogue, transactions=load(settings))
+    transactions, truth = load(settings)
+    _STATE.update(settings=settings, catalogue=catalogue, transactions=transactions, truth=truth)
+
+
+def true_expected_demand(run: Any, truth_row: pd.Series, settings: Settings) -> dict[str, float]:
+    """The store's exact expected units on the code's test weeks, scored like a forecast: the ceiling.
+
+    A perfect forecast of the mean still misses every week's noise, and with a handful of test weeks
+    of lumpy demand the noise decides whether it beats a baseline (``core/forecast.weekly_accuracy``)."""
+    from pricing_assets.core import forecast, splits
+    from pricing_assets.core import weekly_features as wf
+    from pricing_assets.core.simulated_store import StoreConfig, expected_weekly_units
+
+    frame = run.training_splits
+    test = frame[frame[splits.SPLIT_COLUMN] == "test"]
+    weekly = test.groupby(wf.TIME_COLUMN, sort=True)[["units"]].sum()
+    lists = run.weekly_demand.set_index("week")["list_price"].reindex(weekly.index)
+    store = StoreConfig(seed=settings.seed, n_products=settings.synthetic_products)
+    weekly["forecast"] = expected_weekly_units(truth_row, weekly.index, lists.to_numpy(), store)
+    return forecast.weekly_accuracy(weekly)
 
 
 def evaluate_stockcode(code: str, verbose: bool = False) -> dict[str, Any]:
@@ -113,6 +146,12 @@ def evaluate_stockcode(code: str, verbose: bool = False) -> dict[str, Any]:
             train_seconds=run.seconds,
             trials_run={kind: t.get("trials_run") for kind, t in run.tuning.items()},
         )
+        if _STATE.get("truth") is not None:  # the store: the ceiling, the true expected demand
+            oracle = true_expected_demand(run, _STATE["truth"].loc[code], settings)
+            row["true_expected_demand"] = {m: round(float(v), 5) for m, v in oracle.items()}
+            row["true_expected_demand_beats_both_wape"] = all(
+                oracle["wape"] < test[b]["wape"] for b in BASELINES if b != champion
+            )
     except Exception as exc:  # record and carry on: one bad stockcode must not lose the others
         row["error"] = f"{type(exc).__name__}: {exc}"
         row["traceback"] = traceback.format_exc(limit=4)
@@ -152,6 +191,14 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         for kind in TRAINERS
     }
     share = counts["beats_both_wape"] / n if n else None  # an error counts as a miss
+    ceiling: dict[str, Any] = {}
+    if any("true_expected_demand" in r for r in ok):
+        beats = sum(r["true_expected_demand_beats_both_wape"] for r in ok)
+        ceiling = {
+            "true_expected_demand_beats_both_wape": beats,
+            "true_expected_demand_beats_both_share": round(beats / n, 4) if n else None,
+            "median_true_expected_demand_test_wape": _median([r["true_expected_demand"]["wape"] for r in ok]),
+        }
     return {
         "stockcodes": n,
         "evaluated": len(ok),
@@ -169,29 +216,40 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "median_test_weeks": _median([r["split_weeks"]["test"] for r in ok]),
         "median_seconds_per_stockcode": _median([r["seconds"] for r in rows]),
         "per_kind": per_kind,
+        **ceiling,
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=UCI_DEV)
+    parser.add_argument(
+        "--source",
+        choices=("uci", "store"),
+        default="uci",
+        help="the real file (default), or the simulated store, where the true expected demand is scored beside",
+    )
+    parser.add_argument("--products", type=int, default=STORE_PRODUCTS, help="the store's products")
     parser.add_argument("--top", type=int, default=100, help="most active eligible stockcodes (quick: 3)")
     parser.add_argument("--processes", type=int, default=1, help="stockcodes evaluated at once")
     parser.add_argument("--quick", action="store_true", help="3 stockcodes, the smoke budget: nothing measured")
     parser.add_argument("--verbose", action="store_true")
-    parser.add_argument("--output", type=Path, default=RESULTS / "model_quality.json")
+    parser.add_argument("--output", type=Path, help="default bench/results/model_quality[_store].json")
     args = parser.parse_args(argv)
-    if not args.data.exists():
+    store = args.source == "store"
+    if args.output is None:
+        args.output = RESULTS / f"model_quality{'_store' if store else ''}.json"
+    if not store and not args.data.exists():
         raise SystemExit(f"{args.data} not found: set PRICING_DEV_DATA to the UCI dev file")
-    record = begin("model_quality", args.quick)
-    settings = settings_for(args.data, args.quick)
+    record = begin("model_quality_store" if store else "model_quality", args.quick)
+    settings = settings_for(args.data, args.quick, args.source, args.products)
     top = 3 if args.quick and args.top == 100 else args.top
     warnings.filterwarnings("ignore")
     t0 = time.perf_counter()
-    transactions = load(settings)
+    transactions, truth = load(settings)
     eligible, catalogue = catalogue_of(transactions, settings)
     catalogue_seconds = round(time.perf_counter() - t0, 1)
-    codes = eligible[:top]
+    codes = [c for c in eligible if truth is None or c in truth.index][:top]  # the store: its products only
     log(
         f"{len(eligible)} eligible stockcodes; catalogue elasticity {catalogue['elasticity']:.3f} "
         f"({catalogue_seconds} s); evaluating the top {len(codes)} with {args.processes} process(es)"
@@ -206,13 +264,15 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(row)
                 _progress(row, len(rows), len(codes))
     else:
-        _STATE.update(settings=settings, catalogue=catalogue, transactions=transactions)
+        _STATE.update(settings=settings, catalogue=catalogue, transactions=transactions, truth=truth)
         for code in codes:
             rows.append(evaluate_stockcode(code, args.verbose))
             _progress(rows[-1], len(rows), len(codes))
     summary = summarise(rows)
     record.update(
-        data=str(args.data.name),
+        data=f"the simulated store (seed {settings.seed}, {settings.synthetic_products} products)"
+        if store
+        else str(args.data.name),
         selection=(
             f"the {len(codes)} most active of {len(eligible)} eligible stockcodes (>= {settings.min_history_rows} "
             f"usable lines on >= {settings.min_history_days} days, stockcodes.eligible_stockcodes)"
@@ -245,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     path = write_json(args.output, finish(record))
     log(f"wrote {path}")
-    print(render("model_quality", record))
+    print(render(record["benchmark"], record))
     return 0
 
 

@@ -210,3 +210,25 @@ def test_weekly_forecast_quality_counts_what_each_stockcode_recorded(tmp_path):
         float(np.median([r["forecast"][r["champion"]]["test"]["wape"] for r in rows])), abs=1e-4
     )
     assert "beats both baselines on test WAPE" in proc.stdout
+
+
+def test_forecast_quality_on_the_store_scores_its_true_expected_demand_on_the_same_weeks(tmp_path):
+    """model_quality.py --quick --source store: beside the champion, the store's exact expected units on each
+    code's test weeks, judged against the same baselines (the ceiling of any forecast)."""
+    output = tmp_path / "model_quality_store.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PRICING_")}
+    args = [sys.executable, str(BENCH / "model_quality.py"), "--quick", "--source", "store", "--output", str(output)]
+    proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    data = json.loads(output.read_text())
+    rows, summary = data["stockcodes"], data["summary"]
+    assert data["benchmark"] == "model_quality_store" and len(rows) == 3 and not summary["errors"]
+    for row in rows:
+        oracle, test = row["true_expected_demand"], {k: row["forecast"][k]["test"] for k in row["forecast"]}
+        assert oracle["weeks"] == row["split_weeks"]["test"] and 0 < oracle["wape"] < 1.5
+        beats = all(oracle["wape"] < test[b]["wape"] for b in ("recent_mean_baseline", "seasonal_naive_baseline"))
+        assert row["true_expected_demand_beats_both_wape"] == beats
+    assert summary["true_expected_demand_beats_both_wape"] == sum(
+        r["true_expected_demand_beats_both_wape"] for r in rows
+    )
+    assert "The true expected demand" in proc.stdout

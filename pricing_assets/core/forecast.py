@@ -104,7 +104,11 @@ def accuracy(rows: pd.DataFrame, predicted_log: np.ndarray) -> dict[str, float]:
         raise ValueError(f"need one prediction per row, got {len(predicted_log)} for {len(rows)} rows")
     if not np.isfinite(predicted_log).all():
         return {"wape": float("inf"), "rmsle": float("inf"), "weeks": 0}
-    weekly = weekly_units(rows, predicted_log)
+    return weekly_accuracy(weekly_units(rows, predicted_log))
+
+
+def weekly_accuracy(weekly: pd.DataFrame) -> dict[str, float]:
+    """WAPE and RMSLE of a table of weekly ``units`` and ``forecast`` (one row a week), and the weeks scored."""
     sold = float(weekly["units"].sum())
     error = float((weekly["units"] - weekly["forecast"]).abs().sum())
     return {

@@ -91,6 +91,8 @@ ORDERS_SHARE = 0.5  # share of the elasticity that acts through the number of or
 ORDER_SIZE_NOISE = np.exp(stats.norm.ppf((np.arange(24) + 0.5) / 24) * 0.35 - 0.35**2 / 2)
 GUEST_EXTRA_UNITS = 1.5
 GUEST_EXTRA_DISPERSION = 0.4  # negative binomial size: most guests buy one unit
+# Each trading day's share of a week's lines, by weekday (Monday 0): the real shop does not trade on Saturdays.
+TRADING_DAY_SHARES = {0: 0.19, 1: 0.2, 2: 0.2, 3: 0.21, 4: 0.12, 6: 0.08}
 # The decisions the ground truth has optima for: (objective, guardrail around the current list
 # price). Revenue alone is degenerate without a guardrail (with elastic demand it always wants
 # the lowest price), so it is only offered within one.
@@ -332,6 +334,30 @@ def _season(row: Mapping[str, object], weeks: pd.DatetimeIndex) -> np.ndarray:
     return christmas_season(weeks) * (1.0 + (bump if int(row["bump_week"]) >= 0 else 0.0))
 
 
+def expected_weekly_units(
+    row: Mapping[str, object], weeks: pd.DatetimeIndex, list_prices: np.ndarray, cfg: StoreConfig = StoreConfig()
+) -> np.ndarray:
+    """Exact expected units (both price lists) in each of ``weeks`` (week starts) at that week's list price.
+
+    What a perfect forecast of the mean would say: the demand at season level 1
+    (:func:`expected_outcomes`) times the week's season, times the share of its trading days inside
+    the store's calendar (the first and last weeks are partial). Cleaning drops the 1.5 % of lines a
+    later cancellation takes back, so observed units fall that much short of it on average.
+    """
+    calendar = _weeks(cfg)
+    weeks = pd.DatetimeIndex(weeks)
+    season = pd.Series(_season(row, calendar), index=calendar).reindex(weeks)
+    if season.isna().any():
+        raise ValueError(f"weeks outside the store's calendar ({cfg.start} to {cfg.end}): {list(weeks[season.isna()])}")
+    first, last = pd.Timestamp(cfg.start), pd.Timestamp(cfg.end)
+    covered = [
+        sum(share for day, share in TRADING_DAY_SHARES.items() if first <= week + pd.Timedelta(days=day) <= last)
+        for week in weeks
+    ]
+    units = expected_outcomes(row, np.asarray(list_prices, dtype=float))["units"].to_numpy()
+    return units * season.to_numpy() * np.asarray(covered)
+
+
 def _lines(
     rng: np.random.Generator, product: dict[str, object], weeks: pd.DatetimeIndex, end: pd.Timestamp
 ) -> pd.DataFrame:
@@ -357,8 +383,7 @@ def _lines(
     extra = rng.negative_binomial(dispersion, dispersion / (dispersion + GUEST_EXTRA_UNITS), size=len(week_of_guest))
     guest_quantity = 1 + extra
     week = np.concatenate([week_of_registered, week_of_guest])
-    # Trading days: Monday to Friday and Sunday (the real shop does not trade on Saturdays).
-    day = rng.choice([0, 1, 2, 3, 4, 6], size=len(week), p=[0.19, 0.2, 0.2, 0.21, 0.12, 0.08])
+    day = rng.choice(list(TRADING_DAY_SHARES), size=len(week), p=list(TRADING_DAY_SHARES.values()))
     minute = rng.integers(8 * 60, 18 * 60, size=len(week))
     when = weeks[week] + pd.to_timedelta(day, unit="D") + pd.to_timedelta(minute, unit="min")
     customers = np.asarray(product["customers"])

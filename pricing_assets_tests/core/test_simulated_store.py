@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pricing_assets.core import price_list, simulated_store
+from pricing_assets.core import cleaning, price_list, simulated_store
 from pricing_assets.core.schema import normalise_transactions
 from pricing_assets.core.simulated_store import SETTINGS, StoreConfig, expected_outcomes, generate, setting_name
 from pricing_assets.core.sources import load_source
@@ -105,6 +105,29 @@ def test_simulated_order_sizes_follow_the_truth(store) -> None:
         expected = expected_outcomes(row, float(row["current_list_price"]))["registered_units_per_order"].iloc[0]
         ratios.append(rows["quantity"].clip(upper=2000).mean() / expected)
     assert np.median(ratios) == pytest.approx(1.0, abs=0.08)
+
+
+def test_expected_weekly_units_are_what_the_store_sells_each_week(store) -> None:
+    """The perfect forecast of the mean the forecast benchmark compares with: summed over the catalogue,
+    each week's cleaned units are within 20 % of it, partial first and last weeks included (the season
+    and the trading days it covers), and the year's within 5 % (cleaning drops the cancelled lines)."""
+    transactions, truth, _ = store
+    truth = truth.set_index("stock_code")
+    observed, expected = [], []
+    for code, rows in transactions[transactions["stock_code"].isin(truth.index)].groupby("stock_code"):
+        panel = price_list.weekly_demand(cleaning.clean_transactions(rows, str(code))[0])
+        weeks = pd.DatetimeIndex(panel["week"])
+        units = simulated_store.expected_weekly_units(
+            truth.loc[code], weeks, panel["list_price"].to_numpy(), StoreConfig(seed=11, n_products=120)
+        )
+        observed.append(pd.Series((panel["registered_units"] + panel["guest_units"]).to_numpy(), index=weeks))
+        expected.append(pd.Series(units, index=weeks))
+    observed_weekly, expected_weekly = (pd.concat(s).groupby(level=0).sum() for s in (observed, expected))
+    ratio = observed_weekly / expected_weekly
+    assert len(ratio) >= 50 and ratio.between(0.8, 1.2).all(), ratio[~ratio.between(0.8, 1.2)]
+    assert observed_weekly.sum() / expected_weekly.sum() == pytest.approx(0.985, abs=0.05)
+    with pytest.raises(ValueError, match="outside the store's calendar"):
+        simulated_store.expected_weekly_units(truth.iloc[0], pd.DatetimeIndex(["2012-06-04"]), np.array([1.0]))
 
 
 def test_price_setting_reproduces_the_dev_file_within_tolerance(store) -> None:

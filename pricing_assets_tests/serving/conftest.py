@@ -98,8 +98,9 @@ def elastic_copy(
 
     The synthetic source's demand barely responds to the list price, so every recommendation made on it
     raises the price to the guardrail's edge; this one is what a product with an elasticity of
-    ``elasticity`` (own evidence, ``standard_error``: well measured by default) keeps. Its stored recommendation is remade from the new inputs, as the asset
-    would have made it. The unit cost returned puts the margin optimum near ``above`` x the current list
+    ``elasticity`` (own evidence, ``standard_error``: well measured by default) keeps. Its stored
+    recommendation is remade from the new inputs, as the asset would have made it. The unit cost
+    returned puts the margin optimum near ``above`` x the current list
     (``cost x e / (1 + e) x units / paid`` for this mix of list, band and guest lines).
     """
     import dataclasses
