@@ -91,10 +91,9 @@ def true_expected_demand(run: Any, truth_row: pd.Series, settings: Settings) -> 
 
     frame = run.training_splits
     test = frame[frame[splits.SPLIT_COLUMN] == "test"]
-    weekly = test.groupby(wf.TIME_COLUMN, sort=True)[["units"]].sum()
-    lists = run.weekly_demand.set_index("week")["list_price"].reindex(weekly.index)
+    weekly = test.groupby(wf.TIME_COLUMN, sort=True).agg(units=("units", "sum"), list_price=("list_price", "first"))
     store = StoreConfig(seed=settings.seed, n_products=settings.synthetic_products)
-    weekly["forecast"] = expected_weekly_units(truth_row, weekly.index, lists.to_numpy(), store)
+    weekly["forecast"] = expected_weekly_units(truth_row, weekly.index, weekly["list_price"].to_numpy(), store)
     return forecast.weekly_accuracy(weekly)
 
 

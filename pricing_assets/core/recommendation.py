@@ -145,15 +145,10 @@ class RecommendationConfig:
     seed: int = 7
 
 
-def _outcomes_at(
-    mix: ObservedMix, elasticities: np.ndarray, cost: float, prices: np.ndarray, levels: np.ndarray | None = None
-) -> dict[str, np.ndarray]:
-    """Units, revenue and margin for every (elasticity draw, price): arrays of shape (draws, prices).
-
-    ``levels`` (one per draw) multiply the demand level: the forecast's uncertainty beside the response's."""
+def _outcomes_at(mix: ObservedMix, elasticities: np.ndarray, cost: float, prices: np.ndarray) -> dict[str, np.ndarray]:
+    """Units, revenue and margin for every (elasticity draw, price) at the forecast level: arrays of shape
+    (draws, prices). The level's draws scale these afterwards (``recommend``, ``recommendation_curve``)."""
     scale = (prices[None, :] / mix.current_list_price) ** elasticities[:, None]
-    if levels is not None:
-        scale = scale * np.asarray(levels, dtype=float)[:, None]
     paid = mix.regular_units + mix.band_units * mix.band_ratio + mix.guest_units * mix.guest_ratio
     units = mix.units * scale
     revenue = prices[None, :] * paid * scale
