@@ -67,6 +67,21 @@ def start(codes: list[str], source_args: list[str], env_extra: dict[str, str], f
     return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=open(folder / "stderr.log", "w"))
 
 
+def store_megabytes(folder: Path, env_extra: dict[str, str]) -> dict[str, float]:
+    """Megabytes in the artifact store of a `pricing run` of :func:`start`: all of it, the drift reports' pages,
+    Evidently's script and font they share."""
+    root = Settings.from_env({**os.environ, **env_extra, "PRICING_PROJECT_DIR": str(folder)}).artifact_root
+
+    def size(path: Path) -> float:
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20 if path.exists() else 0.0
+
+    return {
+        "total": size(root),
+        "drift_reports": size(root / "reports" / "drift_report"),
+        "evidently": size(root / "reports" / "evidently"),
+    }
+
+
 def arrangement(
     name: str, groups: list[list[str]], source_args: list[str], env_extra: dict[str, str], workers: int = 1
 ) -> dict[str, Any]:
@@ -84,6 +99,7 @@ def arrangement(
         wall = time.perf_counter() - t0
         load_end = os.getloadavg()
         reports = [json.loads((f / "run.json").read_text()) if (f / "run.json").exists() else {} for f in folders]
+        stored = [store_megabytes(f, env_extra) for f in folders]
         tails = [(f / "stderr.log").read_text()[-600:] for f, c in zip(folders, codes, strict=True) if c not in (0,)]
     stockcodes = [sc for r in reports for sc in r.get("stockcodes", [])]
     stages: dict[str, list[float]] = {}
@@ -112,6 +128,8 @@ def arrangement(
         "stage_share": {step: round(sum(values) / max(sum(per_stockcode), 1e-9), 3) for step, values in stages.items()},
         "outside_steps_seconds": stats(outside, 2),
         "outcomes": outcomes,
+        # what the run left in its artifact stores: every file, and the drift reports' pages among them
+        "store_megabytes": {k: round(sum(m[k] for m in stored), 1) for k in ("total", "drift_reports", "evidently")},
         "load_average_at_start": [round(x, 2) for x in load],
         "load_average_at_end": [round(x, 2) for x in load_end],
         # what the catalogue report said at the end of each command (held by which check, the decisions)

@@ -931,6 +931,12 @@ def render_catalogue_run(result: dict[str, Any]) -> str:
             f"{summary['outcomes']['held']} held ({held}), {summary['outcomes']['failed']} failed; "
             f"recommendations: {decisions} (hold reasons: {reasons}).\n"
         )
+    if stored := runs.get("whole_catalogue", {}).get("store_megabytes"):
+        text += (
+            f"\nIts artifact store held {fmt(stored['total'], 0, ' MB')} at the end: the drift reports' pages "
+            f"{fmt(stored['drift_reports'], 0, ' MB')}, Evidently's script and font they share "
+            f"{fmt(stored['evidently'], 1, ' MB')}.\n"
+        )
     stages_of = "whole_catalogue" if "whole_catalogue" in runs else next(iter(runs))
     first = runs[stages_of]
     share = first["stage_share"]

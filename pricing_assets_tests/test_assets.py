@@ -1,3 +1,7 @@
+import re
+import subprocess
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from dagster import AssetCheckSeverity, AssetKey, DagsterInstance
@@ -5,6 +9,7 @@ from dagster import AssetCheckSeverity, AssetKey, DagsterInstance
 from pricing_assets.core.store import LocalArtifactStore
 from pricing_assets.core.synthetic import SyntheticConfig, generate
 
+from .components import chromium_path, require
 from .helpers import materialize_raw, materialize_stockcode, shifted_source_file
 
 
@@ -33,6 +38,7 @@ def test_data_assets_and_drift_check_for_a_stockcode(instance, settings):
     assert store.exists(f"assets/drift_report/{code}.json")
     html = list((settings.artifact_root / "reports" / "drift_report" / code).glob("*.html"))
     assert len(html) == 1
+    assert_drift_page_draws_with_the_shared_library(html[0], settings.artifact_root)
     # Every asset reports rows, date range, content hash and a code version.
     for asset in ("cleaned_transactions", "demand_features"):
         event = instance.get_latest_materialization_event(AssetKey(asset))
@@ -41,6 +47,21 @@ def test_data_assets_and_drift_check_for_a_stockcode(instance, settings):
         assert event.asset_materialization.partition == code
     cleaned = instance.get_latest_materialization_event(AssetKey("cleaned_transactions")).asset_materialization
     assert cleaned.metadata["dropped_cancellation"].value > 0
+
+
+def assert_drift_page_draws_with_the_shared_library(page, root) -> None:
+    """The stored page is small, and opened from the store's folder Evidently draws its dashboard."""
+    import evidently
+    from evidently.legacy.utils.dashboard import STATIC_PATH
+
+    assert page.stat().st_size < 500_000  # the whole page, script inlined, is 3.7 MB
+    library = root / "reports" / "evidently" / evidently.__version__ / "index.js"
+    assert library.read_bytes() == (Path(STATIC_PATH) / "index.js").read_bytes()
+    require("chromium")
+    command = [str(chromium_path()), "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000"]
+    dom = subprocess.run([*command, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    drawn = re.search(r'<div id="root_metric_\w+">(.*?)</body>', dom, flags=re.S)
+    assert drawn and drawn.group(1).count("MuiPaper") >= 5, "the page loaded without Evidently's script"
 
 
 def test_ground_truth_is_kept_for_later_scoring(instance, settings):

@@ -66,9 +66,23 @@ def drift_report(
         "reason": MetadataValue.text(result.reason),
     }
     if html is not None:
-        data = html.encode()
+        # The page loads Evidently's script and font from one copy per version, two folders up
+        # (reports/evidently/<version>/), stored before any page that refers to them.
+        version = drift.evidently_version()
+        shared = drift.shared_library_report(html, f"../../evidently/{version}")
+        artifacts = store.get_store()
+        for name, content in shared.library.items():
+            library_key = f"reports/evidently/{version}/{name}"
+            if not artifacts.exists(library_key):
+                artifacts.put_bytes(library_key, content)
+        if not shared.library:
+            context.log.warning(
+                "Evidently's report page is not laid out as version 0.7 lays it out: kept whole, with its "
+                "3.5 MB script inside; install the evidently version pyproject.toml pins to store it once"
+            )
+        data = shared.page.encode()
         key = f"reports/drift_report/{stock_code}/{context.run_id}.html"
-        report["html_report"] = store.get_store().put_bytes(key, data)
+        report["html_report"] = artifacts.put_bytes(key, data)
         report["html_report_sha256"] = sha256_hex(data)
         metadata["html_report"] = MetadataValue.path(report["html_report"])
     if result.measures:
