@@ -125,10 +125,14 @@ def train_weekly(
     progress: Callable[[str], None] | None = None,
 ) -> WeeklyRun:
     """:func:`prepare_weekly`, then the six model assets (train + validation only) and model_evaluation."""
+    return fit_weekly(prepare_weekly(transactions, stock_code, catalogue, settings), settings, progress)
+
+
+def fit_weekly(run: WeeklyRun, settings: Settings, progress: Callable[[str], None] | None = None) -> WeeklyRun:
+    """The six model assets on ``run``'s train + validation, then model_evaluation (``run`` is filled in)."""
     from pricing_assets.core import evaluation, splits, tuning
     from pricing_assets.core.models import TRAINERS
 
-    run = prepare_weekly(transactions, stock_code, catalogue, settings)
     data = training_data(run)
     for kind, trainer in TRAINERS.items():
         t0 = time.perf_counter()
@@ -148,6 +152,47 @@ def train_weekly(
     run.evaluation = evaluation.evaluate_candidates(run.models, scored, run.training_splits)
     run.seconds["model_evaluation"] = round(time.perf_counter() - t0, 3)
     return run
+
+
+def earlier_origin(run: WeeklyRun, settings: Settings) -> WeeklyRun:
+    """The same stockcode as if its data ended the week before ``run``'s first test week (a rolling origin).
+
+    Its weekly rows before that week are split again the product's way (``SplitConfig.from_settings``)
+    and the preprocessor is fit on the new train split; nothing is trained yet (:func:`fit_weekly`).
+    The rows' features are the ones already built: each looks only at earlier weeks, so cutting later
+    weeks off does not change them. The elasticity that brought units to the reference list stays the
+    one learned from the whole history (the product's own list changes; 1 for a list that never moved).
+    """
+    from pricing_assets.core import splits
+    from pricing_assets.core import weekly_features as wf
+
+    frame = run.training_splits
+    first_test = frame.loc[frame[splits.SPLIT_COLUMN] == "test", wf.TIME_COLUMN].min()
+    earlier = frame[frame[wf.TIME_COLUMN] < first_test].drop(columns=[splits.SPLIT_COLUMN])
+    table = splits.split_chronologically(earlier, splits.SplitConfig.from_settings(settings))
+    preprocessor = splits.Preprocessor.fit(table[table[splits.SPLIT_COLUMN] == "train"])
+    return WeeklyRun(
+        run.stock_code,
+        run.cleaned,
+        run.cleaning,
+        run.weekly_demand,
+        run.response,
+        run.elasticity,
+        table,
+        preprocessor,
+        {},
+        None,
+    )
+
+
+def forecasts_on_test_weeks(run: WeeklyRun) -> dict[str, pd.DataFrame]:
+    """Per model kind, its weekly units and forecast on ``run``'s test weeks (``forecast.weekly_units``)."""
+    from pricing_assets.core import forecast, splits
+
+    frame = run.training_splits
+    rows = frame[frame[splits.SPLIT_COLUMN] == "test"]
+    x = splits.design_matrices(frame, run.preprocessor, ("test",)).x["test"]
+    return {kind: forecast.weekly_units(rows, model.predict_log(x)) for kind, model in run.models.items()}
 
 
 def demand_forecast(run: WeeklyRun, settings: Settings) -> Any:

@@ -20,6 +20,14 @@ choice). The champion beats a baseline when its test WAPE is lower (the product'
 ``Evaluation.forecast_beats_baselines``); the RMSLE comparison is recorded beside it. The budget
 is the settings' defaults (``--quick``: the smoke budget, 3 stockcodes).
 
+``--origins N`` (``make bench``: 4) also scores each code on a rolling origin: the product's split is
+the first origin; each next one cuts the code's weeks off before the previous origin's first test week,
+splits what is left the product's way and trains all six again (``core_calls.earlier_origin``), until
+N origins or too few weeks. The champion of each origin forecasts that origin's test weeks; pooled over
+the origins (about three times the weeks of one split), its WAPE is set against the baselines' on the
+same weeks. Six test weeks of lumpy units cannot tell a better forecast from a lucky baseline; more
+weeks can.
+
 ``--source store`` runs the same on the simulated store's 100 most active products (seed 7, 240
 products, as the decision benchmark) and scores beside the champion the store's *true expected
 demand* on the same test weeks (``simulated_store.expected_weekly_units``): a perfect forecast of the
@@ -27,6 +35,7 @@ mean, the ceiling of what any forecast can reach when it is judged on a handful 
 
     .venv/bin/python bench/model_quality.py --processes 2
     .venv/bin/python bench/model_quality.py --processes 2 --source store
+    .venv/bin/python bench/model_quality.py --processes 2 --origins 4
 """
 
 from __future__ import annotations
@@ -43,7 +52,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from benchlib import QUICK_BUDGET, RESULTS, TARGETS, UCI_DEV, begin, finish, log, write_json
-from core_calls import catalogue_of, train_weekly
+from core_calls import catalogue_of, earlier_origin, fit_weekly, forecasts_on_test_weeks, train_weekly
 from report import render
 
 from pricing_assets.settings import Settings
@@ -80,12 +89,12 @@ def _init_worker(settings: Settings, catalogue: dict[str, Any]) -> None:
     _STATE.update(settings=settings, catalogue=catalogue, transactions=transactions, truth=truth)
 
 
-def true_expected_demand(run: Any, truth_row: pd.Series, settings: Settings) -> dict[str, float]:
-    """The store's exact expected units on the code's test weeks, scored like a forecast: the ceiling.
+def true_expected_demand(run: Any, truth_row: pd.Series, settings: Settings) -> pd.DataFrame:
+    """The store's exact expected units on the code's test weeks, as a forecast (``units``, ``forecast``): the ceiling.
 
     A perfect forecast of the mean still misses every week's noise, and with a handful of test weeks
     of lumpy demand the noise decides whether it beats a baseline (``core/forecast.weekly_accuracy``)."""
-    from pricing_assets.core import forecast, splits
+    from pricing_assets.core import splits
     from pricing_assets.core import weekly_features as wf
     from pricing_assets.core.simulated_store import StoreConfig, expected_weekly_units
 
@@ -94,12 +103,54 @@ def true_expected_demand(run: Any, truth_row: pd.Series, settings: Settings) -> 
     weekly = test.groupby(wf.TIME_COLUMN, sort=True).agg(units=("units", "sum"), list_price=("list_price", "first"))
     store = StoreConfig(seed=settings.seed, n_products=settings.synthetic_products)
     weekly["forecast"] = expected_weekly_units(truth_row, weekly.index, weekly["list_price"].to_numpy(), store)
-    return forecast.weekly_accuracy(weekly)
+    return weekly[["units", "forecast"]]
 
 
-def evaluate_stockcode(code: str, verbose: bool = False) -> dict[str, Any]:
+def rolling_origin(run: Any, origins: int, settings: Settings, truth_row: pd.Series | None) -> dict[str, Any]:
+    """The champion against both baselines on the test weeks of ``origins`` successive origins, pooled.
+
+    ``run`` is the product's split, trained and evaluated; each earlier origin is trained the same way on
+    less history (``core_calls.earlier_origin``), and stops early when the weeks left cannot be split."""
+    from pricing_assets.core import forecast
+    from pricing_assets.core.models import BASELINES
+
+    folds, stopped = [run], None
+    while len(folds) < origins:
+        try:
+            folds.append(fit_weekly(earlier_origin(folds[-1], settings), settings))
+        except ValueError as exc:  # too few weeks left for three splits
+            stopped = str(exc)
+            break
+    pooled: dict[str, list[pd.DataFrame]] = {"champion": [], **{b: [] for b in BASELINES}}
+    oracle = []
+    for fold in folds:
+        tables = forecasts_on_test_weeks(fold)
+        pooled["champion"].append(tables[fold.evaluation.champion])
+        for b in BASELINES:
+            pooled[b].append(tables[b])
+        if truth_row is not None:
+            oracle.append(true_expected_demand(fold, truth_row, settings))
+    scores = {kind: forecast.weekly_accuracy(pd.concat(tables)) for kind, tables in pooled.items()}
+    weeks = pd.concat(pooled["champion"]).index
+    result: dict[str, Any] = {
+        "origins": len(folds),
+        "stopped": stopped,
+        "test_weeks": int(len(weeks)),
+        "test_from": str(weeks.min().date()),
+        "champions": [fold.evaluation.champion for fold in folds],
+        "scores": {k: {m: round(float(v[m]), 5) for m in FORECAST_METRICS} for k, v in scores.items()},
+        "beats_both_wape": all(scores["champion"]["wape"] < scores[b]["wape"] for b in BASELINES),
+    }
+    if oracle:
+        truth = forecast.weekly_accuracy(pd.concat(oracle))
+        result["true_expected_demand"] = {m: round(float(truth[m]), 5) for m in FORECAST_METRICS}
+        result["true_expected_demand_beats_both_wape"] = all(truth["wape"] < scores[b]["wape"] for b in BASELINES)
+    return result
+
+
+def evaluate_stockcode(code: str, verbose: bool = False, origins: int = 1) -> dict[str, Any]:
     """One stockcode from its raw lines to the evaluation of every candidate, as the assets compute it."""
-    from pricing_assets.core import splits
+    from pricing_assets.core import forecast, splits
     from pricing_assets.core import weekly_features as wf
     from pricing_assets.core.models import BASELINES
 
@@ -145,12 +196,15 @@ def evaluate_stockcode(code: str, verbose: bool = False) -> dict[str, Any]:
             train_seconds=run.seconds,
             trials_run={kind: t.get("trials_run") for kind, t in run.tuning.items()},
         )
-        if _STATE.get("truth") is not None:  # the store: the ceiling, the true expected demand
-            oracle = true_expected_demand(run, _STATE["truth"].loc[code], settings)
+        truth_row = _STATE["truth"].loc[code] if _STATE.get("truth") is not None else None
+        if truth_row is not None:  # the store: the ceiling, the true expected demand
+            oracle = forecast.weekly_accuracy(true_expected_demand(run, truth_row, settings))
             row["true_expected_demand"] = {m: round(float(v), 5) for m, v in oracle.items()}
             row["true_expected_demand_beats_both_wape"] = all(
                 oracle["wape"] < test[b]["wape"] for b in BASELINES if b != champion
             )
+        if origins > 1:
+            row["rolling_origin"] = rolling_origin(run, origins, settings, truth_row)
     except Exception as exc:  # record and carry on: one bad stockcode must not lose the others
         row["error"] = f"{type(exc).__name__}: {exc}"
         row["traceback"] = traceback.format_exc(limit=4)
@@ -198,6 +252,23 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "true_expected_demand_beats_both_share": round(beats / n, 4) if n else None,
             "median_true_expected_demand_test_wape": _median([r["true_expected_demand"]["wape"] for r in ok]),
         }
+    rolling = [r["rolling_origin"] for r in ok if "rolling_origin" in r]
+    if rolling:
+        beats = sum(r["beats_both_wape"] for r in rolling)
+        ceiling["rolling_origin"] = {
+            "beats_both_wape": beats,
+            "beats_both_share": round(beats / n, 4) if n else None,
+            "median_origins": _median([r["origins"] for r in rolling]),
+            "median_test_weeks": _median([r["test_weeks"] for r in rolling]),
+            **{f"median_{k}_wape": _median([r["scores"][k]["wape"] for r in rolling]) for k in rolling[0]["scores"]},
+        }
+        if "true_expected_demand" in rolling[0]:
+            truth_beats = sum(r["true_expected_demand_beats_both_wape"] for r in rolling)
+            ceiling["rolling_origin"].update(
+                true_expected_demand_beats_both_wape=truth_beats,
+                true_expected_demand_beats_both_share=round(truth_beats / n, 4) if n else None,
+                median_true_expected_demand_wape=_median([r["true_expected_demand"]["wape"] for r in rolling]),
+            )
     return {
         "stockcodes": n,
         "evaluated": len(ok),
@@ -231,10 +302,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--products", type=int, default=STORE_PRODUCTS, help="the store's products")
     parser.add_argument("--top", type=int, default=100, help="most active eligible stockcodes (quick: 3)")
     parser.add_argument("--processes", type=int, default=1, help="stockcodes evaluated at once")
+    parser.add_argument(
+        "--origins",
+        type=int,
+        default=1,
+        help="forecast origins per code: the product's split and N-1 earlier ones, each trained again (rolling origin)",
+    )
     parser.add_argument("--quick", action="store_true", help="3 stockcodes, the smoke budget: nothing measured")
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--output", type=Path, help="default bench/results/model_quality[_store].json")
     args = parser.parse_args(argv)
+    if args.origins < 1:
+        parser.error("--origins must be 1 (the product's split alone) or more")
     store = args.source == "store"
     if args.output is None:
         args.output = RESULTS / f"model_quality{'_store' if store else ''}.json"
@@ -259,13 +338,13 @@ def main(argv: list[str] | None = None) -> int:
 
         context = multiprocessing.get_context("spawn")  # fresh interpreters: no forked torch state
         with ProcessPoolExecutor(args.processes, context, _init_worker, (settings, catalogue)) as pool:
-            for row in pool.map(evaluate_stockcode, codes, [args.verbose] * len(codes)):
+            for row in pool.map(evaluate_stockcode, codes, [args.verbose] * len(codes), [args.origins] * len(codes)):
                 rows.append(row)
                 _progress(row, len(rows), len(codes))
     else:
         _STATE.update(settings=settings, catalogue=catalogue, transactions=transactions, truth=truth)
         for code in codes:
-            rows.append(evaluate_stockcode(code, args.verbose))
+            rows.append(evaluate_stockcode(code, args.verbose, args.origins))
             _progress(rows[-1], len(rows), len(codes))
     summary = summarise(rows)
     record.update(
@@ -288,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
             "seed": settings.seed,
         },
         processes=args.processes,
+        origins=args.origins,
         threads_per_process=os.environ.get("OMP_NUM_THREADS", "default (the trainers use one thread)"),
         catalogue={
             "eligible": len(eligible),

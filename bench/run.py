@@ -46,9 +46,11 @@ BENCHMARKS: dict[str, Benchmark] = {
     "dagster_overhead": Benchmark("dagster_overhead.py", ("--repeats", "3")),
     "profiles": Benchmark("profiles.py"),
     # The weekly forecast on the real file's 100 most active codes (needs the real file).
-    "model_quality": Benchmark("model_quality.py", ("--processes", "2"), in_quick_set=False),
+    "model_quality": Benchmark("model_quality.py", ("--processes", "2", "--origins", "4"), in_quick_set=False),
     # The same on the simulated store, with its true expected demand scored beside: the ceiling.
-    "model_quality_store": Benchmark("model_quality.py", ("--source", "store", "--processes", "2"), in_quick_set=False),
+    "model_quality_store": Benchmark(
+        "model_quality.py", ("--source", "store", "--processes", "2", "--origins", "4"), in_quick_set=False
+    ),
     "serving_latency": Benchmark("serving_latency.py", in_quick_set=False),
     # Needs the real file and minutes even when quick; the suite smoke-tests it on its own
     # (pricing_assets_tests/test_decision_quality_bench.py).

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from . import components
@@ -218,17 +219,56 @@ def test_forecast_quality_on_the_store_scores_its_true_expected_demand_on_the_sa
     output = tmp_path / "model_quality_store.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PRICING_")}
     args = [sys.executable, str(BENCH / "model_quality.py"), "--quick", "--source", "store", "--output", str(output)]
-    proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run([*args, "--origins", "2"], cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]
     data = json.loads(output.read_text())
     rows, summary = data["stockcodes"], data["summary"]
     assert data["benchmark"] == "model_quality_store" and len(rows) == 3 and not summary["errors"]
+    baselines = ("recent_mean_baseline", "seasonal_naive_baseline")
     for row in rows:
         oracle, test = row["true_expected_demand"], {k: row["forecast"][k]["test"] for k in row["forecast"]}
         assert oracle["weeks"] == row["split_weeks"]["test"] and 0 < oracle["wape"] < 1.5
-        beats = all(oracle["wape"] < test[b]["wape"] for b in ("recent_mean_baseline", "seasonal_naive_baseline"))
+        beats = all(oracle["wape"] < test[b]["wape"] for b in baselines)
         assert row["true_expected_demand_beats_both_wape"] == beats
+        # The rolling origin pools the product's test weeks with an earlier origin's, just before them.
+        rolling = row["rolling_origin"]
+        assert rolling["origins"] == 2 and rolling["test_weeks"] > row["split_weeks"]["test"]
+        assert rolling["test_from"] < row["split_dates"]["test"][0]
+        scores = rolling["scores"]
+        assert rolling["beats_both_wape"] == all(scores["champion"]["wape"] < scores[b]["wape"] for b in baselines)
+        assert 0 < rolling["true_expected_demand"]["wape"] < 1.5
     assert summary["true_expected_demand_beats_both_wape"] == sum(
         r["true_expected_demand_beats_both_wape"] for r in rows
     )
-    assert "The true expected demand" in proc.stdout
+    assert summary["rolling_origin"]["beats_both_wape"] == sum(r["rolling_origin"]["beats_both_wape"] for r in rows)
+    assert "The true expected demand" in proc.stdout and "On a rolling origin" in proc.stdout
+
+
+def test_an_earlier_origin_sees_only_the_weeks_before_the_later_ones_test():
+    """core_calls.earlier_origin: the weeks before the product's test weeks, split again the product's way,
+    the preprocessor fit on the new train split alone; each row's features as they were."""
+    from pricing_assets.core import splits
+    from pricing_assets.core.sources import load_source
+    from pricing_assets.settings import Settings
+
+    sys.path.insert(0, str(BENCH))
+    try:
+        from core_calls import catalogue_of, earlier_origin, prepare_weekly
+    finally:
+        sys.path.remove(str(BENCH))
+    settings = Settings.from_env({}).with_(source="store", data=None, synthetic_products=24)
+    transactions = load_source("store", None, settings.seed, 24).transactions
+    eligible, catalogue = catalogue_of(transactions, settings)
+    run = prepare_weekly(transactions, eligible[0], catalogue, settings)
+    earlier = earlier_origin(run, settings)
+    later, frame = run.training_splits, earlier.training_splits
+    first_test = later.loc[later[splits.SPLIT_COLUMN] == "test", "week"].min()
+    assert frame["week"].max() < first_test
+    assert frame["week"].nunique() == later.loc[later["week"] < first_test, "week"].nunique()
+    assert (frame.groupby(splits.SPLIT_COLUMN)["week"].nunique() > 0).all()
+    assert frame.loc[frame[splits.SPLIT_COLUMN] == "test", "week"].max() == frame["week"].max()
+    train = frame[frame[splits.SPLIT_COLUMN] == "train"]
+    assert earlier.preprocessor.means == pytest.approx(splits.Preprocessor.fit(train).means)
+    assert earlier.preprocessor.means != pytest.approx(run.preprocessor.means)
+    kept = later[later["week"] < first_test].drop(columns=[splits.SPLIT_COLUMN]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(frame.drop(columns=[splits.SPLIT_COLUMN]).reset_index(drop=True), kept)
