@@ -288,7 +288,7 @@ def forecast_recommendations(row: pd.Series, settings: Settings, catalogue: dict
         out["hold"][name] = answer["hold"]
         out["capped"][name] = answer["capped"]
         out["optimal_price_interval"][name] = answer["optimal_list_price_interval"]
-        out["on_edge"][name] = not answer["hold"] and answer["best_list_price_in_band"] in answer["guardrail"]
+        out["on_edge"][name] = not answer["hold"] and answer["recommended_list_price"] in answer["guardrail"]
     current = mix.current_list_price
     grid = recommendation.pence_grid(0.5 * current, 2.0 * current)
     units = recommendation.expected_outcomes(mix, info["elasticity"], info["unit_cost"], grid)["units"].to_numpy()
@@ -317,8 +317,8 @@ def response_recommendations(row: pd.Series, catalogue: dict[str, Any]) -> dict[
     """The list-price response method: the stockcode's shrunk elasticity, the observed mix, ``recommend``.
 
     Exactly what the product recommends (``core/recommendation.py``), with the store's true unit
-    cost: the best pence price in the setting's band, or "hold" (the current price) when the
-    gain is not sure or the estimate has no optimum.
+    cost: the pence price in the setting's band with the largest sure gain, or "hold" (the current
+    price) when no price's gain is sure or the estimate has no optimum.
     """
     transactions = _STATE["transactions"]
     response, mix = response_inputs(transactions[transactions["stock_code"] == row.name], str(row.name), catalogue)
@@ -347,7 +347,7 @@ def response_recommendations(row: pd.Series, catalogue: dict[str, Any]) -> dict[
         out["capped"][name] = answer["capped"]
         out["optimal_price_interval"][name] = answer["optimal_list_price_interval"]
         band = answer["guardrail"]
-        out["on_edge"][name] = not answer["hold"] and answer["best_list_price_in_band"] in band
+        out["on_edge"][name] = not answer["hold"] and answer["recommended_list_price"] in band
     grid = recommendation.pence_grid(0.5 * current, 2.0 * current)
     units = recommendation.expected_outcomes(mix, response.elasticity, cost, grid)["units"].to_numpy()
     out["rises_with_price"] = rises_with_price(units)
@@ -533,7 +533,7 @@ def real_response(own: pd.DataFrame, code: str, catalogue: dict[str, Any]) -> di
         "hold": answer["hold"],
         "hold_reason": answer["hold_reason"],
         "capped": answer["capped"],
-        "on_edge": not answer["hold"] and answer["best_list_price_in_band"] in (low, high),
+        "on_edge": not answer["hold"] and answer["recommended_list_price"] in (low, high),
         "outside_guardrail": not (low - 1e-9 <= price <= high + 1e-9) and price != current,
         "below_cost": price < cost - 1e-9,
         "rises_with_price": rises_with_price(units["units"].to_numpy()),
@@ -563,7 +563,7 @@ def real_forecast(lines: pd.DataFrame, code: str, catalogue: dict[str, Any], set
         "hold": answer["hold"],
         "hold_reason": answer["hold_reason"],
         "capped": answer["capped"],
-        "on_edge": not answer["hold"] and answer["best_list_price_in_band"] in (low, high),
+        "on_edge": not answer["hold"] and answer["recommended_list_price"] in (low, high),
         "outside_guardrail": not (low - 1e-9 <= price <= high + 1e-9) and price != current,
         "below_cost": price < cost - 1e-9,
         "rises_with_price": rises_with_price(units["units"].to_numpy()),

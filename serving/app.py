@@ -108,8 +108,9 @@ class PriceAnswer(BaseModel):
         description=(
             "which forecast the curve moves along the price response (both over wholesale list prices, "
             "expected weekly units, revenue and margin): list_price_response, the default, is the response "
-            "the promoted recommendation maximises, from the champion's forecast kept with it (a "
-            "recommendation that is neither held nor capped sits at its peak); demand_model forecasts the "
+            "the promoted recommendation is made on, from the champion's forecast kept with it (it peaks at "
+            "the recommendation's best_list_price_in_band; a move stops there or short of it, where its gain "
+            "is surest); demand_model forecasts the "
             "bundled week again with the champion demand model, or the first model of the fallback chain "
             "that can (model, fallback_used)"
         )

@@ -73,8 +73,9 @@ class RecommendationInputs:
     def curve(self, prices: np.ndarray, unit_cost: float | None = None) -> pd.DataFrame:
         """Expected weekly units, revenue and margin at each list price of ``prices``, with 95 % bands.
 
-        The response :meth:`recommend` maximises, on the same elasticity draws (seed and count), so a
-        recommendation that is neither held nor capped sits at this curve's peak; ``unit_cost`` as in
+        The response :meth:`recommend` is made on, on the same elasticity draws (seed and count), so the
+        curve peaks at its ``best_list_price_in_band`` and a move stops there or short of it, where its
+        gain is surest; ``unit_cost`` as in
         :meth:`recommend` (None: the bundle's)."""
         cost = self.unit_cost if unit_cost is None else float(unit_cost)
         return recommendation_curve(

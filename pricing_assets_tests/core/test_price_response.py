@@ -155,6 +155,30 @@ def test_an_unsure_gain_holds_the_current_price_and_says_why() -> None:
     assert low <= answer["best_list_price_in_band"] <= high and high - low > 0.1
 
 
+def _sure_gain(price: float, elasticity: float, se: float, cost: float = 0.9) -> float:
+    """The 2.5 % quantile over the recommendation's elasticity draws of the margin gain of ``price`` over 2.00,
+    each draw valued on its own through the public ``expected_outcomes``."""
+    gains = []
+    for drawn in recommendation.elasticity_draws(elasticity, se, 400, 7):
+        margins = recommendation.expected_outcomes(_mix(6, 3, 1), drawn, cost, np.array([2.0, price]))["margin"]
+        gains.append(margins.iloc[1] - margins.iloc[0])
+    return float(np.quantile(gains, 0.025))
+
+
+def test_an_unsure_best_price_gives_way_to_the_shorter_step_whose_gain_is_sure() -> None:
+    """The point estimate's best price (the band's edge, 1.70) may lose margin if demand is less elastic than
+    estimated, but every plausible elasticity gains from part of the way down: the move goes to the price
+    whose gain is surest, between today's and the best, and the band did not stop it (not capped)."""
+    answer = _recommend(-2.2, se=0.25)
+    assert answer["best_list_price_in_band"] == 1.70 and _sure_gain(1.70, -2.2, 0.25) < 0
+    assert not answer["hold"] and answer["action"] == "decrease" and not answer["capped"]
+    chosen = answer["recommended_list_price"]
+    assert 1.70 < chosen < 2.0 and answer["expected_change"]["margin"]["interval"][0] > 0
+    surest = _sure_gain(chosen, -2.2, 0.25)
+    assert all(_sure_gain(p, -2.2, 0.25) <= surest + 1e-9 for p in recommendation.pence_grid(1.70, 2.30))
+    assert answer["guest_list_price"] == pytest.approx(chosen * 2.0)
+
+
 def test_too_little_own_evidence_holds_when_a_setting_asks_for_it() -> None:
     answer = _recommend(-2.2, own_weight=0.1, min_own_weight=0.3)
     assert answer["hold"] and "catalogue prior" in answer["hold_reason"]
