@@ -35,6 +35,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from .core.recommendation import short_of_best, verdict
 from .outcomes import CHECK_LABELS, CHECK_ORDER, failure_reason, held_by, interrupted, stockcode_status
 from .outcomes import reason as _reason
 from .outcomes import severity as _severity
@@ -184,7 +185,8 @@ def _money(value: float) -> str:
 
 
 def recommendation_line(rec: dict[str, Any] | None) -> str:
-    """``2.95 → 3.10 (increase, capped by the guardrail); margin/week +12.30 (+4.10 to +20.00)`` in words.
+    """``2.95 → 3.10 (increase, capped by the guardrail); margin/week +12.30 (+4.10 to +20.00)`` in words
+    (:func:`core.recommendation.verdict`: capped, or short of the estimate's best where the gain is surest).
 
     A hold names its reason, and the expected change is of the move it did not make."""
     if not rec:
@@ -199,8 +201,7 @@ def recommendation_line(rec: dict[str, Any] | None) -> str:
     if rec["hold"]:
         best = rec["best_list_price_in_band"]
         return f"{current:.2f} → {chosen:.2f} (hold: {rec['hold_reason']}); moving to {best:.2f}: {moved}{cost}"
-    capped = ", capped by the guardrail" if rec["capped"] else ""
-    return f"{current:.2f} → {chosen:.2f} ({rec['action']}{capped}); {moved}{cost}"
+    return f"{current:.2f} → {chosen:.2f} ({verdict(rec)}); {moved}{cost}"
 
 
 def recommendation_cells(rec: dict[str, Any] | None) -> tuple[str, str, str]:
@@ -215,7 +216,8 @@ def recommendation_cells(rec: dict[str, Any] | None) -> tuple[str, str, str]:
     prices = f"{rec['current_list_price']:.2f} → {rec['recommended_list_price']:.2f}"
     if rec["hold"]:  # the change of the move not made, at the best price in the band
         return prices, f"{moved} at {rec['best_list_price_in_band']:.2f}", escape(short_hold(rec["hold_reason"]))
-    return prices, moved, f"{rec['action']}{', capped' if rec['capped'] else ''}"
+    short = f", short of {rec['best_list_price_in_band']:.2f}" if short_of_best(rec) else ""
+    return prices, moved, f"{rec['action']}{', capped' if rec['capped'] else ''}{short}"
 
 
 # A hold's reason in a few words for the table (the progress line above it has the whole sentence).

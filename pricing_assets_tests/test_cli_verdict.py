@@ -189,3 +189,20 @@ def test_the_table_says_dash_where_a_run_stopped_before_evaluation():
 def test_a_catalogue_runs_a_worker_per_core_unless_told_otherwise(monkeypatch, requested, stockcodes, workers):
     monkeypatch.setattr(cli.os, "sched_getaffinity", lambda _pid: {0, 1})
     assert cli.worker_processes(requested, stockcodes) == workers
+
+
+def test_a_move_says_whether_the_band_or_the_data_stopped_it():
+    """The progress line and the table's decision cell: capped at the band's edge, or short of the estimate's
+    best price where the gain is surest (core/recommendation.verdict), or a plain move to the best."""
+    change = {"margin": {"mean": 1.5, "interval": [0.2, 3.0]}}
+    base = dict(current_list_price=2.0, objective="margin", expected_change=change, unit_cost=1.0, cost_assumed=False)
+    move = dict(base, hold=False, hold_reason=None, action="decrease", capped=False)
+    short = dict(move, recommended_list_price=1.86, best_list_price_in_band=1.70)
+    capped = dict(move, recommended_list_price=1.70, best_list_price_in_band=1.70, capped=True)
+    plain = dict(move, recommended_list_price=1.80, best_list_price_in_band=1.80)
+    assert "(decrease, short of the estimate's best 1.70, where the gain is surest);" in cli.recommendation_line(short)
+    assert cli.recommendation_cells(short)[2] == "decrease, short of 1.70"
+    assert "(decrease, capped by the guardrail);" in cli.recommendation_line(capped)
+    assert cli.recommendation_cells(capped)[2] == "decrease, capped"
+    assert "2.00 → 1.80 (decrease);" in cli.recommendation_line(plain)
+    assert cli.recommendation_cells(plain)[2] == "decrease"

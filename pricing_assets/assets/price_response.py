@@ -218,7 +218,7 @@ def list_price_recommendation(
     )
     answer = inputs.recommend()
     change = answer["expected_change"][config.objective]
-    verdict = answer["hold_reason"] or f"{answer['action']}{', capped by the guardrail' if answer['capped'] else ''}"
+    verdict = recommendation.verdict(answer)
     context.log.info(
         f"{stock_code}: list {answer['current_list_price']:.2f} -> {answer['recommended_list_price']:.2f} ({verdict}); "
         f"expected weekly {config.objective} change {change['mean']:+.2f} "

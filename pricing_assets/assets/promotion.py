@@ -67,7 +67,7 @@ def price_curve(
         curve.rename(columns=pricing.CURVE_TO_RECOMMENDATION), answer, f"{stock_code}: {objective}"
     )
     metadata, version = table_metadata(curve, time_column="")
-    verdict = answer["hold_reason"] or f"{answer['action']}{', capped by the guardrail' if answer['capped'] else ''}"
+    verdict = recommendation.verdict(answer)
     table = "\n".join(
         [
             "| current list | recommended | decision | optimal price 95 % | guest list |",

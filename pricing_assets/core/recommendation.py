@@ -296,6 +296,27 @@ def recommend(
     }
 
 
+def short_of_best(answer: dict[str, object]) -> bool:
+    """Whether a move stopped before the point estimate's best price in the band because the gain there
+    was less sure (a capped move stops at the band's edge instead)."""
+    best = answer.get("best_list_price_in_band")
+    if answer.get("hold") or answer.get("capped") or best is None:
+        return False
+    return abs(float(answer["recommended_list_price"]) - float(best)) >= 0.005  # type: ignore[arg-type]
+
+
+def verdict(answer: dict[str, object]) -> str:
+    """The decision in words: the hold's reason, or the move with why it stopped where it did."""
+    if answer.get("hold"):
+        return str(answer["hold_reason"])
+    if answer.get("capped"):
+        return f"{answer['action']}, capped by the guardrail"
+    if short_of_best(answer):
+        best = float(answer["best_list_price_in_band"])  # type: ignore[arg-type]
+        return f"{answer['action']}, short of the estimate's best {best:.2f}, where the gain is surest"
+    return str(answer["action"])
+
+
 def read_unit_costs(location: str) -> dict[str, float]:
     """Unit costs per stockcode from a CSV with columns ``stockcode,unit_cost`` (a path or s3:// URL)."""
     from .sources import read_table

@@ -144,6 +144,7 @@ def test_a_sure_gain_beyond_the_guardrail_moves_to_the_band_edge_and_says_capped
     assert answer["unconstrained_optimum"] == pytest.approx(1.56, abs=0.011)
     assert answer["recommended_list_price"] == 1.70 and answer["capped"] and answer["action"] == "decrease"
     assert not answer["hold"] and answer["expected_change"]["margin"]["interval"][0] > 0
+    assert recommendation.verdict(answer) == "decrease, capped by the guardrail"
     assert answer["guest_list_price"] == pytest.approx(1.70 * 2.0)
 
 
@@ -177,6 +178,7 @@ def test_an_unsure_best_price_gives_way_to_the_shorter_step_whose_gain_is_sure()
     surest = _sure_gain(chosen, -2.2, 0.25)
     assert all(_sure_gain(p, -2.2, 0.25) <= surest + 1e-9 for p in recommendation.pence_grid(1.70, 2.30))
     assert answer["guest_list_price"] == pytest.approx(chosen * 2.0)
+    assert recommendation.verdict(answer) == "decrease, short of the estimate's best 1.70, where the gain is surest"
 
 
 def test_too_little_own_evidence_holds_when_a_setting_asks_for_it() -> None:
