@@ -201,3 +201,65 @@ def test_the_least_recently_used_engines_are_let_go(tmp_path):
     cache.get(c)
     assert cache.get(a) is first
     assert cache.get(b) is not second
+
+
+def _opened_sqlite_connections(instance, job_def) -> int:
+    """How many SQLite files the run's storage operations opened (DBAPI connections, not checkouts)."""
+    opened: list[object] = []
+
+    def on_connect(dbapi_connection, _record) -> None:
+        opened.append(dbapi_connection)
+
+    event.listen(Engine, "connect", on_connect)
+    try:
+        assert job_def.execute_in_process(instance=instance).success
+    finally:
+        event.remove(Engine, "connect", on_connect)
+    return len(opened)
+
+
+def test_a_run_reuses_a_kept_connection_per_database_file(project_home):
+    """A run's few hundred storage operations share a connection per file (a NullPool opened one each)."""
+    with DagsterInstance.get() as instance:
+        _probe_job.execute_in_process(instance=instance)  # runs.db and index.db opened and kept
+        opened = _opened_sqlite_connections(instance, _probe_job)
+    # the new run's own shard, and at most a couple more when two operations overlapped
+    assert opened <= 4, opened
+    with _plain_instance(project_home) as plain:  # Dagster's own storage, for scale
+        assert _opened_sqlite_connections(plain, _probe_job) > 20
+
+
+def _open_deleted_files(folder) -> list[str]:
+    """Files under ``folder`` this process still holds open although they were deleted (Linux /proc)."""
+    held = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith(str(folder)) and target.endswith(" (deleted)"):
+            held.append(target)
+    return held
+
+
+def test_a_wipe_leaves_no_connection_on_the_files_it_deletes(project_home):
+    with DagsterInstance.get() as instance:
+        first = _probe_job.execute_in_process(instance=instance)
+        assert (project_home / "history" / "runs" / f"{first.run_id}.db").exists()
+        instance.event_log_storage.wipe()
+        assert not (project_home / "history" / "runs" / f"{first.run_id}.db").exists()
+        assert _open_deleted_files(project_home) == []
+        second = _probe_job.execute_in_process(instance=instance)
+        assert len(instance.all_logs(second.run_id)) == len(second.all_events)
+
+
+def test_a_kept_connection_sees_what_another_instance_wrote_since(project_home):
+    """Nothing is held between operations: what another process (here a second instance with its own
+    connections) commits is read at once through the first instance's kept connections."""
+    with DagsterInstance.get() as instance, DagsterInstance.get() as other:
+        first = _probe_job.execute_in_process(instance=instance)
+        assert [run.run_id for run in other.get_runs()] == [first.run_id]  # other's connections now kept too
+        second = _probe_job.execute_in_process(instance=other)
+        assert {run.run_id for run in instance.get_runs()} == {first.run_id, second.run_id}
+        assert len(instance.all_logs(second.run_id)) == len(second.all_events)
+        assert instance.fetch_materializations(AssetKey(["probe", "4"]), limit=5).records[0].run_id == second.run_id
