@@ -1,9 +1,10 @@
 """How hard the embedded Dagster instance's SQLite files insist on reaching the disk.
 
 Why: the embedded instance (``pricing run``, ``pricing ui`` without a dagster.yaml of your own)
-keeps runs and events in SQLite, and Dagster opens a connection per event and closes it after
-(SQLAlchemy's NullPool). With SQLite's default ``synchronous=FULL`` every event's commit waits
-for an fsync and every close checkpoints the write-ahead log with more of them: on this project's
+keeps runs and events in SQLite and commits each event on its own (Dagster's own storages also open
+a connection per event and close it after, SQLAlchemy's NullPool; ours keep one, instance_storage).
+With SQLite's default ``synchronous=FULL`` every event's commit waits for an fsync and every close
+checkpoints the write-ahead log with more of them: on this project's
 2-core machine that was half of a stockcode's run (a lineage run writes several hundred events;
 BENCHMARKS.md, "The whole catalogue"). ``PRICING_SQLITE_SYNCHRONOUS`` sets SQLite's
 ``PRAGMA synchronous`` on every SQLite connection SQLAlchemy opens in this process:
