@@ -47,9 +47,13 @@ from typing import Any
 from benchlib import QUICK_BUDGET, RESULTS, TARGETS, begin, budget_from_env, finish, log, stats, write_json
 from report import render
 
+from pricing_assets.instance_storage import EMBEDDED_DAGSTER_YAML
+
 BODY_END = ("STEP_OUTPUT", "ASSET_CHECK_EVALUATION")
 CHALLENGER_TOLERANCE = "1000"
 # What a plain script doing the same work would import and load before computing anything.
+# The instance `pricing run` makes for itself (its own dagster.yaml): what a user's run pays for.
+INSTANCE = "the embedded instance pricing run sets up (instance_storage.EmbeddedInstance, SQLite)"
 PLAIN_START = (
     "import time, warnings; t0 = time.perf_counter(); warnings.filterwarnings('ignore')\n"
     "import pricing_assets.core.models, pricing_assets.core.drift, pricing_assets.core.explain\n"
@@ -108,7 +112,7 @@ def whole_process(stock_code: str, repeats: int, workdir: Path) -> dict[str, Any
         folder.mkdir()
         home = folder / "dagster_home"
         home.mkdir()
-        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        (home / "dagster.yaml").write_text(EMBEDDED_DAGSTER_YAML)
         env = {**os.environ, "PRICING_PROJECT_DIR": str(folder), "DAGSTER_HOME": str(home)}
         t0 = time.perf_counter()
         proc = subprocess.run(
@@ -277,7 +281,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="dagster_overhead_"))
     home = workdir / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    (home / "dagster.yaml").write_text(EMBEDDED_DAGSTER_YAML)
     os.environ.update(
         extra,
         PRICING_PROJECT_DIR=str(workdir / "project"),
@@ -300,6 +304,7 @@ def main() -> None:
         "source": f"synthetic, seed 7, {args.products} products; the most active eligible stockcode",
         "repeats": args.repeats,
         "method": "asset bodies timed from Dagster's event log (STEP_OUTPUT / ASSET_CHECK_EVALUATION)",
+        "instance": INSTANCE,
         "in_process": first,
         "whole_process": whole,
     }

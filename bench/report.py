@@ -207,6 +207,10 @@ def _render_dagster_overhead_direct(result: dict[str, Any]) -> str:
     )
 
 
+# What dagster_overhead measured before it recorded its instance: Dagster's own SQLite storages.
+OLD_OVERHEAD_INSTANCE = "Dagster's default SQLite storage"
+
+
 def render_dagster_overhead(result: dict[str, Any]) -> str:
     if "direct_seconds" in result["in_process"]:
         return _render_dagster_overhead_direct(result)
@@ -253,7 +257,7 @@ def render_dagster_overhead(result: dict[str, Any]) -> str:
     return (
         envelope(result) + f"- Stockcode: {first['stock_code']} ({result['source']}); budget: {budget}\n"
         f"- {result['repeats']} repetitions; warm-up run (lazy imports) {first['warm_up_seconds']} s, not counted; "
-        f"method: {result['method']}\n"
+        f"method: {result['method']}; instance: {result.get('instance', OLD_OVERHEAD_INSTANCE)}\n"
         f"- Champion {', '.join(map(str, first['champions']))}: "
         f"{'the same in every repetition' if first['same_champion'] else '**not the same every time**'}; "
         f"runs with a step error {first['dagster_failures']}, held by a blocking check {blocked}"
