@@ -179,7 +179,7 @@ def run_backfill(
 ) -> dict[str, Any]:
     """One run per stockcode in its own worker process, ``concurrency`` at a time."""
     pending = list(codes)
-    running: dict[str, tuple[subprocess.Popen, float, Path]] = {}
+    running: dict[str, tuple[subprocess.Popen, float, Path, Any]] = {}
     finished: list[dict[str, Any]] = []
     load_start = loadavg()
     t0 = time.perf_counter()
@@ -191,15 +191,20 @@ def run_backfill(
                 args = [sys.executable, __file__, "--worker", code, "--executor", executor, "--result", str(out)]
                 if assets:
                     args += ["--assets", ",".join(assets)]
-                # Own session: the run's step processes and forkserver can be killed as one group.
-                proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-                running[code] = (proc, time.perf_counter(), out)
+                # Its log goes to a file: a pipe read only at the end fills (64 KB) with a spawn run's step
+                # logs and blocks the run worker for good. Own session: the run's step processes and
+                # forkserver can be killed as one group.
+                log_file = (workdir / f"{out.stem}.stderr").open("w+b")
+                proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log_file, start_new_session=True)
+                running[code] = (proc, time.perf_counter(), out, log_file)
             time.sleep(0.05)
-            for code, (proc, started, out) in list(running.items()):
+            for code, (proc, started, out, log_file) in list(running.items()):
                 if proc.poll() is None:
                     continue
                 del running[code]
-                stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+                log_file.seek(0)
+                stderr = log_file.read().decode(errors="replace")
+                log_file.close()
                 run = json.loads(out.read_text()) if out.exists() else {"stock_code": code, "success": False}
                 run.update(
                     process_seconds=round(time.perf_counter() - started, 2),
@@ -210,8 +215,9 @@ def run_backfill(
                     run["stderr_tail"] = stderr[-1500:]
                 finished.append(run)
     finally:
-        for proc, _, _ in running.values():
+        for proc, _, _, log_file in running.values():
             _kill_group(proc)
+            log_file.close()
     wall = time.perf_counter() - t0
     ok = [r for r in finished if r.get("success")]
     return {
