@@ -133,6 +133,7 @@ def render_throughput(result: dict[str, Any]) -> str:
             ["forkserver / spawn, stockcodes per minute", *[f"{ratios[n]}x" if n in ratios else "-" for n in sizes]]
         )
     failed = sum(m["failed"] for m in result["measurements"])
+    held = sum(m.get("held_by_check", 0) for m in result["measurements"])
     budget = ", ".join(f"{k}={v}" for k, v in result["budget"].items())
     return (
         envelope(result) + f"- Backfill: {result['definition']}\n"
@@ -141,7 +142,8 @@ def render_throughput(result: dict[str, Any]) -> str:
         f"- Budget (reduced, the test suite's): {budget}\n"
         f"- Executors: "
         + "; ".join(f"`{name}` = `{json.dumps(cfg)}`" for name, cfg in result["executors"].items())
-        + f"\n- Cells: median (min-max, n = repetitions) of backfills; failed runs: {failed}\n\n"
+        + f"\n- Cells: median (min-max, n = repetitions) of backfills; failed runs: {failed}; runs held by a blocking "
+        f"check (counted: they ran up to the gate, as `pricing run` counts them): {held}\n\n"
         + markdown_table(
             ["", *[f"{n} stockcode{'s' if n != '1' else ''}" for n in sizes]], rows, ["---"] + ["---:"] * len(sizes)
         )
