@@ -3,7 +3,8 @@
 - ``multiprocess`` (default): Dagster's own default, a process per step on the machine that runs
   the run (run config can still pick ``in_process``), except that step processes are forked from a
   server that imported the code location once (``forkserver``) instead of each starting a fresh
-  interpreter (``spawn``): 6.4x the throughput on one stockcode (BENCHMARKS.md, throughput).
+  interpreter (``spawn``): 4.6x the throughput on one stockcode of the weekly lineage, 6.4x on the
+  per-line one (BENCHMARKS.md, throughput).
 - ``in_process``: every step in the run's process; cheapest for one stockcode on a small machine.
 - ``celery``: each step is a task on a Celery broker, executed by ``dagster-celery`` workers on
   any number of machines (deploy/CELERY.md). The broker, result backend and queue default to
