@@ -51,9 +51,9 @@ from pricing_assets.instance_storage import EMBEDDED_DAGSTER_YAML
 
 BODY_END = ("STEP_OUTPUT", "ASSET_CHECK_EVALUATION")
 CHALLENGER_TOLERANCE = "1000"
-# What a plain script doing the same work would import and load before computing anything.
 # The instance `pricing run` makes for itself (its own dagster.yaml): what a user's run pays for.
 INSTANCE = "the embedded instance pricing run sets up (instance_storage.EmbeddedInstance, SQLite)"
+# What a plain script doing the same work would import and load before computing anything.
 PLAIN_START = (
     "import time, warnings; t0 = time.perf_counter(); warnings.filterwarnings('ignore')\n"
     "import pricing_assets.core.models, pricing_assets.core.drift, pricing_assets.core.explain\n"
