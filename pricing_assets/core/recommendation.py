@@ -239,8 +239,8 @@ def recommend(
     # that draw, never its sign, and a week forecast to sell nothing (a level of 0) is no evidence
     # against a price. Judged with the levels, every product with a few such draws held (12 % of the
     # store's products whose true revenue gain was 5 % or more, against 4 %).
-    at_current = _outcomes_at(mix, draws, unit_cost, np.array([current]))[config.objective][:, 0]
-    sure_gain = np.quantile(at_band - at_current[:, None], 0.025, axis=0)
+    now = _outcomes_at(mix, draws, unit_cost, np.array([current]))  # each outcome per draw at today's price
+    sure_gain = np.quantile(at_band - now[config.objective], 0.025, axis=0)
     sure_gain[np.abs(band - current) < 0.005] = 0.0  # the current price gains nothing, surely
     surest = int(np.argmax(sure_gain))
 
@@ -260,8 +260,8 @@ def recommend(
     moved_to = recommended if hold_reason or sure_gain[surest] <= 0 else float(band[surest])
     # The change per elasticity draw at the forecast level, then scaled by each draw's level for the
     # intervals shown: of the move made, or for a hold of the move to the best price not made.
-    both = _outcomes_at(mix, draws, unit_cost, np.array([current, moved_to]))
-    at_forecast = {name: values[:, 1] - values[:, 0] for name, values in both.items()}
+    moved = _outcomes_at(mix, draws, unit_cost, np.array([moved_to]))
+    at_forecast = {name: moved[name][:, 0] - now[name][:, 0] for name in moved}
     change = at_forecast if levels is None else {name: v * levels for name, v in at_forecast.items()}
     if not hold_reason:  # a move stopped short of the point's best by the data is not capped by the band
         capped = capped and abs(moved_to - recommended) < 0.005
