@@ -40,6 +40,11 @@ Methods, side by side in one run:
   Its elasticity error on the changers says how close any pooling of these own estimates could come
   to the truth, and its posterior's standard deviation what error to expect were the own standard
   errors exact (``elasticity_mae_changed_expected``);
+- reference ``family-mean oracle + own list changes, the product's rule``: that posterior (its mean
+  and standard deviation) put into the product's own decision rule, ``recommendation.recommend``
+  with the product's observed mix: the sure step, the hold and the optimal-price interval. It is
+  what the product's answer would be with a perfect prior, so its regret and hold figures are the
+  ceiling of any better estimate of the elasticity, and what is left beyond them is the rule's;
 - reference ``true elasticity, constant-elasticity formula``: ``cost x e / (1 + e)`` with the
   product's true ``e``; it ignores the mix of list, band and guest prices.
 
@@ -100,11 +105,13 @@ METHODS = (
     "keep the current price",
     "family-mean oracle",
     "family-mean oracle + own list changes",
+    "family-mean oracle + own list changes, the product's rule",
     "true elasticity, constant-elasticity formula",
 )
 TODAY = METHODS[0]
 RESPONSE = METHODS[1]
 POSTERIOR_ORACLE = METHODS[4]
+POSTERIOR_ORACLE_RULE = METHODS[5]
 CUTOFFS = ("2011-07-31", "2011-08-31")
 LARGE_CHANGE = np.log(1.05)  # a list change of 5 % or more identifies the product's own response
 # The targets the price-response and recommendation issues must reach (issues 11-13).
@@ -190,15 +197,17 @@ def reference_recommendations(row: pd.Series) -> dict[str, dict[str, Any]]:
 def posterior_oracle(row: pd.Series, response: dict[str, Any]) -> dict[str, Any]:
     """``family-mean oracle + own list changes``: the true prior of the product's elasticity, N(family mean,
     ELASTICITY_SPREAD), updated by its own estimate when its list changed; priced as the family-mean oracle."""
-    mean, variance = float(row["family_elasticity"]), ELASTICITY_SPREAD**2
+    mean, variance, own_weight = float(row["family_elasticity"]), ELASTICITY_SPREAD**2, 0.0
     own, own_se = response.get("own_elasticity"), response.get("own_standard_error")
     if own is not None and own_se:
         precision = 1.0 / variance + 1.0 / own_se**2
         mean, variance = (mean / variance + own / own_se**2) / precision, 1.0 / precision
+        own_weight = (1.0 / own_se**2) / precision
     elasticity = min(mean, -0.05)
     return {
         "elasticity": elasticity,
         "elasticity_sd": float(np.sqrt(variance)),
+        "own_weight": own_weight,
         "prices": {setting_name(o, g): _best_in_band(row, o, g, elasticity) for o, g in SETTINGS},
     }
 
@@ -313,7 +322,27 @@ def catalogue_response(transactions: pd.DataFrame, codes: list[str]) -> price_re
     return price_response.estimate_catalogue_response(panel, lines)
 
 
-def response_recommendations(row: pd.Series, catalogue: dict[str, Any]) -> dict[str, Any]:
+def decisions(
+    mix: recommendation.ObservedMix, elasticity: float, standard_error: float, own_weight: float, cost: float
+) -> dict[str, dict[str, Any]]:
+    """``recommend``'s answer in every decision setting: the price, hold, capped, its optimal-price interval
+    and whether a move stopped on the band's edge."""
+    out: dict[str, dict[str, Any]] = {k: {} for k in ("prices", "on_edge", "hold", "capped", "optimal_price_interval")}
+    for objective, guardrail in SETTINGS:
+        name = setting_name(objective, guardrail)
+        config = recommendation.RecommendationConfig(objective=objective, guardrail=guardrail)
+        answer = recommendation.recommend(mix, elasticity, standard_error, own_weight, cost, False, config)
+        out["prices"][name] = answer["recommended_list_price"]
+        out["hold"][name] = answer["hold"]
+        out["capped"][name] = answer["capped"]
+        out["optimal_price_interval"][name] = answer["optimal_list_price_interval"]
+        out["on_edge"][name] = not answer["hold"] and answer["recommended_list_price"] in answer["guardrail"]
+    return out
+
+
+def response_recommendations(
+    row: pd.Series, catalogue: dict[str, Any], keep: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The list-price response method: the stockcode's shrunk elasticity, the observed mix, ``recommend``.
 
     Exactly what the product recommends (``core/recommendation.py``), with the store's true unit
@@ -322,6 +351,8 @@ def response_recommendations(row: pd.Series, catalogue: dict[str, Any]) -> dict[
     """
     transactions = _STATE["transactions"]
     response, mix = response_inputs(transactions[transactions["stock_code"] == row.name], str(row.name), catalogue)
+    if keep is not None:  # the observed mix, for the reference row that prices the oracle's posterior with it
+        keep["mix"] = mix
     current, cost = mix.current_list_price, float(row["unit_cost"])
     out: dict[str, Any] = {
         "elasticity": response.elasticity,
@@ -330,24 +361,8 @@ def response_recommendations(row: pd.Series, catalogue: dict[str, Any]) -> dict[
         "own_standard_error": response.own_standard_error,
         "own_weight": response.own_weight,
         "inferred_current_list_price": current,
-        "prices": {},
-        "on_edge": {},
-        "hold": {},
-        "capped": {},
-        "optimal_price_interval": {},
     }
-    for objective, guardrail in SETTINGS:
-        name = setting_name(objective, guardrail)
-        config = recommendation.RecommendationConfig(objective=objective, guardrail=guardrail)
-        answer = recommendation.recommend(
-            mix, response.elasticity, response.standard_error, response.own_weight, cost, False, config
-        )
-        out["prices"][name] = answer["recommended_list_price"]
-        out["hold"][name] = answer["hold"]
-        out["capped"][name] = answer["capped"]
-        out["optimal_price_interval"][name] = answer["optimal_list_price_interval"]
-        band = answer["guardrail"]
-        out["on_edge"][name] = not answer["hold"] and answer["recommended_list_price"] in band
+    out.update(decisions(mix, response.elasticity, response.standard_error, response.own_weight, cost))
     grid = recommendation.pence_grid(0.5 * current, 2.0 * current)
     units = recommendation.expected_outcomes(mix, response.elasticity, cost, grid)["units"].to_numpy()
     out["rises_with_price"] = rises_with_price(units)
@@ -375,7 +390,8 @@ def run_store_product(
     judged: list[tuple[str, Callable[[], dict[str, Any]]]] = []
     if with_today:
         judged.append((TODAY, lambda: forecast_recommendations(row, settings, catalogue)))
-    judged.append((RESPONSE, lambda: response_recommendations(row, catalogue)))
+    inputs: dict[str, Any] = {}
+    judged.append((RESPONSE, lambda: response_recommendations(row, catalogue, inputs)))
     for method, recommend in judged:
         try:
             methods[method] = recommend()
@@ -383,7 +399,13 @@ def run_store_product(
             out.setdefault("error", {})[method] = f"{type(exc).__name__}: {exc}"
             out.setdefault("traceback", {})[method] = traceback.format_exc(limit=4)
     if RESPONSE in methods:
-        methods[POSTERIOR_ORACLE] = posterior_oracle(row, methods[RESPONSE])
+        methods[POSTERIOR_ORACLE] = oracle = posterior_oracle(row, methods[RESPONSE])
+        rule_inputs = ("elasticity", "elasticity_sd", "own_weight")
+        methods[POSTERIOR_ORACLE_RULE] = {
+            "elasticity": oracle["elasticity"],
+            "elasticity_sd": oracle["elasticity_sd"],
+            **decisions(inputs["mix"], *(oracle[k] for k in rule_inputs), float(row["unit_cost"])),
+        }
     for result in methods.values():
         result["regret"] = {
             setting_name(o, g): regret(row, o, g, result["prices"][setting_name(o, g)]) for o, g in SETTINGS

@@ -24,6 +24,7 @@ from .conftest import REPO
 
 pytestmark = pytest.mark.slow
 TODAY = "weekly forecast + list-price response (today)"  # bench/decision_quality.py's METHODS[0]: the product's way
+RESPONSE = "list-price response (pooled, shrunk) + observed mix"  # its METHODS[1]
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +132,22 @@ def test_response_only_scores_the_response_method_without_todays(tmp_path) -> No
         response = product["methods"]["list-price response (pooled, shrunk) + observed mix"]
         assert set(response["regret"]) == set(result["settings"]) and min(response["regret"].values()) >= -1e-6
     assert store["summary"]["methods"][TODAY]["products"] == 0
+
+
+def test_perfect_prior_row_answers_with_the_products_rule(quick) -> None:
+    """The ceiling row puts the family-mean oracle's posterior into ``recommend``: its elasticity is that
+    posterior's, a hold keeps the current price, and a move stays within the setting's band."""
+    result, _ = quick
+    for product in result["store"]["products"]:
+        posterior = product["methods"]["family-mean oracle + own list changes"]
+        rule = product["methods"]["family-mean oracle + own list changes, the product's rule"]
+        assert rule["elasticity"] == pytest.approx(posterior["elasticity"])
+        assert rule["elasticity_sd"] == pytest.approx(posterior["elasticity_sd"])
+        # What the product's rule takes for today's price: the list it inferred from the lines.
+        current = product["methods"][RESPONSE]["inferred_current_list_price"]
+        for setting in result["settings"]:
+            price = rule["prices"][setting]
+            if rule["hold"][setting]:
+                assert price == pytest.approx(current, abs=0.01)
+            elif setting.endswith("15"):
+                assert 0.85 * current - 0.005 <= price <= 1.15 * current + 0.005
