@@ -323,14 +323,19 @@ def catalogue_response(transactions: pd.DataFrame, codes: list[str]) -> price_re
 
 
 def decisions(
-    mix: recommendation.ObservedMix, elasticity: float, standard_error: float, own_weight: float, cost: float
+    mix: recommendation.ObservedMix,
+    elasticity: float,
+    standard_error: float,
+    own_weight: float,
+    cost: float,
+    gain_confidence: float,
 ) -> dict[str, dict[str, Any]]:
-    """``recommend``'s answer in every decision setting: the price, hold, capped, its optimal-price interval
-    and whether a move stopped on the band's edge."""
+    """``recommend``'s answer in every decision setting at ``gain_confidence``: the price, hold, capped, its
+    optimal-price interval and whether a move stopped on the band's edge."""
     out: dict[str, dict[str, Any]] = {k: {} for k in ("prices", "on_edge", "hold", "capped", "optimal_price_interval")}
     for objective, guardrail in SETTINGS:
         name = setting_name(objective, guardrail)
-        config = recommendation.RecommendationConfig(objective=objective, guardrail=guardrail)
+        config = recommendation.RecommendationConfig(objective, guardrail, gain_confidence=gain_confidence)
         answer = recommendation.recommend(mix, elasticity, standard_error, own_weight, cost, False, config)
         out["prices"][name] = answer["recommended_list_price"]
         out["hold"][name] = answer["hold"]
@@ -341,7 +346,7 @@ def decisions(
 
 
 def response_recommendations(
-    row: pd.Series, catalogue: dict[str, Any], keep: dict[str, Any] | None = None
+    row: pd.Series, catalogue: dict[str, Any], gain_confidence: float, keep: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """The list-price response method: the stockcode's shrunk elasticity, the observed mix, ``recommend``.
 
@@ -351,8 +356,8 @@ def response_recommendations(
     """
     transactions = _STATE["transactions"]
     response, mix = response_inputs(transactions[transactions["stock_code"] == row.name], str(row.name), catalogue)
-    if keep is not None:  # the observed mix, for the reference row that prices the oracle's posterior with it
-        keep["mix"] = mix
+    if keep is not None:  # the inputs, for the sweep and the reference row that prices the oracle's posterior
+        keep.update(mix=mix, response=(response.elasticity, response.standard_error, response.own_weight))
     current, cost = mix.current_list_price, float(row["unit_cost"])
     out: dict[str, Any] = {
         "elasticity": response.elasticity,
@@ -362,7 +367,7 @@ def response_recommendations(
         "own_weight": response.own_weight,
         "inferred_current_list_price": current,
     }
-    out.update(decisions(mix, response.elasticity, response.standard_error, response.own_weight, cost))
+    out.update(decisions(mix, response.elasticity, response.standard_error, response.own_weight, cost, gain_confidence))
     grid = recommendation.pence_grid(0.5 * current, 2.0 * current)
     units = recommendation.expected_outcomes(mix, response.elasticity, cost, grid)["units"].to_numpy()
     out["rises_with_price"] = rises_with_price(units)
@@ -370,7 +375,11 @@ def response_recommendations(
 
 
 def run_store_product(
-    code: str, settings: Settings, catalogue: dict[str, Any], with_today: bool = True
+    code: str,
+    settings: Settings,
+    catalogue: dict[str, Any],
+    with_today: bool = True,
+    sweep: tuple[float, ...] = (),
 ) -> dict[str, Any]:
     row = _STATE["truth"].loc[code]
     out: dict[str, Any] = {
@@ -391,7 +400,7 @@ def run_store_product(
     if with_today:
         judged.append((TODAY, lambda: forecast_recommendations(row, settings, catalogue)))
     inputs: dict[str, Any] = {}
-    judged.append((RESPONSE, lambda: response_recommendations(row, catalogue, inputs)))
+    judged.append((RESPONSE, lambda: response_recommendations(row, catalogue, settings.gain_confidence, inputs)))
     for method, recommend in judged:
         try:
             methods[method] = recommend()
@@ -400,12 +409,26 @@ def run_store_product(
             out.setdefault("traceback", {})[method] = traceback.format_exc(limit=4)
     if RESPONSE in methods:
         methods[POSTERIOR_ORACLE] = oracle = posterior_oracle(row, methods[RESPONSE])
-        rule_inputs = ("elasticity", "elasticity_sd", "own_weight")
+        cost = float(row["unit_cost"])
+        posterior = tuple(oracle[k] for k in ("elasticity", "elasticity_sd", "own_weight"))
         methods[POSTERIOR_ORACLE_RULE] = {
             "elasticity": oracle["elasticity"],
             "elasticity_sd": oracle["elasticity_sd"],
-            **decisions(inputs["mix"], *(oracle[k] for k in rule_inputs), float(row["unit_cost"])),
+            **decisions(inputs["mix"], *posterior, cost, settings.gain_confidence),
         }
+        # The same two rows at other gain confidences: what a less sure move buys and costs.
+        out["gain_confidence_sweep"] = {
+            str(confidence): {
+                method: decisions(inputs["mix"], *estimate, cost, confidence)
+                for method, estimate in ((RESPONSE, inputs["response"]), (POSTERIOR_ORACLE_RULE, posterior))
+            }
+            for confidence in sweep
+        }
+        for by_method in out["gain_confidence_sweep"].values():
+            for result in by_method.values():
+                result["regret"] = {
+                    setting_name(o, g): regret(row, o, g, result["prices"][setting_name(o, g)]) for o, g in SETTINGS
+                }
     for result in methods.values():
         result["regret"] = {
             setting_name(o, g): regret(row, o, g, result["prices"][setting_name(o, g)]) for o, g in SETTINGS
@@ -424,39 +447,64 @@ def _mae(rows: list[dict[str, Any]], method: str) -> float | None:
     return round(float(np.mean(errors)), 4) if errors else None
 
 
+def summarise_settings(scored: list[dict[str, Any]], method: str) -> dict[str, dict[str, Any]]:
+    """Per decision setting, ``method``'s regret, how often it does no worse than keeping the price, its holds
+    (where today's price is within 1 % of the best, where the true gain is 5 % or more) and interval coverage."""
+    per_setting = {}
+    for objective, guardrail in SETTINGS:
+        name = setting_name(objective, guardrail)
+        regrets = [r["methods"][method]["regret"][name] for r in scored]
+        current = [r["methods"]["keep the current price"]["regret"][name] for r in scored]
+        edges = [r["methods"][method].get("on_edge", {}).get(name) for r in scored]
+        holds = [r["methods"][method].get("hold", {}).get(name) for r in scored]
+        intervals = [r["methods"][method].get("optimal_price_interval", {}).get(name) for r in scored]
+        truth_price = [r["true_optimal_price"][name] for r in scored]
+        near = [h for h, c in zip(holds, current, strict=True) if h is not None and c <= 0.01]
+        far = [h for h, c in zip(holds, current, strict=True) if h is not None and c >= 0.05]
+        covered = [
+            lo - 0.005 <= t <= hi + 0.005 for iv, t in zip(intervals, truth_price, strict=True) if iv for lo, hi in [iv]
+        ]
+        per_setting[name] = {
+            "hold": float(np.mean(holds)) if holds and all(h is not None for h in holds) else None,
+            "hold_when_current_within_1pct": float(np.mean(near)) if near else None,
+            "hold_when_gain_5pct_or_more": float(np.mean(far)) if far else None,
+            "optimal_price_interval_coverage": float(np.mean(covered)) if covered else None,
+            "regret": quantiles(regrets),
+            "no_worse_than_current": float(np.mean([a <= b + 1e-9 for a, b in zip(regrets, current, strict=True)]))
+            if scored
+            else None,
+            "on_grid_edge": float(np.mean(edges)) if scored and all(e is not None for e in edges) else None,
+        }
+    return per_setting
+
+
+def summarise_sweep(rows: list[dict[str, Any]], sweep: tuple[float, ...]) -> dict[str, Any]:
+    """The gain-confidence sweep's rows summarised as the main table's, per confidence and method."""
+    out: dict[str, Any] = {}
+    for confidence in map(str, sweep):
+        scored = [r for r in rows if confidence in r.get("gain_confidence_sweep", {})]
+        out[confidence] = {}
+        for method in (RESPONSE, POSTERIOR_ORACLE_RULE):
+            pseudo = [
+                {
+                    **r,
+                    "methods": {
+                        "keep the current price": r["methods"]["keep the current price"],
+                        method: r["gain_confidence_sweep"][confidence][method],
+                    },
+                }
+                for r in scored
+            ]
+            out[confidence][method] = summarise_settings(pseudo, method)
+    return out
+
+
 def summarise_store(rows: list[dict[str, Any]]) -> dict[str, Any]:
     changed = [r for r in rows if r["largest_list_change"] >= LARGE_CHANGE]
     summary: dict[str, Any] = {"products": len(rows), "products_with_list_change_5pct": len(changed), "methods": {}}
     for method in METHODS:
         scored = [r for r in rows if method in r["methods"]]
-        per_setting = {}
-        for objective, guardrail in SETTINGS:
-            name = setting_name(objective, guardrail)
-            regrets = [r["methods"][method]["regret"][name] for r in scored]
-            current = [r["methods"]["keep the current price"]["regret"][name] for r in scored]
-            edges = [r["methods"][method].get("on_edge", {}).get(name) for r in scored]
-            holds = [r["methods"][method].get("hold", {}).get(name) for r in scored]
-            intervals = [r["methods"][method].get("optimal_price_interval", {}).get(name) for r in scored]
-            truth_price = [r["true_optimal_price"][name] for r in scored]
-            near = [h for h, c in zip(holds, current, strict=True) if h is not None and c <= 0.01]
-            far = [h for h, c in zip(holds, current, strict=True) if h is not None and c >= 0.05]
-            covered = [
-                lo - 0.005 <= t <= hi + 0.005
-                for iv, t in zip(intervals, truth_price, strict=True)
-                if iv
-                for lo, hi in [iv]
-            ]
-            per_setting[name] = {
-                "hold": float(np.mean(holds)) if holds and all(h is not None for h in holds) else None,
-                "hold_when_current_within_1pct": float(np.mean(near)) if near else None,
-                "hold_when_gain_5pct_or_more": float(np.mean(far)) if far else None,
-                "optimal_price_interval_coverage": float(np.mean(covered)) if covered else None,
-                "regret": quantiles(regrets),
-                "no_worse_than_current": float(np.mean([a <= b + 1e-9 for a, b in zip(regrets, current, strict=True)]))
-                if scored
-                else None,
-                "on_grid_edge": float(np.mean(edges)) if scored and all(e is not None for e in edges) else None,
-            }
+        per_setting = summarise_settings(scored, method)
         rising = [r["methods"][method].get("rises_with_price") for r in scored]
         sds = [r["methods"][method].get("elasticity_sd") for r in changed if method in r["methods"]]
         sds = [sd for sd in sds if sd is not None]
@@ -493,7 +541,10 @@ def store_part(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     started = time.perf_counter()
     with_today = not args.response_only  # today's method: its lineage and models
     with ProcessPoolExecutor(args.jobs, initializer=_load_store, initargs=(args.seed, args.products)) as pool:
-        futures = [pool.submit(run_store_product, c, settings, catalogue.to_dict(), with_today) for c in eligible]
+        futures = [
+            pool.submit(run_store_product, c, settings, catalogue.to_dict(), with_today, args.gain_confidences)
+            for c in eligible
+        ]
         for i, future in enumerate(as_completed(futures), 1):
             row = future.result()
             rows.append(row)
@@ -517,6 +568,8 @@ def store_part(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         "catalogue_response": {k: v for k, v in catalogue.to_dict().items() if k != "season"},
         "catalogue_seconds": catalogue_seconds,
         "summary": summarise_store(rows),
+        "gain_confidence": settings.gain_confidence,
+        "gain_confidence_sweep": summarise_sweep(rows, args.gain_confidences),
         "errors": {r["stock_code"]: r["error"] for r in rows if "error" in r},
         "products": rows,
     }
@@ -537,7 +590,10 @@ def real_response(own: pd.DataFrame, code: str, catalogue: dict[str, Any]) -> di
     current = mix.current_list_price
     cost = defaults.assumed_cost_ratio * current  # the dev file has no costs: the assumed ratio, as the product does
     config = recommendation.RecommendationConfig(
-        objective=defaults.objective, guardrail=defaults.guardrail, min_own_weight=defaults.min_own_weight
+        objective=defaults.objective,
+        guardrail=defaults.guardrail,
+        min_own_weight=defaults.min_own_weight,
+        gain_confidence=defaults.gain_confidence,
     )
     answer = recommendation.recommend(
         mix, response.elasticity, response.standard_error, response.own_weight, cost, True, config
@@ -568,7 +624,10 @@ def real_response(own: pd.DataFrame, code: str, catalogue: dict[str, Any]) -> di
 def real_forecast(lines: pd.DataFrame, code: str, catalogue: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """Today's method on a real code with the product's default decision settings (no costs: the assumed ratio)."""
     config = recommendation.RecommendationConfig(
-        objective=settings.objective, guardrail=settings.guardrail, min_own_weight=settings.min_own_weight
+        objective=settings.objective,
+        guardrail=settings.guardrail,
+        min_own_weight=settings.min_own_weight,
+        gain_confidence=settings.gain_confidence,
     )
     _, mix, info, (answer,) = forecast_answers(lines, code, catalogue, settings, None, [config])
     current, cost = mix.current_list_price, info["unit_cost"]
@@ -734,6 +793,12 @@ def main(argv: list[str] | None = None) -> None:
         "--response-only", action="store_true", help="leave out today's method (quick checks of the price response)"
     )
     parser.add_argument("--output", default=None, help="default bench/results/decision_quality[_response_only].json")
+    parser.add_argument(
+        "--gain-confidences",
+        default="0.95,0.9,0.75",
+        type=lambda text: tuple(float(x) for x in text.split(",") if x.strip()),
+        help="PRICING_GAIN_CONFIDENCE values the store part also tries (the product's default is the main rows)",
+    )
     args = parser.parse_args(argv)
     if args.output is None:
         args.output = str(RESULTS / f"decision_quality{'_response_only' if args.response_only else ''}.json")

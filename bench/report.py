@@ -597,6 +597,37 @@ def pct(x: float | None) -> str:
 # --- decision_quality ----------------------------------------------------------------------------
 
 
+def _gain_confidence_table(store: dict[str, Any], sweep: dict[str, Any], settings: list[str]) -> str:
+    """The decision benchmark's sweep of PRICING_GAIN_CONFIDENCE: the product's rule on its own estimate and
+    on a perfect prior, per confidence, in the margin settings (the hold targets' and the regret target's)."""
+    methods = list(next(iter(sweep.values())))
+    by_confidence = {str(store["gain_confidence"]): {m: store["summary"]["methods"][m]["settings"] for m in methods}}
+    by_confidence.update(sweep)
+    names = [n for n in settings if n.startswith("margin")]
+    header = ["gain confidence", "estimate"]
+    for name in names:
+        header += [f"{name}: regret p90", f"{name}: no worse than current", f"{name}: hold near / far"]
+    rows = []
+    for confidence, per_method in sorted(by_confidence.items(), key=lambda kv: -float(kv[0])):
+        for method, per_setting in per_method.items():
+            row = [confidence + (" (default)" if confidence == str(store["gain_confidence"]) else ""), method]
+            for name in names:
+                st = per_setting[name]
+                row += [
+                    pct(st["regret"]["p90"]),
+                    pct(st["no_worse_than_current"]),
+                    f"{pct(st['hold_when_current_within_1pct'])} / {pct(st['hold_when_gain_5pct_or_more'])}",
+                ]
+            rows.append(row)
+    return (
+        "\nThe product's rule at other gain confidences (`PRICING_GAIN_CONFIDENCE`, `--gain-confidences`): "
+        "a move must gain on this share of the elasticity's draws; hold near / far: where today's price is "
+        "within 1 % of the best, where the true gain is 5 % or more (targets >= 80 % and <= 10 %):\n\n"
+        + markdown_table(header, rows)
+        + "\n"
+    )
+
+
 def decision_targets(result: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
     """The decision benchmark's targets: (target, threshold, figure, passed or None when not measured)."""
     targets, store, real = result["targets"], result.get("store"), result.get("real")
@@ -772,6 +803,9 @@ def render_decision_quality(result: dict[str, Any]) -> str:
                 "covers the truth:\n\n"
             )
             out.append(markdown_table(header, rows) + "\n")
+        sweep = store.get("gain_confidence_sweep") or {}
+        if sweep:
+            out.append(_gain_confidence_table(store, sweep, result["settings"]))
     if store and real:
         a, b = store["calibration"], real["calibration"]
         out.append("\n**Calibration** (`price_list.price_setting_profile`, eligible products, Dec-Aug):\n\n")

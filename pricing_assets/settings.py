@@ -105,6 +105,9 @@ class Settings:
     costs: str | None = None  # CSV of stockcode,unit_cost (a path or s3:// URL)
     assumed_cost_ratio: float = 0.5  # unit cost / current list price where the costs file has none
     min_own_weight: float = 0.0  # own evidence needed to move a price (0: a sure gain on the prior suffices)
+    # The share of the elasticity's draws on which a move must gain (0.975: the gain's 95 % interval is
+    # above zero); lower moves more often and loses more often (BENCHMARKS.md, "Decision quality")
+    gain_confidence: float = 0.975
     # The whole catalogue (core/catalogue.py, pricing run --all) -------------------------------
     catalogue_slowest: int = 10  # the slowest stockcodes the catalogue report lists
     catalogue_compact_above: int = 20  # pricing run tables only the failures above this many stockcodes
@@ -203,6 +206,11 @@ class Settings:
             raise ValueError("PRICING_ASSUMED_COST_RATIO must be in (0, 1): a unit cost as a share of the list price")
         if not 0 <= self.min_own_weight <= 1:
             raise ValueError("PRICING_MIN_OWN_WEIGHT must be in [0, 1]")
+        if not 0.5 <= self.gain_confidence < 1:
+            raise ValueError(
+                "PRICING_GAIN_CONFIDENCE must be in [0.5, 1): the share of the elasticity's draws on which a move "
+                "must gain (0.5: a move gains on the median draw; 0.975: on all but the lowest 2.5 %)"
+            )
         if self.catalogue_slowest < 1 or self.catalogue_compact_above < 1:
             raise ValueError("PRICING_CATALOGUE_SLOWEST and PRICING_CATALOGUE_COMPACT_ABOVE must be positive")
         if not 0 <= self.run_processes <= 64:

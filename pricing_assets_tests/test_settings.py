@@ -33,6 +33,7 @@ CHOICES = {
     "executor": "in_process",
     "objective": "revenue",
     "sqlite_synchronous": "normal",
+    "gain_confidence": ("0.9", 0.9),  # (raw, parsed) where the two differ
 }  # a valid value other than the default
 EXTRA = {"env": {"PRICING_S3_BUCKET": "a-bucket"}}  # what a changed value needs beside it to be valid
 
@@ -40,7 +41,8 @@ EXTRA = {"env": {"PRICING_S3_BUCKET": "a-bucket"}}  # what a changed value needs
 def changed_value(name: str, kind: str, default: object, tmp_path: Path) -> tuple[str, object]:
     """A raw value for ``PRICING_<NAME>`` and what it should parse to, different from the default."""
     if name in CHOICES:
-        return CHOICES[name], CHOICES[name]
+        choice = CHOICES[name]
+        return choice if isinstance(choice, tuple) else (choice, choice)
     if kind.startswith("Path"):
         return str(tmp_path / name), (tmp_path / name).resolve()
     if kind.startswith("str"):
@@ -89,6 +91,8 @@ def test_every_field_reads_its_own_pricing_variable(tmp_path):
         ("PRICING_OBJECTIVE", "profit", "PRICING_OBJECTIVE must be 'margin' or 'revenue'"),
         ("PRICING_GUARDRAIL", "2", "PRICING_GUARDRAIL must be in"),
         ("PRICING_ASSUMED_COST_RATIO", "1.5", "PRICING_ASSUMED_COST_RATIO"),
+        ("PRICING_GAIN_CONFIDENCE", "1", "PRICING_GAIN_CONFIDENCE must be in"),
+        ("PRICING_GAIN_CONFIDENCE", "0.3", "PRICING_GAIN_CONFIDENCE must be in"),
     ],
 )
 def test_bad_values_name_the_variable_to_fix(tmp_path, variable, value, message):

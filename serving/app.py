@@ -56,6 +56,9 @@ COMPUTE_BUDGET_CELLS = 3_200_000
 # at most this many cells per request, which a band of +/-50 % around a 100-pound list price with 400
 # draws reaches.
 MAX_GUARDRAIL = 0.5
+# The gain confidence a request may ask (PRICING_GAIN_CONFIDENCE's range, less sure than 0.999 is pointless
+# on 400 draws: its quantile is the lowest draw's)
+MIN_GAIN_CONFIDENCE, MAX_GAIN_CONFIDENCE = 0.5, 0.999
 # Stockcodes per page of /v1/stockcodes (the dev file's whole catalogue, 600, fits in one).
 MAX_PAGE = 1000
 MAX_RECOMMENDATION_CELLS = 4_000_000
@@ -145,11 +148,14 @@ class PriceAnswer(BaseModel):
             "the optimal-price interval, the expected weekly change in units, revenue and margin with "
             "intervals, the elasticity with its interval and own weight, the unit cost (and whether it "
             "was assumed), the guest list price that follows. As promoted, unless the request names an "
-            "objective, guardrail or unit_cost: then made again for them (recommendation_recomputed)."
+            "objective, guardrail, unit_cost or gain_confidence: then made again for them (recommendation_recomputed)."
         ),
     )
     recommendation_recomputed: bool = Field(
-        False, description="whether the recommendation was made for this request's objective, guardrail or unit_cost"
+        False,
+        description=(
+            "whether the recommendation was made for this request's objective, guardrail, unit_cost or gain_confidence"
+        ),
     )
     cached: bool
 
@@ -230,14 +236,15 @@ def recommendation_for(
     objective: Objective | None,
     guardrail: float | None,
     unit_cost: float | None,
+    gain_confidence: float | None = None,
 ) -> tuple[dict[str, Any] | None, bool]:
     """The recommendation to answer with, and whether it was made for this request.
 
-    The promoted one unless the request names an objective, guardrail or unit cost; then the same
-    ``recommend`` on the inputs the bundle keeps (so the promoted settings give the promoted answer)."""
-    if objective is None and guardrail is None and unit_cost is None:
+    The promoted one unless the request names an objective, guardrail, unit cost or gain confidence; then
+    the same ``recommend`` on the inputs the bundle keeps (so the promoted settings give the promoted answer)."""
+    if objective is None and guardrail is None and unit_cost is None and gain_confidence is None:
         return stored, False
-    answer = inputs.recommend(objective.value if objective else None, guardrail, unit_cost)
+    answer = inputs.recommend(objective.value if objective else None, guardrail, unit_cost, gain_confidence)
     return {"stock_code": code, **served_part(answer)}, True
 
 
@@ -530,6 +537,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 ),
             ),
         ] = None,
+        gain_confidence: Annotated[
+            float | None,
+            Query(
+                ge=MIN_GAIN_CONFIDENCE,
+                le=MAX_GAIN_CONFIDENCE,
+                description=(
+                    "the share of the elasticity's draws on which a move must gain, else hold (as promoted when "
+                    "not given, PRICING_GAIN_CONFIDENCE, 0.975: the gain's 95 % interval above zero); lower moves "
+                    "more often and loses more often"
+                ),
+            ),
+        ] = None,
         curve_source: Annotated[
             CurveSource | None,
             Query(
@@ -560,7 +579,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         prices = np.linspace(low, high, num_price_bins)
         if not np.all(np.diff(prices) > 0):  # a range narrower than float resolution allows for that many bins
             raise _error(422, f"unitprice_min and unitprice_max are too close for {num_price_bins} distinct prices")
-        asked = objective is not None or guardrail is not None or unit_cost is not None
+        asked = objective is not None or guardrail is not None or unit_cost is not None or gain_confidence is not None
         cells = recommendation_cells(inputs, guardrail) if asked else 0
         if cells > MAX_RECOMMENDATION_CELLS:
             raise _error(
@@ -577,6 +596,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "objective": objective.value if objective else None,
             "cost": unit_cost,
             "guardrail": guardrail,
+            "gain_confidence": gain_confidence,
             "curve": source.value,
         }
         key = cache_key(code, bundle.version, params)
@@ -587,7 +607,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             with compute_budget.reserve(curve_cells + cells):
                 stored = bundle.manifest.get("recommendation")
-                recommendation = recommendation_for(code, inputs, stored, objective, guardrail, unit_cost)
+                recommendation = recommendation_for(
+                    code, inputs, stored, objective, guardrail, unit_cost, gain_confidence
+                )
                 if source is CurveSource.list_price_response:
                     encoded = encode_response_answer(code, bundle, prices, curve_objective, cost, recommendation)
                     by = "the list-price response"

@@ -154,14 +154,15 @@ def stockcode_price_response(
 
 
 class RecommendationConfig(SettingsConfig):
-    """The decision's settings: objective, guardrail, costs file, assumed cost ratio, own weight, seed
-    (see common.setting)."""
+    """The decision's settings: objective, guardrail, costs file, assumed cost ratio, own weight, gain
+    confidence, seed (see common.setting)."""
 
     objective: str = setting("objective")
     guardrail: float = setting("guardrail")
     costs: str | None = setting("costs")
     assumed_cost_ratio: float = setting("assumed_cost_ratio")
     min_own_weight: float = setting("min_own_weight")
+    gain_confidence: float = setting("gain_confidence")
     seed: int = setting("seed")
 
 
@@ -201,7 +202,11 @@ def list_price_recommendation(
     costs = recommendation.read_unit_costs(config.costs) if config.costs else {}
     cost, assumed = recommendation.unit_cost_for(stock_code, costs, mix.current_list_price, config.assumed_cost_ratio)
     decision = recommendation.RecommendationConfig(
-        objective=config.objective, guardrail=config.guardrail, min_own_weight=config.min_own_weight, seed=config.seed
+        objective=config.objective,
+        guardrail=config.guardrail,
+        min_own_weight=config.min_own_weight,
+        gain_confidence=config.gain_confidence,
+        seed=config.seed,
     )
     response = stockcode_price_response
     # Kept with the answer (and promoted with it), so serving can make it again for another objective,

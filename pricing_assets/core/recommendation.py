@@ -135,13 +135,15 @@ def best_list_price(
 @dataclass(frozen=True)
 class RecommendationConfig:
     """How a recommendation is made. The objective and guardrail have no default here: theirs live in
-    settings.py (PRICING_OBJECTIVE, PRICING_GUARDRAIL) and the asset passes them. ``min_own_weight`` and
-    ``seed`` mirror PRICING_MIN_OWN_WEIGHT and PRICING_SEED only for the decision benchmark's calls that
-    leave them out (the asset and serving always pass every field)."""
+    settings.py (PRICING_OBJECTIVE, PRICING_GUARDRAIL) and the asset passes them. ``min_own_weight``,
+    ``gain_confidence`` and ``seed`` mirror PRICING_MIN_OWN_WEIGHT, PRICING_GAIN_CONFIDENCE and PRICING_SEED
+    only for the decision benchmark's calls and the bundles promoted before a field existed, which leave
+    them out (the asset always passes every field)."""
 
     objective: str
     guardrail: float | None  # the list price moves at most this share either way (None: up to 3x)
     min_own_weight: float = 0.0  # own evidence needed to move a price (0: a sure gain on the prior is enough)
+    gain_confidence: float = 0.975  # the share of elasticity draws on which a move must gain
     draws: int = 400  # elasticity draws for the intervals
     seed: int = 7
 
@@ -186,15 +188,18 @@ def recommend(
     """The list price to charge next, with its effect, its uncertainty, and when not to move.
 
     The move is to the price (whole pence, within the guardrail band and, for margin, never below
-    cost) with the largest *sure* gain: the 2.5 % quantile of its gain over the current price across
-    elasticity draws ``N(elasticity, standard_error)`` (demand kept falling with price; at the
-    forecast level, which scales a gain but cannot turn it into a loss). Where the response is
-    precise that is the best price for the point elasticity (``best_list_price_in_band``); where it
-    is not, a shorter step the same way, whose gain every plausible elasticity agrees on. Why not
+    cost) with the largest *sure* gain: the ``1 - gain_confidence`` quantile (2.5 % by default) of
+    its gain over the current price across elasticity draws ``N(elasticity, standard_error)``
+    (demand kept falling with price; at the forecast level, which scales a gain but cannot turn it
+    into a loss). Where the response is precise that is the best price for the point elasticity
+    (``best_list_price_in_band``); where it is not, a shorter step the same way, whose gain every
+    plausible elasticity agrees on. Why not
     the point's best price or hold: its gain can be unsure only because the draws disagree on how
     far to go, not which way, and holding then forgoes a gain the data does support. On the store
     benchmark (BENCHMARKS.md, "Decision quality") the step took margin regret p90 from 4.5 % to
     4.2 % within +/-15 % and from 6.8 % to 5.1 % unbounded, and its largest loss from 35 % to 11 %.
+    A lower ``gain_confidence`` moves more often and loses more often; the benchmark's sweep of it
+    shows that no setting meets every decision target there, even on a perfect prior.
 
     ``capped`` when the band's edge stopped the move (or, for a hold, the move not made) short of the
     point's best price without the band. Intervals: the optimal price per draw; the change in units,
@@ -207,6 +212,11 @@ def recommend(
     """
     if config.objective not in ("margin", "revenue"):
         raise ValueError(f"objective must be 'margin' or 'revenue', not {config.objective!r}")
+    if not 0.5 <= config.gain_confidence < 1:
+        raise ValueError(
+            "gain_confidence must be in [0.5, 1) (the share of draws on which a move gains), "
+            f"not {config.gain_confidence}"
+        )
     current = mix.current_list_price
     if config.guardrail is None:
         low, high = 0.2 * current, 3.0 * current
@@ -240,7 +250,7 @@ def recommend(
     # against a price. Judged with the levels, every product with a few such draws held (12 % of the
     # store's products whose true revenue gain was 5 % or more, against 4 %).
     now = _outcomes_at(mix, draws, unit_cost, np.array([current]))  # each outcome per draw at today's price
-    sure_gain = np.quantile(at_band - now[config.objective], 0.025, axis=0)
+    sure_gain = np.quantile(at_band - now[config.objective], 1.0 - config.gain_confidence, axis=0)
     sure_gain[np.abs(band - current) < 0.005] = 0.0  # the current price gains nothing, surely
     surest = int(np.argmax(sure_gain))
 
@@ -254,7 +264,12 @@ def recommend(
     elif abs(recommended - current) < 0.005:
         hold_reason = "the current price is already the best in the band"
     elif sure_gain[surest] <= 0:
-        hold_reason = f"the expected {config.objective} gain's 95 % interval includes zero at every price in the band"
+        width = 100 * (2 * config.gain_confidence - 1)  # the two-sided interval: 0.975 is the 95 % one
+        hold_reason = (
+            f"the expected {config.objective} gain's {width:.3g} % interval includes zero at every price in the band"
+            if width >= 0.5
+            else f"the expected {config.objective} gain's median draw is not above zero at any price in the band"
+        )
     if current < band[0] - 1e-9:  # the current price is below cost: holding it would keep selling at a loss
         hold_reason = None
     moved_to = recommended if hold_reason or sure_gain[surest] <= 0 else float(band[surest])
@@ -269,6 +284,7 @@ def recommend(
     final = current if hold_reason else moved_to
     return {
         "objective": config.objective,
+        "gain_confidence": config.gain_confidence,  # the share of draws a move had to gain on
         "current_list_price": current,
         "recommended_list_price": final,
         "best_list_price_in_band": recommended,

@@ -2,7 +2,7 @@
 
 ``list_price_recommendation`` stores these inputs beside its answer (``inputs`` in the promoted
 bundle's recommendation.json), so serving can answer one request with another objective,
-guardrail or unit cost by calling the same :func:`recommendation.recommend` on the same numbers:
+guardrail, unit cost or gain confidence by calling the same :func:`recommendation.recommend` on the same numbers:
 with the promoted settings it gives the promoted answer exactly (JSON keeps every float).
 """
 
@@ -60,10 +60,16 @@ class RecommendationInputs:
         )
 
     def recommend(
-        self, objective: str | None = None, guardrail: float | None = None, unit_cost: float | None = None
+        self,
+        objective: str | None = None,
+        guardrail: float | None = None,
+        unit_cost: float | None = None,
+        gain_confidence: float | None = None,
     ) -> dict[str, Any]:
-        """The recommendation again, any of objective, guardrail or unit cost replaced (a given cost is not assumed)."""
-        changes = {k: v for k, v in (("objective", objective), ("guardrail", guardrail)) if v is not None}
+        """The recommendation again, any of objective, guardrail, unit cost or gain confidence replaced (a given
+        cost is not assumed)."""
+        asked = (("objective", objective), ("guardrail", guardrail), ("gain_confidence", gain_confidence))
+        changes = {k: v for k, v in asked if v is not None}
         config = replace(self.config, **changes)
         cost, assumed = (self.unit_cost, self.cost_assumed) if unit_cost is None else (float(unit_cost), False)
         return recommend(

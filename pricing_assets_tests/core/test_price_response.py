@@ -156,14 +156,14 @@ def test_an_unsure_gain_holds_the_current_price_and_says_why() -> None:
     assert low <= answer["best_list_price_in_band"] <= high and high - low > 0.1
 
 
-def _sure_gain(price: float, elasticity: float, se: float, cost: float = 0.9) -> float:
-    """The 2.5 % quantile over the recommendation's elasticity draws of the margin gain of ``price`` over 2.00,
-    each draw valued on its own through the public ``expected_outcomes``."""
+def _sure_gain(price: float, elasticity: float, se: float, cost: float = 0.9, quantile: float = 0.025) -> float:
+    """The ``quantile`` (2.5 % by default) over the recommendation's elasticity draws of the margin gain of
+    ``price`` over 2.00, each draw valued on its own through the public ``expected_outcomes``."""
     gains = []
     for drawn in recommendation.elasticity_draws(elasticity, se, 400, 7):
         margins = recommendation.expected_outcomes(_mix(6, 3, 1), drawn, cost, np.array([2.0, price]))["margin"]
         gains.append(margins.iloc[1] - margins.iloc[0])
-    return float(np.quantile(gains, 0.025))
+    return float(np.quantile(gains, quantile))
 
 
 def test_an_unsure_best_price_gives_way_to_the_shorter_step_whose_gain_is_sure() -> None:
@@ -179,6 +179,24 @@ def test_an_unsure_best_price_gives_way_to_the_shorter_step_whose_gain_is_sure()
     assert all(_sure_gain(p, -2.2, 0.25) <= surest + 1e-9 for p in recommendation.pence_grid(1.70, 2.30))
     assert answer["guest_list_price"] == pytest.approx(chosen * 2.0)
     assert recommendation.verdict(answer) == "decrease, short of the estimate's best 1.70, where the gain is surest"
+
+
+def test_a_lower_gain_confidence_moves_where_the_default_holds() -> None:
+    """PRICING_GAIN_CONFIDENCE: at 0.75 a move needs to gain on three draws in four, not on 97.5 %: the
+    response the default holds on (its reason naming the 95 % interval) moves to the price whose 25 %
+    quantile of gain is the largest; a wider response still holds, and the reason names the 50 % interval."""
+    held = _recommend(-2.2, se=0.6)
+    assert held["hold"] and "gain's 95 % interval includes zero" in held["hold_reason"]
+    moved = _recommend(-2.2, se=0.6, gain_confidence=0.75)
+    assert not moved["hold"] and moved["action"] == "decrease"
+    chosen = moved["recommended_list_price"]
+    surest = _sure_gain(chosen, -2.2, 0.6, quantile=0.25)
+    assert surest > 0
+    assert all(_sure_gain(p, -2.2, 0.6, quantile=0.25) <= surest + 1e-9 for p in recommendation.pence_grid(1.70, 2.30))
+    wider = _recommend(-2.2, se=1.0, gain_confidence=0.75)
+    assert wider["hold"] and "gain's 50 % interval includes zero" in wider["hold_reason"]
+    with pytest.raises(ValueError, match="gain_confidence must be in"):
+        _recommend(-2.2, gain_confidence=1.0)
 
 
 def test_too_little_own_evidence_holds_when_a_setting_asks_for_it() -> None:

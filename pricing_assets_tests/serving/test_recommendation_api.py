@@ -1,5 +1,6 @@
-"""The list-price recommendation through the API: made again per request for an objective, guardrail or
-unit cost from the inputs the bundle keeps; bundles promoted before the weekly demand models; the example answer."""
+"""The list-price recommendation through the API: made again per request for an objective, guardrail,
+unit cost or gain confidence from the inputs the bundle keeps; bundles promoted before the weekly demand
+models; the example answer."""
 
 import json
 import re
@@ -51,6 +52,7 @@ def test_the_promoted_settings_give_the_promoted_recommendation(promoted_project
         answer = get(url, code, objective=config.objective, guardrail=config.guardrail).json()
         assert answer["recommendation_recomputed"] is True
         assert answer["recommendation"] == bundle.manifest["recommendation"]
+        assert answer["recommendation"]["gain_confidence"] == config.gain_confidence
         plain = get(url, code).json()  # no parameter: the promoted one, not made again
         assert plain["recommendation"] == bundle.manifest["recommendation"]
         assert plain["recommendation_recomputed"] is False
@@ -97,6 +99,31 @@ def test_unit_cost_reaches_the_recommendation_and_margin_takes_the_bundles_cost(
     assert given["recommendation"] == {"stock_code": code, **served_part(inputs_of(bundle).recommend(unit_cost=cost))}
     assert given["unit_cost"] == cost
     assert all(p["margin"] == pytest.approx(p["sales"] - cost * p["quantity"]) for p in given["curve"])
+
+
+def test_gain_confidence_makes_the_recommendation_again(promoted_project, url):
+    """``gain_confidence`` (PRICING_GAIN_CONFIDENCE per request): the answer is ``recommend`` on the bundle's
+    inputs at that confidence, a hold says the interval it was judged on, and each confidence is cached apart."""
+    for code, bundle in bundles_of(promoted_project).items():
+        inputs = inputs_of(bundle)
+        for confidence in (0.5, 0.8):
+            first = get(url, code, gain_confidence=confidence, num_price_bins=9)
+            answer = first.json()
+            assert first.headers["x-cache"] == "miss" and answer["recommendation_recomputed"] is True
+            rec = answer["recommendation"]
+            assert rec == {"stock_code": code, **served_part(inputs.recommend(gain_confidence=confidence))}
+            assert rec["gain_confidence"] == confidence  # the answer says what it was judged on
+            if rec["hold"]:
+                assert "95 %" not in rec["hold_reason"], rec["hold_reason"]
+
+
+@pytest.mark.parametrize("confidence", ["0.4", "1", "0.9995", "sure", "nan"])
+def test_a_gain_confidence_out_of_bounds_is_a_422_that_names_it(promoted_project, url, confidence):
+    code = next(iter(bundles_of(promoted_project)))
+    response = get(url, code, gain_confidence=confidence)
+    assert response.status_code == 422
+    (problem,) = response.json()["detail"]
+    assert problem["loc"] == ["query", "gain_confidence"] and problem["msg"]
 
 
 @pytest.mark.parametrize("guardrail", ["0", "-0.1", "0.51", "1", "wide", "nan"])
