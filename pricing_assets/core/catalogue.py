@@ -57,7 +57,7 @@ class CatalogueSummary:
     held: list[dict[str, str]]  # stockcode, check, reason: one row per blocking check that failed
     failed: list[dict[str, str]]  # stockcode, outcome, reason: errors and unfinished runs
     warnings_by_check: dict[str, int]
-    recommendations: dict[str, int]  # hold / increase / decrease / capped / none
+    recommendations: dict[str, int]  # hold / increase / decrease / capped (moves only) / none
     hold_reasons: dict[str, int]
     expected_gain: dict[str, float | int | str]  # the moves' expected weekly gain: objective, count, total, median
     slowest: list[dict[str, Any]]  # stockcode, seconds, outcome
@@ -96,7 +96,7 @@ def summarise(records: list[StockcodeRecord], slowest: int) -> CatalogueSummary:
             continue
         action = str(rec.get("action") or "hold")
         moves[action] += 1
-        if rec.get("capped"):
+        if rec.get("capped") and action != "hold":  # a hold's capped describes the move it did not make
             moves["capped"] += 1
         if action == "hold":
             hold_reasons[str(rec.get("hold_reason") or "no reason given")] += 1

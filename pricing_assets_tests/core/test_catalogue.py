@@ -30,7 +30,8 @@ def _records() -> list[StockcodeRecord]:
             "FAILURE",
             seconds=20.0,
             held_by={"drift": "list price x2"},
-            recommendation={"action": "hold", "hold_reason": "gain's interval includes zero"},
+            # The move not made would have been capped: a hold is not counted as capped.
+            recommendation={"action": "hold", "hold_reason": "gain's interval includes zero", "capped": True},
         ),
         StockcodeRecord("D", "FAILURE", seconds=5.0, error="dfn_model: out of memory"),
         StockcodeRecord("E", "STARTED"),
