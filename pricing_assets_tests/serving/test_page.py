@@ -67,8 +67,9 @@ def test_page_draws_the_response_curve_with_the_verdict_and_links_the_lineage(pr
 
 
 def test_page_controls_ask_for_objective_guardrail_and_cost_and_mark_the_move(promoted_project, tmp_path):
-    """An elastic bundle: the page's objective, guardrail and unit cost (filled from its link) reach the API,
-    and the chart marks the current and the recommended list price apart, with the move as the verdict."""
+    """An elastic bundle: the page's objective, guardrail, unit cost and gain confidence (filled from its link)
+    reach the API, and the chart marks the current and the recommended list price apart, with the move as
+    the verdict."""
     require("chromium")
     bundle = elastic_copy(promoted_project, tmp_path / "elastic")
     asked = {"objective": "margin", "guardrail": "0.12", "unit_cost": str(bundle.unit_cost)}
@@ -77,7 +78,8 @@ def test_page_controls_ask_for_objective_guardrail_and_cost_and_mark_the_move(pr
         page = f"{url}/?{urlencode({'stockcode': bundle.code, **asked})}"
         dom = chromium("--dump-dom", page)
         chromium("--window-size=1000,820", f"--screenshot={ARTIFACTS / 'serving_page_move.png'}", page)
-        capped = chromium("--dump-dom", f"{url}/?{urlencode({'stockcode': bundle.code, 'objective': 'revenue'})}")
+        link = {"stockcode": bundle.code, "objective": "revenue", "gain_confidence": "0.9"}
+        capped = chromium("--dump-dom", f"{url}/?{urlencode(link)}")
     rec = answer["recommendation"]
     assert (rec["hold"], rec["capped"], rec["action"]) == (False, False, "increase")
     assert marker_price(dom, "current-list") == f"{rec['current_list_price']:.2f}"
@@ -97,3 +99,6 @@ def test_page_controls_ask_for_objective_guardrail_and_cost_and_mark_the_move(pr
         r'<p id="verdict" class="capped">List price [0-9.]+ \u2192 [0-9.]+: decrease, capped by the guardrail</p>',
         capped,
     )
+    # The link's gain confidence reached the API, and the answer says what it was judged on.
+    assert "Gain confidence</dt><dd>a move must gain on 90.0 % of the elasticity's draws</dd>" in capped
+    assert "Gain confidence</dt><dd>a move must gain on 97.5 % of the elasticity's draws</dd>" in dom
