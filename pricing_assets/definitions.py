@@ -5,7 +5,6 @@ from __future__ import annotations
 import warnings
 
 from dagster import BetaWarning, Definitions, PreviewWarning
-from dagster_aws.s3 import S3Resource
 
 from .assets.catalogue import catalogue_report
 from .assets.challenger import candidate_no_worse_than_serving, challenger_comparison
@@ -28,7 +27,7 @@ from .executors import executor_for
 from .instance_sqlite import use_sqlite_synchronous
 from .io_manager import StoreIOManager
 from .jobs import LINEAGE_JOB, RAW_JOB, REPORT_JOB, build_jobs
-from .resources import ArtifactStoreResource
+from .resources import ArtifactStoreResource, S3ClientResource
 from .schedules import build_weekly_lineage_schedule
 from .sensors import build_sensors
 from .settings import Settings, current_settings
@@ -42,7 +41,7 @@ warnings.filterwarnings("ignore", category=BetaWarning)
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
-    s3 = S3Resource(endpoint_url=settings.s3_endpoint_url)
+    s3 = S3ClientResource(endpoint_url=settings.s3_endpoint_url)
     store = ArtifactStoreResource(
         local_root=str(settings.artifact_root),
         s3_bucket=settings.s3_bucket or "",

@@ -83,6 +83,24 @@ def test_definitions_load_with_fixed_names():
     assert defs.resolve_sensor_def("stockcode_discovery_sensor")
 
 
+def test_loading_the_code_location_leaves_the_s3_client_library_unimported(tmp_path):
+    """Every process that loads the location (pricing run, the webserver, the daemon, each run worker) pays
+    for what it imports: the S3 client (boto3, 0.7-0.8 s with dagster-aws's resource) only when S3 is used."""
+    code = (
+        "import sys\n"
+        "from pricing_assets.definitions import build_definitions\n"
+        "from pricing_assets.settings import Settings\n"
+        "defs = build_definitions(Settings.from_env())\n"
+        "defs.resolve_job_def('stockcode_lineage_job')\n"
+        "print(sorted(m for m in ('boto3', 'botocore', 'dagster_aws') if m in sys.modules))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PRICING_")}
+    env["PRICING_PROJECT_DIR"] = str(tmp_path)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_dagster_definitions_validate_on_the_workspace(tmp_path):
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "PRICING_PROJECT_DIR": str(tmp_path)}
     (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")

@@ -4,11 +4,10 @@ is stale or shared."""
 import pandas as pd
 import pytest
 from dagster import AssetKey, StaticPartitionsDefinition, build_input_context, build_output_context
-from dagster_aws.s3 import S3Resource
 
 from pricing_assets import io_manager as io_module
 from pricing_assets.io_manager import StoreIOManager
-from pricing_assets.resources import ArtifactStoreResource
+from pricing_assets.resources import ArtifactStoreResource, S3ClientResource
 
 RAW = AssetKey("raw_transactions")
 PARTITIONS = StaticPartitionsDefinition(["85123A"])
@@ -17,7 +16,7 @@ PARTITIONS = StaticPartitionsDefinition(["85123A"])
 @pytest.fixture
 def manager(tmp_path, monkeypatch) -> StoreIOManager:
     monkeypatch.setattr(io_module, "_decoded_tables", {})
-    store = ArtifactStoreResource(local_root=str(tmp_path / "store"), s3=S3Resource())
+    store = ArtifactStoreResource(local_root=str(tmp_path / "store"), s3=S3ClientResource())
     return StoreIOManager(store=store)
 
 

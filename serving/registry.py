@@ -35,7 +35,7 @@ from pricing_assets.core.pricing import PriceCurve, predict_curve
 from pricing_assets.core.recommendation_inputs import RecommendationInputs
 from pricing_assets.core.splits import Preprocessor
 from pricing_assets.core.stockcodes import validate_stockcode
-from pricing_assets.core.store import ArtifactNotFoundError, ArtifactStore, S3ArtifactStore, open_store
+from pricing_assets.core.store import ArtifactNotFoundError, ArtifactStore, S3ArtifactStore, open_store, s3_client
 from pricing_assets.core.weekly_features import GROUP_COLUMN, PRICE_LISTS
 from pricing_assets.settings import Settings
 
@@ -381,9 +381,7 @@ def open_serving_store(settings: Settings) -> ArtifactStore:
     """
     if not settings.s3_bucket:
         return open_store(settings)
-    import boto3
     from botocore.config import Config
 
     config = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 2, "mode": "standard"})
-    client = boto3.client("s3", endpoint_url=settings.s3_endpoint_url, config=config)
-    return S3ArtifactStore(client, settings.s3_bucket, settings.s3_prefix)
+    return S3ArtifactStore(s3_client(settings.s3_endpoint_url, config), settings.s3_bucket, settings.s3_prefix)

@@ -148,13 +148,18 @@ class S3ArtifactStore:
         return sorted(keys)
 
 
+def s3_client(endpoint_url: str | None, config: Any = None) -> Any:
+    """A boto3 S3 client (credentials and region from boto3's usual chain; ``endpoint_url`` for moto's
+    server or an S3-compatible store). boto3 is imported here, when S3 is used, not with the module."""
+    import boto3
+
+    return boto3.client("s3", endpoint_url=endpoint_url, config=config)
+
+
 def open_store(settings: Any) -> ArtifactStore:
     """The store the settings name (local folder or S3), without Dagster: for serving and scripts."""
     if settings.s3_bucket:
-        import boto3
-
-        client = boto3.client("s3", endpoint_url=settings.s3_endpoint_url)
-        return S3ArtifactStore(client, settings.s3_bucket, settings.s3_prefix)
+        return S3ArtifactStore(s3_client(settings.s3_endpoint_url), settings.s3_bucket, settings.s3_prefix)
     return LocalArtifactStore(settings.artifact_root)
 
 
