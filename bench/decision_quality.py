@@ -274,7 +274,7 @@ def forecast_answers(
 def forecast_recommendations(row: pd.Series, settings: Settings, catalogue: dict[str, Any]) -> dict[str, Any]:
     """Today's method on one store product, with the store's true unit cost, in every decision setting."""
     configs = [
-        recommendation.RecommendationConfig(objective=objective, guardrail=guardrail)
+        recommendation.RecommendationConfig(objective, guardrail, gain_confidence=settings.gain_confidence)
         for objective, guardrail in SETTINGS
     ]
     _, mix, info, answers = forecast_answers(

@@ -193,9 +193,9 @@ def recommend(
     (demand kept falling with price; at the forecast level, which scales a gain but cannot turn it
     into a loss). Where the response is precise that is the best price for the point elasticity
     (``best_list_price_in_band``); where it is not, a shorter step the same way, whose gain every
-    plausible elasticity agrees on. Why not
-    the point's best price or hold: its gain can be unsure only because the draws disagree on how
-    far to go, not which way, and holding then forgoes a gain the data does support. On the store
+    plausible elasticity agrees on. Why not the point's best price or hold: its gain can be unsure
+    only because the draws disagree on how far to go, not which way, and holding then forgoes a
+    gain the data does support. On the store
     benchmark (BENCHMARKS.md, "Decision quality") the step took margin regret p90 from 4.5 % to
     4.2 % within +/-15 % and from 6.8 % to 5.1 % unbounded, and its largest loss from 35 % to 11 %.
     A lower ``gain_confidence`` moves more often and loses more often; the benchmark's sweep of it

@@ -2,8 +2,9 @@
 
 ``list_price_recommendation`` stores these inputs beside its answer (``inputs`` in the promoted
 bundle's recommendation.json), so serving can answer one request with another objective,
-guardrail, unit cost or gain confidence by calling the same :func:`recommendation.recommend` on the same numbers:
-with the promoted settings it gives the promoted answer exactly (JSON keeps every float).
+guardrail, unit cost or gain confidence by calling the same :func:`recommendation.recommend` on
+the same numbers: with the promoted settings it gives the promoted answer exactly (JSON keeps
+every float).
 """
 
 from __future__ import annotations
