@@ -193,6 +193,31 @@ def test_a_forked_child_builds_its_own_engine(tmp_path):
         assert answer.read() == b"own"
 
 
+def test_a_forked_child_never_closes_the_connections_it_inherited(tmp_path):
+    """The parent's kept connection is the parent's: the child's cache sets it aside (it builds its own) and
+    its dispose, at the child's end, leaves it in the pool, as SQLAlchemy advises for a forked process."""
+    cache = EngineCache()
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    parents = cache.get(url)
+    with parents.connect() as connection:  # opens the connection the pool then keeps
+        connection.exec_driver_sql("select 1")
+    assert parents.pool.checkedin() == 1
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: use an engine of its own, dispose of its cache, report what the parent's kept
+        with cache.get(url).connect() as connection:
+            connection.exec_driver_sql("select 1")
+        cache.dispose()
+        os.write(write, str(parents.pool.checkedin()).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read, "rb") as answer:
+        assert answer.read() == b"1"
+    with parents.connect() as connection:  # and the parent's connection still answers in the parent
+        assert connection.exec_driver_sql("select 1").scalar() == 1
+
+
 def test_the_least_recently_used_engines_are_let_go(tmp_path):
     cache = EngineCache(size=2)
     a, b, c = (f"sqlite:///{tmp_path / name}" for name in ("a.db", "b.db", "c.db"))
