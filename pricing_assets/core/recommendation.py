@@ -264,11 +264,11 @@ def recommend(
     elif abs(recommended - current) < 0.005:
         hold_reason = "the current price is already the best in the band"
     elif sure_gain[surest] <= 0:
-        width = 100 * (2 * config.gain_confidence - 1)  # the two-sided interval: 0.975 is the 95 % one
+        # The two-sided interval whose lower end the test is: 0.975 is the 95 % one. (At 0.5 the test is the
+        # median draw's gain, which the point's best price has, so a hold there is "already the best".)
+        width = 100 * (2 * config.gain_confidence - 1)
         hold_reason = (
             f"the expected {config.objective} gain's {width:.3g} % interval includes zero at every price in the band"
-            if width >= 0.5
-            else f"the expected {config.objective} gain's median draw is not above zero at any price in the band"
         )
     if current < band[0] - 1e-9:  # the current price is below cost: holding it would keep selling at a loss
         hold_reason = None
