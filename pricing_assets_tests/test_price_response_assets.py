@@ -62,12 +62,13 @@ def instance():
         yield inst
 
 
-def _materialize(instance, settings, selection, partition=None, source=SOURCE, costs=None):
+def _materialize(instance, settings, selection, partition=None, source=SOURCE, costs=None, decision=None):
     ops = {}
     if raw_transactions in selection:
         ops["raw_transactions"] = {"config": source}
-    if costs is not None:
-        ops["list_price_recommendation"] = {"config": {"costs": str(costs)}}
+    if costs is not None or decision:
+        config = {**({"costs": str(costs)} if costs is not None else {}), **(decision or {})}
+        ops["list_price_recommendation"] = {"config": config}
     return materialize(
         ASSETS,
         selection=selection,
@@ -91,7 +92,9 @@ def test_stockcode_response_combines_its_own_changes_with_the_catalogue(instance
     costs.write_text(f"stockcode,unit_cost\n{changed},{true_cost}\n")
     results, answers = {}, {}
     for code in (changed, still):
-        run = _materialize(instance, settings, PER_STOCKCODE, code, costs=costs)
+        # The second with a lower gain confidence (PRICING_GAIN_CONFIDENCE through the asset's config).
+        decision = {"gain_confidence": 0.9} if code == still else None
+        run = _materialize(instance, settings, PER_STOCKCODE, code, costs=costs, decision=decision)
         assert run.success
         results[code] = run.output_for_node("stockcode_price_response")
         answers[code] = run.output_for_node("list_price_recommendation")
@@ -123,6 +126,8 @@ def test_stockcode_response_combines_its_own_changes_with_the_catalogue(instance
     shown = instance.get_latest_materialization_event(AssetKey("list_price_recommendation")).asset_materialization
     assert shown.metadata["expected_weekly_change"].value.startswith("| measure | expected | 95 % interval |")
     assert shown.metadata["action"].value == assumed["action"] and shown.metadata["objective"].value == "margin"
+    assert (known["gain_confidence"], assumed["gain_confidence"]) == (settings.gain_confidence, 0.9)
+    assert shown.metadata["gain_confidence"].value == 0.9
 
 
 def test_a_source_without_list_changes_loads_and_says_the_response_is_not_identified(instance, settings):

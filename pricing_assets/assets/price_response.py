@@ -242,6 +242,7 @@ def list_price_recommendation(
             "hold_reason": MetadataValue.text(str(answer["hold_reason"] or "")),
             "capped": MetadataValue.bool(bool(answer["capped"])),
             "objective": MetadataValue.text(config.objective),
+            "gain_confidence": MetadataValue.float(float(config.gain_confidence)),  # a move gains on this share
             "expected_gain": MetadataValue.float(float(change["mean"])),  # of the move (or the one a hold did not make)
             "unit_cost": MetadataValue.text(f"{cost:.2f}{' (assumed)' if assumed else ''}"),
             "expected_weekly_units": _float(expected.units),
