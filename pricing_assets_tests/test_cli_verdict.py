@@ -206,3 +206,6 @@ def test_a_move_says_whether_the_band_or_the_data_stopped_it():
     assert cli.recommendation_cells(capped)[2] == "decrease, capped"
     assert "2.00 → 1.80 (decrease);" in cli.recommendation_line(plain)
     assert cli.recommendation_cells(plain)[2] == "decrease"
+    # How sure: the share of the elasticity's draws on which the move gains, where the answer says it.
+    assert ", gains on 99 % of the elasticity's draws;" in cli.recommendation_line(dict(plain, gain_probability=0.9925))
+    assert "gains on" not in cli.recommendation_line(plain)

@@ -128,6 +128,8 @@ def test_stockcode_response_combines_its_own_changes_with_the_catalogue(instance
     assert shown.metadata["action"].value == assumed["action"] and shown.metadata["objective"].value == "margin"
     assert (known["gain_confidence"], assumed["gain_confidence"]) == (settings.gain_confidence, 0.9)
     assert shown.metadata["gain_confidence"].value == 0.9
+    if assumed["gain_probability"] is not None:  # how sure the move (or the move not made) is
+        assert shown.metadata["gain_probability"].value == pytest.approx(assumed["gain_probability"], abs=1e-4)
 
 
 def test_a_source_without_list_changes_loads_and_says_the_response_is_not_identified(instance, settings):

@@ -146,7 +146,8 @@ class PriceAnswer(BaseModel):
             "The wholesale list-price recommendation promoted with the bundle: current and recommended "
             "list price, action (increase, decrease or hold) and the hold reason, capped, the guardrail, "
             "the optimal-price interval, the expected weekly change in units, revenue and margin with "
-            "intervals, the elasticity with its interval and own weight, the unit cost (and whether it "
+            "intervals, the share of the elasticity's draws on which the move (for a hold, the move not made) "
+            "gains, the elasticity with its interval and own weight, the unit cost (and whether it "
             "was assumed), the guest list price that follows. As promoted, unless the request names an "
             "objective, guardrail, unit_cost or gain_confidence: then made again for them (recommendation_recomputed)."
         ),

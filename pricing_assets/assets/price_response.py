@@ -243,6 +243,8 @@ def list_price_recommendation(
             "capped": MetadataValue.bool(bool(answer["capped"])),
             "objective": MetadataValue.text(config.objective),
             "gain_confidence": MetadataValue.float(float(config.gain_confidence)),  # a move gains on this share
+            # ...and this one does (for a hold, the move not made); none when today's price is already the best
+            **({} if answer["gain_probability"] is None else {"gain_probability": _float(answer["gain_probability"])}),
             "expected_gain": MetadataValue.float(float(change["mean"])),  # of the move (or the one a hold did not make)
             "unit_cost": MetadataValue.text(f"{cost:.2f}{' (assumed)' if assumed else ''}"),
             "expected_weekly_units": _float(expected.units),

@@ -282,6 +282,11 @@ def recommend(
         capped = capped and abs(moved_to - recommended) < 0.005
     action = "hold" if hold_reason else ("increase" if moved_to > current else "decrease")
     final = current if hold_reason else moved_to
+    # How sure, in one number: the share of the elasticity's draws on which that move gains (a move made
+    # reaches gain_confidence; a hold for an unsure gain falls short of it); none when today's price is
+    # already the best, as there is no move to judge.
+    no_move = abs(moved_to - current) < 0.005
+    gain_probability = None if no_move else float(np.mean(at_forecast[config.objective] > 0))
     return {
         "objective": config.objective,
         "gain_confidence": config.gain_confidence,  # the share of draws a move had to gain on
@@ -308,6 +313,7 @@ def recommend(
         "expected_change": {
             name: {"mean": float(values.mean()), "interval": _interval(values)} for name, values in change.items()
         },
+        "gain_probability": gain_probability,
         "mix": mix.to_dict(),
     }
 

@@ -199,6 +199,30 @@ def test_a_lower_gain_confidence_moves_where_the_default_holds() -> None:
         _recommend(-2.2, gain_confidence=1.0)
 
 
+@pytest.mark.parametrize("confidence", [0.975, 0.75])
+@pytest.mark.parametrize("se", [0.02, 0.25, 0.6, 1.0])
+@pytest.mark.parametrize("elasticity", [-0.6, -2.2, -3.5])
+def test_the_gain_probability_says_how_sure_the_move_is(elasticity, se, confidence) -> None:
+    """The share of the elasticity's draws on which the move gains: a move made reaches the gain confidence
+    it was judged at, a hold for an unsure gain falls short of it (both within one draw in 400), and it is
+    the share of the draws' own changes that are gains."""
+    answer = _recommend(elasticity, se=se, gain_confidence=confidence)
+    share = answer["gain_probability"]
+    if answer["hold"] and "already the best" in answer["hold_reason"]:
+        assert share is None
+        return
+    draws = recommendation.elasticity_draws(elasticity, se, 400, 7)
+    target = answer["best_list_price_in_band"] if answer["hold"] else answer["recommended_list_price"]
+    margins = [
+        recommendation.expected_outcomes(_mix(6, 3, 1), d, 0.9, np.array([2.0, target]))["margin"] for d in draws
+    ]
+    assert share == pytest.approx(np.mean([m.iloc[1] - m.iloc[0] > 0 for m in margins]))
+    if answer["hold"]:
+        assert share <= confidence + 1 / 400
+    else:
+        assert share >= confidence - 1 / 400
+
+
 def test_too_little_own_evidence_holds_when_a_setting_asks_for_it() -> None:
     answer = _recommend(-2.2, own_weight=0.1, min_own_weight=0.3)
     assert answer["hold"] and "catalogue prior" in answer["hold_reason"]

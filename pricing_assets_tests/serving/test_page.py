@@ -102,3 +102,8 @@ def test_page_controls_ask_for_objective_guardrail_and_cost_and_mark_the_move(pr
     # The link's gain confidence reached the API, and the answer says what it was judged on.
     assert "Gain confidence</dt><dd>a move must gain on 90.0 % of the elasticity's draws</dd>" in capped
     assert "Gain confidence</dt><dd>a move must gain on 97.5 % of the elasticity's draws</dd>" in dom
+    # How sure the move is: the share of the draws on which it gains, at least the confidence asked.
+    share = f"{100 * rec['gain_probability']:.1f} %"
+    assert (
+        f"The move gains on</dt><dd>{share} of the elasticity's draws</dd>" in dom and rec["gain_probability"] >= 0.97
+    )
