@@ -21,7 +21,7 @@ BACKOFF_SECONDS = 5.0
 
 def cache_key(stock_code: str, version: str, params: dict[str, Any]) -> str:
     digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:24]
-    return f"pricing:v3:{stock_code}:{version}:{digest}"
+    return f"pricing:v4:{stock_code}:{version}:{digest}"
 
 
 class LRUCache:

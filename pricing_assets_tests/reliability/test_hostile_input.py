@@ -139,7 +139,7 @@ def test_valid_requests_still_answer_and_are_cached_after_the_hostile_ones(serve
     first = httpx.get(f"{server.url}{PREDICT}{code}", params={"num_price_bins": 12})
     second = httpx.get(f"{server.url}{PREDICT}{code}", params={"num_price_bins": 12})
     assert (first.status_code, first.headers["x-cache"], second.headers["x-cache"]) == (200, "miss", "hit")
-    assert len(cache.keys("pricing:v3:*")) >= 1
+    assert len(cache.keys("pricing:v4:*")) >= 1
 
 
 @pytest.mark.parametrize("curve_source", ["list_price_response", "demand_model"])

@@ -132,7 +132,7 @@ def test_redis_cache_hits_misses_and_a_new_promotion(promoted_project, tmp_path)
             "miss",
         )
         assert second.json()["cached"] and second.json()["curve"] == first.json()["curve"]
-        keys = [k.decode() for k in client.keys("pricing:v3:*")]
+        keys = [k.decode() for k in client.keys("pricing:v4:*")]
         assert len(keys) == 2 and all(first.json()["model_version"] in k for k in keys)
         assert httpx.get(f"{url}/readyz").json()["redis"] is True
         # A new promotion of the same stockcode: picked up without a restart, never an old curve.
