@@ -117,22 +117,17 @@ def test_gain_confidence_makes_the_recommendation_again(promoted_project, url):
                 assert "95 %" not in rec["hold_reason"], rec["hold_reason"]
 
 
-@pytest.mark.parametrize("confidence", ["0.4", "1", "0.9995", "sure", "nan"])
-def test_a_gain_confidence_out_of_bounds_is_a_422_that_names_it(promoted_project, url, confidence):
+@pytest.mark.parametrize(
+    "parameter,value",
+    [("guardrail", v) for v in ("0", "-0.1", "0.51", "1", "wide", "nan")]
+    + [("gain_confidence", v) for v in ("0.4", "1", "0.9995", "sure", "nan")],
+)
+def test_a_decision_parameter_out_of_bounds_is_a_422_that_names_it(promoted_project, url, parameter, value):
     code = next(iter(bundles_of(promoted_project)))
-    response = get(url, code, gain_confidence=confidence)
+    response = get(url, code, **{parameter: value})
     assert response.status_code == 422
     (problem,) = response.json()["detail"]
-    assert problem["loc"] == ["query", "gain_confidence"] and problem["msg"]
-
-
-@pytest.mark.parametrize("guardrail", ["0", "-0.1", "0.51", "1", "wide", "nan"])
-def test_a_guardrail_out_of_bounds_is_a_422_that_names_it(promoted_project, url, guardrail):
-    code = next(iter(bundles_of(promoted_project)))
-    response = get(url, code, guardrail=guardrail)
-    assert response.status_code == 422
-    (problem,) = response.json()["detail"]
-    assert problem["loc"] == ["query", "guardrail"] and problem["msg"]
+    assert problem["loc"] == ["query", parameter] and problem["msg"]
 
 
 def test_the_cache_key_holds_objective_guardrail_and_unit_cost(promoted_project, url):
