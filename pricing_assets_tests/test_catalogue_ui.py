@@ -2,7 +2,7 @@
 
 Issue 15 wants the ``catalogue_report`` asset to *show* in the UI, not only to be stored: a Markdown
 table of the outcomes and a plot in its materialisation's metadata. This test opens the asset's page
-on a real ``dagster-webserver`` over the shared promoted project (``pricing run --stockcodes 67891,63755`` on the
+on a real ``dagster-webserver`` over the shared promoted project (``pricing run --stockcodes 86140,63755`` on the
 synthetic source at the suite's small budget, which ends by materialising ``catalogue_report``), so
 it costs no lineage run of its own. The webserver gets a copy of that project's instance, since the
 UI writes to it (the dismissed welcome dialog) and the shared project is read-only.

@@ -20,7 +20,14 @@ from pricing_assets.partitions import register_stockcodes
 from pricing_assets.settings import Settings
 
 from .conftest import isolated_settings
-from .helpers import PROMOTED_RANK, materialize_raw, run_lineage, shifted_source_file, source_file
+from .helpers import (
+    PROMOTED_RANK,
+    guests_buy_more_lately,
+    materialize_raw,
+    run_lineage,
+    shifted_source_file,
+    source_file,
+)
 
 pytestmark = pytest.mark.slow
 MODEL_CARDS = (
@@ -260,13 +267,6 @@ def test_the_test_split_is_never_seen_by_training_tuning_or_choice(promoted, tmp
 
 def promoted_models(result) -> list:
     return [e for e in result.get_asset_materialization_events() if e.asset_key == AssetKey("promoted_model")]
-
-
-def guests_buy_more_lately(raw: pd.DataFrame, product: pd.Series) -> None:
-    """Guest checkouts of the product buy six times as much in the last 40 days: a group the model misjudges."""
-    recent = raw["InvoiceDate"] > raw["InvoiceDate"].max() - pd.Timedelta(days=40)
-    guests = raw["CustomerID"].isna()
-    raw.loc[product & recent & guests, "Quantity"] *= 6
 
 
 def test_failed_gates_stop_promotion_and_keep_the_previous_bundle(tmp_path):

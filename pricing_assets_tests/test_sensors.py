@@ -95,7 +95,12 @@ def test_new_weeks_with_a_seasonal_shift_block_only_the_shifted_stockcode(tmp_pa
     folder.mkdir()
     path, later, (shifted, steady, quiet_code) = seasonal_files(folder)
     history = stockcode_history(load_source("uci", str(path)).transactions)
-    watched = settings.with_(watch_dir=str(folder), min_history_rows=int(history.loc[quiet_code, "rows"]))
+    # What this test judges is what the new weeks do, so each product's first run must promote: the challenger's
+    # first-promotion gate is lenient here (on the cut source the quiet product's tuned model is surely worse
+    # than the four-week mean by 15 % or more, which the default 2 % tolerance holds back).
+    watched = settings.with_(
+        watch_dir=str(folder), min_history_rows=int(history.loc[quiet_code, "rows"]), challenger_tolerance=1.0
+    )
     store = LocalArtifactStore(watched.artifact_root)
     with instance_for_test() as instance:
         # A new file: one raw run, keyed by the file's signature, the same on a repeated tick.
