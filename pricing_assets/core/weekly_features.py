@@ -49,7 +49,7 @@ HISTORY_FEATURES = (
 # the week to forecast always lies beyond every training week on such a count, where a tree holds its last
 # value and the network, ElasticNet and SVR extrapolate whatever slope the past had; the trend is in the
 # level features (the last 4 and 13 weeks against all the weeks before). Without the product's age the
-# champion beat both baselines on 60 of the dev file's 100 codes (56 with it) and on 43 on a rolling origin
+# champion beat both baselines on 60 of the dev file's 100 codes (56 with it) and on 41 on a rolling origin
 # (37), and on the store's rolling origin on 21 (13) (BENCHMARKS.md, "Weekly forecast accuracy").
 CALENDAR_FEATURES = ("week_of_year_sin", "week_of_year_cos")
 NUMERIC_FEATURES = HISTORY_FEATURES + CALENDAR_FEATURES
