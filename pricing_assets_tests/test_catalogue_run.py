@@ -171,11 +171,11 @@ def test_ctrl_c_stops_between_stockcodes_with_nothing_half_promoted(catalogue, t
     pointer still names a bundle whose every byte verifies, and the next --all redoes only what did not finish."""
     project = tmp_path / "project"
     shutil.copytree(catalogue["project"], project)
-    # Other rows for every stockcode (the synthetic source of another seed): everything must run again.
-    new_seed = uci_source(source_file(project, "seed-8.parquet", seed=8)[0])
+    # Another source (the synthetic one of seed 8: other stockcodes, other rows): everything must run.
+    other_source = uci_source(source_file(project, "seed-8.parquet", seed=8)[0])
     proc = subprocess.Popen(
         [PRICING, "run", "--all", "--json", str(project / "interrupted.json")],
-        env=_env(project, new_seed),
+        env=_env(project, other_source),
         cwd=project,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -204,7 +204,7 @@ def test_ctrl_c_stops_between_stockcodes_with_nothing_half_promoted(catalogue, t
     from pricing_assets import cli
     from pricing_assets.definitions import build_definitions
 
-    settings = Settings.from_env(_env(project, new_seed))
+    settings = Settings.from_env(_env(project, other_source))
     with instance_at(project) as instance:
         to_run, plan = cli._what_to_rerun(instance, build_definitions(settings), store, [finished, stopped, *untouched])
     assert finished in plan.skipped or finished in plan.held_before
