@@ -1,5 +1,8 @@
 """One asset per candidate weekly demand model: the tuned network, the tuned backups and the two baselines.
 
+Each tuned model, once tuned, forecasts its average with the four-week mean (``core/models/combination.py``);
+its files hold the average's weight beside the model's own.
+
 Each asset sees the train and validation rows only (the test rows are dropped before anything
 else happens), writes its model files to the store, and returns a model card (kind, files with
 SHA-256, tuning summary) that model_evaluation loads the model back from.
@@ -14,6 +17,7 @@ from dagster import AssetExecutionContext, AssetsDefinition, DataVersion, Metada
 from ..core import splits, tuning
 from ..core.models import TRAINERS, DemandModel, load_model
 from ..core.models import base as model_base
+from ..core.models import combination as model_combination
 from ..core.models import dfn as dfn_module
 from ..core.models import gbm as gbm_module
 from ..core.models import linear as linear_module
@@ -105,7 +109,7 @@ def _build_model_asset(kind: str) -> AssetsDefinition:
         name=asset_name,
         partitions_def=stockcode_partitions,
         group_name=GROUP,
-        code_version=code_version_of(module, model_base, tuning, splits),
+        code_version=code_version_of(module, model_base, model_combination, tuning, splits),
         description=description,
     )
     def _model(

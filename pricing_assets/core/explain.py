@@ -3,6 +3,9 @@
 - network: ``DeepExplainer`` on the torch module; tree: ``TreeExplainer`` on the booster;
   linear models: ``LinearExplainer`` on the coefficients; SVR: ``KernelExplainer`` (model
   agnostic and slow, so it explains fewer rows); a constant model (old bundles) has nothing to explain.
+- A tuned model averaged with the four-week mean (``models/combination.py``): each part is
+  explained with its own explainer and the values averaged with the same weights. Shapley values
+  are linear in the model, so this is exact, not an approximation.
 - The background is a seeded sample of at most ``background_rows`` train rows; the explained
   rows a seeded sample of at most ``explain_rows`` test rows (held-out rows, explained after
   the champion was chosen, so explaining them influences nothing).
@@ -20,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .models import DemandModel
+from .models.combination import AveragedWithRecentMean
 
 KERNEL_MAX_ROWS = 40
 KERNEL_BACKGROUND = 20
@@ -43,6 +47,11 @@ def seeded_sample(x: np.ndarray, rows: int, seed: int) -> np.ndarray:
 def _shap_values(model: DemandModel, background: np.ndarray, rows: np.ndarray, seed: int) -> tuple[np.ndarray, float]:
     import shap  # imported here: it is slow to import and only this stage needs it
 
+    if isinstance(model, AveragedWithRecentMean):  # explain each part; the average's values are their average
+        own, own_base = _shap_values(model.model, background, rows, seed)
+        mean, mean_base = _shap_values(model.recent_mean, background, rows, seed)
+        w = model.weight
+        return w * own + (1.0 - w) * mean, w * own_base + (1.0 - w) * mean_base
     kind = model.explainer
     if kind == "none":
         return np.zeros_like(rows, dtype=float), float(np.mean(model.predict_log(background)))

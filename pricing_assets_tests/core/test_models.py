@@ -9,6 +9,7 @@ from sklearn.svm import SVR
 
 from pricing_assets.core import tuning
 from pricing_assets.core.models import BASELINES, TRAINERS, load_model
+from pricing_assets.core.models.combination import AVERAGE_FILE
 from pricing_assets.core.models.dfn import PATIENCE, fit_network
 from pricing_assets.core.models.linear import ConstantModel, LinearModel
 from pricing_assets.core.models.svr import SVRModel
@@ -39,6 +40,22 @@ def test_tuned_models_respect_the_trial_budget_and_beat_the_train_mean(candidate
     assert tuning["best_validation_mse_log1p"] < constant
     predicted = np.clip(candidates[kind].model.predict_log(design.x["validation"]), 0.0, None)
     assert tuning["best_validation_mse_log1p"] == pytest.approx(np.mean((predicted - design.y["validation"]) ** 2))
+
+
+@pytest.mark.parametrize("kind", [k for k in TRAINERS if k not in BASELINES])
+def test_a_tuned_model_forecasts_its_equal_average_with_the_four_week_mean(candidates, split_frame, preprocessor, kind):
+    """In log1p units, half the tuned model's own forecast and half the mean of the four weeks before.
+
+    The model's files without the average load as the model alone: a bundle from before the average."""
+    files = candidates[kind].model.files()
+    averaged = load_model(kind, files)
+    alone = load_model(kind, {name: blob for name, blob in files.items() if name != AVERAGE_FILE})
+    rows = split_frame[split_frame["split"] == "test"]
+    x = preprocessor.transform(rows)
+    four_weeks = rows[RECENT_MEAN_FEATURE].to_numpy(dtype=float)
+    assert np.allclose(averaged.predict_log(x), 0.5 * alone.predict_log(x) + 0.5 * four_weeks, atol=1e-5)
+    assert not np.allclose(averaged.predict_log(x), alone.predict_log(x), atol=1e-3)
+    assert averaged.kind == alone.kind == kind
 
 
 @pytest.mark.parametrize(

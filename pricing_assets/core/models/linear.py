@@ -60,13 +60,17 @@ def load_json_model(files: dict[str, bytes]) -> ConstantModel | LinearModel:
     return LinearModel([float(c) for c in payload["coef"]], float(payload["intercept"]), payload["kind"])
 
 
-def _feature_baseline(data: DesignMatrices, feature: str, kind: str) -> Candidate:
+def feature_baseline(data: DesignMatrices, feature: str, kind: str) -> LinearModel:
     """The raw value of ``feature`` as the forecast: its scaled column times the scale, plus the mean."""
     column = data.feature_names.index(feature)
     mean, scale = data.scaling[feature]
     coef = [0.0] * len(data.feature_names)
     coef[column] = float(scale)
-    model = LinearModel(coef, float(mean), kind)
+    return LinearModel(coef, float(mean), kind)
+
+
+def _baseline_candidate(data: DesignMatrices, feature: str, kind: str) -> Candidate:
+    model = feature_baseline(data, feature, kind)
     return Candidate(model, {"best_params": {}, "best_validation_mse_log1p": validation_mse(model, data)})
 
 
@@ -74,14 +78,14 @@ def train_recent_mean(
     data: DesignMatrices, budget: TuningBudget, seed: int, progress: ProgressFn | None = None
 ) -> Candidate:
     """Baseline: log1p of the mean units of the four weeks before (at the reference list price)."""
-    return _feature_baseline(data, RECENT_MEAN_FEATURE, "recent_mean_baseline")
+    return _baseline_candidate(data, RECENT_MEAN_FEATURE, "recent_mean_baseline")
 
 
 def train_seasonal_naive(
     data: DesignMatrices, budget: TuningBudget, seed: int, progress: ProgressFn | None = None
 ) -> Candidate:
     """Baseline: the units of the same week a year before, or of last week when the history is shorter."""
-    return _feature_baseline(data, SEASONAL_NAIVE_FEATURE, "seasonal_naive_baseline")
+    return _baseline_candidate(data, SEASONAL_NAIVE_FEATURE, "seasonal_naive_baseline")
 
 
 # Coordinate descent passes per fit. At 5000, small alphas on the real file's correlated features
