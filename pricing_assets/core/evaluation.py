@@ -5,13 +5,14 @@ on which the champion is chosen, and the forecast a merchandiser reads (units pe
 lists, at the list in force: WAPE and RMSLE, ``core/forecast.py``), on which the champion is
 compared with the recent-mean and seasonal-naive baselines.
 
-The champion is the tuned model (network, LightGBM, ElasticNet, SVR) with the lowest validation
-RMSLE; test scores are reported beside it but never used to choose. The baselines are there to
-be beaten, not promoted: they only become champion if every tuned model failed. Whether the
-champion beats each baseline is recorded on both splits. The fallback chain is what serving
-tries, in order, when a model fails to load or predicts non-finite values: the other tuned
-models by validation RMSLE, then the recent-mean and the seasonal-naive baselines (one-feature
-linear models that cannot fail on a finite row).
+The champion is the tuned model (network, LightGBM, ElasticNet, SVR; each forecasting its average
+with the four-week mean, ``models/combination.py``) with the lowest validation RMSLE; test scores
+are reported beside it but never used to choose. The baselines are there to be beaten, not
+promoted: they only become champion if every tuned model failed. Whether the champion beats each
+baseline is recorded on both splits. The fallback chain is what serving tries, in order, when a
+model fails to load or predicts non-finite values: the other tuned models by validation RMSLE, then
+the recent-mean and the seasonal-naive baselines (one-feature linear models that cannot fail on a
+finite row).
 """
 
 from __future__ import annotations

@@ -81,7 +81,7 @@ def test_a_model_predicting_nan_is_skipped_for_the_next_in_the_chain(broken):
 
 
 def test_quantities_that_overflow_although_the_log_scale_is_finite_fall_back_too(broken):
-    """A log-quantity of 800 is finite, its quantity (e^800) is not: the curve is refused, not sent."""
+    """A log-quantity of 1000 is finite, its quantity (e^1000) is not: the curve is refused, not sent."""
     _, _, server = broken
     answer = httpx.get(f"{server.url}/v1/predict-price/{OVERFLOWING}", params=MODEL_CURVE)
     assert answer.status_code == 200 and answer.json()["model"] != "elasticnet"
