@@ -15,6 +15,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetsDefinition, DataVersion, MetadataValue, Output, asset
 
 from ..core import splits, tuning
+from ..core import weekly_features as weekly_features_module
 from ..core.models import TRAINERS, DemandModel, load_model
 from ..core.models import base as model_base
 from ..core.models import combination as model_combination
@@ -30,22 +31,35 @@ from .common import SettingsConfig, code_version_of, setting
 from .training import preprocessor_from
 from .transactions import GROUP
 
-# kind -> (asset name, module holding its trainer, description)
+# kind -> (asset name, module holding its trainer, description). Each tuned model then forecasts its average
+# with the four-week mean, stored beside its own files as recent_mean_average.json (core/models/combination.py).
 MODEL_ASSETS: dict[str, tuple[str, Any, str]] = {
     "dfn": (
         "dfn_model",
         dfn_module,
         "PyTorch feed-forward demand network tuned with Optuna (seeded TPE, median pruning, bounded "
         "trials and seconds); early stopping on validation restores the best epoch. Stored as a "
-        "state_dict (weights_only loadable) and a JSON of hyperparameters.",
+        "state_dict (weights_only loadable) and a JSON of hyperparameters. Forecasts the equal average, in "
+        "log1p units, of its own forecast and the four-week mean's (recent_mean_average.json).",
     ),
     "lightgbm": (
         "lightgbm_model",
         gbm_module,
-        "LightGBM backup tuned with Optuna, early stopping on validation; LightGBM text model.",
+        "LightGBM backup tuned with Optuna, early stopping on validation; LightGBM text model. Forecasts "
+        "its average with the four-week mean, as every tuned model.",
     ),
-    "elasticnet": ("elasticnet_model", linear_module, "ElasticNet backup tuned with Optuna; coefficients as JSON."),
-    "svr": ("svr_model", svr_module, "RBF support vector regression backup tuned with Optuna; arrays as .npz."),
+    "elasticnet": (
+        "elasticnet_model",
+        linear_module,
+        "ElasticNet backup tuned with Optuna; coefficients as JSON. Forecasts its average with the four-week "
+        "mean, as every tuned model.",
+    ),
+    "svr": (
+        "svr_model",
+        svr_module,
+        "RBF support vector regression backup tuned with Optuna; arrays as .npz. Forecasts its average with "
+        "the four-week mean, as every tuned model.",
+    ),
     "recent_mean_baseline": (
         "recent_mean_baseline",
         linear_module,
@@ -109,7 +123,9 @@ def _build_model_asset(kind: str) -> AssetsDefinition:
         name=asset_name,
         partitions_def=stockcode_partitions,
         group_name=GROUP,
-        code_version=code_version_of(module, model_base, model_combination, tuning, splits),
+        code_version=code_version_of(
+            module, model_base, model_combination, linear_module, weekly_features_module, tuning, splits
+        ),
         description=description,
     )
     def _model(

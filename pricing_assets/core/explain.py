@@ -5,7 +5,7 @@
   agnostic and slow, so it explains fewer rows); a constant model (old bundles) has nothing to explain.
 - A tuned model averaged with the four-week mean (``models/combination.py``): each part is
   explained with its own explainer and the values averaged with the same weights. Shapley values
-  are linear in the model, so this is exact, not an approximation.
+  are linear in the model, so the average adds no approximation to each part's own.
 - The background is a seeded sample of at most ``background_rows`` train rows; the explained
   rows a seeded sample of at most ``explain_rows`` test rows (held-out rows, explained after
   the champion was chosen, so explaining them influences nothing).
@@ -50,7 +50,7 @@ def _shap_values(model: DemandModel, background: np.ndarray, rows: np.ndarray, s
     if isinstance(model, AveragedWithRecentMean):  # explain each part; the average's values are their average
         own, own_base = _shap_values(model.model, background, rows, seed)
         mean, mean_base = _shap_values(model.recent_mean, background, rows, seed)
-        w = model.weight
+        w = model.model_weight
         return w * own + (1.0 - w) * mean, w * own_base + (1.0 - w) * mean_base
     kind = model.explainer
     if kind == "none":

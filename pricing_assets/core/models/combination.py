@@ -10,13 +10,17 @@ on its own, forecasts the equal-weight average of its ``log1p`` units and the fo
 
 - **In log1p units** (a geometric mean of ``1 + units``), so the average is linear in the two
   parts' outputs: its SHAP values are the same average of each part's (Shapley values are linear
-  in the model), and every explainer stays exact (``core/explain.py``). The price still enters
+  in the model), so averaging adds no approximation of its own to each part's explainer
+  (``core/explain.py``). The price still enters
   only through the price response (``weekly_features``), so demand stays non-increasing in the
   own list price whatever the champion.
 - **Equal weights, fixed**: weights chosen on the six validation weeks did worse than equal
   weights on the test weeks (the forecast-combination puzzle); there is nothing to tune.
-- **Stored beside the model's own files** (``recent_mean_average.json``: the weight and the
-  four-week mean's linear form), so a bundle promoted before this loads as the model alone.
+- **Stored beside the model's own files** (``recent_mean_average.json``: the model's weight and
+  the four-week mean's linear form), so a bundle promoted before this loads as the model alone.
+- **What the baselines gate**: a candidate is half the four-week mean, so it is judged against the
+  four-week mean alone (the first-promotion challenger, ``forecast_beats_baselines``) as a
+  combination against one of its parts; it is surely worse less often than a model alone was.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from ..splits import DesignMatrices
 from ..tuning import ProgressFn, TuningBudget
 from ..weekly_features import RECENT_MEAN_FEATURE
 from .base import Candidate, DemandModel, Trainer, validation_mse
-from .linear import LinearModel, feature_baseline
+from .linear import RECENT_MEAN_KIND, LinearModel, feature_baseline
 
 AVERAGE_FILE = "recent_mean_average.json"
 MODEL_WEIGHT = 0.5  # the tuned model's share of the average; the four-week mean has the rest
@@ -39,11 +43,11 @@ MODEL_WEIGHT = 0.5  # the tuned model's share of the average; the four-week mean
 
 @dataclass
 class AveragedWithRecentMean:
-    """``weight * model + (1 - weight) * four-week mean``, both in log1p of a price list's weekly units."""
+    """``model_weight * model + (1 - model_weight) * four-week mean``, both in log1p of a list's weekly units."""
 
     model: DemandModel
     recent_mean: LinearModel
-    weight: float = MODEL_WEIGHT
+    model_weight: float = MODEL_WEIGHT
 
     @property
     def kind(self) -> str:
@@ -55,13 +59,13 @@ class AveragedWithRecentMean:
 
     def predict_log(self, x: np.ndarray) -> np.ndarray:
         own = np.asarray(self.model.predict_log(x), dtype=float)
-        return self.weight * own + (1.0 - self.weight) * self.recent_mean.predict_log(x)
+        return self.model_weight * own + (1.0 - self.model_weight) * self.recent_mean.predict_log(x)
 
     def files(self) -> dict[str, bytes]:
         files = self.model.files()
         if AVERAGE_FILE in files:
             raise ValueError(f"{self.kind} already writes {AVERAGE_FILE}; the average cannot be stored beside it")
-        average = {"weight": self.weight, "coef": self.recent_mean.coef, "intercept": self.recent_mean.intercept}
+        average = {"model_weight": self.model_weight, "recent_mean": self.recent_mean.payload()}
         return {**files, AVERAGE_FILE: json.dumps(average).encode()}
 
 
@@ -70,11 +74,10 @@ def with_stored_average(model: DemandModel, files: dict[str, bytes]) -> DemandMo
     if AVERAGE_FILE not in files:
         return model
     stored = json.loads(files[AVERAGE_FILE])
-    weight = float(stored["weight"])
+    weight = float(stored["model_weight"])
     if not 0.0 <= weight <= 1.0:
-        raise ValueError(f"{AVERAGE_FILE} of {model.kind} has weight {weight}; it must lie in [0, 1]")
-    recent_mean = LinearModel([float(c) for c in stored["coef"]], float(stored["intercept"]), "recent_mean_baseline")
-    return AveragedWithRecentMean(model, recent_mean, weight)
+        raise ValueError(f"{AVERAGE_FILE} of {model.kind} gives the model weight {weight}; it must lie in [0, 1]")
+    return AveragedWithRecentMean(model, LinearModel.from_payload(stored["recent_mean"]), weight)
 
 
 def averaged_with_recent_mean(trainer: Trainer) -> Trainer:
@@ -89,13 +92,13 @@ def averaged_with_recent_mean(trainer: Trainer) -> Trainer:
         data: DesignMatrices, budget: TuningBudget, seed: int, progress: ProgressFn | None = None, **kwargs: object
     ) -> Candidate:
         tuned = trainer(data, budget, seed, progress, **kwargs)
-        recent_mean = feature_baseline(data, RECENT_MEAN_FEATURE, "recent_mean_baseline")
+        recent_mean = feature_baseline(data, RECENT_MEAN_FEATURE, RECENT_MEAN_KIND)
         model = AveragedWithRecentMean(tuned.model, recent_mean)
         summary = {
             **tuned.tuning,
             "tuned_model_validation_mse_log1p": tuned.tuning.get("best_validation_mse_log1p"),
             "best_validation_mse_log1p": validation_mse(model, data),
-            "recent_mean_weight": 1.0 - model.weight,
+            "model_weight": model.model_weight,
         }
         return Candidate(model, summary)
 

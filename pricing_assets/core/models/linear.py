@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sklearn.linear_model import ElasticNet
@@ -19,6 +20,8 @@ from ..splits import DesignMatrices
 from ..tuning import ProgressFn, TuningBudget, tune
 from ..weekly_features import RECENT_MEAN_FEATURE, SEASONAL_NAIVE_FEATURE
 from .base import Candidate, validation_mse
+
+RECENT_MEAN_KIND = "recent_mean_baseline"
 
 
 @dataclass
@@ -48,16 +51,23 @@ class LinearModel:
     def predict_log(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(x, dtype=float) @ np.asarray(self.coef, dtype=float) + self.intercept
 
+    def payload(self) -> dict[str, Any]:
+        """The model as JSON-ready data (what ``from_payload`` reads back)."""
+        return {"kind": self.kind, "coef": self.coef, "intercept": self.intercept}
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> LinearModel:
+        return cls([float(c) for c in payload["coef"]], float(payload["intercept"]), str(payload["kind"]))
+
     def files(self) -> dict[str, bytes]:
-        payload = {"kind": self.kind, "coef": self.coef, "intercept": self.intercept}
-        return {"model.json": json.dumps(payload).encode()}
+        return {"model.json": json.dumps(self.payload()).encode()}
 
 
 def load_json_model(files: dict[str, bytes]) -> ConstantModel | LinearModel:
     payload = json.loads(files["model.json"])
     if payload["kind"] == "constant_baseline":
         return ConstantModel(float(payload["value"]))
-    return LinearModel([float(c) for c in payload["coef"]], float(payload["intercept"]), payload["kind"])
+    return LinearModel.from_payload(payload)
 
 
 def feature_baseline(data: DesignMatrices, feature: str, kind: str) -> LinearModel:
@@ -78,7 +88,7 @@ def train_recent_mean(
     data: DesignMatrices, budget: TuningBudget, seed: int, progress: ProgressFn | None = None
 ) -> Candidate:
     """Baseline: log1p of the mean units of the four weeks before (at the reference list price)."""
-    return _baseline_candidate(data, RECENT_MEAN_FEATURE, "recent_mean_baseline")
+    return _baseline_candidate(data, RECENT_MEAN_FEATURE, RECENT_MEAN_KIND)
 
 
 def train_seasonal_naive(
