@@ -28,6 +28,9 @@ the origins (about three times the weeks of one split), its WAPE is set against 
 same weeks. Six test weeks of lumpy units cannot tell a better forecast from a lucky baseline; more
 weeks can.
 
+``--skip N`` leaves out the N most active codes first: ``--skip 100`` scores codes 101-200, on
+which no design choice was made (the 100 most active are where every change was chosen).
+
 ``--source store`` runs the same on the simulated store's 100 most active products (seed 7, 240
 products, as the decision benchmark) and scores beside the champion the store's *true expected
 demand* on the same test weeks (``simulated_store.expected_weekly_units``): a perfect forecast of the
@@ -36,6 +39,7 @@ mean, the ceiling of what any forecast can reach when it is judged on a handful 
     .venv/bin/python bench/model_quality.py --processes 2
     .venv/bin/python bench/model_quality.py --processes 2 --source store
     .venv/bin/python bench/model_quality.py --processes 2 --origins 4
+    .venv/bin/python bench/model_quality.py --processes 2 --origins 4 --skip 100 --output /tmp/next100.json
 """
 
 from __future__ import annotations
@@ -301,6 +305,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--products", type=int, default=STORE_PRODUCTS, help="the store's products")
     parser.add_argument("--top", type=int, default=100, help="most active eligible stockcodes (quick: 3)")
+    parser.add_argument(
+        "--skip",
+        type=int,
+        default=0,
+        help="leave out the N most active first (--skip 100: codes 101-200, on which no design was chosen)",
+    )
     parser.add_argument("--processes", type=int, default=1, help="stockcodes evaluated at once")
     parser.add_argument(
         "--origins",
@@ -314,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.origins < 1:
         parser.error("--origins must be 1 (the product's split alone) or more")
+    if args.skip < 0:
+        parser.error("--skip must be 0 (start from the most active code) or more")
     store = args.source == "store"
     if args.output is None:
         args.output = RESULTS / f"model_quality{'_store' if store else ''}.json"
@@ -327,10 +339,11 @@ def main(argv: list[str] | None = None) -> int:
     transactions, truth = load(settings)
     eligible, catalogue = catalogue_of(transactions, settings)
     catalogue_seconds = round(time.perf_counter() - t0, 1)
-    codes = [c for c in eligible if truth is None or c in truth.index][:top]  # the store: its products only
+    codes = [c for c in eligible if truth is None or c in truth.index][args.skip : args.skip + top]  # store: its own
     log(
         f"{len(eligible)} eligible stockcodes; catalogue elasticity {catalogue['elasticity']:.3f} "
-        f"({catalogue_seconds} s); evaluating the top {len(codes)} with {args.processes} process(es)"
+        f"({catalogue_seconds} s); evaluating {len(codes)} (after the {args.skip} most active) "
+        f"with {args.processes} process(es)"
     )
     rows: list[dict[str, Any]] = []
     if args.processes > 1:
@@ -352,7 +365,8 @@ def main(argv: list[str] | None = None) -> int:
         if store
         else str(args.data.name),
         selection=(
-            f"the {len(codes)} most active of {len(eligible)} eligible stockcodes (>= {settings.min_history_rows} "
+            f"{f'after the {args.skip} most active, ' if args.skip else ''}the {len(codes)} most active of "
+            f"{len(eligible)} eligible stockcodes (>= {settings.min_history_rows} "
             f"usable lines on >= {settings.min_history_days} days, stockcodes.eligible_stockcodes)"
         ),
         split=(

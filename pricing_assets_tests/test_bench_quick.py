@@ -242,6 +242,14 @@ def test_forecast_quality_on_the_store_scores_its_true_expected_demand_on_the_sa
     )
     assert summary["rolling_origin"]["beats_both_wape"] == sum(r["rolling_origin"]["beats_both_wape"] for r in rows)
     assert "The true expected demand" in proc.stdout and "On a rolling origin" in proc.stdout
+    # --skip leaves out the most active codes first: skipping two, the first code scored is the third.
+    later = tmp_path / "model_quality_store_skip.json"
+    args = [*args[:-2], "--output", str(later), "--skip", "2", "--top", "1"]
+    proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    skipped = json.loads(later.read_text())
+    assert [r["stock_code"] for r in skipped["stockcodes"]] == [rows[2]["stock_code"]]
+    assert skipped["selection"].startswith("after the 2 most active, the 1 most active")
 
 
 def test_an_earlier_origin_sees_only_the_weeks_before_the_later_ones_test():
