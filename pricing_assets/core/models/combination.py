@@ -3,17 +3,16 @@
 Why: over more weeks than the product's six test weeks, a tuned model alone was no better than
 the mean of the last four weeks. On a rolling origin (four origins, about 21 test weeks a code)
 the champion beat both baselines on 41 of the dev file's 100 most active codes and on 21 of the
-store's 100; its errors and the four-week mean's are far from the same, so their average is a
-better forecast than either on most codes (a forecast combination). Each tuned model, once tuned
+store's 100; its errors and the four-week mean's are far from the same, so their average beats
+both baselines on more codes than the model alone (a forecast combination). Each tuned model, once tuned
 on its own, forecasts the equal-weight average of its ``log1p`` units and the four-week mean's
 (BENCHMARKS.md, "Weekly forecast accuracy", has the figures).
 
 - **In log1p units** (a geometric mean of ``1 + units``), so the average is linear in the two
   parts' outputs: its SHAP values are the same average of each part's (Shapley values are linear
   in the model), so averaging adds no approximation of its own to each part's explainer
-  (``core/explain.py``). The price still enters
-  only through the price response (``weekly_features``), so demand stays non-increasing in the
-  own list price whatever the champion.
+  (``core/explain.py``). The price still enters only through the price response
+  (``weekly_features``), so demand stays non-increasing in the own list price whatever the champion.
 - **Equal weights, fixed**: weights chosen on the six validation weeks did worse than equal
   weights on the test weeks (the forecast-combination puzzle); there is nothing to tune.
 - **Stored beside the model's own files** (``recent_mean_average.json``: the model's weight and
