@@ -18,8 +18,8 @@ from pricing_assets.settings import Settings
 ALL = [raw_transactions, cleaned_transactions, demand_features, drift_report, no_feature_drift]
 # The 4-product synthetic source (seed 7) by activity: 86140, 67891, 63755, 82804. At a first promotion the
 # challenger judges the tuned champion's test weeks against the weekly baselines: with the suite's tuning budgets
-# it promotes 86140 and 63755 with every check passed (conftest.PROMOTED_STOCKCODES), and 67891 and 82804 with a
-# warning (worse than the recent-mean baseline, not surely). The tests that need a promotion take 86140.
+# it promotes 86140 and 63755 with every check passed (conftest.PROMOTED_STOCKCODES). The tests that need a
+# promotion take 86140.
 PROMOTED_RANK = 0
 
 

@@ -61,8 +61,8 @@ def test_run_top_two_records_everything_in_the_embedded_instance(tmp_path):
     """The two most active products, each run to its verdict and recorded. At a first promotion the challenger
     judges the champion's test weeks against the weekly baselines: a product is promoted (a challenger that lost
     to a baseline, but not surely, only warns), or held by the challenger alone, surely worse than the baseline
-    it names (exit 0 either way); on this source both are promoted, 86140 (conftest.PROMOTED_STOCKCODES) with
-    every check passed and 67891 with the challenger's warning."""
+    it names (exit 0 either way); on this source both pass every check, 86140 (conftest.PROMOTED_STOCKCODES) and
+    67891."""
     proc = run_cli(tmp_path, "--top", "2", "--json", str(tmp_path / "out.json"))
     assert proc.returncode == 0, proc.stderr
     assert "drift" in proc.stdout and "fairness" in proc.stdout and "passed" in proc.stdout

@@ -96,10 +96,6 @@ def test_new_weeks_with_a_seasonal_shift_block_only_the_shifted_stockcode(tmp_pa
     path, later, (shifted, steady, quiet_code) = seasonal_files(folder)
     history = stockcode_history(load_source("uci", str(path)).transactions)
     watched = settings.with_(watch_dir=str(folder), min_history_rows=int(history.loc[quiet_code, "rows"]))
-    # What this test judges is what the new weeks do, so each product's first run must promote: the challenger's
-    # first-promotion gate is lenient for those runs (on the cut source the quiet product's tuned model is surely
-    # worse than the four-week mean by 15 % or more, which the default 2 % tolerance holds back).
-    first_runs = watched.with_(challenger_tolerance=1.0)
     store = LocalArtifactStore(watched.artifact_root)
     with instance_for_test() as instance:
         # A new file: one raw run, keyed by the file's signature, the same on a repeated tick.
@@ -114,7 +110,7 @@ def test_new_weeks_with_a_seasonal_shift_block_only_the_shifted_stockcode(tmp_pa
         assert set(tick.dynamic_partitions_requests[0].partition_keys) == {shifted, steady, quiet_code}
         assert set(lineage_keys(tick)) == {shifted, steady, quiet_code} and not raw_requests(tick)
         for request in tick.run_requests:
-            assert run_lineage(instance, first_runs, request.partition_key, tags=request.tags).success
+            assert run_lineage(instance, watched, request.partition_key, tags=request.tags).success
         pointers = {code: read_pointer(store, code) for code in (shifted, steady, quiet_code)}
         quiet = new_data_tick(instance, watched, tick.cursor)
         assert not quiet.run_requests and not quiet.dynamic_partitions_requests
