@@ -131,7 +131,7 @@ def train_weekly(
 def fit_weekly(run: WeeklyRun, settings: Settings, progress: Callable[[str], None] | None = None) -> WeeklyRun:
     """The six model assets on ``run``'s train + validation, then model_evaluation (``run`` is filled in)."""
     from pricing_assets.core import evaluation, splits, tuning
-    from pricing_assets.core.models import TRAINERS
+    from pricing_assets.core.models import TRAINERS, with_ensemble
 
     data = training_data(run)
     for kind, trainer in TRAINERS.items():
@@ -149,6 +149,7 @@ def fit_weekly(run: WeeklyRun, settings: Settings, progress: Callable[[str], Non
         }
     t0 = time.perf_counter()
     scored = splits.design_matrices(run.training_splits, run.preprocessor, ("validation", "test"))
+    run.models = with_ensemble(run.models, scored)  # model_evaluation's champion, the tuned models' mean
     run.evaluation = evaluation.evaluate_candidates(run.models, scored, run.training_splits)
     run.seconds["model_evaluation"] = round(time.perf_counter() - t0, 3)
     return run

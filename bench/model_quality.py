@@ -10,8 +10,9 @@ functions, with the same inputs and settings, as the assets of ``stockcode_linea
   (``price_response.stockcode_response`` with that catalogue prior) -> ``weekly_features``
   (``weekly_features.build_weekly_features`` with ``assets.weekly_features.elasticity_of``);
 - ``training_splits`` (``splits.split_chronologically`` with ``SplitConfig.from_settings``, the
-  preprocessor fit on train), every trainer of ``models.TRAINERS`` on train + validation only,
-  ``evaluation.evaluate_candidates`` on validation and test (``core_calls.train_weekly``).
+  preprocessor fit on train), every trainer of ``models.TRAINERS`` on train + validation only, the
+  tuned models' mean (``models.with_ensemble``, the champion) and ``evaluation.evaluate_candidates`` on
+  validation and test (``core_calls.train_weekly``).
 
 What is scored is the forecast a merchandiser reads (``core/forecast.py``): units per week, both
 price lists summed, at the list in force, as WAPE and RMSLE, on the test weeks (the last 15 % of
@@ -222,7 +223,7 @@ def _median(values: list[float]) -> float | None:
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    from pricing_assets.core.models import TRAINERS
+    from pricing_assets.core.models import CANDIDATE_KINDS
 
     ok = [r for r in rows if "error" not in r]
     n = len(rows)
@@ -236,16 +237,17 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     per_kind = {
         kind: {
             **{
-                f"median_{split}_{m}": _median([r["forecast"][kind][split][m] for r in ok])
+                f"median_{split}_{m}": _median([r["forecast"][kind][split][m] for r in ok if kind in r["forecast"]])
                 for split in ("validation", "test")
                 for m in FORECAST_METRICS
             },
-            "median_test_log_rmsle": _median([r["log_rmsle"][kind]["test"] for r in ok]),
+            "median_test_log_rmsle": _median([r["log_rmsle"][kind]["test"] for r in ok if kind in r["log_rmsle"]]),
             "champion_count": sum(r["champion"] == kind for r in ok),
             "lowest_test_wape_count": sum(r["lowest_test_wape_any_kind"] == kind for r in ok),
-            "median_train_seconds": _median([r["train_seconds"][kind] for r in ok]),
+            # the tuned models' mean trains nothing of its own
+            "median_train_seconds": _median([r["train_seconds"].get(kind) for r in ok]),
         }
-        for kind in TRAINERS
+        for kind in CANDIDATE_KINDS
     }
     share = counts["beats_both_wape"] / n if n else None  # an error counts as a miss
     ceiling: dict[str, Any] = {}

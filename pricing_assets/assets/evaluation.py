@@ -1,4 +1,5 @@
-"""Every candidate scored on one scale, the champion chosen on validation, and its SHAP values."""
+"""Every candidate scored on one scale, the champion (the tuned models' mean), the fallbacks ranked on validation,
+and the champion's SHAP values."""
 
 import base64
 
@@ -6,26 +7,55 @@ import pandas as pd
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
 from ..core import evaluation, explain, metrics, splits
+from ..core.models import ENSEMBLE_KIND, validation_mse, with_ensemble
+from ..core.models import ensemble as ensemble_module
+from ..core.models.ensemble import ENSEMBLE_FILE, EnsembleModel
 from ..core.stockcodes import validate_stockcode
-from ..core.store import frame_to_parquet, sha256_hex
+from ..core.store import ArtifactStore, frame_to_parquet, sha256_hex
 from ..partitions import stockcode_partitions
 from ..resources import ArtifactStoreResource
 from .common import SettingsConfig, code_version_of, setting
-from .models import MODEL_ASSETS, load_candidate, load_champion
+from .models import MODEL_ASSETS, candidate_key, load_candidate, load_champion
 from .training import preprocessor_from
 from .transactions import GROUP
+
+
+def ensemble_card(
+    store: ArtifactStore, stock_code: str, ensemble: EnsembleModel, cards: dict[str, dict], data: splits.DesignMatrices
+) -> dict:
+    """The tuned models' mean as a model card: its ``ensemble.json`` written here, its members' files those of
+    their own cards (the same keys and SHA-256s), so loading it checks every byte as any candidate's."""
+    blob = ensemble.files()[ENSEMBLE_FILE]
+    key = candidate_key("model_evaluation", stock_code, ENSEMBLE_FILE)
+    store.put_bytes(key, blob)
+    files = {ENSEMBLE_FILE: {"key": key, "sha256": sha256_hex(blob)}}
+    for kind in ensemble.members:
+        files.update({f"{kind}/{name}": entry for name, entry in cards[kind]["files"].items()})
+    return {
+        "kind": ENSEMBLE_KIND,
+        "asset": "model_evaluation",
+        "explainer": ensemble.explainer,
+        "files": dict(sorted(files.items())),
+        "tuning": {
+            "members": list(ensemble.members),
+            "weights": ensemble.weights,
+            "best_validation_mse_log1p": validation_mse(ensemble, data),
+        },
+        "feature_names": data.feature_names,
+    }
 
 
 @asset(
     partitions_def=stockcode_partitions,
     group_name=GROUP,
-    code_version=code_version_of(evaluation, metrics),
+    code_version=code_version_of(evaluation, metrics, ensemble_module),
     description=(
         "Validation and test RMSLE, MAE and MSE (log1p) of every candidate on the weekly rows per price list, "
         "and the forecast as a merchandiser reads it: weekly units (both lists, at the list in force), WAPE "
-        "and RMSLE, against the recent-mean and seasonal-naive baselines. The champion is the lowest "
-        "validation RMSLE (test scores are reported, never used to choose); the fallback chain orders the "
-        "others for serving, baselines last."
+        "and RMSLE, against the recent-mean and seasonal-naive baselines. The champion is the equal mean of "
+        "the tuned models (ensemble; the lowest validation RMSLE when fewer than two forecast finite values), "
+        "test scores reported, never used to choose; the fallback chain orders the single models for serving "
+        "by validation RMSLE, baselines last."
     ),
 )
 def model_evaluation(
@@ -54,6 +84,10 @@ def model_evaluation(
     }
     models = {kind: load_candidate(artifact_store, cards[kind]) for kind in MODEL_ASSETS}
     data = splits.design_matrices(training_splits, preprocessor_from(preprocessor), ("validation", "test"))
+    models = with_ensemble(models, data)
+    if ENSEMBLE_KIND in models:
+        stock_code = validate_stockcode(context.partition_key)
+        cards[ENSEMBLE_KIND] = ensemble_card(artifact_store, stock_code, models[ENSEMBLE_KIND], cards, data)
     result = evaluation.evaluate_candidates(models, data, training_splits)
     report = {**result.to_dict(), "candidates": cards}
     lines = [
@@ -112,7 +146,8 @@ class ExplainConfig(SettingsConfig):
     group_name=GROUP,
     code_version=code_version_of(explain),
     description=(
-        "SHAP values of the champion with the explainer of its family (deep, tree, linear, kernel), "
+        "SHAP values of the champion with the explainer of its family (deep, tree, linear, kernel; the tuned "
+        "models' mean member by member, averaged), "
         "a seeded background sample of train rows and a seeded sample of test rows; mean |SHAP| "
         "per labelled feature, the raw values as Parquet and a PNG plot."
     ),

@@ -1,18 +1,21 @@
-"""Score every candidate on one scale, choose the champion on validation, order the fallbacks.
+"""Score every candidate on one scale, name the champion, order the fallbacks on validation.
 
 Two scales: the model's own (log1p of a price list's weekly units, per row: RMSLE, MAE, MSE),
 on which the champion is chosen, and the forecast a merchandiser reads (units per week, both
 lists, at the list in force: WAPE and RMSLE, ``core/forecast.py``), on which the champion is
 compared with the recent-mean and seasonal-naive baselines.
 
-The champion is the tuned model (network, LightGBM, ElasticNet, SVR; each forecasting its average
-with the four-week mean, ``models/combination.py``) with the lowest validation RMSLE; test scores
-are reported beside it but never used to choose. The baselines are there to be beaten, not
-promoted: they only become champion if every tuned model failed. Whether the champion beats each
-baseline is recorded on both splits. The fallback chain is what serving tries, in order, when a
-model fails to load or predicts non-finite values: the other tuned models by validation RMSLE, then
-the recent-mean and the seasonal-naive baselines (one-feature linear models that cannot fail on a
-finite row).
+The champion is the mean of the tuned models (network, LightGBM, ElasticNet, SVR; each forecasting
+its average with the four-week mean, ``models/combination.py``), when ``models`` holds it
+(``models.with_ensemble``): each tuned model was tuned on validation, so its validation score is
+flattered by its own search and the lowest of four picks noise (``models/ensemble.py`` has the
+figures). Without the mean (fewer than two tuned models forecast finite values) the champion is the
+tuned model with the lowest validation RMSLE. Test scores are reported beside it but never used to
+choose. The baselines are there to be beaten, not promoted: they only become champion if every
+tuned model failed. Whether the champion beats each baseline is recorded on both splits. The
+fallback chain is what serving tries, in order, when a model fails to load or predicts non-finite
+values: the single tuned models by validation RMSLE, then the recent-mean and the seasonal-naive
+baselines (one-feature linear models that cannot fail on a finite row).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import pandas as pd
 
 from . import forecast
 from .metrics import SCALE, SELECTION_METRIC, regression_metrics
-from .models import BASELINES, DemandModel
+from .models import BASELINES, ENSEMBLE_KIND, DemandModel
 from .splits import SPLIT_COLUMN, DesignMatrices
 
 INTERVAL_QUANTILES = (0.1, 0.9)
@@ -47,6 +50,8 @@ class Evaluation:
             "metric_scale": SCALE,
             "selection_metric": SELECTION_METRIC,
             "selected_on": "validation",
+            "champion_rule": f"the tuned models' mean ({ENSEMBLE_KIND}) when there is one, else the lowest validation "
+            f"{SELECTION_METRIC}",
             "interval_quantiles": list(INTERVAL_QUANTILES),
             "metrics": self.metrics,
             "champion": self.champion,
@@ -83,9 +88,10 @@ def evaluate_candidates(models: dict[str, DemandModel], data: DesignMatrices, ro
         finite = [k for k in kinds if np.isfinite(metrics[k]["validation"][SELECTION_METRIC])]
         return sorted(finite, key=lambda k: (metrics[k]["validation"][SELECTION_METRIC], order.index(k)))
 
-    tuned = ranked([k for k in order if k not in BASELINES])
+    tuned = ranked([k for k in order if k not in BASELINES and k != ENSEMBLE_KIND])
+    ensemble = ranked([ENSEMBLE_KIND] if ENSEMBLE_KIND in models else [])  # it leads; never chosen on validation
     baselines = [k for k in BASELINES if k in models and np.isfinite(metrics[k]["validation"][SELECTION_METRIC])]
-    chain = tuned + baselines
+    chain = ensemble + tuned + baselines
     if not chain:
         raise ValueError("no candidate produced finite validation predictions; inspect the model assets")
     champion = chain[0]

@@ -5,7 +5,9 @@
   agnostic and slow, so it explains fewer rows); a constant model (old bundles) has nothing to explain.
 - A tuned model averaged with the four-week mean (``models/combination.py``): each part is
   explained with its own explainer and the values averaged with the same weights. Shapley values
-  are linear in the model, so the average adds no approximation to each part's own.
+  are linear in the model, so the average adds no approximation to each part's own. The champion,
+  the tuned models' mean (``models/ensemble.py``), is explained the same way, member by member, on
+  the same rows (as few as the kernel explainer allows when SVR is a member).
 - The background is a seeded sample of at most ``background_rows`` train rows; the explained
   rows a seeded sample of at most ``explain_rows`` test rows (held-out rows, explained after
   the champion was chosen, so explaining them influences nothing).
@@ -24,6 +26,7 @@ import pandas as pd
 
 from .models import DemandModel
 from .models.combination import AveragedWithRecentMean
+from .models.ensemble import EnsembleModel
 
 KERNEL_MAX_ROWS = 40
 KERNEL_BACKGROUND = 20
@@ -52,6 +55,9 @@ def _shap_values(model: DemandModel, background: np.ndarray, rows: np.ndarray, s
         mean, mean_base = _shap_values(model.recent_mean, background, rows, seed)
         w = model.model_weight
         return w * own + (1.0 - w) * mean, w * own_base + (1.0 - w) * mean_base
+    if isinstance(model, EnsembleModel):  # explain each member; the mean's values are their weighted mean
+        parts = [(model.weights[k], _shap_values(m, background, rows, seed)) for k, m in model.members.items()]
+        return sum(w * v for w, (v, _) in parts), sum(w * b for w, (_, b) in parts)
     kind = model.explainer
     if kind == "none":
         return np.zeros_like(rows, dtype=float), float(np.mean(model.predict_log(background)))
@@ -77,6 +83,13 @@ def _shap_values(model: DemandModel, background: np.ndarray, rows: np.ndarray, s
     return np.asarray(values, dtype=float).reshape(len(rows), -1), base
 
 
+def _explainers(model: DemandModel) -> set[str]:
+    """The explainers a model's parts need (a mean of models needs each member's)."""
+    if isinstance(model, EnsembleModel):
+        return set().union(*(_explainers(m) for m in model.members.values()))
+    return {model.explainer}
+
+
 def explain(
     model: DemandModel,
     feature_names: list[str],
@@ -87,7 +100,7 @@ def explain(
     seed: int,
 ) -> Explanation:
     background = seeded_sample(train_x, background_rows, seed)
-    limit = min(explain_rows, KERNEL_MAX_ROWS) if model.explainer == "kernel" else explain_rows
+    limit = min(explain_rows, KERNEL_MAX_ROWS) if "kernel" in _explainers(model) else explain_rows
     rows = seeded_sample(explain_x, limit, seed + 1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

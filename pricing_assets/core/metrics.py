@@ -7,7 +7,8 @@ Models predict ``log1p`` of a price list's weekly units (at the reference list p
 - ``mae``: mean absolute error of the units themselves (per week and price list);
 - ``mse_log1p``: mean squared error on the log1p scale (the training loss).
 
-The champion is the lowest validation ``rmsle``.
+The single tuned models are ranked by validation ``rmsle`` (the fallback order; the champion is their
+mean, ``core/evaluation.py``).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from pricing_assets.core import cleaning, price_list, sources, splits, weekly_features
-from pricing_assets.core.models import TRAINERS, Candidate
+from pricing_assets.core.models import ENSEMBLE_KIND, TRAINERS, Candidate, with_ensemble
 from pricing_assets.core.tuning import TuningBudget
 
 ELASTICITY = -1.3
@@ -80,5 +80,8 @@ def design(split_frame, preprocessor) -> splits.DesignMatrices:
 
 @pytest.fixture(scope="session")
 def candidates(design) -> dict[str, Candidate]:
-    """Every kind of candidate (TRAINERS) trained on the product's weekly rows with tiny budgets."""
-    return {kind: train(kind, design) for kind in TRAINERS}
+    """Every kind of candidate (TRAINERS) trained on the product's weekly rows with tiny budgets, and the
+    champion model_evaluation adds: the tuned models' mean (``models.with_ensemble``)."""
+    trained = {kind: train(kind, design) for kind in TRAINERS}
+    models = with_ensemble({kind: candidate.model for kind, candidate in trained.items()}, design)
+    return {**trained, ENSEMBLE_KIND: Candidate(models[ENSEMBLE_KIND])}

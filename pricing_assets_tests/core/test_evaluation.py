@@ -140,3 +140,22 @@ def test_metrics_are_on_the_declared_scale():
     assert scores["rmsle"] == pytest.approx(np.sqrt(scores["mse_log1p"]))
     with pytest.raises(ValueError, match="non-empty"):
         regression_metrics(np.array([]), np.array([]))
+
+
+def test_the_tuned_models_mean_is_champion_even_when_a_single_model_scores_lower_on_validation():
+    """Each tuned model was tuned on validation, so the lowest validation score is not what chooses: the
+    mean leads, the single models follow it by validation RMSLE, the baselines last."""
+    d = data()
+    models = {
+        "dfn": model(d, 0.05, 0.6),
+        "lightgbm": model(d, 0.2, 0.3),
+        "ensemble": model(d, 0.3, 0.2),
+        "recent_mean_baseline": model(d, 0.4, 0.4),
+        "seasonal_naive_baseline": model(d, 0.5, 0.5),
+    }
+    result = evaluate_candidates(models, d, weekly_rows(d))
+    assert result.champion == "ensemble"
+    assert result.fallback_chain == ["dfn", "lightgbm", "recent_mean_baseline", "seasonal_naive_baseline"]
+    broken = {**models, "ensemble": model(d, np.nan, 0.2)}
+    result = evaluate_candidates(broken, d, weekly_rows(d))
+    assert result.champion == "dfn" and "ensemble" not in result.fallback_chain

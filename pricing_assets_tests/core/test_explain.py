@@ -12,7 +12,8 @@ def models(candidates):
 
 
 @pytest.mark.parametrize(
-    "kind,explainer", [("dfn", "deep"), ("lightgbm", "tree"), ("elasticnet", "linear"), ("svr", "kernel")]
+    "kind,explainer",
+    [("dfn", "deep"), ("lightgbm", "tree"), ("elasticnet", "linear"), ("svr", "kernel"), ("ensemble", "ensemble")],
 )
 def test_each_family_gets_its_explainer_and_values_add_up(models, design, kind, explainer):
     model = models[kind]
@@ -22,7 +23,7 @@ def test_each_family_gets_its_explainer_and_values_add_up(models, design, kind, 
     assert list(result.values.columns) == design.feature_names and len(result.values) == explained
     assert list(result.importance.index)[0] in design.feature_names
     assert result.importance.is_monotonic_decreasing
-    if explainer in ("tree", "linear", "deep"):
+    if explainer in ("tree", "linear", "deep", "ensemble"):
         # Local accuracy: base value plus the row's SHAP values gives the model's prediction (every
         # test week is explained: there are fewer than 30).
         predicted = model.predict_log(design.x["test"])

@@ -8,7 +8,15 @@ import torch
 from sklearn.svm import SVR
 
 from pricing_assets.core import tuning
-from pricing_assets.core.models import BASELINES, TRAINERS, load_model
+from pricing_assets.core.models import (
+    BASELINES,
+    CANDIDATE_KINDS,
+    ENSEMBLE_KIND,
+    TRAINERS,
+    TUNED,
+    load_model,
+    with_ensemble,
+)
 from pricing_assets.core.models.combination import AVERAGE_FILE
 from pricing_assets.core.models.dfn import PATIENCE, fit_network
 from pricing_assets.core.models.linear import ConstantModel, LinearModel
@@ -19,7 +27,7 @@ from pricing_assets.core.weekly_features import RECENT_MEAN_FEATURE, SEASON_WEEK
 from .conftest import SMALL, seen_by_trainers, train
 
 
-@pytest.mark.parametrize("kind", list(TRAINERS))
+@pytest.mark.parametrize("kind", CANDIDATE_KINDS)
 def test_each_model_saves_and_loads_back_to_identical_predictions(candidates, design, kind):
     candidate = candidates[kind]
     files = candidate.model.files()
@@ -56,6 +64,39 @@ def test_a_tuned_model_forecasts_its_equal_average_with_the_four_week_mean(candi
     assert np.allclose(averaged.predict_log(x), 0.5 * alone.predict_log(x) + 0.5 * four_weeks, atol=1e-5)
     assert not np.allclose(averaged.predict_log(x), alone.predict_log(x), atol=1e-3)
     assert averaged.kind == alone.kind == kind
+
+
+def test_the_champion_is_the_equal_mean_of_every_tuned_model(candidates, design):
+    """In log1p units, a quarter of each tuned model's forecast (each already averaged with the four-week mean)."""
+    ensemble = candidates[ENSEMBLE_KIND].model
+    x = design.x["test"]
+    members = np.mean([candidates[kind].model.predict_log(x) for kind in TUNED], axis=0)
+    assert list(ensemble.members) == TUNED and ensemble.kind == ENSEMBLE_KIND
+    assert np.allclose(ensemble.predict_log(x), members, atol=1e-9)
+    for kind in TUNED:  # not any one member's forecast
+        assert not np.allclose(ensemble.predict_log(x), candidates[kind].model.predict_log(x), atol=1e-3)
+
+
+def test_a_tuned_model_with_non_finite_forecasts_is_left_out_of_the_mean(candidates, design):
+    broken = LinearModel([float("nan")] * len(design.feature_names), 0.0, "elasticnet")
+    models = {**{kind: c.model for kind, c in candidates.items() if kind in TRAINERS}, "elasticnet": broken}
+    ensemble = with_ensemble(models, design)[ENSEMBLE_KIND]
+    assert list(ensemble.members) == [k for k in TUNED if k != "elasticnet"]
+    assert np.isfinite(ensemble.predict_log(design.x["test"])).all()
+    alone = {kind: broken for kind in TUNED if kind != "svr"} | {"svr": candidates["svr"].model}
+    assert ENSEMBLE_KIND not in with_ensemble(alone, design)  # a mean of one model is that model
+
+
+def test_an_ensemble_whose_files_do_not_add_up_is_refused(candidates):
+    files = candidates[ENSEMBLE_KIND].model.files()
+    stored = json.loads(files["ensemble.json"])
+    halves = {**stored, "weights": {kind: 0.5 for kind in stored["members"]}}
+    lopsided = {**files, "ensemble.json": json.dumps(halves).encode()}
+    with pytest.raises(ValueError, match="sum to 1"):
+        load_model(ENSEMBLE_KIND, lopsided)
+    without_svr = {name: blob for name, blob in files.items() if not name.startswith("svr/")}
+    with pytest.raises(ValueError, match="member svr has no files"):
+        load_model(ENSEMBLE_KIND, without_svr)
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from pricing_assets.core import pricing, recommendation
 from pricing_assets.core.forecast import forecast_next_week
-from pricing_assets.core.models import TRAINERS
+from pricing_assets.core.models import CANDIDATE_KINDS
 from pricing_assets.core.models.linear import LinearModel
 from pricing_assets.core.recommendation import ObservedMix, RecommendationConfig
 from pricing_assets.core.recommendation_inputs import RecommendationInputs
@@ -152,7 +152,7 @@ def non_increasing(values) -> bool:
     return bool(np.all(np.diff(values) <= 1e-9 * max(1.0, float(np.abs(values).max()))))
 
 
-@pytest.mark.parametrize("kind", list(TRAINERS))
+@pytest.mark.parametrize("kind", CANDIDATE_KINDS)
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     elasticity=st.floats(-6.0, 0.0),

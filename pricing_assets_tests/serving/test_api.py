@@ -176,8 +176,9 @@ def test_a_tampered_champion_falls_back_to_the_next_model(promoted_project, tmp_
     pointer = read_pointer(store, code)
     manifest = json.loads(store.get_bytes(pointer["manifest_key"]))
     folder = project / ".pricing" / "store" / pointer["manifest_key"].rsplit("/", 1)[0]
-    for path in (folder / "models" / manifest["champion"]).iterdir():
-        path.write_bytes(b"tampered")
+    for path in (folder / "models" / manifest["champion"]).rglob("*"):  # the mean's members sit in folders
+        if path.is_file():
+            path.write_bytes(b"tampered")
     with api_server(project) as url:
         answer = httpx.get(f"{url}/v1/predict-price/{code}", params={"curve_source": "demand_model"}).json()
         response = httpx.get(f"{url}/v1/predict-price/{code}").json()  # no model runs for the list-price response

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..splits import DesignMatrices
 from .base import Candidate, DemandModel, Trainer, validation_mse
 from .combination import averaged_with_recent_mean, with_stored_average
 from .dfn import DFNModel, train_dfn
+from .ensemble import ENSEMBLE_KIND, EnsembleModel, ensemble_of, load_ensemble
 from .gbm import LightGBMModel, train_lightgbm
 from .linear import load_json_model, train_elasticnet, train_recent_mean, train_seasonal_naive
 from .svr import SVRModel, train_svr
@@ -22,6 +24,9 @@ TRAINERS: dict[str, Trainer] = {
     "seasonal_naive_baseline": train_seasonal_naive,
 }
 BASELINES = ("recent_mean_baseline", "seasonal_naive_baseline")
+TUNED = [kind for kind in TRAINERS if kind not in BASELINES]
+# Every kind a model evaluation scores: the trained ones and the champion, the tuned models' mean (ensemble.py).
+CANDIDATE_KINDS = (*TRAINERS, ENSEMBLE_KIND)
 
 _LOADERS: dict[str, Callable[[dict[str, bytes]], DemandModel]] = {
     "dfn": DFNModel.from_files,
@@ -33,6 +38,7 @@ _LOADERS: dict[str, Callable[[dict[str, bytes]], DemandModel]] = {
     # Bundles promoted before the weekly models still load for the challenger's comparison.
     "elasticity_baseline": load_json_model,
     "constant_baseline": load_json_model,
+    ENSEMBLE_KIND: lambda files: load_ensemble(files, load_model),
 }
 
 
@@ -43,4 +49,22 @@ def load_model(kind: str, files: dict[str, bytes]) -> DemandModel:
     return with_stored_average(_LOADERS[kind](files), files)
 
 
-__all__ = ["BASELINES", "TRAINERS", "Candidate", "DemandModel", "load_model", "validation_mse"]
+def with_ensemble(models: dict[str, DemandModel], data: DesignMatrices) -> dict[str, DemandModel]:
+    """``models`` and, when two or more tuned ones forecast validation with finite values, their mean."""
+    ensemble = ensemble_of(models, TUNED, data)
+    return {**models, ENSEMBLE_KIND: ensemble} if ensemble is not None else dict(models)
+
+
+__all__ = [
+    "BASELINES",
+    "CANDIDATE_KINDS",
+    "ENSEMBLE_KIND",
+    "TRAINERS",
+    "TUNED",
+    "Candidate",
+    "DemandModel",
+    "EnsembleModel",
+    "load_model",
+    "validation_mse",
+    "with_ensemble",
+]

@@ -1,0 +1,96 @@
+"""The champion: the equal-weight mean, in log1p units, of every tuned model that forecasts finite values.
+
+Why: each tuned model (the network, LightGBM, ElasticNet, SVR; each already averaged with the
+four-week mean, ``combination.py``) is tuned and early-stopped on the validation weeks, so its
+validation score is flattered by its own search, and choosing the lowest of four such scores mostly
+picks whichever fit those few weeks best. On the dev file's 100 most active codes the single model
+chosen that way beat both baselines over a rolling origin (about 21 test weeks a code) on 56 codes;
+the mean of the four, which no search has seen, on 72 (the store: 45 and 55), and offered as a fifth
+candidate on validation it was chosen 4 times in 396 (BENCHMARKS.md, "Weekly forecast accuracy").
+So the mean is the champion whenever two or more tuned models forecast the validation weeks with
+finite values; the single models stay, ranked on validation, as the fallbacks serving tries next.
+
+- **In log1p units**, like the average with the four-week mean: linear in its members, so SHAP
+  explains each member with its own explainer and averages the values (``core/explain.py``), and
+  the price still enters only through the price response, so demand stays non-increasing in the
+  own list price.
+- **Equal weights, fixed**: nothing is tuned on the figures that judge it.
+- **Self-contained files**: ``ensemble.json`` names the members and their weights; each member's own
+  files sit under ``<member kind>/``. A bundle holds the members a second time as fallbacks, so a
+  member refused there still leaves the others to answer, and code that does not know this kind
+  refuses it by name and serves the next model of the chain.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..splits import DesignMatrices
+from .base import DemandModel
+
+ENSEMBLE_KIND = "ensemble"
+ENSEMBLE_FILE = "ensemble.json"
+MIN_MEMBERS = 2
+
+
+@dataclass
+class EnsembleModel:
+    """``sum(weight * member)`` over the members, in log1p of a price list's weekly units."""
+
+    members: dict[str, DemandModel]
+    weights: dict[str, float]
+    kind: str = ENSEMBLE_KIND
+    explainer: str = ENSEMBLE_KIND
+
+    def predict_log(self, x: np.ndarray) -> np.ndarray:
+        return sum(
+            (self.weights[k] * np.asarray(m.predict_log(x), dtype=float) for k, m in self.members.items()),
+            start=np.zeros(len(x), dtype=float),
+        )
+
+    def files(self) -> dict[str, bytes]:
+        files = {ENSEMBLE_FILE: json.dumps({"members": list(self.members), "weights": self.weights}).encode()}
+        for kind, member in self.members.items():
+            files.update({f"{kind}/{name}": blob for name, blob in member.files().items()})
+        return files
+
+
+def ensemble_of(models: Mapping[str, DemandModel], tuned: list[str], data: DesignMatrices) -> EnsembleModel | None:
+    """The equal mean of the ``tuned`` kinds in ``models`` whose validation forecasts are all finite.
+
+    ``None`` when fewer than two qualify: a mean of one model is that model, already a candidate."""
+    members = {
+        kind: models[kind]
+        for kind in tuned
+        if kind in models and np.isfinite(np.asarray(models[kind].predict_log(data.x["validation"]), float)).all()
+    }
+    if len(members) < MIN_MEMBERS:
+        return None
+    return EnsembleModel(members, {kind: 1.0 / len(members) for kind in members})
+
+
+MemberLoader = Callable[[str, dict[str, bytes]], DemandModel]
+
+
+def load_ensemble(files: dict[str, bytes], load_member: MemberLoader) -> EnsembleModel:
+    """The ensemble stored as ``files`` (see :meth:`EnsembleModel.files`), each member loaded by ``load_member``."""
+    if ENSEMBLE_FILE not in files:
+        raise ValueError(f"an ensemble needs {ENSEMBLE_FILE}; found {sorted(files)}")
+    stored = json.loads(files[ENSEMBLE_FILE])
+    members, weights = list(stored["members"]), {k: float(w) for k, w in stored["weights"].items()}
+    if len(members) < MIN_MEMBERS or set(members) != set(weights) or ENSEMBLE_KIND in members:
+        raise ValueError(f"{ENSEMBLE_FILE} must name two or more member kinds, each with a weight; found {stored}")
+    if not all(w >= 0.0 for w in weights.values()) or abs(sum(weights.values()) - 1.0) > 1e-9:
+        raise ValueError(f"{ENSEMBLE_FILE} weights must be non-negative and sum to 1; found {weights}")
+    loaded = {}
+    for kind in members:
+        prefix = f"{kind}/"
+        own = {name[len(prefix) :]: blob for name, blob in files.items() if name.startswith(prefix)}
+        if not own:
+            raise ValueError(f"the ensemble's member {kind} has no files")
+        loaded[kind] = load_member(kind, own)
+    return EnsembleModel(loaded, weights)
