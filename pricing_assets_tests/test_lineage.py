@@ -259,6 +259,9 @@ def test_the_test_split_is_never_seen_by_training_tuning_or_choice(promoted, tmp
         clean_tuning.pop("seconds", None), poisoned_tuning.pop("seconds", None)
         assert clean_tuning == poisoned_tuning, card  # same trials, same scores, same best epoch
     assert clean_eval["champion"] == poisoned_eval["champion"]
+    # the champion is the tuned models' mean: the same members, the same weights, the same validation score
+    assert clean_eval["candidates"]["ensemble"]["tuning"] == poisoned_eval["candidates"]["ensemble"]["tuning"]
+    assert clean_eval["metrics"]["ensemble"]["validation"] == poisoned_eval["metrics"]["ensemble"]["validation"]
     assert clean_eval["fallback_chain"] == poisoned_eval["fallback_chain"]
     for kind in clean_eval["metrics"]:
         assert clean_eval["metrics"][kind]["validation"] == poisoned_eval["metrics"][kind]["validation"]

@@ -25,7 +25,7 @@ def ensemble_card(
 ) -> dict:
     """The tuned models' mean as a model card: its ``ensemble.json`` written here, its members' files those of
     their own cards (the same keys and SHA-256s), so loading it checks every byte as any candidate's."""
-    blob = ensemble.files()[ENSEMBLE_FILE]
+    blob = ensemble.composition()
     key = candidate_key("model_evaluation", stock_code, ENSEMBLE_FILE)
     store.put_bytes(key, blob)
     files = {ENSEMBLE_FILE: {"key": key, "sha256": sha256_hex(blob)}}

@@ -1,7 +1,7 @@
 """Score every candidate on one scale, name the champion, order the fallbacks on validation.
 
 Two scales: the model's own (log1p of a price list's weekly units, per row: RMSLE, MAE, MSE),
-on which the champion is chosen, and the forecast a merchandiser reads (units per week, both
+on which the fallbacks are ranked, and the forecast a merchandiser reads (units per week, both
 lists, at the list in force: WAPE and RMSLE, ``core/forecast.py``), on which the champion is
 compared with the recent-mean and seasonal-naive baselines.
 

@@ -94,6 +94,11 @@ def test_an_ensemble_whose_files_do_not_add_up_is_refused(candidates):
     lopsided = {**files, "ensemble.json": json.dumps(halves).encode()}
     with pytest.raises(ValueError, match="sum to 1"):
         load_model(ENSEMBLE_KIND, lopsided)
+    twice = {**files, "ensemble.json": json.dumps({"members": ["dfn", "dfn"], "weights": {"dfn": 1.0}}).encode()}
+    with pytest.raises(ValueError, match="distinct"):
+        load_model(ENSEMBLE_KIND, twice)
+    with pytest.raises(ValueError, match="a list of members and a weight per member"):
+        load_model(ENSEMBLE_KIND, {**files, "ensemble.json": b"[1, 2]"})
     without_svr = {name: blob for name, blob in files.items() if not name.startswith("svr/")}
     with pytest.raises(ValueError, match="member svr has no files"):
         load_model(ENSEMBLE_KIND, without_svr)

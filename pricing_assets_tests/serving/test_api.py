@@ -176,7 +176,8 @@ def test_a_tampered_champion_falls_back_to_the_next_model(promoted_project, tmp_
     pointer = read_pointer(store, code)
     manifest = json.loads(store.get_bytes(pointer["manifest_key"]))
     folder = project / ".pricing" / "store" / pointer["manifest_key"].rsplit("/", 1)[0]
-    for path in (folder / "models" / manifest["champion"]).rglob("*"):  # the mean's members sit in folders
+    assert manifest["champion"] == "ensemble"  # the tuned models' mean: its members' files sit in folders
+    for path in (folder / "models" / manifest["champion"]).rglob("*"):
         if path.is_file():
             path.write_bytes(b"tampered")
     with api_server(project) as url:

@@ -17,7 +17,7 @@ from ..splits import DesignMatrices
 from ..tuning import ProgressFn, TuningBudget
 
 # How SHAP should explain each family of model (see core/explain.py).
-EXPLAINERS = ("deep", "tree", "linear", "kernel", "none")
+EXPLAINERS = ("deep", "tree", "linear", "kernel", "none", "ensemble")  # ensemble: each member its own
 
 
 class DemandModel(Protocol):

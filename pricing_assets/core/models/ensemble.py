@@ -52,8 +52,12 @@ class EnsembleModel:
             start=np.zeros(len(x), dtype=float),
         )
 
+    def composition(self) -> bytes:
+        """``ensemble.json``: the members, in order, and their weights."""
+        return json.dumps({"members": list(self.members), "weights": self.weights}).encode()
+
     def files(self) -> dict[str, bytes]:
-        files = {ENSEMBLE_FILE: json.dumps({"members": list(self.members), "weights": self.weights}).encode()}
+        files = {ENSEMBLE_FILE: self.composition()}
         for kind, member in self.members.items():
             files.update({f"{kind}/{name}": blob for name, blob in member.files().items()})
         return files
@@ -80,10 +84,16 @@ def load_ensemble(files: dict[str, bytes], load_member: MemberLoader) -> Ensembl
     """The ensemble stored as ``files`` (see :meth:`EnsembleModel.files`), each member loaded by ``load_member``."""
     if ENSEMBLE_FILE not in files:
         raise ValueError(f"an ensemble needs {ENSEMBLE_FILE}; found {sorted(files)}")
-    stored = json.loads(files[ENSEMBLE_FILE])
-    members, weights = list(stored["members"]), {k: float(w) for k, w in stored["weights"].items()}
-    if len(members) < MIN_MEMBERS or set(members) != set(weights) or ENSEMBLE_KIND in members:
-        raise ValueError(f"{ENSEMBLE_FILE} must name two or more member kinds, each with a weight; found {stored}")
+    try:
+        stored = json.loads(files[ENSEMBLE_FILE])
+        members, weights = [str(k) for k in stored["members"]], {str(k): float(w) for k, w in stored["weights"].items()}
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise ValueError(f"{ENSEMBLE_FILE} must hold a list of members and a weight per member: {exc}") from exc
+    distinct = len(set(members)) == len(members)
+    if len(members) < MIN_MEMBERS or not distinct or set(members) != set(weights) or ENSEMBLE_KIND in members:
+        raise ValueError(
+            f"{ENSEMBLE_FILE} must name two or more distinct member kinds, each with a weight; found {stored}"
+        )
     if not all(w >= 0.0 for w in weights.values()) or abs(sum(weights.values()) - 1.0) > 1e-9:
         raise ValueError(f"{ENSEMBLE_FILE} weights must be non-negative and sum to 1; found {weights}")
     loaded = {}
