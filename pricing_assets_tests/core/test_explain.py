@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pricing_assets.core.explain import explain, importance_plot
+from pricing_assets.core.explain import KERNEL_MAX_ROWS, explain, importance_plot
 from pricing_assets.core.models.linear import ConstantModel
 from pricing_assets.core.weekly_features import RECENT_MEAN_FEATURE
 
@@ -52,3 +52,11 @@ def test_constant_model_has_nothing_to_explain_and_the_plot_is_a_png(design):
     assert result.base_value == pytest.approx(2.0)
     png = importance_plot(result, "title")
     assert png.startswith(b"\x89PNG") and png == importance_plot(result, "title")
+
+
+def test_the_mean_explains_as_few_rows_as_its_kernel_member_allows(models, design):
+    """SVR is a member, so the mean's SHAP values are of at most KERNEL_MAX_ROWS rows, however many are asked for."""
+    many = design.x["train"]  # more rows than the kernel explainer takes
+    assert len(many) > KERNEL_MAX_ROWS
+    result = explain(models["ensemble"], design.feature_names, design.x["train"], many, 50, 500, seed=7)
+    assert len(result.values) == KERNEL_MAX_ROWS and result.explainer == "ensemble"
