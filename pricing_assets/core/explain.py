@@ -29,6 +29,8 @@ from .models.combination import AveragedWithRecentMean
 from .models.ensemble import EnsembleModel
 
 KERNEL_MAX_ROWS = 40
+# Models that forecast a weighted sum of other models (``parts()``): explained part by part.
+WEIGHTED_SUMS = (AveragedWithRecentMean, EnsembleModel)
 KERNEL_BACKGROUND = 20
 
 
@@ -50,13 +52,8 @@ def seeded_sample(x: np.ndarray, rows: int, seed: int) -> np.ndarray:
 def _shap_values(model: DemandModel, background: np.ndarray, rows: np.ndarray, seed: int) -> tuple[np.ndarray, float]:
     import shap  # imported here: it is slow to import and only this stage needs it
 
-    if isinstance(model, AveragedWithRecentMean):  # explain each part; the average's values are their average
-        own, own_base = _shap_values(model.model, background, rows, seed)
-        mean, mean_base = _shap_values(model.recent_mean, background, rows, seed)
-        w = model.model_weight
-        return w * own + (1.0 - w) * mean, w * own_base + (1.0 - w) * mean_base
-    if isinstance(model, EnsembleModel):  # explain each member; the mean's values are their weighted mean
-        parts = [(model.weights[k], _shap_values(m, background, rows, seed)) for k, m in model.members.items()]
+    if isinstance(model, WEIGHTED_SUMS):  # explain each part; the sum's values are the same sum of theirs
+        parts = [(w, _shap_values(part, background, rows, seed)) for w, part in model.parts()]
         return sum(w * v for w, (v, _) in parts), sum(w * b for w, (_, b) in parts)
     kind = model.explainer
     if kind == "none":
@@ -85,8 +82,8 @@ def _shap_values(model: DemandModel, background: np.ndarray, rows: np.ndarray, s
 
 def _explainers(model: DemandModel) -> set[str]:
     """The explainers a model's parts need (a mean of models needs each member's)."""
-    if isinstance(model, EnsembleModel):
-        return set().union(*(_explainers(m) for m in model.members.values()))
+    if isinstance(model, WEIGHTED_SUMS):
+        return set().union(*(_explainers(part) for _, part in model.parts()))
     return {model.explainer}
 
 

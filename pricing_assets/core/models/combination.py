@@ -56,6 +56,10 @@ class AveragedWithRecentMean:
     def explainer(self) -> str:
         return self.model.explainer
 
+    def parts(self) -> list[tuple[float, DemandModel]]:
+        """The weighted models this forecast is the sum of (SHAP explains each, ``core/explain.py``)."""
+        return [(self.model_weight, self.model), (1.0 - self.model_weight, self.recent_mean)]
+
     def predict_log(self, x: np.ndarray) -> np.ndarray:
         own = np.asarray(self.model.predict_log(x), dtype=float)
         return self.model_weight * own + (1.0 - self.model_weight) * self.recent_mean.predict_log(x)

@@ -46,6 +46,10 @@ class EnsembleModel:
     kind: str = ENSEMBLE_KIND
     explainer: str = ENSEMBLE_KIND
 
+    def parts(self) -> list[tuple[float, DemandModel]]:
+        """The weighted models this forecast is the sum of (SHAP explains each, ``core/explain.py``)."""
+        return [(self.weights[kind], member) for kind, member in self.members.items()]
+
     def predict_log(self, x: np.ndarray) -> np.ndarray:
         return sum(
             (self.weights[k] * np.asarray(m.predict_log(x), dtype=float) for k, m in self.members.items()),
