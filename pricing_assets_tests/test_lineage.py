@@ -93,14 +93,16 @@ def test_raw_to_promoted_with_a_verifiable_lineage_manifest(promoted):
         assert manifest["upstream"][name]["data_version"] == latest.tags["dagster/data_version"], name
     assert all(outcome["passed"] for outcome in manifest["checks"].values())
     assert {m["kind"] for m in manifest["models"]} == {manifest["champion"], *manifest["fallback_chain"]}
-    # The champion, the tuned models' mean, carries its composition and each member's own files, byte for byte
-    # those the member is bundled with as a fallback.
+    # The champion, the tuned models' mean, carries its composition and each member's own files: those the
+    # member is bundled with as a fallback, stored once (no second copy under models/ensemble/).
     assert manifest["champion"] == "ensemble"
     mean = bundle.model_files("ensemble")
     members = json.loads(mean["ensemble.json"])["members"]
     assert sorted(members) == sorted(k for k in manifest["fallback_chain"] if k not in BASELINES)
     assert set(mean) == {"ensemble.json", *(f"{m}/{name}" for m in members for name in bundle.model_files(m))}
     assert all(mean[f"{m}/{name}"] == blob for m in members for name, blob in bundle.model_files(m).items())
+    assert [name for name in bundle.files if name.startswith("models/ensemble/")] == ["models/ensemble/ensemble.json"]
+    assert bundle.manifest["models"][0]["files"]["lightgbm/model.txt"] == "models/lightgbm/model.txt"
     assert {"preprocessor.json", "scenario.parquet", "price_curve.parquet", "recommendation.json"} <= set(bundle.files)
     # The price the manifest calls optimal is the recommendation's best list price in the guardrail band.
     recommendation = json.loads(bundle.files["recommendation.json"])

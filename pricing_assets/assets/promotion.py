@@ -165,18 +165,29 @@ def promoted_model(
     champion = model_evaluation["champion"]
     chain = [champion, *model_evaluation["fallback_chain"]]
     files: dict[str, bytes] = {}
+    # Each model's files by name -> path in the bundle. A file two models share (the tuned models' mean
+    # names its members' files) is stored once, under the single model's folder: so the chain is walked
+    # from its end, the single models before the mean made of them.
+    paths: dict[str, dict[str, str]] = {}
+    stored: dict[str, str] = {}  # artifact key -> its path in the bundle
+    for kind in reversed(chain):
+        card = model_evaluation["candidates"][kind]
+        load_candidate(artifact_store, card)  # refuses a file whose hash changed since training
+        paths[kind] = {}
+        for name, entry in sorted(card["files"].items()):
+            if entry["key"] not in stored:
+                stored[entry["key"]] = f"models/{kind}/{name}"
+                files[stored[entry["key"]]] = artifact_store.get_bytes(entry["key"])
+            paths[kind][name] = stored[entry["key"]]
     models = []
     for kind in chain:
         card = model_evaluation["candidates"][kind]
-        load_candidate(artifact_store, card)  # refuses a file whose hash changed since training
-        for name, entry in card["files"].items():
-            files[f"models/{kind}/{name}"] = artifact_store.get_bytes(entry["key"])
         models.append(
             {
                 "kind": kind,
                 "role": "champion" if kind == champion else "fallback",
                 "explainer": card["explainer"],
-                "files": sorted(card["files"]),
+                "files": paths[kind],
                 "validation": model_evaluation["metrics"][kind]["validation"],
                 "test": model_evaluation["metrics"][kind]["test"],
                 "residual_quantiles": model_evaluation["residual_quantiles"][kind],

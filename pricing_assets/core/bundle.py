@@ -2,12 +2,17 @@
 
 Layout in the artifact store (one folder per promotion, never rewritten)::
 
-    promoted/<stockcode>/<version>/models/<kind>/<file>   champion and fallbacks
+    promoted/<stockcode>/<version>/models/<kind>/<file>   champion and fallbacks, each file stored once
     promoted/<stockcode>/<version>/preprocessor.json
     promoted/<stockcode>/<version>/scenario.parquet       the recent lines a price curve is scored on
     promoted/<stockcode>/<version>/price_curve.parquet
     promoted/<stockcode>/<version>/manifest.json          lineage + SHA-256 of every file above
     promoted/<stockcode>/current.json                     pointer: version + manifest SHA-256
+
+A model made of other models (the tuned models' mean, ``models/ensemble.py``) names its members'
+files in the manifest (``models[i]["files"]``: the model's own file name -> its path in the bundle)
+instead of holding a second copy of them: they are the fallbacks' own files, so a member's file that
+fails verification refuses both the mean and that fallback, and the next model of the chain answers.
 
 Promotion is atomic because the pointer is written last, in one put: until then readers keep
 the previous bundle, whose folder nobody touches. Readers verify the manifest against the
@@ -81,10 +86,26 @@ class LoadedBundle:
     refused: dict[str, str] = field(default_factory=dict)  # file -> why it was not loaded (lenient reads)
 
     def model_files(self, kind: str) -> dict[str, bytes]:
-        prefix = f"models/{kind}/"
-        found = {name[len(prefix) :]: data for name, data in self.files.items() if name.startswith(prefix)}
-        if not found:
+        """``kind``'s files by the names its loader knows, wherever in the bundle each is stored.
+
+        The manifest's entry for the model maps each name to its path (a file another model of the
+        bundle also uses is stored once); bundles promoted before that list names under
+        ``models/<kind>/``. A file that failed verification (a lenient read) refuses the model."""
+        entry = next((m for m in self.manifest.get("models", []) if m.get("kind") == kind), {})
+        paths = entry.get("files")
+        if not isinstance(paths, dict):  # older bundles: every file of the model in its own folder
+            prefix = f"models/{kind}/"
+            names = [n for n in (*self.files, *self.refused) if n.startswith(prefix)]
+            paths = {name[len(prefix) :]: name for name in names}
+        if not paths:
             raise BundleIntegrityError(f"bundle {self.manifest['version']} has no files for model {kind}")
+        found = {}
+        for name, path in paths.items():
+            if path in self.refused:
+                raise BundleIntegrityError(f"{path} {self.refused[path]}")
+            if path not in self.files:
+                raise BundleIntegrityError(f"bundle {self.manifest['version']} has no {path} for model {kind}")
+            found[name] = self.files[path]
         return found
 
 

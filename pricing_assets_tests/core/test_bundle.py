@@ -86,3 +86,39 @@ def test_hostile_stockcodes_and_reserved_names_are_refused(tmp_path):
         write_bundle(store, "../x", FILES, {}, run_id="r")
     with pytest.raises(ValueError, match="manifest.json"):
         write_bundle(store, "85123A", {"manifest.json": b"{}"}, {}, run_id="r")
+
+
+def test_a_file_two_models_share_is_stored_once_and_refuses_both_when_it_fails(tmp_path):
+    """The tuned models' mean names its members' files by their paths in the bundle: one copy serves the
+    mean and the fallback, and a copy that fails verification refuses both (bundles before that kept
+    every model's files under its own folder and still load)."""
+    store = LocalArtifactStore(tmp_path)
+    files = {**FILES, "models/lightgbm/model.txt": b"trees", "models/ensemble/ensemble.json": b"{}"}
+    models = [
+        {
+            "kind": "ensemble",
+            "files": {
+                "ensemble.json": "models/ensemble/ensemble.json",
+                "dfn/state_dict.pt": "models/dfn/state_dict.pt",
+                "lightgbm/model.txt": "models/lightgbm/model.txt",
+            },
+        },
+        {"kind": "dfn", "files": {"state_dict.pt": "models/dfn/state_dict.pt"}},
+        {"kind": "lightgbm", "files": {"model.txt": "models/lightgbm/model.txt"}},
+    ]
+    pointer = write_bundle(store, "85123A", files, {"models": models}, run_id="run-1")
+    bundle = read_bundle(store, "85123A")
+    assert bundle.model_files("ensemble") == {
+        "ensemble.json": b"{}",
+        "dfn/state_dict.pt": b"weights",
+        "lightgbm/model.txt": b"trees",
+    }
+    assert bundle.model_files("lightgbm") == {"model.txt": b"trees"}
+    (tmp_path / pointer["manifest_key"].rsplit("/", 1)[0] / "models/dfn/state_dict.pt").write_bytes(b"rot")
+    lenient = read_bundle(store, "85123A", strict=False)
+    for kind in ("ensemble", "dfn"):
+        with pytest.raises(BundleIntegrityError, match="models/dfn/state_dict.pt fails its SHA-256 check"):
+            lenient.model_files(kind)
+    assert lenient.model_files("lightgbm") == {"model.txt": b"trees"}
+    older = write_bundle(store, "22423", {**FILES, "models/ensemble/dfn/state_dict.pt": b"w"}, {}, run_id="run-2")
+    assert older and read_bundle(store, "22423").model_files("ensemble") == {"dfn/state_dict.pt": b"w"}

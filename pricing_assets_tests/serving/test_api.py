@@ -189,6 +189,28 @@ def test_a_tampered_champion_falls_back_to_the_next_model(promoted_project, tmp_
     assert "SHA-256" in answer["skipped_models"][0]["reason"]
 
 
+def test_a_tampered_member_file_refuses_the_mean_and_that_fallback(promoted_project, tmp_path):
+    """The mean's members are stored once, as the fallbacks: a member's file that fails its SHA-256 check
+    refuses both, and the next single model answers."""
+    project = tmp_path / "project"
+    shutil.copytree(promoted_project, project)
+    code = codes_of(project)[0]
+    store = store_of(project)
+    pointer = read_pointer(store, code)
+    manifest = json.loads(store.get_bytes(pointer["manifest_key"]))
+    member, after = manifest["fallback_chain"][:2]
+    assert manifest["champion"] == "ensemble" and after not in ("recent_mean_baseline", "seasonal_naive_baseline")
+    folder = project / ".pricing" / "store" / pointer["manifest_key"].rsplit("/", 1)[0]
+    assert not (folder / "models" / "ensemble" / member).exists()  # no second copy of the member
+    for path in (folder / "models" / member).rglob("*"):
+        path.write_bytes(b"tampered")
+    with api_server(project) as url:
+        answer = httpx.get(f"{url}/v1/predict-price/{code}", params={"curve_source": "demand_model"}).json()
+    assert [s["model"] for s in answer["skipped_models"]] == ["ensemble", member]
+    assert all("SHA-256" in s["reason"] for s in answer["skipped_models"])
+    assert answer["model"] == after and answer["fallback_used"]
+
+
 def test_bearer_token_and_cors_allow_list(promoted_project):
     code = codes_of(promoted_project)[0]
     env = {"PRICING_API_TOKEN": "s3cret-token", "PRICING_CORS_ORIGINS": "https://pricing.example"}

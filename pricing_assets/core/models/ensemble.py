@@ -15,10 +15,11 @@ finite values; the single models stay, ranked on validation, as the fallbacks se
   the price still enters only through the price response, so demand stays non-increasing in the
   own list price.
 - **Equal weights, fixed**: nothing is tuned on the figures that judge it.
-- **Self-contained files**: ``ensemble.json`` names the members and their weights; each member's own
-  files sit under ``<member kind>/``. A bundle holds the members a second time as fallbacks, so a
-  member refused there still leaves the others to answer, and code that does not know this kind
-  refuses it by name and serves the next model of the chain.
+- **Files**: ``ensemble.json`` names the members and their weights; each member's own files are
+  named ``<member kind>/<file>``. They are the members' own files, stored once: the model card
+  points at the member cards' keys, and a bundle at the fallbacks' paths (``core/bundle.py``), so a
+  member's file that fails verification refuses the mean and that fallback, and the next single
+  model answers. Code that does not know this kind refuses it by name and serves the next model.
 """
 
 from __future__ import annotations
