@@ -94,21 +94,46 @@ def _init_worker(settings: Settings, catalogue: dict[str, Any]) -> None:
     _STATE.update(settings=settings, catalogue=catalogue, transactions=transactions, truth=truth)
 
 
+def _true_weekly_units(run: Any, truth_row: pd.Series, settings: Settings) -> pd.DataFrame:
+    """Every week of the code's panel: observed ``units`` and the store's exact expected units (``truth``)."""
+    from pricing_assets.core.simulated_store import StoreConfig, expected_weekly_units
+
+    panel = run.weekly_demand.sort_values("week").set_index("week")
+    store = StoreConfig(seed=settings.seed, n_products=settings.synthetic_products)
+    truth = expected_weekly_units(truth_row, panel.index, panel["list_price"].to_numpy(dtype=float), store)
+    units = panel["registered_units"].astype(float) + panel["guest_units"].astype(float)
+    return pd.DataFrame({"units": units, "truth": truth}, index=panel.index)
+
+
 def true_expected_demand(run: Any, truth_row: pd.Series, settings: Settings) -> pd.DataFrame:
     """The store's exact expected units on the code's test weeks, as a forecast (``units``, ``forecast``): the ceiling.
 
     A perfect forecast of the mean still misses every week's noise, and with a handful of test weeks
     of lumpy demand the noise decides whether it beats a baseline (``core/forecast.weekly_accuracy``)."""
+    weekly = _true_weekly_units(run, truth_row, settings)
+    return _on_test_weeks(run, weekly.rename(columns={"truth": "forecast"}))
+
+
+def true_recent_mean(run: Any, truth_row: pd.Series, settings: Settings) -> pd.DataFrame:
+    """The mean of the store's exact expected units over the four weeks before each test week: the recent-mean
+    baseline without its noise, what a forecast from history alone could reach if it saw the mean of the past
+    weeks instead of their draws (it lags the season as the baseline does)."""
+    weekly = _true_weekly_units(run, truth_row, settings)
+    weekly["forecast"] = weekly["truth"].shift(1).rolling(4, min_periods=1).mean()
+    return _on_test_weeks(run, weekly[["units", "forecast"]])
+
+
+def _on_test_weeks(run: Any, weekly: pd.DataFrame) -> pd.DataFrame:
     from pricing_assets.core import splits
     from pricing_assets.core import weekly_features as wf
-    from pricing_assets.core.simulated_store import StoreConfig, expected_weekly_units
 
     frame = run.training_splits
-    test = frame[frame[splits.SPLIT_COLUMN] == "test"]
-    weekly = test.groupby(wf.TIME_COLUMN, sort=True).agg(units=("units", "sum"), list_price=("list_price", "first"))
-    store = StoreConfig(seed=settings.seed, n_products=settings.synthetic_products)
-    weekly["forecast"] = expected_weekly_units(truth_row, weekly.index, weekly["list_price"].to_numpy(), store)
-    return weekly[["units", "forecast"]]
+    test = pd.DatetimeIndex(frame.loc[frame[splits.SPLIT_COLUMN] == "test", wf.TIME_COLUMN].unique()).sort_values()
+    return weekly.loc[test, ["units", "forecast"]]
+
+
+# Forecasts that know the store's truth, scored beside the champion on the same weeks (``--source store``).
+ORACLES = {"true_expected_demand": true_expected_demand, "true_recent_mean": true_recent_mean}
 
 
 def rolling_origin(run: Any, origins: int, settings: Settings, truth_row: pd.Series | None) -> dict[str, Any]:
@@ -127,14 +152,15 @@ def rolling_origin(run: Any, origins: int, settings: Settings, truth_row: pd.Ser
             stopped = str(exc)
             break
     pooled: dict[str, list[pd.DataFrame]] = {"champion": [], **{b: [] for b in BASELINES}}
-    oracle = []
+    oracles: dict[str, list[pd.DataFrame]] = {name: [] for name in ORACLES}
     for fold in folds:
         tables = forecasts_on_test_weeks(fold)
         pooled["champion"].append(tables[fold.evaluation.champion])
         for b in BASELINES:
             pooled[b].append(tables[b])
         if truth_row is not None:
-            oracle.append(true_expected_demand(fold, truth_row, settings))
+            for name, oracle in ORACLES.items():
+                oracles[name].append(oracle(fold, truth_row, settings))
     scores = {kind: forecast.weekly_accuracy(pd.concat(tables)) for kind, tables in pooled.items()}
     weeks = pd.concat(pooled["champion"]).index
     result: dict[str, Any] = {
@@ -146,10 +172,11 @@ def rolling_origin(run: Any, origins: int, settings: Settings, truth_row: pd.Ser
         "scores": {k: {m: round(float(v[m]), 5) for m in FORECAST_METRICS} for k, v in scores.items()},
         "beats_both_wape": all(scores["champion"]["wape"] < scores[b]["wape"] for b in BASELINES),
     }
-    if oracle:
-        truth = forecast.weekly_accuracy(pd.concat(oracle))
-        result["true_expected_demand"] = {m: round(float(truth[m]), 5) for m in FORECAST_METRICS}
-        result["true_expected_demand_beats_both_wape"] = all(truth["wape"] < scores[b]["wape"] for b in BASELINES)
+    for name, tables in oracles.items():
+        if tables:
+            truth = forecast.weekly_accuracy(pd.concat(tables))
+            result[name] = {m: round(float(truth[m]), 5) for m in FORECAST_METRICS}
+            result[f"{name}_beats_both_wape"] = all(truth["wape"] < scores[b]["wape"] for b in BASELINES)
     return result
 
 
@@ -202,12 +229,13 @@ def evaluate_stockcode(code: str, verbose: bool = False, origins: int = 1) -> di
             trials_run={kind: t.get("trials_run") for kind, t in run.tuning.items()},
         )
         truth_row = _STATE["truth"].loc[code] if _STATE.get("truth") is not None else None
-        if truth_row is not None:  # the store: the ceiling, the true expected demand
-            oracle = forecast.weekly_accuracy(true_expected_demand(run, truth_row, settings))
-            row["true_expected_demand"] = {m: round(float(v), 5) for m, v in oracle.items()}
-            row["true_expected_demand_beats_both_wape"] = all(
-                oracle["wape"] < test[b]["wape"] for b in BASELINES if b != champion
-            )
+        if truth_row is not None:  # the store: the ceiling (the true expected demand) and the true recent mean
+            for name, oracle in ORACLES.items():
+                scores = forecast.weekly_accuracy(oracle(run, truth_row, settings))
+                row[name] = {m: round(float(v), 5) for m, v in scores.items()}
+                row[f"{name}_beats_both_wape"] = all(
+                    scores["wape"] < test[b]["wape"] for b in BASELINES if b != champion
+                )
         if origins > 1:
             row["rolling_origin"] = rolling_origin(run, origins, settings, truth_row)
     except Exception as exc:  # record and carry on: one bad stockcode must not lose the others
@@ -251,13 +279,16 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
     share = counts["beats_both_wape"] / n if n else None  # an error counts as a miss
     ceiling: dict[str, Any] = {}
-    if any("true_expected_demand" in r for r in ok):
-        beats = sum(r["true_expected_demand_beats_both_wape"] for r in ok)
-        ceiling = {
-            "true_expected_demand_beats_both_wape": beats,
-            "true_expected_demand_beats_both_share": round(beats / n, 4) if n else None,
-            "median_true_expected_demand_test_wape": _median([r["true_expected_demand"]["wape"] for r in ok]),
-        }
+    for name in ORACLES:
+        if any(name in r for r in ok):
+            beats = sum(r[f"{name}_beats_both_wape"] for r in ok if name in r)
+            ceiling.update(
+                {
+                    f"{name}_beats_both_wape": beats,
+                    f"{name}_beats_both_share": round(beats / n, 4) if n else None,
+                    f"median_{name}_test_wape": _median([r[name]["wape"] for r in ok if name in r]),
+                }
+            )
     rolling = [r["rolling_origin"] for r in ok if "rolling_origin" in r]
     if rolling:
         beats = sum(r["beats_both_wape"] for r in rolling)
@@ -268,13 +299,16 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "median_test_weeks": _median([r["test_weeks"] for r in rolling]),
             **{f"median_{k}_wape": _median([r["scores"][k]["wape"] for r in rolling]) for k in rolling[0]["scores"]},
         }
-        if "true_expected_demand" in rolling[0]:
-            truth_beats = sum(r["true_expected_demand_beats_both_wape"] for r in rolling)
-            ceiling["rolling_origin"].update(
-                true_expected_demand_beats_both_wape=truth_beats,
-                true_expected_demand_beats_both_share=round(truth_beats / n, 4) if n else None,
-                median_true_expected_demand_wape=_median([r["true_expected_demand"]["wape"] for r in rolling]),
-            )
+        for name in ORACLES:
+            if name in rolling[0]:
+                truth_beats = sum(r[f"{name}_beats_both_wape"] for r in rolling)
+                ceiling["rolling_origin"].update(
+                    {
+                        f"{name}_beats_both_wape": truth_beats,
+                        f"{name}_beats_both_share": round(truth_beats / n, 4) if n else None,
+                        f"median_{name}_wape": _median([r[name]["wape"] for r in rolling]),
+                    }
+                )
     return {
         "stockcodes": n,
         "evaluated": len(ok),

@@ -375,9 +375,19 @@ def _store_ceiling(results: dict[str, dict[str, Any]]) -> str:
         if rolling and "true_expected_demand_beats_both_wape" in rolling
         else ""
     )
+    recent = (
+        f", the true recent mean {s['true_recent_mean_beats_both_wape']}"
+        + (
+            f" ({rolling['true_recent_mean_beats_both_wape']})"
+            if rolling and "true_recent_mean_beats_both_wape" in rolling
+            else ""
+        )
+        if "true_recent_mean_beats_both_wape" in s
+        else ""
+    )
     return (
         f"; on the store the champion {s['beats_both_wape']} of {s['stockcodes']}, the true expected demand "
-        f"{s['true_expected_demand_beats_both_wape']}{truth_rolling} (`model_quality_store.json`)"
+        f"{s['true_expected_demand_beats_both_wape']}{truth_rolling}{recent} (`model_quality_store.json`)"
     )
 
 
@@ -558,6 +568,18 @@ def _ceiling(s: dict[str, Any]) -> str:
         f"**beats both baselines on test WAPE on {s['true_expected_demand_beats_both_wape']} of {s['stockcodes']} "
         f"codes ({s['true_expected_demand_beats_both_share']:.0%})**, median test WAPE "
         f"{fmt(s['median_true_expected_demand_test_wape'], 3)}: the ceiling of any forecast judged on these weeks."
+        + _true_recent_mean(s, "test_wape")
+    )
+
+
+def _true_recent_mean(s: dict[str, Any], wape: str) -> str:
+    """The recent-mean baseline without its noise (the store's truth over the four weeks before each week)."""
+    if "true_recent_mean_beats_both_wape" not in s:
+        return ""
+    return (
+        f" **The true recent mean** (the truth's mean over the four weeks before each week: the recent-mean "
+        f"baseline without its noise, a forecast from history alone) beats both on "
+        f"{s['true_recent_mean_beats_both_wape']} (median WAPE {fmt(s[f'median_true_recent_mean_{wape}'], 3)})."
     )
 
 
@@ -568,7 +590,7 @@ def _rolling(s: dict[str, Any]) -> str:
         return ""
     truth = (
         f" The true expected demand beats both on {r['true_expected_demand_beats_both_wape']} "
-        f"({fmt(r['median_true_expected_demand_wape'], 3)})."
+        f"({fmt(r['median_true_expected_demand_wape'], 3)})." + _true_recent_mean(r, "wape")
         if "true_expected_demand_beats_both_wape" in r
         else ""
     )

@@ -237,9 +237,17 @@ def test_forecast_quality_on_the_store_scores_its_true_expected_demand_on_the_sa
         scores = rolling["scores"]
         assert rolling["beats_both_wape"] == all(scores["champion"]["wape"] < scores[b]["wape"] for b in baselines)
         assert 0 < rolling["true_expected_demand"]["wape"] < 1.5
+        # The true recent mean: the truth of the four weeks before each test week, on the same weeks.
+        recent = row["true_recent_mean"]
+        assert recent["weeks"] == row["split_weeks"]["test"] and 0 < recent["wape"] < 1.5
+        assert row["true_recent_mean_beats_both_wape"] == all(recent["wape"] < test[b]["wape"] for b in baselines)
+    # It looks back only: were it the week's own truth, it would score exactly as the true expected demand.
+    assert any(r["true_recent_mean"] != r["true_expected_demand"] for r in rows)
+    assert any(r["rolling_origin"]["true_recent_mean"] != r["rolling_origin"]["true_expected_demand"] for r in rows)
     assert summary["true_expected_demand_beats_both_wape"] == sum(
         r["true_expected_demand_beats_both_wape"] for r in rows
     )
+    assert summary["true_recent_mean_beats_both_wape"] == sum(r["true_recent_mean_beats_both_wape"] for r in rows)
     assert summary["rolling_origin"]["beats_both_wape"] == sum(r["rolling_origin"]["beats_both_wape"] for r in rows)
     assert "The true expected demand" in proc.stdout and "On a rolling origin" in proc.stdout
     # --skip leaves out the most active codes first: skipping two, the first code scored is the third.
