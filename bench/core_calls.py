@@ -21,22 +21,20 @@ import pandas as pd
 from pricing_assets.settings import Settings
 
 
-def catalogue_of(transactions: pd.DataFrame, settings: Settings) -> tuple[list[str], dict[str, Any]]:
-    """``catalogue_price_response``: the eligible stockcodes (most active first) and the catalogue response."""
-    from pricing_assets.core import price_list, price_response, stockcodes
+def catalogue_of(transactions: pd.DataFrame, settings: Settings) -> tuple[list[str], dict[str, Any], pd.DataFrame]:
+    """``catalogue_price_response`` and ``catalogue_demand_index``: the eligible stockcodes (most active first),
+    the catalogue response and the catalogue's weekly demand index."""
+    from pricing_assets.core import demand_index, price_list, price_response
 
-    transactions = transactions.drop_duplicates()
-    transactions = transactions.sort_values(list(transactions.columns), kind="stable").reset_index(drop=True)
-    history = stockcodes.stockcode_history(transactions)
-    eligible = stockcodes.eligible_stockcodes(history, settings.min_history_rows, settings.min_history_days)
-    rows = transactions[transactions["stock_code"].isin(set(eligible))]
-    lines = price_list.lines_with_list(rows)
-    panel = price_list.weekly_demand(rows, lines.attrs["lists"])
+    eligible, lines, panel = price_list.eligible_weekly_demand(
+        transactions, settings.min_history_rows, settings.min_history_days
+    )
+    index = demand_index.catalogue_demand_index(panel)
     try:
         response = price_response.estimate_catalogue_response(panel, lines)
     except ValueError as exc:  # the asset records the same: the partitions then hold without a response
-        return eligible, {"identified": False, "reason": str(exc)}
-    return eligible, {"identified": True, **response.to_dict()}
+        return eligible, {"identified": False, "reason": str(exc)}, index
+    return eligible, {"identified": True, **response.to_dict()}, index
 
 
 @dataclass
@@ -44,6 +42,7 @@ class WeeklyRun:
     """One stockcode's lineage up to ``model_evaluation``: what each asset returned (as plain objects)."""
 
     stock_code: str
+    demand_index: pd.DataFrame  # catalogue_demand_index
     cleaned: pd.DataFrame  # cleaned_transactions
     cleaning: dict[str, int]
     weekly_demand: pd.DataFrame  # weekly_demand
@@ -51,7 +50,7 @@ class WeeklyRun:
     elasticity: float  # what weekly_features used
     training_splits: pd.DataFrame  # training_splits (weekly rows with the split column)
     preprocessor: Any  # preprocessor
-    models: dict[str, Any]  # the six model assets (the models themselves)
+    models: dict[str, Any]  # the model assets (the models themselves)
     evaluation: Any  # model_evaluation (core.evaluation.Evaluation)
     tuning: dict[str, dict[str, Any]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -76,10 +75,15 @@ def cleaned_response(
 
 
 def prepare_weekly(
-    transactions: pd.DataFrame, stock_code: str, catalogue: dict[str, Any], settings: Settings
+    transactions: pd.DataFrame,
+    stock_code: str,
+    catalogue: dict[str, Any],
+    demand_index: pd.DataFrame,
+    settings: Settings,
 ) -> WeeklyRun:
     """:func:`cleaned_response` -> weekly_features -> training_splits (and the preprocessor); no models yet."""
     from pricing_assets.assets.weekly_features import elasticity_of
+    from pricing_assets.core import demand_index as index_module
     from pricing_assets.core import splits
     from pricing_assets.core import weekly_features as wf
 
@@ -90,11 +94,12 @@ def prepare_weekly(
     else:
         response = {"stock_code": stock_code, "identified": False, "reason": f"no catalogue prior: {catalogue}"}
     elasticity = elasticity_of(response)
-    table = wf.build_weekly_features(panel, elasticity)
+    table = wf.build_weekly_features(panel, elasticity, index_module.index_series(demand_index))
     frame = splits.split_chronologically(table, splits.SplitConfig.from_settings(settings))
     preprocessor = splits.Preprocessor.fit(frame[frame[splits.SPLIT_COLUMN] == "train"])
     return WeeklyRun(
         stock_code,
+        demand_index,
         cleaned,
         {"rows_in": report.rows_in, "rows_out": report.rows_out},
         panel,
@@ -121,15 +126,16 @@ def train_weekly(
     transactions: pd.DataFrame,
     stock_code: str,
     catalogue: dict[str, Any],
+    demand_index: pd.DataFrame,
     settings: Settings,
     progress: Callable[[str], None] | None = None,
 ) -> WeeklyRun:
-    """:func:`prepare_weekly`, then the six model assets (train + validation only) and model_evaluation."""
-    return fit_weekly(prepare_weekly(transactions, stock_code, catalogue, settings), settings, progress)
+    """:func:`prepare_weekly`, then the model assets (train + validation only) and model_evaluation."""
+    return fit_weekly(prepare_weekly(transactions, stock_code, catalogue, demand_index, settings), settings, progress)
 
 
 def fit_weekly(run: WeeklyRun, settings: Settings, progress: Callable[[str], None] | None = None) -> WeeklyRun:
-    """The six model assets on ``run``'s train + validation, then model_evaluation (``run`` is filled in)."""
+    """The model assets on ``run``'s train + validation, then model_evaluation (``run`` is filled in)."""
     from pricing_assets.core import evaluation, splits, tuning
     from pricing_assets.core.models import TRAINERS, with_ensemble
 
@@ -149,7 +155,7 @@ def fit_weekly(run: WeeklyRun, settings: Settings, progress: Callable[[str], Non
         }
     t0 = time.perf_counter()
     scored = splits.design_matrices(run.training_splits, run.preprocessor, ("validation", "test"))
-    run.models = with_ensemble(run.models, scored)  # model_evaluation's champion, the tuned models' mean
+    run.models = with_ensemble(run.models, scored)  # model_evaluation's champion, the models' mean
     run.evaluation = evaluation.evaluate_candidates(run.models, scored, run.training_splits)
     run.seconds["model_evaluation"] = round(time.perf_counter() - t0, 3)
     return run
@@ -174,6 +180,7 @@ def earlier_origin(run: WeeklyRun, settings: Settings) -> WeeklyRun:
     preprocessor = splits.Preprocessor.fit(table[table[splits.SPLIT_COLUMN] == "train"])
     return WeeklyRun(
         run.stock_code,
+        run.demand_index,
         run.cleaned,
         run.cleaning,
         run.weekly_demand,
@@ -198,10 +205,12 @@ def forecasts_on_test_weeks(run: WeeklyRun) -> dict[str, pd.DataFrame]:
 
 def demand_forecast(run: WeeklyRun, settings: Settings) -> Any:
     """``price_scenario`` -> ``demand_forecast``: the champion's forecast of the week after the last."""
-    from pricing_assets.core import forecast, weekly_features
+    from pricing_assets.core import demand_index, forecast, weekly_features
 
     champion = run.evaluation.champion
-    rows = weekly_features.next_week_rows(run.weekly_demand, run.elasticity)
+    rows = weekly_features.next_week_rows(
+        run.weekly_demand, run.elasticity, demand_index.index_series(run.demand_index)
+    )
     return forecast.forecast_next_week(
         run.models[champion], run.preprocessor, rows, run.evaluation.validation_residuals[champion], settings.seed
     )

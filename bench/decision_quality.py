@@ -84,7 +84,7 @@ from benchlib import RESULTS, UCI_DEV, begin, finish, log, quantiles, write_json
 from core_calls import cleaned_response, demand_forecast, train_weekly
 from report import render
 
-from pricing_assets.core import price_list, price_response, recommendation
+from pricing_assets.core import demand_index, price_list, price_response, recommendation
 from pricing_assets.core.simulated_store import (
     ELASTICITY_SPREAD,
     ORDERS_SHARE,
@@ -231,6 +231,17 @@ def budget_label(settings: Settings) -> str:
     )
 
 
+def demand_index_of(lines: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """``catalogue_demand_index`` of these lines (the store, or the real file up to a cut-off): built once per
+    worker and data cut, as the raw job builds it once per source load."""
+    cache = _STATE.setdefault("demand_index", {})
+    key = (len(lines), str(lines["invoice_date"].max()))
+    if key not in cache:
+        _, _, panel = price_list.eligible_weekly_demand(lines, settings.min_history_rows, settings.min_history_days)
+        cache[key] = demand_index.catalogue_demand_index(panel)
+    return cache[key]
+
+
 def forecast_answers(
     lines: pd.DataFrame,
     code: str,
@@ -241,7 +252,7 @@ def forecast_answers(
 ) -> tuple[Any, recommendation.ObservedMix, dict[str, Any], list[dict[str, Any]]]:
     """Today's method: the lineage's weekly champion, its forecast, the mix at the forecast and ``recommend``,
     as ``list_price_recommendation`` makes them (``cost`` None: the assumed ratio of the current list)."""
-    run = train_weekly(lines, code, {"identified": True, **catalogue}, settings)
+    run = train_weekly(lines, code, {"identified": True, **catalogue}, demand_index_of(lines, settings), settings)
     expected = demand_forecast(run, settings)
     observed = recommendation.observed_mix(run.cleaned, lists=run.weekly_demand[["stock_code", "week", "list_price"]])
     mix = recommendation.mix_at_forecast(observed, expected.registered_units, expected.guest_units)

@@ -11,7 +11,7 @@ functions, with the same inputs and settings, as the assets of ``stockcode_linea
   (``weekly_features.build_weekly_features`` with ``assets.weekly_features.elasticity_of``);
 - ``training_splits`` (``splits.split_chronologically`` with ``SplitConfig.from_settings``, the
   preprocessor fit on train), every trainer of ``models.TRAINERS`` on train + validation only, the
-  tuned models' mean (``models.with_ensemble``, the champion) and ``evaluation.evaluate_candidates`` on
+  models' mean (``models.with_ensemble``, the champion) and ``evaluation.evaluate_candidates`` on
   validation and test (``core_calls.train_weekly``).
 
 What is scored is the forecast a merchandiser reads (``core/forecast.py``): units per week, both
@@ -88,10 +88,12 @@ def load(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     return source.transactions, truth
 
 
-def _init_worker(settings: Settings, catalogue: dict[str, Any]) -> None:
+def _init_worker(settings: Settings, catalogue: dict[str, Any], demand_index: pd.DataFrame) -> None:
     warnings.filterwarnings("ignore")
     transactions, truth = load(settings)
-    _STATE.update(settings=settings, catalogue=catalogue, transactions=transactions, truth=truth)
+    _STATE.update(
+        settings=settings, catalogue=catalogue, demand_index=demand_index, transactions=transactions, truth=truth
+    )
 
 
 def _true_weekly_units(run: Any, truth_row: pd.Series, settings: Settings) -> pd.DataFrame:
@@ -191,7 +193,9 @@ def evaluate_stockcode(code: str, verbose: bool = False, origins: int = 1) -> di
     started = time.perf_counter()
     try:
         progress = (lambda m: log(f"  {code} {m}")) if verbose else None
-        run = train_weekly(_STATE["transactions"], code, _STATE["catalogue"], settings, progress)
+        run = train_weekly(
+            _STATE["transactions"], code, _STATE["catalogue"], _STATE["demand_index"], settings, progress
+        )
         result, frame = run.evaluation, run.training_splits
         champion = result.champion
         test = {kind: result.forecast[kind]["test"] for kind in result.forecast}
@@ -272,7 +276,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "median_test_log_rmsle": _median([r["log_rmsle"][kind]["test"] for r in ok if kind in r["log_rmsle"]]),
             "champion_count": sum(r["champion"] == kind for r in ok),
             "lowest_test_wape_count": sum(r["lowest_test_wape_any_kind"] == kind for r in ok),
-            # the tuned models' mean trains nothing of its own
+            # the models' mean trains nothing of its own
             "median_train_seconds": _median([r["train_seconds"].get(kind) for r in ok]),
         }
         for kind in CANDIDATE_KINDS
@@ -373,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore")
     t0 = time.perf_counter()
     transactions, truth = load(settings)
-    eligible, catalogue = catalogue_of(transactions, settings)
+    eligible, catalogue, demand_index = catalogue_of(transactions, settings)
     catalogue_seconds = round(time.perf_counter() - t0, 1)
     codes = [c for c in eligible if truth is None or c in truth.index][args.skip : args.skip + top]  # store: its own
     log(
@@ -386,12 +390,14 @@ def main(argv: list[str] | None = None) -> int:
         import multiprocessing
 
         context = multiprocessing.get_context("spawn")  # fresh interpreters: no forked torch state
-        with ProcessPoolExecutor(args.processes, context, _init_worker, (settings, catalogue)) as pool:
+        with ProcessPoolExecutor(args.processes, context, _init_worker, (settings, catalogue, demand_index)) as pool:
             for row in pool.map(evaluate_stockcode, codes, [args.verbose] * len(codes), [args.origins] * len(codes)):
                 rows.append(row)
                 _progress(row, len(rows), len(codes))
     else:
-        _STATE.update(settings=settings, catalogue=catalogue, transactions=transactions, truth=truth)
+        _STATE.update(
+            settings=settings, catalogue=catalogue, demand_index=demand_index, transactions=transactions, truth=truth
+        )
         for code in codes:
             rows.append(evaluate_stockcode(code, args.verbose, args.origins))
             _progress(rows[-1], len(rows), len(codes))

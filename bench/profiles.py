@@ -131,9 +131,9 @@ def profile_dfn_tuning(out_dir: Path, quick: bool) -> dict[str, Any]:
 
     settings = Settings.from_env().with_(synthetic_products=24)
     transactions = load_source(settings.source, settings.data, settings.seed, settings.synthetic_products).transactions
-    eligible, catalogue = catalogue_of(transactions, settings)
+    eligible, catalogue, demand_index = catalogue_of(transactions, settings)
     code = eligible[0]
-    data = training_data(prepare_weekly(transactions, code, catalogue, settings))
+    data = training_data(prepare_weekly(transactions, code, catalogue, demand_index, settings))
     budget = tuning.TuningBudget(settings.dfn_trials, settings.tuning_seconds)
     # One untimed trial first: torch and optuna finish importing and initialising on first use.
     TRAINERS["dfn"](data, tuning.TuningBudget(1, settings.tuning_seconds), settings.seed, None, max_epochs=1)

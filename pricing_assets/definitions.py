@@ -9,6 +9,7 @@ from dagster import BetaWarning, Definitions, PreviewWarning
 from .assets.catalogue import catalogue_report
 from .assets.challenger import candidate_no_worse_than_serving, challenger_comparison
 from .assets.demand_forecast import demand_forecast, price_scenario
+from .assets.demand_index import catalogue_demand_index
 from .assets.drift import drift_report, no_feature_drift
 from .assets.evaluation import model_evaluation, shap_explanations
 from .assets.fairness import fairness_report, fairness_within_threshold
@@ -63,6 +64,7 @@ def build_definitions(settings: Settings | None = None, loggers: dict | None = N
         assets=[
             raw_transactions,
             catalogue_price_response,
+            catalogue_demand_index,
             cleaned_transactions,
             weekly_demand,
             stockcode_price_response,

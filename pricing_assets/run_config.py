@@ -32,6 +32,7 @@ from .settings import Settings
 RAW_CONFIGS: dict[str, type[SettingsConfig]] = {
     "raw_transactions": SourceConfig,
     "catalogue_price_response": CatalogueConfig,
+    "catalogue_demand_index": CatalogueConfig,
 }
 LINEAGE_CONFIGS: dict[str, type[SettingsConfig]] = {
     "list_price_recommendation": RecommendationConfig,

@@ -25,7 +25,7 @@ PROMOTED_RANK = 0
 
 def materialize_raw(instance: DagsterInstance, settings: Settings, tags: dict | None = None, **source: object):
     """The raw job as the CLI and the new-data sensor run it: raw_transactions and what runs with it
-    (catalogue_price_response, which every stockcode's lineage reads)."""
+    (catalogue_price_response and catalogue_demand_index, which every stockcode's lineage reads)."""
     config = {"source": "synthetic", "synthetic_products": 4, **source}
     return (
         build_definitions(settings)

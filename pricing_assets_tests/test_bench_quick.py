@@ -274,8 +274,8 @@ def test_an_earlier_origin_sees_only_the_weeks_before_the_later_ones_test():
         sys.path.remove(str(BENCH))
     settings = Settings.from_env({}).with_(source="store", data=None, synthetic_products=24)
     transactions = load_source("store", None, settings.seed, 24).transactions
-    eligible, catalogue = catalogue_of(transactions, settings)
-    run = prepare_weekly(transactions, eligible[0], catalogue, settings)
+    eligible, catalogue, demand_index = catalogue_of(transactions, settings)
+    run = prepare_weekly(transactions, eligible[0], catalogue, demand_index, settings)
     earlier = earlier_origin(run, settings)
     later, frame = run.training_splits, earlier.training_splits
     first_test = later.loc[later[splits.SPLIT_COLUMN] == "test", "week"].min()

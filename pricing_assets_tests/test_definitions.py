@@ -28,6 +28,7 @@ def test_definitions_load_with_fixed_names():
         "lightgbm_model",
         "elasticnet_model",
         "svr_model",
+        "catalogue_level_model",
         "recent_mean_baseline",
         "seasonal_naive_baseline",
         "model_evaluation",
@@ -39,7 +40,8 @@ def test_definitions_load_with_fixed_names():
         "price_curve",
         "promoted_model",
     }
-    assert keys == partitioned | {"raw_transactions", "catalogue_price_response", "catalogue_report"}
+    catalogue = {"catalogue_price_response", "catalogue_demand_index"}
+    assert keys == partitioned | {"raw_transactions", *catalogue, "catalogue_report"}
     for name in partitioned:
         node = graph.get(AssetKey(name))
         assert node.partitions_def == stockcode_partitions
@@ -48,6 +50,10 @@ def test_definitions_load_with_fixed_names():
     # The catalogue's price response is learned once, upstream of every stockcode's own.
     assert graph.get(AssetKey("catalogue_price_response")).partitions_def is None
     assert AssetKey("catalogue_price_response") in graph.get(AssetKey("stockcode_price_response")).parent_keys
+    # So is the catalogue's weekly demand index, which the weekly features and the week to forecast read.
+    assert graph.get(AssetKey("catalogue_demand_index")).partitions_def is None
+    for reader in ("weekly_features", "price_scenario"):
+        assert AssetKey("catalogue_demand_index") in graph.get(AssetKey(reader)).parent_keys
     checks = {graph.get_check_spec(key).name: graph.get_check_spec(key) for key in graph.asset_check_keys}
     assert set(checks) == {"no_feature_drift", "fairness_within_threshold", "candidate_no_worse_than_serving"}
     assert checks["no_feature_drift"].asset_key == AssetKey("drift_report")
@@ -64,9 +70,9 @@ def test_definitions_load_with_fixed_names():
     def parents(name: str) -> set[str]:
         return {key.to_user_string() for key in graph.get(AssetKey(name)).parent_keys}
 
-    assert parents("weekly_features") == {"weekly_demand", "stockcode_price_response"}
+    assert parents("weekly_features") == {"weekly_demand", "stockcode_price_response", "catalogue_demand_index"}
     assert "weekly_features" in parents("training_splits") and "demand_features" not in parents("training_splits")
-    assert parents("price_scenario") == {"weekly_demand", "stockcode_price_response"}
+    assert parents("price_scenario") == {"weekly_demand", "stockcode_price_response", "catalogue_demand_index"}
     assert {"price_scenario", "model_evaluation", "preprocessor"} <= parents("demand_forecast")
     assert "demand_forecast" in parents("list_price_recommendation")
     assert parents("price_curve") == {"list_price_recommendation"}

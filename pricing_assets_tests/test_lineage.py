@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from dagster import AssetKey, DagsterInstance
 
+from pricing_assets.assets.models import MODEL_ASSET_NAMES
 from pricing_assets.core import pricing, splits
 from pricing_assets.core.bundle import read_bundle
 from pricing_assets.core.forecast import forecast_next_week
@@ -30,14 +31,7 @@ from .helpers import (
 )
 
 pytestmark = pytest.mark.slow
-MODEL_CARDS = (
-    "dfn_model",
-    "lightgbm_model",
-    "elasticnet_model",
-    "svr_model",
-    "recent_mean_baseline",
-    "seasonal_naive_baseline",
-)
+MODEL_CARDS = tuple(MODEL_ASSET_NAMES)  # every model asset: the tuned ones, the catalogue level, the baselines
 
 
 def fresh_settings(folder) -> Settings:
@@ -269,7 +263,7 @@ def test_the_test_split_is_never_seen_by_training_tuning_or_choice(promoted, tmp
         clean_tuning.pop("seconds", None), poisoned_tuning.pop("seconds", None)
         assert clean_tuning == poisoned_tuning, card  # same trials, same scores, same best epoch
     assert clean_eval["champion"] == poisoned_eval["champion"]
-    # the champion is the tuned models' mean: the same members, the same weights, the same validation score
+    # the champion is the models' mean: the same members, the same weights, the same validation score
     assert clean_eval["candidates"]["ensemble"]["tuning"] == poisoned_eval["candidates"]["ensemble"]["tuning"]
     assert clean_eval["metrics"]["ensemble"]["validation"] == poisoned_eval["metrics"]["ensemble"]["validation"]
     assert clean_eval["fallback_chain"] == poisoned_eval["fallback_chain"]

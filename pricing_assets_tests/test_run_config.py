@@ -49,7 +49,7 @@ def test_every_asset_with_a_config_gets_it_from_the_settings_of_its_location(set
         assert set(ops) == configured, name  # no asset left to read the environment's default
         seeds.update({op: c["config"]["seed"] for op, c in ops.items() if "seed" in c["config"]})
     # The source, every model, SHAP, the forecast's level draws, the decision.
-    assert len(seeds) == 10 and set(seeds.values()) == {11}, seeds
+    assert len(seeds) == 11 and set(seeds.values()) == {11}, seeds
     raw = _default_ops(defs.resolve_job_def(RAW_JOB))
     assert raw["catalogue_price_response"]["config"]["min_history_rows"] == 99
     lineage = _default_ops(defs.resolve_job_def(LINEAGE_JOB))
@@ -75,8 +75,8 @@ def test_pricing_run_options_reach_every_asset_that_reads_them(tmp_path, monkeyp
     assert set(config["ops"]) == set(LINEAGE_CONFIGS)
     seeds = {op: c["config"]["seed"] for op, c in config["ops"].items() if "seed" in c["config"]}
     assert set(seeds) == {"list_price_recommendation", "demand_forecast", "dfn_model", "lightgbm_model",
-                          "elasticnet_model", "svr_model", "recent_mean_baseline", "seasonal_naive_baseline",
-                          "shap_explanations"}  # fmt: skip
+                          "elasticnet_model", "svr_model", "catalogue_level_model", "recent_mean_baseline",
+                          "seasonal_naive_baseline", "shap_explanations"}  # fmt: skip
     assert set(seeds.values()) == {13}
     assert config["ops"]["list_price_recommendation"]["config"]["costs"] == str(tmp_path / "costs.csv")
     raw = cli._raw_run_config(settings)
@@ -84,6 +84,7 @@ def test_pricing_run_options_reach_every_asset_that_reads_them(tmp_path, monkeyp
     assert raw["loggers"] == {cli.PROGRESS_LOGGER: {}}
     assert raw["ops"]["raw_transactions"]["config"]["seed"] == 13
     assert raw["ops"]["catalogue_price_response"]["config"]["min_history_rows"] == 77
+    assert raw["ops"]["catalogue_demand_index"]["config"]["min_history_rows"] == 77
 
 
 def test_overlay_changes_part_of_a_run_config_and_keeps_the_rest(settings):

@@ -1,4 +1,4 @@
-"""Every candidate scored on one scale, the champion (the tuned models' mean), the fallbacks ranked on validation,
+"""Every candidate scored on one scale, the champion (the models' mean), the fallbacks ranked on validation,
 and the champion's SHAP values."""
 
 import base64
@@ -23,7 +23,7 @@ from .transactions import GROUP
 def ensemble_card(
     store: ArtifactStore, stock_code: str, ensemble: EnsembleModel, cards: dict[str, dict], data: splits.DesignMatrices
 ) -> dict:
-    """The tuned models' mean as a model card: its ``ensemble.json`` written here, its members' files those of
+    """The models' mean as a model card: its ``ensemble.json`` written here, its members' files those of
     their own cards (the same keys and SHA-256s), so loading it checks every byte as any candidate's."""
     blob = ensemble.composition()
     key = candidate_key("model_evaluation", stock_code, ENSEMBLE_FILE)
@@ -53,7 +53,8 @@ def ensemble_card(
         "Validation and test RMSLE, MAE and MSE (log1p) of every candidate on the weekly rows per price list, "
         "and the forecast as a merchandiser reads it: weekly units (both lists, at the list in force), WAPE "
         "and RMSLE, against the recent-mean and seasonal-naive baselines. The champion is the equal mean of "
-        "the tuned models (ensemble; the lowest validation RMSLE when fewer than two forecast finite values), "
+        "the tuned models and the catalogue-level forecast (ensemble; the lowest validation RMSLE when fewer than "
+        "two forecast finite values), "
         "test scores reported, never used to choose; the fallback chain orders the single models for serving "
         "by validation RMSLE, baselines last."
     ),
@@ -65,6 +66,7 @@ def model_evaluation(
     lightgbm_model: dict,
     elasticnet_model: dict,
     svr_model: dict,
+    catalogue_level_model: dict,
     recent_mean_baseline: dict,
     seasonal_naive_baseline: dict,
     preprocessor: dict,
@@ -78,6 +80,7 @@ def model_evaluation(
             lightgbm_model,
             elasticnet_model,
             svr_model,
+            catalogue_level_model,
             recent_mean_baseline,
             seasonal_naive_baseline,
         )

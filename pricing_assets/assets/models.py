@@ -1,4 +1,5 @@
-"""One asset per candidate weekly demand model: the tuned network, the tuned backups and the two baselines.
+"""One asset per candidate weekly demand model: the tuned network, the tuned backups, the catalogue-level
+forecast and the two baselines.
 
 Each tuned model, once tuned, forecasts its average with the four-week mean (``core/models/combination.py``);
 its files hold the average's weight beside the model's own.
@@ -59,6 +60,13 @@ MODEL_ASSETS: dict[str, tuple[str, Any, str]] = {
         svr_module,
         "RBF support vector regression backup tuned with Optuna; arrays as .npz. Forecasts its average with "
         "the four-week mean, as every tuned model.",
+    ),
+    "catalogue_level": (
+        "catalogue_level_model",
+        linear_module,
+        "The catalogue-level forecast, fit to nothing: the product's mean units of the 26 weeks before, each "
+        "week divided by the catalogue's weekly demand index, times the index's last week (per price list, at "
+        "the current list). A member of the champion's mean beside the tuned models (core/models/linear.py).",
     ),
     "recent_mean_baseline": (
         "recent_mean_baseline",

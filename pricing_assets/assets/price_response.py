@@ -43,17 +43,10 @@ def catalogue_price_response(
     context: AssetExecutionContext, config: CatalogueConfig, raw_transactions: pd.DataFrame
 ) -> Output[dict]:
     started = time.perf_counter()
-    # Exact duplicate lines dropped (as cleaning does) and one order fixed, so a repeated or
-    # reordered feed learns the same catalogue.
-    transactions = raw_transactions.drop_duplicates()
-    transactions = transactions.sort_values(list(transactions.columns), kind="stable").reset_index(drop=True)
-    history = stockcodes.stockcode_history(transactions)
-    eligible = stockcodes.eligible_stockcodes(history, config.min_history_rows, config.min_history_days)
-    rows = transactions[transactions["stock_code"].isin(set(eligible))]
+    eligible, lines, panel = price_list.eligible_weekly_demand(
+        raw_transactions, config.min_history_rows, config.min_history_days
+    )
     metadata: dict[str, object] = {"stockcodes": MetadataValue.int(len(eligible))}
-    if eligible:
-        lines = price_list.lines_with_list(rows)
-        panel = price_list.weekly_demand(rows, lines.attrs["lists"])
     try:
         if not eligible:  # the thresholds are above every stockcode: nothing to learn, and no partition to need it
             raise ValueError(

@@ -165,7 +165,7 @@ def promoted_model(
     champion = model_evaluation["champion"]
     chain = [champion, *model_evaluation["fallback_chain"]]
     files: dict[str, bytes] = {}
-    # Each model's files by name -> path in the bundle. A file two models share (the tuned models' mean
+    # Each model's files by name -> path in the bundle. A file two models share (the models' mean
     # names its members' files) is stored once, under the single model's folder: so the chain is walked
     # from its end, the single models before the mean made of them.
     paths: dict[str, dict[str, str]] = {}

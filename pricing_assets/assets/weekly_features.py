@@ -3,6 +3,7 @@
 import pandas as pd
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
+from ..core import demand_index
 from ..core import weekly_features as core
 from ..partitions import stockcode_partitions
 from .common import code_version_of, table_metadata
@@ -17,19 +18,23 @@ def elasticity_of(stockcode_price_response: dict) -> float:
 @asset(
     partitions_def=stockcode_partitions,
     group_name=GROUP,
-    code_version=code_version_of(core),
+    code_version=code_version_of(core, demand_index),
     description=(
         "One row per week and price list (registered, guest) from the first to the last sale: the units at "
         "the current list price (each week's units brought there with the stockcode's elasticity), and "
         "features from earlier weeks only (last week, 4- and 13-week means, a year ago, orders, the other "
-        "list, the guest share) and the calendar (core/weekly_features.py). Target log1p(units)."
+        "list, the guest share, the level with the catalogue's weekly demand index taken out) and the calendar "
+        "(core/weekly_features.py). Target log1p(units)."
     ),
 )
 def weekly_features(
-    context: AssetExecutionContext, weekly_demand: pd.DataFrame, stockcode_price_response: dict
+    context: AssetExecutionContext,
+    weekly_demand: pd.DataFrame,
+    stockcode_price_response: dict,
+    catalogue_demand_index: pd.DataFrame,
 ) -> Output[pd.DataFrame]:
     elasticity = elasticity_of(stockcode_price_response)
-    table = core.build_weekly_features(weekly_demand, elasticity)
+    table = core.build_weekly_features(weekly_demand, elasticity, demand_index.index_series(catalogue_demand_index))
     metadata, version = table_metadata(table, time_column=core.TIME_COLUMN)
     metadata.update(
         {

@@ -9,7 +9,7 @@ Layout in the artifact store (one folder per promotion, never rewritten)::
     promoted/<stockcode>/<version>/manifest.json          lineage + SHA-256 of every file above
     promoted/<stockcode>/current.json                     pointer: version + manifest SHA-256
 
-A model made of other models (the tuned models' mean, ``models/ensemble.py``) names its members'
+A model made of other models (the models' mean, ``models/ensemble.py``) names its members'
 files in the manifest (``models[i]["files"]``: the model's own file name -> its path in the bundle)
 instead of holding a second copy of them: they are the fallbacks' own files, so a member's file that
 fails verification refuses both the mean and that fallback, and the next model of the chain answers.

@@ -24,7 +24,7 @@ bundle a failure blocks, and the serving bundle keeps serving.
 Why not refit on everything before promotion: the model that would then serve is not the one
 the gate measured. The gate certifies exactly the model it promotes; the price is that the
 newest weeks (the test split) are not in its training data, which the weekly retrain makes up
-for a week later. The test split decides nothing else: the champion (the tuned models' mean, each
+for a week later. The test split decides nothing else: the champion (the models' mean, each
 tuned on validation) was fixed before this gate runs, and nothing here tunes or stops training.
 """
 

@@ -6,16 +6,17 @@ lists, at the list in force: WAPE and RMSLE, ``core/forecast.py``), on which the
 compared with the recent-mean and seasonal-naive baselines.
 
 The champion is the mean of the tuned models (network, LightGBM, ElasticNet, SVR; each forecasting
-its average with the four-week mean, ``models/combination.py``), when ``models`` holds it
+its average with the four-week mean, ``models/combination.py``) and the catalogue-level forecast
+(``models/linear.py``), when ``models`` holds it
 (``models.with_ensemble``): each tuned model was tuned on validation, so its validation score is
 flattered by its own search and the lowest of four picks noise (``models/ensemble.py`` has the
-figures). Without the mean (fewer than two tuned models forecast finite values) the champion is the
-tuned model with the lowest validation RMSLE. Test scores are reported beside it but never used to
+figures). Without the mean (fewer than two members forecast finite values) the champion is the
+single model with the lowest validation RMSLE. Test scores are reported beside it but never used to
 choose. The baselines are there to be beaten, not promoted: they only become champion if every
 tuned model failed. Whether the champion beats each baseline is recorded on both splits. The
 fallback chain is what serving tries, in order, when a model fails to load or predicts non-finite
-values: the single tuned models by validation RMSLE, then the recent-mean and the seasonal-naive
-baselines (one-feature linear models that cannot fail on a finite row).
+values: the single models (tuned, and the catalogue level) by validation RMSLE, then the
+recent-mean and the seasonal-naive baselines (one-feature linear models that cannot fail on a finite row).
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ class Evaluation:
             "metric_scale": SCALE,
             "selection_metric": SELECTION_METRIC,
             "selected_on": "validation",
-            "champion_rule": f"the tuned models' mean ({ENSEMBLE_KIND}) when there is one, else the lowest validation "
-            f"{SELECTION_METRIC}",
+            "champion_rule": f"the mean of the tuned models and the catalogue level ({ENSEMBLE_KIND}) when there "
+            f"is one, else the lowest validation {SELECTION_METRIC}",
             "interval_quantiles": list(INTERVAL_QUANTILES),
             "metrics": self.metrics,
             "champion": self.champion,
@@ -88,10 +89,10 @@ def evaluate_candidates(models: dict[str, DemandModel], data: DesignMatrices, ro
         finite = [k for k in kinds if np.isfinite(metrics[k]["validation"][SELECTION_METRIC])]
         return sorted(finite, key=lambda k: (metrics[k]["validation"][SELECTION_METRIC], order.index(k)))
 
-    tuned = ranked([k for k in order if k not in BASELINES and k != ENSEMBLE_KIND])
+    singles = ranked([k for k in order if k not in BASELINES and k != ENSEMBLE_KIND])
     ensemble = ranked([ENSEMBLE_KIND] if ENSEMBLE_KIND in models else [])  # it leads; never chosen on validation
     baselines = [k for k in BASELINES if k in models and np.isfinite(metrics[k]["validation"][SELECTION_METRIC])]
-    chain = ensemble + tuned + baselines
+    chain = ensemble + singles + baselines
     if not chain:
         raise ValueError("no candidate produced finite validation predictions; inspect the model assets")
     champion = chain[0]

@@ -6,7 +6,7 @@
 - A tuned model averaged with the four-week mean (``models/combination.py``): each part is
   explained with its own explainer and the values averaged with the same weights. Shapley values
   are linear in the model, so the average adds no approximation to each part's own. The champion,
-  the tuned models' mean (``models/ensemble.py``), is explained the same way, member by member, on
+  the models' mean (``models/ensemble.py``), is explained the same way, member by member, on
   the same rows (as few as the kernel explainer allows when SVR is a member).
 - The background is a seeded sample of at most ``background_rows`` train rows; the explained
   rows a seeded sample of at most ``explain_rows`` test rows (held-out rows, explained after

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .cleaning import is_product_code
+from .stockcodes import eligible_stockcodes, stockcode_history
 
 BAND_START = 24  # registered lines below this many units pay the wholesale list
 
@@ -193,3 +194,21 @@ def weekly_demand(lines: pd.DataFrame, lists: pd.DataFrame | None = None) -> pd.
     table["units"] = table["registered_units"] + table["guest_units"]
     table["orders"] = table["registered_orders"] + table["guest_orders"]
     return table.reset_index()
+
+
+def eligible_weekly_demand(
+    transactions: pd.DataFrame, min_rows: int, min_days: int
+) -> tuple[list[str], pd.DataFrame, pd.DataFrame]:
+    """The catalogue: the eligible stockcodes (most active first, ``stockcodes.eligible_stockcodes``), their
+    usable lines with the list in force (:func:`lines_with_list`) and their :func:`weekly_demand`.
+
+    Exact duplicate lines are dropped (as cleaning does) and one order fixed first, so a repeated or
+    reordered feed gives the same catalogue. With no eligible stockcode the two tables are empty."""
+    transactions = transactions.drop_duplicates()
+    transactions = transactions.sort_values(list(transactions.columns), kind="stable").reset_index(drop=True)
+    eligible = eligible_stockcodes(stockcode_history(transactions), min_rows, min_days)
+    if not eligible:
+        return eligible, pd.DataFrame(), pd.DataFrame()
+    rows = transactions[transactions["stock_code"].isin(set(eligible))]
+    lines = lines_with_list(rows)
+    return eligible, lines, weekly_demand(rows, lines.attrs["lists"])

@@ -44,6 +44,9 @@ HISTORY_FEATURES = (
     "other_list_log_mean_units_4w",
     "guest_share_13w",
     "weeks_without_sales_13w",
+    # The product's level with the catalogue's weekly movement taken out (core/demand_index.py), averaged over
+    # 26 weeks and put back at the index's last week: the catalogue-level forecast (models/linear.py).
+    "catalogue_level_log_units_26w",
 )
 # The season, as a position in the year. No feature counts the weeks (a product's age, a trend in time):
 # the week to forecast always lies beyond every training week on such a count, where a tree holds its last
@@ -57,6 +60,8 @@ CATEGORICAL_FEATURES = (GROUP_COLUMN,)
 FEATURES = NUMERIC_FEATURES + CATEGORICAL_FEATURES
 # The two baselines to beat, as the feature that is their forecast (see models/linear.py).
 RECENT_MEAN_FEATURE = "recent_log_mean_units_4w"
+# The catalogue-level forecast, a member of the champion's mean (models/linear.py, models/ensemble.py).
+CATALOGUE_LEVEL_FEATURE = "catalogue_level_log_units_26w"
 SEASONAL_NAIVE_FEATURE = "seasonal_naive_log_units"
 # Kept beside the features: what a row is, what it observed, and how its units were brought to the reference list.
 CONTEXT_COLUMNS = (
@@ -97,7 +102,21 @@ def _past(series: pd.Series, weeks: int | None, how: str = "mean") -> pd.Series:
     return getattr(window, how)()
 
 
-def _build(panel: pd.DataFrame, elasticity: float, with_next_week: bool) -> pd.DataFrame:
+def _index_on(weeks: pd.Series, demand_index: pd.Series | None) -> pd.Series:
+    """The catalogue's demand index at each of ``weeks`` (1 throughout without one). A week before the index's
+    first or after its last keeps the nearest known value: the index of the week to forecast is never read
+    (every feature takes the weeks before), and a week the catalogue did not cover moved like its neighbour."""
+    if demand_index is None:
+        return pd.Series(1.0, index=weeks.index)
+    if not (np.isfinite(demand_index.to_numpy(dtype=float)).all() and (demand_index > 0).all()):
+        raise ValueError("the catalogue's demand index must be positive and finite in every week")
+    found = demand_index.sort_index().reindex(pd.DatetimeIndex(weeks), method="ffill").bfill()
+    return pd.Series(found.fillna(1.0).to_numpy(dtype=float), index=weeks.index)
+
+
+def _build(
+    panel: pd.DataFrame, elasticity: float, with_next_week: bool, demand_index: pd.Series | None
+) -> pd.DataFrame:
     _check_panel(panel)
     if not np.isfinite(elasticity) or elasticity > 0:
         raise ValueError(f"the elasticity must be finite and not positive (demand falls with price), got {elasticity}")
@@ -112,6 +131,7 @@ def _build(panel: pd.DataFrame, elasticity: float, with_next_week: bool) -> pd.D
     at_reference = {kind: weeks[_UNITS[kind]].astype(float) / factor for kind in PRICE_LISTS}
     total = at_reference["registered"] + at_reference["guest"]
     guest_share = _past(at_reference["guest"], 13, "sum") / _past(total, 13, "sum")
+    index = _index_on(weeks["week"], demand_index)
     week_of_year = weeks["week"].dt.isocalendar().week.astype(float).to_numpy()
     frames = []
     for kind in PRICE_LISTS:
@@ -141,6 +161,7 @@ def _build(panel: pd.DataFrame, elasticity: float, with_next_week: bool) -> pd.D
                 "other_list_log_mean_units_4w": np.log1p(_past(other, 4)),
                 "guest_share_13w": guest_share,
                 "weeks_without_sales_13w": _past((units <= 0).astype(float), 13, "sum"),
+                CATALOGUE_LEVEL_FEATURE: np.log1p(_past(units / index, 26) * index.shift(1)),
                 "week_of_year_sin": np.sin(2 * np.pi * week_of_year / 52.0),
                 "week_of_year_cos": np.cos(2 * np.pi * week_of_year / 52.0),
                 TARGET: np.log1p(units),
@@ -155,18 +176,21 @@ def _build(panel: pd.DataFrame, elasticity: float, with_next_week: bool) -> pd.D
     return table.sort_values([TIME_COLUMN, GROUP_COLUMN], kind="mergesort").reset_index(drop=True)
 
 
-def build_weekly_features(panel: pd.DataFrame, elasticity: float) -> pd.DataFrame:
+def build_weekly_features(
+    panel: pd.DataFrame, elasticity: float, demand_index: pd.Series | None = None
+) -> pd.DataFrame:
     """One row per observed week and price list: context columns, features and the target.
 
-    ``panel`` is one stockcode's ``weekly_demand``; ``elasticity`` its price response.
+    ``panel`` is one stockcode's ``weekly_demand``; ``elasticity`` its price response; ``demand_index``
+    the catalogue's (``demand_index.index_series``; ``None``: the stockcode alone, the index 1 every week).
     """
-    table = _build(panel, elasticity, with_next_week=False)
+    table = _build(panel, elasticity, with_next_week=False, demand_index=demand_index)
     return table[COLUMNS]
 
 
-def next_week_rows(panel: pd.DataFrame, elasticity: float) -> pd.DataFrame:
+def next_week_rows(panel: pd.DataFrame, elasticity: float, demand_index: pd.Series | None = None) -> pd.DataFrame:
     """The week after the last one, one row per price list, at the list now in force (no target)."""
-    table = _build(panel, elasticity, with_next_week=True)
+    table = _build(panel, elasticity, with_next_week=True, demand_index=demand_index)
     last = table[TIME_COLUMN].max()
     rows = table[table[TIME_COLUMN] == last].reset_index(drop=True)
     return rows[[c for c in COLUMNS if c not in ("units", "orders", TARGET)]]

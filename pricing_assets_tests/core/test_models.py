@@ -9,9 +9,10 @@ from sklearn.svm import SVR
 
 from pricing_assets.core import tuning
 from pricing_assets.core.models import (
-    BASELINES,
     CANDIDATE_KINDS,
+    CATALOGUE_LEVEL_KIND,
     ENSEMBLE_KIND,
+    ENSEMBLE_MEMBERS,
     TRAINERS,
     TUNED,
     load_model,
@@ -22,7 +23,13 @@ from pricing_assets.core.models.dfn import PATIENCE, fit_network
 from pricing_assets.core.models.linear import ConstantModel, LinearModel
 from pricing_assets.core.models.svr import SVRModel
 from pricing_assets.core.tuning import TuningBudget
-from pricing_assets.core.weekly_features import RECENT_MEAN_FEATURE, SEASON_WEEKS, SEASONAL_NAIVE_FEATURE, TARGET
+from pricing_assets.core.weekly_features import (
+    CATALOGUE_LEVEL_FEATURE,
+    RECENT_MEAN_FEATURE,
+    SEASON_WEEKS,
+    SEASONAL_NAIVE_FEATURE,
+    TARGET,
+)
 
 from .conftest import SMALL, seen_by_trainers, train
 
@@ -38,7 +45,7 @@ def test_each_model_saves_and_loads_back_to_identical_predictions(candidates, de
     assert not any(name.endswith((".pkl", ".pickle", ".joblib")) for name in files)
 
 
-@pytest.mark.parametrize("kind", [k for k in TRAINERS if k not in BASELINES])
+@pytest.mark.parametrize("kind", TUNED)
 def test_tuned_models_respect_the_trial_budget_and_beat_the_train_mean(candidates, design, kind):
     tuning = candidates[kind].tuning
     budget = SMALL.get(kind, SMALL["default"])
@@ -50,7 +57,7 @@ def test_tuned_models_respect_the_trial_budget_and_beat_the_train_mean(candidate
     assert tuning["best_validation_mse_log1p"] == pytest.approx(np.mean((predicted - design.y["validation"]) ** 2))
 
 
-@pytest.mark.parametrize("kind", [k for k in TRAINERS if k not in BASELINES])
+@pytest.mark.parametrize("kind", TUNED)
 def test_a_tuned_model_forecasts_its_equal_average_with_the_four_week_mean(candidates, split_frame, preprocessor, kind):
     """In log1p units, half the tuned model's own forecast and half the mean of the four weeks before.
 
@@ -66,24 +73,39 @@ def test_a_tuned_model_forecasts_its_equal_average_with_the_four_week_mean(candi
     assert averaged.kind == alone.kind == kind
 
 
-def test_the_champion_is_the_equal_mean_of_every_tuned_model(candidates, design):
-    """In log1p units, a quarter of each tuned model's forecast (each already averaged with the four-week mean)."""
+def test_the_champion_is_the_equal_mean_of_every_tuned_model_and_the_catalogue_level(candidates, design):
+    """In log1p units, a fifth of each tuned model's forecast (each already averaged with the four-week mean)
+    and a fifth of the catalogue-level forecast."""
     ensemble = candidates[ENSEMBLE_KIND].model
     x = design.x["test"]
-    members = np.mean([candidates[kind].model.predict_log(x) for kind in TUNED], axis=0)
-    assert list(ensemble.members) == TUNED and ensemble.kind == ENSEMBLE_KIND
+    members = np.mean([candidates[kind].model.predict_log(x) for kind in ENSEMBLE_MEMBERS], axis=0)
+    assert list(ensemble.members) == [*TUNED, CATALOGUE_LEVEL_KIND] == ENSEMBLE_MEMBERS
+    assert ensemble.kind == ENSEMBLE_KIND
     assert np.allclose(ensemble.predict_log(x), members, atol=1e-9)
-    for kind in TUNED:  # not any one member's forecast
+    for kind in ENSEMBLE_MEMBERS:  # not any one member's forecast
         assert not np.allclose(ensemble.predict_log(x), candidates[kind].model.predict_log(x), atol=1e-3)
+
+
+def test_the_catalogue_level_forecasts_the_level_with_the_catalogues_movement_taken_out(
+    candidates, split_frame, preprocessor
+):
+    """Fit to nothing: its forecast is the feature, the mean of 26 weeks of units over the catalogue's index,
+    times the index's last week (weekly_features); no tuning, so no validation week flatters it."""
+    model = candidates[CATALOGUE_LEVEL_KIND].model
+    rows = split_frame[split_frame["split"] == "test"]
+    expected = rows[CATALOGUE_LEVEL_FEATURE].to_numpy(dtype=float)
+    assert np.allclose(model.predict_log(preprocessor.transform(rows)), expected, atol=1e-9)
+    assert candidates[CATALOGUE_LEVEL_KIND].tuning["best_params"] == {}
+    assert not np.allclose(expected, rows[RECENT_MEAN_FEATURE].to_numpy(dtype=float))
 
 
 def test_a_tuned_model_with_non_finite_forecasts_is_left_out_of_the_mean(candidates, design):
     broken = LinearModel([float("nan")] * len(design.feature_names), 0.0, "elasticnet")
     models = {**{kind: c.model for kind, c in candidates.items() if kind in TRAINERS}, "elasticnet": broken}
     ensemble = with_ensemble(models, design)[ENSEMBLE_KIND]
-    assert list(ensemble.members) == [k for k in TUNED if k != "elasticnet"]
+    assert list(ensemble.members) == [k for k in ENSEMBLE_MEMBERS if k != "elasticnet"]
     assert np.isfinite(ensemble.predict_log(design.x["test"])).all()
-    alone = {kind: broken for kind in TUNED if kind != "svr"} | {"svr": candidates["svr"].model}
+    alone = {kind: broken for kind in ENSEMBLE_MEMBERS if kind != "svr"} | {"svr": candidates["svr"].model}
     assert ENSEMBLE_KIND not in with_ensemble(alone, design)  # a mean of one model is that model
 
 

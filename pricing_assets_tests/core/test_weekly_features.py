@@ -7,6 +7,7 @@ import pytest
 
 from pricing_assets.core import price_list
 from pricing_assets.core.weekly_features import (
+    CATALOGUE_LEVEL_FEATURE,
     COLUMNS,
     FEATURES,
     HISTORY_FEATURES,
@@ -53,14 +54,17 @@ def test_no_feature_of_a_week_sees_that_weeks_units_or_any_later_week(seed):
     (and of week k's successors, the ones that may see week k, at least one changes)."""
     weeks = 60  # longer than a season: the year-ago feature is exercised too
     original = random_panel(weeks, seed)
-    before = build_weekly_features(original, -1.5)
     rng = np.random.default_rng(100 + seed)
+    index = pd.Series(rng.uniform(0.5, 2.0, weeks), index=pd.DatetimeIndex(original["week"]))  # the catalogue's
+    before = build_weekly_features(original, -1.5, index)
     for k in (0, 1, 5, 13, 30, 52, 58):
         changed = original.copy()
         later = changed.index >= k
         for column in ("registered_units", "guest_units", "registered_orders", "guest_orders"):
             changed.loc[later, column] = rng.integers(100, 500, int(later.sum()))
-        after = build_weekly_features(changed, -1.5)
+        changed_index = index.copy()
+        changed_index.iloc[k:] = rng.uniform(3.0, 5.0, weeks - k)  # the catalogue's week k and later too
+        after = build_weekly_features(changed, -1.5, changed_index)
         head = before["week"] <= original["week"].iloc[k]
         pd.testing.assert_frame_equal(before.loc[head, list(FEATURES)], after.loc[head, list(FEATURES)])
         following = before["week"] == original["week"].iloc[k] + pd.Timedelta(weeks=1)
@@ -216,3 +220,18 @@ def test_bad_input_is_refused_in_words(change, elasticity, message):
     for build in (build_weekly_features, next_week_rows):
         with pytest.raises(ValueError, match=message):
             build(bad, elasticity)
+
+
+def test_the_catalogue_level_divides_each_week_by_the_catalogues_index_and_puts_back_the_last_weeks():
+    """Hand-computed: the shop's demand doubled at week 3 and the product's with it, so the product's level with
+    the shop's movement taken out is flat, and its catalogue level forecasts the doubled demand as soon as the
+    index shows it (a plain mean of the weeks before would lag it)."""
+    units = [10, 10, 10, 20, 20, 20]
+    index = pd.Series([1.0, 1.0, 1.0, 2.0, 2.0, 2.0], index=pd.date_range("2011-01-03", periods=6, freq="7D"))
+    table = of(build_weekly_features(panel(units, [0] * 6), 0.0, index), "registered")
+    level = np.expm1(table[CATALOGUE_LEVEL_FEATURE].to_numpy())
+    assert np.allclose(level[1:], [10, 10, 10, 20, 20]) and level[0] == 0  # week 0: nothing before it
+    plain = of(build_weekly_features(panel(units, [0] * 6), 0.0), "registered")  # no index: the plain mean
+    assert np.allclose(np.expm1(plain[CATALOGUE_LEVEL_FEATURE].to_numpy())[4:], [12.5, 14.0])
+    with pytest.raises(ValueError, match="positive and finite"):
+        build_weekly_features(panel(units, [0] * 6), 0.0, index.replace(2.0, 0.0))

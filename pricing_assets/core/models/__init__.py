@@ -10,7 +10,14 @@ from .combination import averaged_with_recent_mean, with_stored_average
 from .dfn import DFNModel, train_dfn
 from .ensemble import ENSEMBLE_KIND, EnsembleModel, ensemble_of, load_ensemble
 from .gbm import LightGBMModel, train_lightgbm
-from .linear import load_json_model, train_elasticnet, train_recent_mean, train_seasonal_naive
+from .linear import (
+    CATALOGUE_LEVEL_KIND,
+    load_json_model,
+    train_catalogue_level,
+    train_elasticnet,
+    train_recent_mean,
+    train_seasonal_naive,
+)
 from .svr import SVRModel, train_svr
 
 # Every candidate, by kind. Order is the tie-break when two models score the same. Each tuned model
@@ -20,12 +27,15 @@ TRAINERS: dict[str, Trainer] = {
     "lightgbm": averaged_with_recent_mean(train_lightgbm),
     "elasticnet": averaged_with_recent_mean(train_elasticnet),
     "svr": averaged_with_recent_mean(train_svr),
+    CATALOGUE_LEVEL_KIND: train_catalogue_level,
     "recent_mean_baseline": train_recent_mean,
     "seasonal_naive_baseline": train_seasonal_naive,
 }
 BASELINES = ("recent_mean_baseline", "seasonal_naive_baseline")
-TUNED = [kind for kind in TRAINERS if kind not in BASELINES]
-# Every kind a model evaluation scores: the trained ones and the champion, the tuned models' mean (ensemble.py).
+TUNED = [kind for kind in TRAINERS if kind not in BASELINES and kind != CATALOGUE_LEVEL_KIND]
+# What the champion is the mean of (ensemble.py): the tuned models and the catalogue-level forecast.
+ENSEMBLE_MEMBERS = [*TUNED, CATALOGUE_LEVEL_KIND]
+# Every kind a model evaluation scores: the trained ones and the champion, the members' mean (ensemble.py).
 CANDIDATE_KINDS = (*TRAINERS, ENSEMBLE_KIND)
 
 _LOADERS: dict[str, Callable[[dict[str, bytes]], DemandModel]] = {
@@ -33,6 +43,7 @@ _LOADERS: dict[str, Callable[[dict[str, bytes]], DemandModel]] = {
     "lightgbm": LightGBMModel.from_files,
     "svr": SVRModel.from_files,
     "elasticnet": load_json_model,
+    CATALOGUE_LEVEL_KIND: load_json_model,
     "recent_mean_baseline": load_json_model,
     "seasonal_naive_baseline": load_json_model,
     # Bundles promoted before the weekly models still load for the challenger's comparison.
@@ -50,15 +61,17 @@ def load_model(kind: str, files: dict[str, bytes]) -> DemandModel:
 
 
 def with_ensemble(models: dict[str, DemandModel], data: DesignMatrices) -> dict[str, DemandModel]:
-    """``models`` and, when two or more tuned ones forecast validation with finite values, their mean."""
-    ensemble = ensemble_of(models, TUNED, data)
+    """``models`` and, when two or more of the members forecast validation with finite values, their mean."""
+    ensemble = ensemble_of(models, ENSEMBLE_MEMBERS, data)
     return {**models, ENSEMBLE_KIND: ensemble} if ensemble is not None else dict(models)
 
 
 __all__ = [
     "BASELINES",
     "CANDIDATE_KINDS",
+    "CATALOGUE_LEVEL_KIND",
     "ENSEMBLE_KIND",
+    "ENSEMBLE_MEMBERS",
     "TRAINERS",
     "TUNED",
     "Candidate",
