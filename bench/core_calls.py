@@ -29,7 +29,7 @@ def catalogue_of(transactions: pd.DataFrame, settings: Settings) -> tuple[list[s
     eligible, lines, panel = price_list.eligible_weekly_demand(
         transactions, settings.min_history_rows, settings.min_history_days
     )
-    index = demand_index.catalogue_demand_index(panel)
+    index = demand_index.catalogue_demand_index(panel, demand_index.trading_days(lines))
     try:
         response = price_response.estimate_catalogue_response(panel, lines)
     except ValueError as exc:  # the asset records the same: the partitions then hold without a response

@@ -237,8 +237,10 @@ def demand_index_of(lines: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     cache = _STATE.setdefault("demand_index", {})
     key = (len(lines), str(lines["invoice_date"].max()))
     if key not in cache:
-        _, _, panel = price_list.eligible_weekly_demand(lines, settings.min_history_rows, settings.min_history_days)
-        cache[key] = demand_index.catalogue_demand_index(panel)
+        _, usable, panel = price_list.eligible_weekly_demand(
+            lines, settings.min_history_rows, settings.min_history_days
+        )
+        cache[key] = demand_index.catalogue_demand_index(panel, demand_index.trading_days(usable))
     return cache[key]
 
 

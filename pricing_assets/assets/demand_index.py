@@ -14,8 +14,8 @@ from .price_response import CatalogueConfig
     group_name="catalogue",
     code_version=code_version_of(demand_index, price_list),
     description=(
-        "How the whole shop's weekly demand moves: a chain-linked index of the eligible stockcodes' weekly "
-        "units (each week against the one before, over the stockcodes on sale in both; 1 at the first week), "
+        "How the whole shop's weekly demand moves: a chain-linked index of the eligible stockcodes' units per "
+        "trading day (each week against the one before, over the stockcodes on sale in both; 1 at the first week), "
         "so a product entering the catalogue does not move it. Every stockcode's weekly_features read it to "
         "take the shop-wide movement out of its own level (core/demand_index.py). A week's value depends "
         "only on that week and the weeks before."
@@ -25,7 +25,7 @@ def catalogue_demand_index(
     context: AssetExecutionContext, config: CatalogueConfig, raw_transactions: pd.DataFrame
 ) -> Output[pd.DataFrame]:
     started = time.perf_counter()
-    eligible, _, panel = price_list.eligible_weekly_demand(
+    eligible, lines, panel = price_list.eligible_weekly_demand(
         raw_transactions, config.min_history_rows, config.min_history_days
     )
     if not eligible:  # no stockcode becomes a partition, so none reads it
@@ -37,7 +37,7 @@ def catalogue_demand_index(
         )
         context.log.warning("no eligible stockcode: the catalogue's demand index is empty")
     else:
-        table = demand_index.catalogue_demand_index(panel)
+        table = demand_index.catalogue_demand_index(panel, demand_index.trading_days(lines))
     metadata, version = table_metadata(table, time_column=demand_index.WEEK_COLUMN)
     values = table[demand_index.INDEX_COLUMN]
     metadata.update(

@@ -11,12 +11,16 @@ product's weekly units divided by this index are its level with the shop-wide mo
 which many weeks can average without lagging the season, and the index's last week puts it back
 (``weekly_features``).
 
-The index is chain-linked: each week's step is the ratio of the week's units to the week before's,
-summed over the stockcodes on sale in both (from their first sale on, a week without sales counting
-as 0), so a product entering the catalogue does not move it. Its value at a week depends only on that
-week and the weeks before it, so a feature built from the weeks before ``w`` sees nothing of ``w`` or
-later. (A product's last sale is not used to end its span: whether a week without sales is a 0 or
-after the product left would then depend on weeks to come.)
+The index is chain-linked: each week's step is the ratio of the week's units per trading day to the
+week before's, summed over the stockcodes on sale in both (from their first sale on, a week without
+sales counting as 0), so a product entering the catalogue does not move it. Per trading day (a day
+with any sale in the catalogue): the data's first and last weeks are often partial (the dev file
+ends on a Wednesday) and holiday weeks short, and a week's total would read a partial week as the
+shop's demand falling by half or more, which the forecast of the week after would then carry (the
+dev file's last week, two trading days, fell to a fifth by units and by 30 % per day). Its value at
+a week depends only on that week and the weeks before it, so a feature built from the weeks before
+``w`` sees nothing of ``w`` or later. (A product's last sale is not used to end its span: whether a
+week without sales is a 0 or after the product left would then depend on weeks to come.)
 """
 
 from __future__ import annotations
@@ -28,10 +32,19 @@ INDEX_COLUMN = "demand_index"
 WEEK_COLUMN = "week"
 
 
-def catalogue_demand_index(panel: pd.DataFrame) -> pd.DataFrame:
+def trading_days(lines: pd.DataFrame) -> pd.Series:
+    """Days with any sale per week (``lines``: the catalogue's usable lines with ``week`` and ``invoice_date``)."""
+    missing = {WEEK_COLUMN, "invoice_date"} - set(lines.columns)
+    if missing:
+        raise ValueError(f"the catalogue's lines lack {sorted(missing)}")
+    return lines.groupby(WEEK_COLUMN)["invoice_date"].agg(lambda d: d.dt.normalize().nunique()).astype(float)
+
+
+def catalogue_demand_index(panel: pd.DataFrame, days: pd.Series) -> pd.DataFrame:
     """One row per week from the first to the last of ``panel`` (every eligible stockcode's ``weekly_demand``):
-    ``week`` and ``demand_index``, 1 at the first week. A week nothing sold in (the shop closed) keeps the
-    index of the week before, and the step after it starts again from the last open week."""
+    ``week`` and ``demand_index``, 1 at the first week. ``days``: the trading days of each week
+    (:func:`trading_days`). A week nothing sold in (the shop closed) keeps the index of the week before,
+    and the step after it starts again from the last open week."""
     missing = {"stock_code", WEEK_COLUMN, "registered_units", "guest_units"} - set(panel.columns)
     if missing:
         raise ValueError(f"the catalogue's weekly demand lacks {sorted(missing)}")
@@ -44,13 +57,14 @@ def catalogue_demand_index(panel: pd.DataFrame) -> pd.DataFrame:
     on_sale = wide.notna().cumsum().gt(0)  # from the product's first sale on
     wide = wide.where(~on_sale, wide.fillna(0.0))  # a week without sales after it is 0
     values = wide.to_numpy(dtype=float)
+    open_days = days.reindex(weeks).fillna(0.0).to_numpy(dtype=float)
     steps = np.ones(len(weeks))
     last_open = 0
     for i in range(1, len(weeks)):
         both = ~np.isnan(values[i]) & ~np.isnan(values[last_open])
         before, now = values[last_open][both].sum(), values[i][both].sum()
-        if now > 0 and before > 0:
-            steps[i] = now / before
+        if now > 0 and before > 0 and open_days[i] > 0 and open_days[last_open] > 0:
+            steps[i] = (now / open_days[i]) / (before / open_days[last_open])
             last_open = i
     index = np.cumprod(steps)
     return pd.DataFrame({WEEK_COLUMN: weeks, INDEX_COLUMN: index})

@@ -4,9 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pricing_assets.core.demand_index import INDEX_COLUMN, catalogue_demand_index, index_series
+from pricing_assets.core.demand_index import INDEX_COLUMN, catalogue_demand_index, index_series, trading_days
 
 WEEKS = pd.date_range("2011-01-03", periods=6, freq="7D")
+FULL = pd.Series(5.0, index=WEEKS)  # five trading days every week
 
 
 def catalogue(units: dict[str, list[float | None]]) -> pd.DataFrame:
@@ -30,7 +31,7 @@ def test_each_week_steps_by_the_units_of_the_products_on_sale_in_both_weeks():
             "C": [10, 10, 20, None, 20, 0],
         }
     )
-    index = catalogue_demand_index(table)
+    index = catalogue_demand_index(table, FULL)
     assert list(index["week"]) == list(WEEKS)
     # week 1: 20/20; week 2: (20+20)/(10+10), B not yet on sale in week 1; week 3: (20+100+0)/(20+100+20);
     # week 4: (40+100+20)/(20+100+0); week 5: nothing sold anywhere, the index stays.
@@ -45,20 +46,43 @@ def test_a_weeks_value_depends_on_no_later_week(k):
     rng = np.random.default_rng(k)
     units = {code: [float(u) for u in rng.integers(0, 50, len(WEEKS))] for code in ("A", "B", "C", "D")}
     units["D"][: k - 1] = [None] * (k - 1)  # enters late
-    before = catalogue_demand_index(catalogue(units))
+    before = catalogue_demand_index(catalogue(units), FULL)
     rewritten = {
         code: series[:k] + [float(u) for u in rng.integers(100, 200, len(WEEKS) - k)] for code, series in units.items()
     }
-    after = catalogue_demand_index(catalogue(rewritten))
+    after = catalogue_demand_index(catalogue(rewritten), FULL)
     cut = catalogue(units)
-    cut = catalogue_demand_index(cut[cut["week"] < WEEKS[k]])
+    cut = catalogue_demand_index(cut[cut["week"] < WEEKS[k]], FULL)
     assert np.allclose(before[INDEX_COLUMN][:k], after[INDEX_COLUMN][:k])
     assert np.allclose(before[INDEX_COLUMN][:k], cut[INDEX_COLUMN])
     assert not np.allclose(before[INDEX_COLUMN][k:], after[INDEX_COLUMN][k:])
 
 
+def test_a_short_week_moves_the_index_by_its_sales_per_trading_day():
+    """The data's last week has two of its five days (and two fifths of the units): the shop did not slow down.
+    The trading days are counted from the lines' dates, any sale in the catalogue making a day."""
+    lines = pd.DataFrame(
+        {
+            "week": [WEEKS[0]] * 3 + [WEEKS[1]] * 2,
+            "invoice_date": pd.to_datetime(
+                ["2011-01-03 09:00", "2011-01-03 15:00", "2011-01-05 10:00", "2011-01-10 11:00", "2011-01-11 12:00"]
+            ),
+        }
+    )
+    assert list(trading_days(lines)) == [2.0, 2.0]
+    days = pd.Series([5.0, 5.0, 2.0], index=WEEKS[:3])
+    index = catalogue_demand_index(catalogue({"A": [50, 100, 40, None, None, None]}).head(3), days)
+    assert np.allclose(index[INDEX_COLUMN], [1.0, 2.0, 2.0])  # 40 in two days is 100 in five
+    assert np.allclose(
+        catalogue_demand_index(catalogue({"A": [50, 100, 40, None, None, None]}).head(3), FULL)[INDEX_COLUMN],
+        [1.0, 2.0, 0.8],
+    )  # counted by the week, it would read as the shop falling by 60 %
+
+
 def test_bad_input_is_refused_in_words():
     with pytest.raises(ValueError, match="lacks"):
-        catalogue_demand_index(pd.DataFrame({"stock_code": ["A"], "week": [WEEKS[0]]}))
+        catalogue_demand_index(pd.DataFrame({"stock_code": ["A"], "week": [WEEKS[0]]}), FULL)
     with pytest.raises(ValueError, match="no weekly demand"):
-        catalogue_demand_index(catalogue({"A": [10] * 6}).iloc[0:0])
+        catalogue_demand_index(catalogue({"A": [10] * 6}).iloc[0:0], FULL)
+    with pytest.raises(ValueError, match="lack"):
+        trading_days(pd.DataFrame({"week": [WEEKS[0]]}))
