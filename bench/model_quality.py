@@ -4,8 +4,9 @@ For the ``--top`` most active eligible stockcodes of the UCI dev file (``stockco
 at the settings' thresholds, most active first), each stockcode goes through the same core
 functions, with the same inputs and settings, as the assets of ``stockcode_lineage_job``:
 
-- ``catalogue_price_response``: ``price_list.lines_with_list`` / ``weekly_demand`` over every eligible
-  stockcode, ``price_response.estimate_catalogue_response`` (once, in the parent; ``core_calls.catalogue_of``);
+- ``catalogue_price_response`` and ``catalogue_demand_index``: ``price_list.eligible_weekly_demand`` over
+  every eligible stockcode, ``price_response.estimate_catalogue_response`` and
+  ``demand_index.catalogue_demand_index`` (once, in the parent; ``core_calls.catalogue_of``);
 - ``cleaned_transactions`` -> ``weekly_demand`` -> ``stockcode_price_response``
   (``price_response.stockcode_response`` with that catalogue prior) -> ``weekly_features``
   (``weekly_features.build_weekly_features`` with ``assets.weekly_features.elasticity_of``);

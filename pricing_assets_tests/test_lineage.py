@@ -87,7 +87,7 @@ def test_raw_to_promoted_with_a_verifiable_lineage_manifest(promoted):
         assert manifest["upstream"][name]["data_version"] == latest.tags["dagster/data_version"], name
     assert all(outcome["passed"] for outcome in manifest["checks"].values())
     assert {m["kind"] for m in manifest["models"]} == {manifest["champion"], *manifest["fallback_chain"]}
-    # The champion, the tuned models' mean, carries its composition and each member's own files: those the
+    # The champion, the models' mean, carries its composition and each member's own files: those the
     # member is bundled with as a fallback, stored once (no second copy under models/ensemble/).
     assert manifest["champion"] == "ensemble"
     mean = bundle.model_files("ensemble")

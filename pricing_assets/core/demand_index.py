@@ -17,7 +17,8 @@ sales counting as 0), so a product entering the catalogue does not move it. Per 
 with any sale in the catalogue): the data's first and last weeks are often partial (the dev file
 ends on a Wednesday) and holiday weeks short, and a week's total would read a partial week as the
 shop's demand falling by half or more, which the forecast of the week after would then carry (the
-dev file's last week, two trading days, fell to a fifth by units and by 30 % per day). Its value at
+dev file's last week, two trading days, fell to a fifth by units); a week with fewer than half the
+usual trading days (:data:`SHORT_WEEK_SHARE`) keeps the index of the week before. Its value at
 a week depends only on that week and the weeks before it, so a feature built from the weeks before
 ``w`` sees nothing of ``w`` or later. (A product's last sale is not used to end its span: whether a
 week without sales is a 0 or after the product left would then depend on weeks to come.)
@@ -30,6 +31,10 @@ import pandas as pd
 
 INDEX_COLUMN = "demand_index"
 WEEK_COLUMN = "week"
+# A week with fewer trading days than this share of the usual (the median of the open weeks before it)
+# keeps the index of the week before: the dev file's last week has two days (a bank holiday, and the
+# file ends on a Wednesday), and even per trading day those two fell 30 % below the week before.
+SHORT_WEEK_SHARE = 0.5
 
 
 def trading_days(lines: pd.DataFrame) -> pd.Series:
@@ -43,8 +48,9 @@ def trading_days(lines: pd.DataFrame) -> pd.Series:
 def catalogue_demand_index(panel: pd.DataFrame, days: pd.Series) -> pd.DataFrame:
     """One row per week from the first to the last of ``panel`` (every eligible stockcode's ``weekly_demand``):
     ``week`` and ``demand_index``, 1 at the first week. ``days``: the trading days of each week
-    (:func:`trading_days`). A week nothing sold in (the shop closed) keeps the index of the week before,
-    and the step after it starts again from the last open week."""
+    (:func:`trading_days`). A week nothing sold in (the shop closed), or with fewer than half the usual
+    trading days, keeps the index of the week before, and the step after it starts again from the last
+    open week."""
     missing = {"stock_code", WEEK_COLUMN, "registered_units", "guest_units"} - set(panel.columns)
     if missing:
         raise ValueError(f"the catalogue's weekly demand lacks {sorted(missing)}")
@@ -63,6 +69,9 @@ def catalogue_demand_index(panel: pd.DataFrame, days: pd.Series) -> pd.DataFrame
     for i in range(1, len(weeks)):
         both = ~np.isnan(values[i]) & ~np.isnan(values[last_open])
         before, now = values[last_open][both].sum(), values[i][both].sum()
+        usual = float(np.median(open_days[:i][open_days[:i] > 0])) if (open_days[:i] > 0).any() else 0.0
+        if open_days[i] < SHORT_WEEK_SHARE * usual:
+            continue  # too few days to say where the shop's week is going: it keeps the index
         if now > 0 and before > 0 and open_days[i] > 0 and open_days[last_open] > 0:
             steps[i] = (now / open_days[i]) / (before / open_days[last_open])
             last_open = i

@@ -13,7 +13,7 @@ flattered by its own search and the lowest of four picks noise (``models/ensembl
 figures). Without the mean (fewer than two members forecast finite values) the champion is the
 single model with the lowest validation RMSLE. Test scores are reported beside it but never used to
 choose. The baselines are there to be beaten, not promoted: they only become champion if every
-tuned model failed. Whether the champion beats each baseline is recorded on both splits. The
+other model failed. Whether the champion beats each baseline is recorded on both splits. The
 fallback chain is what serving tries, in order, when a model fails to load or predicts non-finite
 values: the single models (tuned, and the catalogue level) by validation RMSLE, then the
 recent-mean and the seasonal-naive baselines (one-feature linear models that cannot fail on a finite row).

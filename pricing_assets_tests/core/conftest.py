@@ -81,7 +81,7 @@ def design(split_frame, preprocessor) -> splits.DesignMatrices:
 @pytest.fixture(scope="session")
 def candidates(design) -> dict[str, Candidate]:
     """Every kind of candidate (TRAINERS) trained on the product's weekly rows with tiny budgets, and the
-    champion model_evaluation adds: the tuned models' mean (``models.with_ensemble``)."""
+    champion model_evaluation adds: the models' mean (``models.with_ensemble``)."""
     trained = {kind: train(kind, design) for kind in TRAINERS}
     models = with_ensemble({kind: candidate.model for kind, candidate in trained.items()}, design)
     return {**trained, ENSEMBLE_KIND: Candidate(models[ENSEMBLE_KIND])}

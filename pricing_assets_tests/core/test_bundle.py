@@ -89,7 +89,7 @@ def test_hostile_stockcodes_and_reserved_names_are_refused(tmp_path):
 
 
 def test_a_file_two_models_share_is_stored_once_and_refuses_both_when_it_fails(tmp_path):
-    """The tuned models' mean names its members' files by their paths in the bundle: one copy serves the
+    """The models' mean names its members' files by their paths in the bundle: one copy serves the
     mean and the fallback, and a copy that fails verification refuses both (bundles before that kept
     every model's files under its own folder and still load)."""
     store = LocalArtifactStore(tmp_path)

@@ -58,9 +58,10 @@ def test_a_weeks_value_depends_on_no_later_week(k):
     assert not np.allclose(before[INDEX_COLUMN][k:], after[INDEX_COLUMN][k:])
 
 
-def test_a_short_week_moves_the_index_by_its_sales_per_trading_day():
-    """The data's last week has two of its five days (and two fifths of the units): the shop did not slow down.
-    The trading days are counted from the lines' dates, any sale in the catalogue making a day."""
+def test_a_short_week_moves_the_index_by_its_sales_per_trading_day_and_a_very_short_one_not_at_all():
+    """A week of three trading days selling three fifths of a full week's units: the shop did not slow down.
+    The data's last week has two days (under half the usual five): too few to say, it keeps the index. The
+    trading days are counted from the lines' dates, any sale in the catalogue making a day."""
     lines = pd.DataFrame(
         {
             "week": [WEEKS[0]] * 3 + [WEEKS[1]] * 2,
@@ -70,13 +71,11 @@ def test_a_short_week_moves_the_index_by_its_sales_per_trading_day():
         }
     )
     assert list(trading_days(lines)) == [2.0, 2.0]
-    days = pd.Series([5.0, 5.0, 2.0], index=WEEKS[:3])
-    index = catalogue_demand_index(catalogue({"A": [50, 100, 40, None, None, None]}).head(3), days)
-    assert np.allclose(index[INDEX_COLUMN], [1.0, 2.0, 2.0])  # 40 in two days is 100 in five
-    assert np.allclose(
-        catalogue_demand_index(catalogue({"A": [50, 100, 40, None, None, None]}).head(3), FULL)[INDEX_COLUMN],
-        [1.0, 2.0, 0.8],
-    )  # counted by the week, it would read as the shop falling by 60 %
+    sales = catalogue({"A": [50, 100, 60, 20, None, None]}).head(4)
+    days = pd.Series([5.0, 5.0, 3.0, 2.0], index=WEEKS[:4])
+    assert np.allclose(catalogue_demand_index(sales, days)[INDEX_COLUMN], [1.0, 2.0, 2.0, 2.0])
+    # Counted by the week, the shop would read as falling by 40 % and then by two thirds more.
+    assert np.allclose(catalogue_demand_index(sales, FULL)[INDEX_COLUMN], [1.0, 2.0, 1.2, 0.4])
 
 
 def test_bad_input_is_refused_in_words():

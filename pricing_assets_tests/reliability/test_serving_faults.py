@@ -74,7 +74,7 @@ def test_a_model_predicting_nan_is_skipped_for_the_next_in_the_chain(broken):
     manifest = httpx.get(f"{server.url}/v1/lineage/{NAN_CHAMPION}").json()
     answer = httpx.get(f"{server.url}/v1/predict-price/{NAN_CHAMPION}", params=MODEL_CURVE).json()
     assert manifest["champion"] == "elasticnet" and manifest["fallback_chain"][0] == "ensemble"
-    # The tuned models' mean holds the same elasticnet file (stored once), so it forecasts NaN too.
+    # The models' mean holds the same elasticnet file (stored once), so it forecasts NaN too.
     assert [s["model"] for s in answer["skipped_models"]] == ["elasticnet", "ensemble"]
     assert all("non-finite" in s["reason"] for s in answer["skipped_models"])
     assert answer["model"] == manifest["fallback_chain"][1] and answer["fallback_used"]

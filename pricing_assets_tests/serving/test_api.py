@@ -176,7 +176,7 @@ def test_a_tampered_champion_falls_back_to_the_next_model(promoted_project, tmp_
     pointer = read_pointer(store, code)
     manifest = json.loads(store.get_bytes(pointer["manifest_key"]))
     folder = project / ".pricing" / "store" / pointer["manifest_key"].rsplit("/", 1)[0]
-    assert manifest["champion"] == "ensemble"  # the tuned models' mean: its members' files sit in folders
+    assert manifest["champion"] == "ensemble"  # the models' mean: its folder holds ensemble.json alone
     for path in (folder / "models" / manifest["champion"]).rglob("*"):
         if path.is_file():
             path.write_bytes(b"tampered")
