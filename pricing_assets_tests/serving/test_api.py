@@ -168,7 +168,9 @@ def test_redis_stopped_mid_test_never_fails_a_request(promoted_project, tmp_path
     assert ready["redis"] is False and "unavailable" in ready["cache"]
 
 
-def test_a_tampered_champion_falls_back_to_the_next_model(promoted_project, tmp_path):
+def copied_bundle(promoted_project, tmp_path):
+    """A copy of the promoted project to tamper with: the folder, its first stockcode, that stockcode's
+    current manifest and the bundle's folder in the store."""
     project = tmp_path / "project"
     shutil.copytree(promoted_project, project)
     code = codes_of(project)[0]
@@ -176,6 +178,11 @@ def test_a_tampered_champion_falls_back_to_the_next_model(promoted_project, tmp_
     pointer = read_pointer(store, code)
     manifest = json.loads(store.get_bytes(pointer["manifest_key"]))
     folder = project / ".pricing" / "store" / pointer["manifest_key"].rsplit("/", 1)[0]
+    return project, code, manifest, folder
+
+
+def test_a_tampered_champion_falls_back_to_the_next_model(promoted_project, tmp_path):
+    project, code, manifest, folder = copied_bundle(promoted_project, tmp_path)
     assert manifest["champion"] == "ensemble"  # the models' mean: its folder holds ensemble.json alone
     for path in (folder / "models" / manifest["champion"]).rglob("*"):
         if path.is_file():
@@ -192,15 +199,9 @@ def test_a_tampered_champion_falls_back_to_the_next_model(promoted_project, tmp_
 def test_a_tampered_member_file_refuses_the_mean_and_that_fallback(promoted_project, tmp_path):
     """The mean's members are stored once, as the fallbacks: a member's file that fails its SHA-256 check
     refuses both, and the next single model answers."""
-    project = tmp_path / "project"
-    shutil.copytree(promoted_project, project)
-    code = codes_of(project)[0]
-    store = store_of(project)
-    pointer = read_pointer(store, code)
-    manifest = json.loads(store.get_bytes(pointer["manifest_key"]))
+    project, code, manifest, folder = copied_bundle(promoted_project, tmp_path)
     member, after = manifest["fallback_chain"][:2]
     assert manifest["champion"] == "ensemble" and after not in ("recent_mean_baseline", "seasonal_naive_baseline")
-    folder = project / ".pricing" / "store" / pointer["manifest_key"].rsplit("/", 1)[0]
     assert not (folder / "models" / "ensemble" / member).exists()  # no second copy of the member
     for path in (folder / "models" / member).rglob("*"):
         path.write_bytes(b"tampered")
