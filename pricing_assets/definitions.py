@@ -7,19 +7,14 @@ import warnings
 from dagster import BetaWarning, Definitions, PreviewWarning
 
 from .assets.catalogue import catalogue_report
+from .assets.catalogue_price_response import catalogue_price_response
 from .assets.challenger import candidate_no_worse_than_serving, challenger_comparison
 from .assets.demand_forecast import demand_forecast, price_scenario
-from .assets.demand_index import catalogue_demand_index
 from .assets.drift import drift_report, no_feature_drift
 from .assets.evaluation import model_evaluation, shap_explanations
 from .assets.fairness import fairness_report, fairness_within_threshold
 from .assets.models import model_assets
-from .assets.price_response import (
-    catalogue_price_response,
-    list_price_recommendation,
-    stockcode_price_response,
-    weekly_demand,
-)
+from .assets.price_response import list_price_recommendation, stockcode_price_response, weekly_demand
 from .assets.promotion import price_curve, promoted_model
 from .assets.training import training_splits
 from .assets.transactions import cleaned_transactions, demand_features, raw_transactions
@@ -63,8 +58,7 @@ def build_definitions(settings: Settings | None = None, loggers: dict | None = N
         loggers=loggers,
         assets=[
             raw_transactions,
-            catalogue_price_response,
-            catalogue_demand_index,
+            catalogue_price_response,  # with catalogue_demand_index: one multi-asset
             cleaned_transactions,
             weekly_demand,
             stockcode_price_response,

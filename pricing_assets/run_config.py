@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .assets.catalogue import CatalogueReportConfig
+from .assets.catalogue_price_response import CatalogueConfig
 from .assets.challenger import ChallengerGateConfig
 from .assets.common import SettingsConfig
 from .assets.demand_forecast import ForecastConfig
@@ -22,7 +23,7 @@ from .assets.drift import DriftWindowConfig
 from .assets.evaluation import ExplainConfig
 from .assets.fairness import FairnessThresholdConfig
 from .assets.models import MODEL_ASSETS, NetworkTuningConfig, TuningConfig
-from .assets.price_response import CatalogueConfig, RecommendationConfig
+from .assets.price_response import RecommendationConfig
 from .assets.promotion import PriceGridConfig
 from .assets.training import SplitsConfig
 from .assets.transactions import SourceConfig
@@ -31,8 +32,7 @@ from .settings import Settings
 # The config class of every asset (op) that takes one, per job.
 RAW_CONFIGS: dict[str, type[SettingsConfig]] = {
     "raw_transactions": SourceConfig,
-    "catalogue_price_response": CatalogueConfig,
-    "catalogue_demand_index": CatalogueConfig,
+    "catalogue_price_response": CatalogueConfig,  # the op of both catalogue assets (with catalogue_demand_index)
 }
 LINEAGE_CONFIGS: dict[str, type[SettingsConfig]] = {
     "list_price_recommendation": RecommendationConfig,

@@ -6,13 +6,14 @@ import pandas as pd
 import pytest
 from dagster import AssetKey, DagsterInstance, asset, materialize
 
+from pricing_assets.assets.catalogue_price_response import catalogue_price_response
 from pricing_assets.assets.price_response import (
-    catalogue_price_response,
     list_price_recommendation,
     stockcode_price_response,
     weekly_demand,
 )
 from pricing_assets.assets.transactions import cleaned_transactions, raw_transactions
+from pricing_assets.core import price_list
 from pricing_assets.core.forecast import WeeklyForecast
 from pricing_assets.core.sources import load_source
 from pricing_assets.definitions import build_resources
@@ -132,12 +133,19 @@ def test_stockcode_response_combines_its_own_changes_with_the_catalogue(instance
         assert shown.metadata["gain_probability"].value == pytest.approx(assumed["gain_probability"], abs=1e-4)
 
 
-def test_a_source_without_list_changes_loads_and_says_the_response_is_not_identified(instance, settings):
-    """The synthetic source's prices vary by day, never as a list: nothing to learn, and the load still succeeds."""
+def test_a_source_without_list_changes_loads_and_says_the_response_is_not_identified(instance, settings, monkeypatch):
+    """The synthetic source's prices vary by day, never as a list: nothing to learn, and the load still succeeds.
+    The demand index is learned beside it from the same eligible panel, built once."""
     flat = {"source": "store", "synthetic_products": 3, "seed": 2}
     truth = load_source("store", None, 2, 3).ground_truth
     assert (truth["list_changes"] == 0).all()
+    calls = []
+    built = price_list.eligible_weekly_demand
+    monkeypatch.setattr(price_list, "eligible_weekly_demand", lambda *a: calls.append(a) or built(*a))
     result = _materialize(instance, settings, [raw_transactions, catalogue_price_response], source=flat)
     assert result.success
-    output = result.output_for_node("catalogue_price_response")
+    output = result.output_for_node("catalogue_price_response", "catalogue_price_response")
     assert output["identified"] is False and "no stockcode changed its list price" in output["reason"]
+    index = result.output_for_node("catalogue_price_response", "catalogue_demand_index")
+    assert len(index) > 0 and index["demand_index"].iloc[0] == 1.0
+    assert len(calls) == 1  # one eligible panel for both catalogue assets

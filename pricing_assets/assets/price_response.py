@@ -1,14 +1,10 @@
-"""The price list as data, and the price response learned from list-price changes.
+"""The price list as data, each stockcode's price response, and the list price it recommends.
 
-``catalogue_price_response`` is unpartitioned and runs with ``raw_transactions`` (the raw job):
-every stockcode partition reads it, so the shared work is done once per source load.
-``weekly_demand``, ``stockcode_price_response`` and ``list_price_recommendation`` are per
-stockcode, in the lineage job.
+``weekly_demand``, ``stockcode_price_response`` and ``list_price_recommendation`` are per stockcode, in the
+lineage job; the catalogue's prior they read, ``catalogue_price_response``, is learned once per source
+load in the raw job (catalogue_price_response.py).
 """
 
-import time
-
-import numpy as np
 import pandas as pd
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
@@ -18,69 +14,8 @@ from .common import SettingsConfig, code_version_of, setting, table_metadata
 from .transactions import GROUP
 
 
-class CatalogueConfig(SettingsConfig):
-    """Which stockcodes the catalogue is learned from: those that become partitions (see common.setting)."""
-
-    min_history_rows: int = setting("min_history_rows")
-    min_history_days: int = setting("min_history_days")
-
-
 def _float(value: float) -> MetadataValue:
     return MetadataValue.float(round(float(value), 4))
-
-
-@asset(
-    group_name="catalogue",
-    code_version=code_version_of(price_list, price_response, stockcodes),
-    description=(
-        "How weekly demand responds to the wholesale list price, learned from the list-price "
-        "changes of every eligible stockcode with the season and each product's level controlled "
-        "(core/price_response.py): the pooled elasticity, its interval, the between-product spread "
-        "and the season. When no stockcode changed its list, says so (identified: false)."
-    ),
-)
-def catalogue_price_response(
-    context: AssetExecutionContext, config: CatalogueConfig, raw_transactions: pd.DataFrame
-) -> Output[dict]:
-    started = time.perf_counter()
-    eligible, lines, panel = price_list.eligible_weekly_demand(
-        raw_transactions, config.min_history_rows, config.min_history_days
-    )
-    metadata: dict[str, object] = {"stockcodes": MetadataValue.int(len(eligible))}
-    try:
-        if not eligible:  # the thresholds are above every stockcode: nothing to learn, and no partition to need it
-            raise ValueError(
-                f"no stockcode has {config.min_history_rows} usable lines on {config.min_history_days} days "
-                "(PRICING_MIN_HISTORY_ROWS, PRICING_MIN_HISTORY_DAYS)"
-            )
-        response = price_response.estimate_catalogue_response(panel, lines)
-    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
-        # Nothing to learn from (or a panel the estimator cannot solve): the partitions say so,
-        # and the source load, which every stockcode needs, does not fail with it.
-        reason = str(exc) if isinstance(exc, ValueError) else f"the estimator could not solve this panel ({exc})"
-        result: dict = {"identified": False, "reason": reason}
-        metadata["reason"] = MetadataValue.text(reason)
-        context.log.warning(f"catalogue price response not identified: {reason}")
-    else:
-        result = {"identified": True, **response.to_dict()}
-        low, high = response.interval
-        metadata.update(
-            {
-                "elasticity": _float(response.elasticity),
-                "interval_95": MetadataValue.text(f"{low:.2f} to {high:.2f}"),
-                "spread_between_products": _float(response.spread),
-                "orders_elasticity": _float(response.orders_elasticity),
-                "order_size_elasticity": _float(response.size_elasticity),
-                "stockcodes_with_list_changes": MetadataValue.int(response.changers),
-                "weeks": MetadataValue.int(response.weeks),
-            }
-        )
-        context.log.info(
-            f"catalogue elasticity {response.elasticity:.2f} ({low:.2f} to {high:.2f}) from "
-            f"{response.changers} of {response.products} stockcodes with list changes"
-        )
-    metadata["seconds"] = _float(time.perf_counter() - started)
-    return Output(result, metadata=metadata)
 
 
 @asset(
