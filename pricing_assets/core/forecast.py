@@ -23,9 +23,40 @@ import pandas as pd
 from .metrics import to_quantity
 from .models import DemandModel
 from .splits import Preprocessor
-from .weekly_features import GROUP_COLUMN, PRICE_LISTS, TIME_COLUMN
+from .weekly_features import GROUP_COLUMN, LEVEL_FEATURES, PRICE_LISTS, TIME_COLUMN
 
 LEVEL_DRAWS = 400
+# A forecast of more than this many times (1 + the most the row's level features show: last week, the 4- and
+# 13-week means, all the weeks before, a year ago, the other list, the catalogue level) is not a forecast of
+# this product but a model far outside the weeks it learned from (a damaged file, a learner extrapolating):
+# it is refused like a non-finite one, so serving takes the next model of the chain and the lineage stops
+# before a price is built on it. A finite log of 400 is e^400 units, which no check on finiteness catches.
+PLAUSIBLE_RATIO = 50.0
+
+
+class ImplausibleForecastError(ValueError):
+    """A model forecast units far beyond anything in the product's history (see PLAUSIBLE_RATIO)."""
+
+
+def check_plausible(kind: str, rows: pd.DataFrame, predicted_log: np.ndarray) -> None:
+    """Refuse ``predicted_log`` (log1p units, one per row of ``rows``) where it exceeds PLAUSIBLE_RATIO x
+    (1 + the row's largest level feature): ``log1p(units) <= largest + log(PLAUSIBLE_RATIO)``. A bundle
+    promoted before a level feature existed is bounded by those it has."""
+    present = [c for c in LEVEL_FEATURES if c in rows.columns]
+    if not present:
+        return
+    levels = rows[present].to_numpy(dtype=float)
+    largest = np.nanmax(np.where(np.isfinite(levels), levels, np.nan), axis=1, initial=0.0)
+    ceiling = largest + np.log(PLAUSIBLE_RATIO)
+    over = np.asarray(predicted_log, dtype=float) > ceiling
+    if over.any():
+        i = int(np.argmax(over))
+        raise ImplausibleForecastError(
+            f"{kind} forecast {float(np.expm1(min(predicted_log[i], 700.0))):.3g} units for a week in which the "
+            f"product's history shows at most {float(np.expm1(largest[i])):.3g}: more than {PLAUSIBLE_RATIO:g} "
+            "times that is a model outside the weeks it learned from, not a forecast; the next model of the "
+            "chain answers (re-run the stockcode's lineage to retrain it)"
+        )
 
 
 @dataclass(frozen=True)
@@ -67,6 +98,7 @@ def forecast_next_week(
     predicted = np.asarray(model.predict_log(preprocessor.transform(next_rows)), dtype=float)
     if not np.isfinite(predicted).all():
         raise FloatingPointError(f"{model.kind} forecast non-finite units for next week")
+    check_plausible(model.kind, next_rows, predicted)
     errors = np.asarray(residuals, dtype=float)
     errors = errors[np.isfinite(errors)]
     if errors.size == 0:

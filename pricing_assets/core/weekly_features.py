@@ -58,6 +58,17 @@ CALENDAR_FEATURES = ("week_of_year_sin", "week_of_year_cos")
 NUMERIC_FEATURES = HISTORY_FEATURES + CALENDAR_FEATURES
 CATEGORICAL_FEATURES = (GROUP_COLUMN,)
 FEATURES = NUMERIC_FEATURES + CATEGORICAL_FEATURES
+# The history features that are a level of the product's weekly units (log1p), which bound what a forecast may
+# plausibly say (core/forecast.py).
+LEVEL_FEATURES = (
+    "last_week_log_units",
+    "recent_log_mean_units_4w",
+    "log_mean_units_13w",
+    "past_log_mean_units",
+    "seasonal_naive_log_units",
+    "other_list_log_mean_units_4w",
+    "catalogue_level_log_units_26w",
+)
 # The two baselines to beat, as the feature that is their forecast (see models/linear.py).
 RECENT_MEAN_FEATURE = "recent_log_mean_units_4w"
 # The catalogue-level forecast, a member of the champion's mean (models/linear.py, models/ensemble.py).

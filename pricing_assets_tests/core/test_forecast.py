@@ -75,6 +75,22 @@ def test_the_week_to_forecast_needs_both_lists_and_finite_predictions(preprocess
         forecast.forecast_next_week(broken, preprocessor, next_rows, [0.0], 7)
 
 
+def test_a_forecast_far_above_the_products_history_is_refused_not_served(preprocessor, next_rows):
+    """A finite log of 40 is e^40 units: refused. The bound is PLAUSIBLE_RATIO x (1 + the row's largest level
+    feature), per price list: just under it is a forecast, just over it on one list is refused."""
+    with pytest.raises(forecast.ImplausibleForecastError, match=r"more than 50 times .* next model of the chain"):
+        forecast.forecast_next_week(by_list(preprocessor, 40.0, 1.0), preprocessor, next_rows, [0.0], 7)
+    largest = dict(zip(next_rows["customer_type"], next_rows[list(forecast.LEVEL_FEATURES)].max(axis=1), strict=True))
+    ceiling = {kind: level + np.log(forecast.PLAUSIBLE_RATIO) for kind, level in largest.items()}
+    under = by_list(preprocessor, ceiling["registered"] - 0.01, ceiling["guest"] - 0.01)
+    result = forecast.forecast_next_week(under, preprocessor, next_rows, [0.0], 7)
+    bound = forecast.PLAUSIBLE_RATIO * (1 + np.expm1(largest["registered"]))
+    assert 1 + result.registered_units == pytest.approx(bound * np.exp(-0.01), rel=1e-6)
+    over = by_list(preprocessor, ceiling["registered"] - 0.01, ceiling["guest"] + 0.01)
+    with pytest.raises(forecast.ImplausibleForecastError):
+        forecast.forecast_next_week(over, preprocessor, next_rows, [0.0], 7)
+
+
 def weeks(price_factor_first_week: float = 0.5) -> pd.DataFrame:
     """Two weeks, two lists: 10 + 2 units sold in the first (at a list above today's), 0 + 5 in the second."""
     return pd.DataFrame(

@@ -81,13 +81,18 @@ def test_a_model_predicting_nan_is_skipped_for_the_next_in_the_chain(broken):
     assert all(point["quantity"] >= 0 for point in answer["curve"])  # finite, or the JSON would not parse
 
 
-def test_quantities_that_overflow_although_the_log_scale_is_finite_fall_back_too(broken):
-    """A log-quantity of 1000 is finite, its quantity (e^1000) is not: the curve is refused, not sent."""
+def test_a_forecast_far_beyond_the_products_history_falls_back_too(broken):
+    """A log-quantity of 2000 is finite, its quantity is not; the models' mean, which holds the same file, forecasts
+    e^400 units, finite too. Both are refused as implausible (far above anything in the history), not sent."""
     _, _, server = broken
     answer = httpx.get(f"{server.url}/v1/predict-price/{OVERFLOWING}", params=MODEL_CURVE)
-    assert answer.status_code == 200 and answer.json()["model"] != "elasticnet"
-    assert answer.json()["skipped_models"][0]["model"] == "elasticnet"
-    assert "non-finite quantities or sales" in answer.json()["skipped_models"][0]["reason"]
+    assert answer.status_code == 200 and answer.json()["model"] not in ("elasticnet", "ensemble")
+    skipped = answer.json()["skipped_models"]
+    assert [s["model"] for s in skipped] == ["elasticnet", "ensemble"]
+    assert all("times that is a model outside the weeks it learned from" in s["reason"] for s in skipped)
+    answered = answer.json()["curve"]
+    history = httpx.get(f"{server.url}/v1/predict-price/{OVERFLOWING}").json()["curve"]  # the stored forecast's
+    assert max(p["quantity"] for p in answered) < 50 * max(1 + p["quantity"] for p in history)
 
 
 def test_a_tampered_model_file_is_refused_by_hash_before_loading_and_logged(broken):
