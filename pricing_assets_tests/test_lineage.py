@@ -6,18 +6,20 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from dagster import AssetKey, DagsterInstance
+from dagster import AssetKey, DagsterInstance, build_asset_context
 
+from pricing_assets.assets.demand_forecast import ForecastConfig, demand_forecast
 from pricing_assets.assets.models import MODEL_ASSET_NAMES
 from pricing_assets.core import pricing, splits
 from pricing_assets.core.bundle import read_bundle
 from pricing_assets.core.forecast import forecast_next_week
 from pricing_assets.core.models import BASELINES, load_model
 from pricing_assets.core.recommendation_inputs import RecommendationInputs
-from pricing_assets.core.store import LocalArtifactStore, frame_to_parquet
+from pricing_assets.core.store import LocalArtifactStore, frame_to_parquet, sha256_hex
 from pricing_assets.core.weekly_features import NUMERIC_FEATURES, TARGET
 from pricing_assets.definitions import LINEAGE_JOB, build_definitions
 from pricing_assets.partitions import register_stockcodes
+from pricing_assets.resources import ArtifactStoreResource, S3ClientResource
 from pricing_assets.settings import Settings
 
 from .conftest import isolated_settings
@@ -140,6 +142,38 @@ def test_the_bundle_alone_reproduces_the_price_curve(promoted):
         assert np.isfinite(fallback_model.predict_log(preprocessor.transform(scenario))).all()
         forecast = forecast_next_week(fallback_model, preprocessor, scenario, residuals[fallback], inputs.config.seed)
         assert forecast.units >= 0 and forecast.model == fallback
+
+
+def test_a_champion_forecasting_implausibly_gives_way_to_the_next_model(promoted, tmp_path):
+    """demand_forecast walks the fallback chain as serving does: a champion whose forecast is finite but far above
+    the product's history (an ElasticNet file with an intercept of 2000, i.e. e^2000 units) is skipped, named in
+    the metadata, and the next model forecasts. The assets' stored values are copied, not changed."""
+    settings, code, _, _ = promoted
+    source, copy = LocalArtifactStore(settings.artifact_root), LocalArtifactStore(tmp_path)
+    evaluation = stored_json(settings, "model_evaluation", code)
+    for card in evaluation["candidates"].values():
+        for entry in card["files"].values():
+            copy.put_bytes(entry["key"], source.get_bytes(entry["key"]))
+    entry = evaluation["candidates"]["elasticnet"]["files"]["model.json"]
+    broken = json.dumps(json.loads(source.get_bytes(entry["key"])) | {"intercept": 2000.0}).encode()
+    copy.put_bytes(entry["key"], broken)
+    entry["sha256"] = sha256_hex(broken)
+    chain = [kind for kind in evaluation["fallback_chain"] if kind not in ("elasticnet", "ensemble")]
+    evaluation.update(champion="elasticnet", fallback_chain=chain)
+    scenario = pd.read_parquet(settings.artifact_root / "assets" / "price_scenario" / f"{code}.parquet")
+    context = build_asset_context(partition_key=code)
+    output = demand_forecast(
+        context,
+        ForecastConfig(seed=settings.seed),
+        price_scenario=scenario,
+        model_evaluation=evaluation,
+        preprocessor=stored_json(settings, "preprocessor", code),
+        store=ArtifactStoreResource(local_root=str(tmp_path), s3=S3ClientResource()),
+    )
+    assert output.value["model"] == chain[0]
+    assert list(output.metadata["skipped_models"].value) == ["elasticnet"]
+    assert "model outside the weeks it learned from" in output.metadata["skipped_models"].value["elasticnet"]
+    assert 0 <= output.value["registered_units"] + output.value["guest_units"] < 1e6
 
 
 def test_the_price_curve_is_drawn_from_the_recommendation(promoted):

@@ -8,7 +8,7 @@ from ..core.stockcodes import validate_stockcode
 from ..partitions import stockcode_partitions
 from ..resources import ArtifactStoreResource
 from .common import SettingsConfig, code_version_of, setting, table_metadata
-from .models import load_champion
+from .models import load_candidate, load_champion
 from .transactions import GROUP
 from .weekly_features import elasticity_of
 
@@ -45,7 +45,9 @@ class ForecastConfig(SettingsConfig):
     description=(
         "Next week's expected units per price list at the current list, from the champion weekly model: an "
         "expectation over its validation residuals (not expm1 of a mean log), with the level's 95 % "
-        "interval and draws that the recommendation's intervals carry (core/forecast.py)."
+        "interval and draws that the recommendation's intervals carry (core/forecast.py). A champion that "
+        "forecasts non-finite or implausible units (far above the product's history) gives way to the next "
+        "model of the fallback chain, as in serving; the metadata names it."
     ),
 )
 def demand_forecast(
@@ -57,21 +59,39 @@ def demand_forecast(
     store: ArtifactStoreResource,
 ) -> Output[dict]:
     stock_code = validate_stockcode(context.partition_key)
-    champion, model, fitted = load_champion(store.get_store(), model_evaluation, preprocessor)
-    result = forecast.forecast_next_week(
-        model, fitted, price_scenario, model_evaluation["validation_residuals"][champion], config.seed
-    )
+    artifact_store = store.get_store()
+    champion, model, fitted = load_champion(artifact_store, model_evaluation, preprocessor)
+    chain = list(dict.fromkeys([champion, *model_evaluation["fallback_chain"]]))
+    skipped: dict[str, str] = {}
+    for kind in chain:
+        if kind != champion:
+            model = load_candidate(artifact_store, model_evaluation["candidates"][kind])
+        try:
+            result = forecast.forecast_next_week(
+                model, fitted, price_scenario, model_evaluation["validation_residuals"][kind], config.seed
+            )
+        except (FloatingPointError, forecast.ImplausibleForecastError) as exc:
+            skipped[kind] = str(exc)
+            context.log.warning(f"{stock_code}: {exc}")
+            continue
+        break
+    else:
+        raise RuntimeError(
+            f"no model of {stock_code} forecast next week plausibly ({skipped}); the stockcode is not promoted "
+            "until its models are retrained on data that supports a forecast"
+        )
     low, high = result.units_interval
     context.log.info(
         f"{stock_code}: week of {result.week} at list {result.list_price:.2f}: {result.units:.1f} units expected "
         f"({low:.1f} to {high:.1f}; registered {result.registered_units:.1f}, guest {result.guest_units:.1f}) "
-        f"by {champion}"
+        f"by {result.model}"
     )
     return Output(
         result.to_dict(),
         metadata={
             "week": MetadataValue.text(result.week),
-            "model": MetadataValue.text(champion),
+            "model": MetadataValue.text(result.model),
+            **({"skipped_models": MetadataValue.json(skipped)} if skipped else {}),
             "list_price": MetadataValue.float(result.list_price),
             "expected_units": MetadataValue.float(round(result.units, 3)),
             "units_interval_95": MetadataValue.text(f"{low:.1f} to {high:.1f}"),

@@ -51,8 +51,10 @@ def check_plausible(kind: str, rows: pd.DataFrame, predicted_log: np.ndarray) ->
     over = np.asarray(predicted_log, dtype=float) > ceiling
     if over.any():
         i = int(np.argmax(over))
+        value = float(predicted_log[i])
+        units = f"{np.expm1(value):.3g}" if value < 700 else f"e^{value:.0f}"  # beyond 700 it would overflow
         raise ImplausibleForecastError(
-            f"{kind} forecast {float(np.expm1(min(predicted_log[i], 700.0))):.3g} units for a week in which the "
+            f"{kind} forecast {units} units for a week in which the "
             f"product's history shows at most {float(np.expm1(largest[i])):.3g}: more than {PLAUSIBLE_RATIO:g} "
             "times that is a model outside the weeks it learned from, not a forecast; the next model of the "
             "chain answers (re-run the stockcode's lineage to retrain it)"
