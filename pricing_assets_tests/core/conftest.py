@@ -1,8 +1,9 @@
 """Fixtures for the model half of the core: one synthetic product's weekly rows, split and scaled.
 
 The path is the pipeline's: the product's cleaned lines -> ``price_list.weekly_demand`` (one row per
-week) -> ``weekly_features.build_weekly_features`` (one row per week and price list) -> a chronological
-split -> a preprocessor fit on the train rows. The elasticity is fixed here (the pipeline takes the
+week) -> ``weekly_features.build_weekly_features`` (one row per week and price list, with the catalogue's
+demand index learned from the whole synthetic source, as ``catalogue_demand_index`` learns it) -> a
+chronological split -> a preprocessor fit on the train rows. The elasticity is fixed here (the pipeline takes the
 stockcode's estimate): the tests are about what is built from it, not about estimating it.
 """
 
@@ -13,7 +14,7 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
-from pricing_assets.core import cleaning, price_list, sources, splits, weekly_features
+from pricing_assets.core import cleaning, demand_index, price_list, sources, splits, weekly_features
 from pricing_assets.core.models import ENSEMBLE_KIND, TRAINERS, Candidate, with_ensemble
 from pricing_assets.core.tuning import TuningBudget
 
@@ -52,15 +53,22 @@ def weekly_panel(product_lines) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="session")
-def weekly_rows(weekly_panel) -> pd.DataFrame:
-    """One row per week and price list (about 108): what the demand models learn from."""
-    return weekly_features.build_weekly_features(weekly_panel, ELASTICITY)
+def catalogue_index(synthetic_source) -> pd.Series:
+    """The synthetic catalogue's weekly demand index (every product eligible at the default thresholds)."""
+    _, lines, panel = price_list.eligible_weekly_demand(synthetic_source.transactions, 150, 60)
+    return demand_index.index_series(demand_index.catalogue_demand_index(panel, demand_index.trading_days(lines)))
 
 
 @pytest.fixture(scope="session")
-def next_rows(weekly_panel) -> pd.DataFrame:
+def weekly_rows(weekly_panel, catalogue_index) -> pd.DataFrame:
+    """One row per week and price list (about 108): what the demand models learn from."""
+    return weekly_features.build_weekly_features(weekly_panel, ELASTICITY, catalogue_index)
+
+
+@pytest.fixture(scope="session")
+def next_rows(weekly_panel, catalogue_index) -> pd.DataFrame:
     """The week after the last, one row per price list: what a forecast is made for."""
-    return weekly_features.next_week_rows(weekly_panel, ELASTICITY)
+    return weekly_features.next_week_rows(weekly_panel, ELASTICITY, catalogue_index)
 
 
 @pytest.fixture(scope="session")
