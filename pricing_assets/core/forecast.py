@@ -54,9 +54,9 @@ def check_plausible(kind: str, rows: pd.DataFrame, predicted_log: np.ndarray) ->
         value = float(predicted_log[i])
         units = f"{np.expm1(value):.3g}" if value < 700 else f"e^{value:.0f}"  # beyond 700 it would overflow
         raise ImplausibleForecastError(
-            f"{kind} forecast {units} units for a week in which the "
-            f"product's history shows at most {float(np.expm1(largest[i])):.3g}: more than {PLAUSIBLE_RATIO:g} "
-            "times that is a model outside the weeks it learned from, not a forecast; the next model of the "
+            f"{kind} forecast {units} units a week where the product's levels (last week, its 4- to 26-week "
+            f"means, a year ago) reach {float(np.expm1(largest[i])):.3g}: more than {PLAUSIBLE_RATIO:g} times "
+            "(1 + that) is a model outside the weeks it learned from, not a forecast; the next model of the "
             "chain answers (re-run the stockcode's lineage to retrain it)"
         )
 

@@ -89,7 +89,7 @@ def test_a_forecast_far_beyond_the_products_history_falls_back_too(broken):
     assert answer.status_code == 200 and answer.json()["model"] not in ("elasticnet", "ensemble")
     skipped = answer.json()["skipped_models"]
     assert [s["model"] for s in skipped] == ["elasticnet", "ensemble"]
-    assert all("times that is a model outside the weeks it learned from" in s["reason"] for s in skipped)
+    assert all("is a model outside the weeks it learned from" in s["reason"] for s in skipped)
     answered = answer.json()["curve"]
     history = httpx.get(f"{server.url}/v1/predict-price/{OVERFLOWING}").json()["curve"]  # the stored forecast's
     assert max(p["quantity"] for p in answered) < 50 * max(1 + p["quantity"] for p in history)
