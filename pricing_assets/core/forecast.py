@@ -30,7 +30,7 @@ LEVEL_DRAWS = 400
 # 13-week means, all the weeks before, a year ago, the other list, the catalogue level) is not a forecast of
 # this product but a model far outside the weeks it learned from (a damaged file, a learner extrapolating):
 # it is refused like a non-finite one, so serving takes the next model of the chain and the lineage stops
-# before a price is built on it. A finite log of 400 is e^400 units, which no check on finiteness catches.
+# before a price is built on it. A finite log of 300 is e^300 units, which no check on finiteness catches.
 PLAUSIBLE_RATIO = 50.0
 
 

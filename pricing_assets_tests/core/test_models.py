@@ -73,13 +73,21 @@ def test_a_tuned_model_forecasts_its_equal_average_with_the_four_week_mean(candi
     assert averaged.kind == alone.kind == kind
 
 
-def test_the_champion_is_the_equal_mean_of_every_tuned_model_and_the_catalogue_level(candidates, design):
-    """In log1p units, a fifth of each tuned model's forecast (each already averaged with the four-week mean)
-    and a fifth of the catalogue-level forecast."""
+def test_the_champion_weighs_the_catalogue_level_the_seasonal_naive_and_the_tuned_models(candidates, design):
+    """In log1p units, 0.3 of the catalogue-level forecast, 0.1 of the seasonal naive, and 0.15 of each tuned
+    model's forecast (each already averaged with the four-week mean)."""
     ensemble = candidates[ENSEMBLE_KIND].model
     x = design.x["test"]
-    members = np.mean([candidates[kind].model.predict_log(x) for kind in ENSEMBLE_MEMBERS], axis=0)
-    assert list(ensemble.members) == [*TUNED, CATALOGUE_LEVEL_KIND] == ENSEMBLE_MEMBERS
+    tuned = np.mean([candidates[kind].model.predict_log(x) for kind in TUNED], axis=0)
+    members = (
+        0.3 * candidates[CATALOGUE_LEVEL_KIND].model.predict_log(x)
+        + 0.1 * candidates["seasonal_naive_baseline"].model.predict_log(x)
+        + 0.6 * tuned
+    )
+    assert list(ensemble.members) == [*TUNED, CATALOGUE_LEVEL_KIND, "seasonal_naive_baseline"] == ENSEMBLE_MEMBERS
+    assert ensemble.weights == pytest.approx(
+        {**{kind: 0.15 for kind in TUNED}, CATALOGUE_LEVEL_KIND: 0.3, "seasonal_naive_baseline": 0.1}
+    )
     assert ensemble.kind == ENSEMBLE_KIND
     assert np.allclose(ensemble.predict_log(x), members, atol=1e-9)
     for kind in ENSEMBLE_MEMBERS:  # not any one member's forecast
@@ -105,6 +113,12 @@ def test_a_tuned_model_with_non_finite_forecasts_is_left_out_of_the_mean(candida
     ensemble = with_ensemble(models, design)[ENSEMBLE_KIND]
     assert list(ensemble.members) == [k for k in ENSEMBLE_MEMBERS if k != "elasticnet"]
     assert np.isfinite(ensemble.predict_log(design.x["test"])).all()
+    # The catalogue level and the seasonal naive keep their shares; the three tuned models left share the rest.
+    fixed = {CATALOGUE_LEVEL_KIND: 0.3, "seasonal_naive_baseline": 0.1}
+    assert ensemble.weights == pytest.approx({"dfn": 0.2, "lightgbm": 0.2, "svr": 0.2, **fixed})
+    without_level = with_ensemble({**models, CATALOGUE_LEVEL_KIND: broken}, design)[ENSEMBLE_KIND]
+    left = {"dfn": 0.3, "lightgbm": 0.3, "svr": 0.3, "seasonal_naive_baseline": 0.1}
+    assert without_level.weights == pytest.approx(left)
     alone = {kind: broken for kind in ENSEMBLE_MEMBERS if kind != "svr"} | {"svr": candidates["svr"].model}
     assert ENSEMBLE_KIND not in with_ensemble(alone, design)  # a mean of one model is that model
 

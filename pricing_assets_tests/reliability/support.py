@@ -185,7 +185,7 @@ def nan_linear_model(kind: str = "elasticnet") -> BundleEdit:
 
 def overflowing_linear_model(kind: str = "elasticnet") -> BundleEdit:
     """An edit that makes a linear model predict log-quantities near 2000 (finite), i.e. quantities beyond the
-    largest float (e^709), and champion; the models' mean, a fifth of it, forecasts a finite e^400."""
+    largest float (e^709), and champion; the models' mean, 0.15 of it, forecasts a finite e^300."""
 
     def edit(files: dict[str, bytes], manifest: dict) -> None:
         name = f"models/{kind}/model.json"

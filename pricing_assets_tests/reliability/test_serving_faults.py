@@ -83,7 +83,7 @@ def test_a_model_predicting_nan_is_skipped_for_the_next_in_the_chain(broken):
 
 def test_a_forecast_far_beyond_the_products_history_falls_back_too(broken):
     """A log-quantity of 2000 is finite, its quantity is not; the models' mean, which holds the same file, forecasts
-    e^400 units, finite too. Both are refused as implausible (far above anything in the history), not sent."""
+    e^300 units (0.15 of it), finite too. Both are refused as implausible (far above anything in the history), not sent."""
     _, _, server = broken
     answer = httpx.get(f"{server.url}/v1/predict-price/{OVERFLOWING}", params=MODEL_CURVE)
     assert answer.status_code == 200 and answer.json()["model"] not in ("elasticnet", "ensemble")

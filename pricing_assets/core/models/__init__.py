@@ -33,8 +33,10 @@ TRAINERS: dict[str, Trainer] = {
 }
 BASELINES = ("recent_mean_baseline", "seasonal_naive_baseline")
 TUNED = [kind for kind in TRAINERS if kind not in BASELINES and kind != CATALOGUE_LEVEL_KIND]
-# What the champion is the mean of (ensemble.py): the tuned models and the catalogue-level forecast.
-ENSEMBLE_MEMBERS = [*TUNED, CATALOGUE_LEVEL_KIND]
+# What the champion is the weighted mean of (ensemble.py): the catalogue-level forecast carries 0.3 of it, the
+# seasonal naive 0.1, and the tuned models share the other 0.6 equally.
+ENSEMBLE_MEMBERS = [*TUNED, CATALOGUE_LEVEL_KIND, "seasonal_naive_baseline"]
+ENSEMBLE_FIXED_SHARES = {CATALOGUE_LEVEL_KIND: 0.3, "seasonal_naive_baseline": 0.1}
 # Every kind a model evaluation scores: the trained ones and the champion, the members' mean (ensemble.py).
 CANDIDATE_KINDS = (*TRAINERS, ENSEMBLE_KIND)
 
@@ -62,7 +64,7 @@ def load_model(kind: str, files: dict[str, bytes]) -> DemandModel:
 
 def with_ensemble(models: dict[str, DemandModel], data: DesignMatrices) -> dict[str, DemandModel]:
     """``models`` and, when two or more of the members forecast validation with finite values, their mean."""
-    ensemble = ensemble_of(models, ENSEMBLE_MEMBERS, data)
+    ensemble = ensemble_of(models, ENSEMBLE_MEMBERS, data, ENSEMBLE_FIXED_SHARES)
     return {**models, ENSEMBLE_KIND: ensemble} if ensemble is not None else dict(models)
 
 
@@ -70,6 +72,7 @@ __all__ = [
     "BASELINES",
     "CANDIDATE_KINDS",
     "CATALOGUE_LEVEL_KIND",
+    "ENSEMBLE_FIXED_SHARES",
     "ENSEMBLE_KIND",
     "ENSEMBLE_MEMBERS",
     "TRAINERS",
