@@ -145,9 +145,10 @@ def test_the_bundle_alone_reproduces_the_price_curve(promoted):
 
 
 def test_a_champion_forecasting_implausibly_gives_way_to_the_next_model(promoted, tmp_path):
-    """demand_forecast walks the fallback chain as serving does: a champion whose forecast is finite but far above
-    the product's history (an ElasticNet file with an intercept of 2000, i.e. e^2000 units) is skipped, named in
-    the metadata, and the next model forecasts. The assets' stored values are copied, not changed."""
+    """demand_forecast walks the fallback chain as serving does. An ElasticNet file with an intercept of 2000
+    (a log near 1000 once averaged with the four-week mean: finite, far above the product's history) made
+    champion is skipped as implausible; the models' mean, whose card still holds the file's old SHA-256, is
+    skipped because it fails to load; the next model forecasts. The assets' stored values are copied, not changed."""
     settings, code, _, _ = promoted
     source, copy = LocalArtifactStore(settings.artifact_root), LocalArtifactStore(tmp_path)
     evaluation = stored_json(settings, "model_evaluation", code)
@@ -158,7 +159,7 @@ def test_a_champion_forecasting_implausibly_gives_way_to_the_next_model(promoted
     broken = json.dumps(json.loads(source.get_bytes(entry["key"])) | {"intercept": 2000.0}).encode()
     copy.put_bytes(entry["key"], broken)
     entry["sha256"] = sha256_hex(broken)
-    chain = [kind for kind in evaluation["fallback_chain"] if kind not in ("elasticnet", "ensemble")]
+    chain = ["ensemble", *(kind for kind in evaluation["fallback_chain"] if kind not in ("elasticnet", "ensemble"))]
     evaluation.update(champion="elasticnet", fallback_chain=chain)
     scenario = pd.read_parquet(settings.artifact_root / "assets" / "price_scenario" / f"{code}.parquet")
     context = build_asset_context(partition_key=code)
@@ -170,9 +171,11 @@ def test_a_champion_forecasting_implausibly_gives_way_to_the_next_model(promoted
         preprocessor=stored_json(settings, "preprocessor", code),
         store=ArtifactStoreResource(local_root=str(tmp_path), s3=S3ClientResource()),
     )
-    assert output.value["model"] == chain[0]
-    assert list(output.metadata["skipped_models"].value) == ["elasticnet"]
-    assert "model outside the weeks it learned from" in output.metadata["skipped_models"].value["elasticnet"]
+    assert output.value["model"] == chain[1] and output.metadata["model"].value == chain[1]
+    skipped = output.metadata["skipped_models"].value
+    assert list(skipped) == ["elasticnet", "ensemble"]
+    assert "model outside the weeks it learned from" in skipped["elasticnet"]
+    assert "does not match the SHA-256" in skipped["ensemble"]
     assert 0 <= output.value["registered_units"] + output.value["guest_units"] < 1e6
 
 

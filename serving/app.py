@@ -131,11 +131,12 @@ class PriceAnswer(BaseModel):
     optimum_on_edge: bool = Field(description="whether optimal_price is an end of the range (the best may lie beyond)")
     model: str | None = Field(
         description="the demand model whose forecast of next week a demand_model curve moves along the response; "
-        "null for list_price_response (the champion's forecast promoted with the recommendation)"
+        "null for list_price_response (the forecast promoted with the recommendation: the champion's, or the "
+        "fallback's its forecast_model names when the champion could not forecast)"
     )
     fallback_used: bool = Field(
         description="whether a model after the champion forecast a demand_model curve (the champion failed to load "
-        "or forecast non-finite units; skipped_models says why)"
+        "or forecast non-finite or implausible units; skipped_models says why)"
     )
     skipped_models: list[dict[str, str]] = Field(description="models of the fallback chain that could not answer, why")
     model_version: str

@@ -3,7 +3,8 @@
 A stockcode's pointer (a small JSON) is re-read at most every ``reload_seconds``; when its
 version changed, the new bundle is read and verified before it replaces the old one, so a
 failed or tampered promotion keeps the previous bundle serving. Models are loaded lazily in
-fallback order: when one fails to load or forecasts non-finite values, the next one answers.
+fallback order: when one fails to load or forecasts non-finite or implausible values (core/forecast.py),
+the next one answers.
 
 At catalogue size (hundreds of stockcodes) nothing is loaded before it is asked for, a request
 loads its own bundle only, and what is loaded is bounded in bytes: the least recently used bundles
@@ -136,8 +137,8 @@ class ServedBundle:
 
     def predict(self, prices: np.ndarray, unit_cost: float | None = None) -> Answer:
         """The list-price curve over ``prices`` with the first model of the chain that forecasts the bundled
-        week: the champion, else the fallbacks in order (a model that fails to load or forecasts non-finite
-        units is skipped, and so is one whose curve overflows)."""
+        week: the champion, else the fallbacks in order (a model that fails to load or forecasts non-finite or
+        implausible units is skipped, and so is one whose curve overflows)."""
         inputs = self.recommendation_inputs
         if inputs is None:
             raise ValueError(f"the bundle {self.version} keeps no recommendation inputs to move a forecast along")
@@ -150,7 +151,7 @@ class ServedBundle:
                         model, self.preprocessor, self.scenario, inputs, self.residuals(kind), prices, unit_cost
                     )
                 _require_finite(curve, kind)
-            except Exception as exc:  # noqa: BLE001 - load errors, non-finite forecasts
+            except Exception as exc:  # noqa: BLE001 - load errors, non-finite or implausible forecasts
                 skipped.append({"model": kind, "reason": f"{type(exc).__name__}: {exc}"[:300]})
                 continue
             return Answer(curve, kind, kind != self.manifest["champion"], skipped)

@@ -8,7 +8,8 @@ from ..core.stockcodes import validate_stockcode
 from ..partitions import stockcode_partitions
 from ..resources import ArtifactStoreResource
 from .common import SettingsConfig, code_version_of, setting, table_metadata
-from .models import load_candidate, load_champion
+from .models import load_candidate
+from .training import preprocessor_from
 from .transactions import GROUP
 from .weekly_features import elasticity_of
 
@@ -41,13 +42,13 @@ class ForecastConfig(SettingsConfig):
 @asset(
     partitions_def=stockcode_partitions,
     group_name=GROUP,
-    code_version=code_version_of(forecast),
+    code_version=code_version_of(forecast, weekly_features),  # the level features bound the forecast
     description=(
         "Next week's expected units per price list at the current list, from the champion weekly model: an "
         "expectation over its validation residuals (not expm1 of a mean log), with the level's 95 % "
-        "interval and draws that the recommendation's intervals carry (core/forecast.py). A champion that "
-        "forecasts non-finite or implausible units (far above the product's history) gives way to the next "
-        "model of the fallback chain, as in serving; the metadata names it."
+        "interval and draws that the recommendation's intervals carry (core/forecast.py). A champion that fails "
+        "to load or forecasts non-finite or implausible units (far above the product's levels) gives way to the "
+        "next model of the fallback chain, as in serving; the metadata names it (skipped_models)."
     ),
 )
 def demand_forecast(
@@ -60,17 +61,18 @@ def demand_forecast(
 ) -> Output[dict]:
     stock_code = validate_stockcode(context.partition_key)
     artifact_store = store.get_store()
-    champion, model, fitted = load_champion(artifact_store, model_evaluation, preprocessor)
+    fitted = preprocessor_from(preprocessor)
+    champion = model_evaluation["champion"]
     chain = list(dict.fromkeys([champion, *model_evaluation["fallback_chain"]]))
     skipped: dict[str, str] = {}
     for kind in chain:
-        if kind != champion:
-            model = load_candidate(artifact_store, model_evaluation["candidates"][kind])
         try:
+            # A file that fails its hash or cannot be read is skipped, as serving does.
+            model = load_candidate(artifact_store, model_evaluation["candidates"][kind])
             result = forecast.forecast_next_week(
                 model, fitted, price_scenario, model_evaluation["validation_residuals"][kind], config.seed
             )
-        except (FloatingPointError, forecast.ImplausibleForecastError) as exc:
+        except (FloatingPointError, ValueError, RuntimeError, KeyError) as exc:  # ImplausibleForecastError too
             skipped[kind] = str(exc)
             context.log.warning(f"{stock_code}: {exc}")
             continue

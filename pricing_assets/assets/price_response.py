@@ -162,7 +162,8 @@ def list_price_recommendation(
         for name, v in answer["expected_change"].items()
     )
     return Output(
-        {"stock_code": stock_code, **answer, "inputs": inputs.to_dict()},
+        # forecast_model: whose forecast the answer is valued at (the champion, or the fallback demand_forecast took).
+        {"stock_code": stock_code, **answer, "forecast_model": expected.model, "inputs": inputs.to_dict()},
         metadata={
             "current_list_price": _float(answer["current_list_price"]),
             "recommended_list_price": _float(answer["recommended_list_price"]),
@@ -176,6 +177,7 @@ def list_price_recommendation(
             "expected_gain": MetadataValue.float(float(change["mean"])),  # of the move (or the one a hold did not make)
             "unit_cost": MetadataValue.text(f"{cost:.2f}{' (assumed)' if assumed else ''}"),
             "expected_weekly_units": _float(expected.units),
+            "forecast_model": MetadataValue.text(expected.model),
             "expected_weekly_change": MetadataValue.md(
                 "| measure | expected | 95 % interval |\n|---|---|---|\n" + rows
             ),

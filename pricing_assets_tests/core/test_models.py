@@ -121,6 +121,9 @@ def test_a_tuned_model_with_non_finite_forecasts_is_left_out_of_the_mean(candida
     assert without_level.weights == pytest.approx(left)
     alone = {kind: broken for kind in ENSEMBLE_MEMBERS if kind != "svr"} | {"svr": candidates["svr"].model}
     assert ENSEMBLE_KIND not in with_ensemble(alone, design)  # a mean of one model is that model
+    # The catalogue level and the seasonal naive are fit to nothing: without a tuned model they are no mean.
+    untrained = models | {kind: broken for kind in TUNED}
+    assert ENSEMBLE_KIND not in with_ensemble(untrained, design)
 
 
 def test_an_ensemble_whose_files_do_not_add_up_is_refused(candidates):

@@ -184,8 +184,9 @@ def nan_linear_model(kind: str = "elasticnet") -> BundleEdit:
 
 
 def overflowing_linear_model(kind: str = "elasticnet") -> BundleEdit:
-    """An edit that makes a linear model predict log-quantities near 2000 (finite), i.e. quantities beyond the
-    largest float (e^709), and champion; the models' mean, 0.15 of it, forecasts a finite e^300."""
+    """An edit that gives a linear model an intercept of 2000, so it predicts log-quantities near 1000 once averaged
+    with the four-week mean (finite; quantities beyond the largest float, e^709), and champion; the models' mean,
+    0.15 of it, forecasts a finite e^150."""
 
     def edit(files: dict[str, bytes], manifest: dict) -> None:
         name = f"models/{kind}/model.json"
