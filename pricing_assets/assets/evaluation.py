@@ -150,8 +150,8 @@ class ExplainConfig(SettingsConfig):
     group_name=GROUP,
     code_version=code_version_of(explain),
     description=(
-        "SHAP values of the champion with the explainer of its family (deep, tree, linear, kernel; the tuned "
-        "models' mean member by member, averaged), "
+        "SHAP values of the champion with the explainer of its family (deep, tree, linear, kernel; the models' "
+        "weighted mean member by member, weighted alike), "
         "a seeded background sample of train rows and a seeded sample of test rows; mean |SHAP| "
         "per labelled feature, the raw values as Parquet and a PNG plot."
     ),

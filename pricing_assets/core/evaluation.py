@@ -5,17 +5,19 @@ on which the fallbacks are ranked, and the forecast a merchandiser reads (units 
 lists, at the list in force: WAPE and RMSLE, ``core/forecast.py``), on which the champion is
 compared with the recent-mean and seasonal-naive baselines.
 
-The champion is the mean of the tuned models (network, LightGBM, ElasticNet, SVR; each forecasting
-its average with the four-week mean, ``models/combination.py``) and the catalogue-level forecast
-(``models/linear.py``), when ``models`` holds it
-(``models.with_ensemble``): each tuned model was tuned on validation, so its validation score is
-flattered by its own search and the lowest of four picks noise (``models/ensemble.py`` has the
-figures). Without the mean (fewer than two members forecast finite values) the champion is the
-single model with the lowest validation RMSLE. Test scores are reported beside it but never used to
-choose. The baselines are there to be beaten, not promoted: they only become champion if every
-other model failed. Whether the champion beats each baseline is recorded on both splits. The
-fallback chain is what serving tries, in order, when a model fails to load or predicts non-finite
-values: the single models (tuned, and the catalogue level) by validation RMSLE, then the
+The champion is the weighted mean of the tuned models (network, LightGBM, ElasticNet, SVR; each
+forecasting its average with the four-week mean, ``models/combination.py``; 0.6 between them), the
+catalogue-level forecast (0.3) and the seasonal naive (0.1; ``models/linear.py``), when ``models``
+holds it (``models.with_ensemble``): each tuned model was tuned on validation, so its validation
+score is flattered by its own search and the lowest of four picks noise (``models/ensemble.py`` has
+the figures and why these weights). Without the mean (no tuned model, or fewer than two members,
+forecast finite values) the champion is the single model with the lowest validation RMSLE. Test
+scores are reported beside it but never used to choose. The baselines are there to be beaten, not
+promoted alone: one becomes champion only if every other model failed (the seasonal naive is also a
+tenth of the mean, which is then judged against it as a combination against one of its parts). Whether the
+champion beats each baseline is recorded on both splits. The fallback chain is what serving (and
+``demand_forecast``) tries, in order, when a model fails to load or forecasts non-finite or
+implausible values: the single models (tuned, and the catalogue level) by validation RMSLE, then the
 recent-mean and the seasonal-naive baselines (one-feature linear models that cannot fail on a finite row).
 """
 
@@ -51,8 +53,8 @@ class Evaluation:
             "metric_scale": SCALE,
             "selection_metric": SELECTION_METRIC,
             "selected_on": "validation",
-            "champion_rule": f"the mean of the tuned models and the catalogue level ({ENSEMBLE_KIND}) when there "
-            f"is one, else the lowest validation {SELECTION_METRIC}",
+            "champion_rule": f"the weighted mean of the tuned models, the catalogue level and the seasonal naive "
+            f"({ENSEMBLE_KIND}) when there is one, else the lowest validation {SELECTION_METRIC}",
             "interval_quantiles": list(INTERVAL_QUANTILES),
             "metrics": self.metrics,
             "champion": self.champion,

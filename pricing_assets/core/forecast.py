@@ -46,16 +46,19 @@ def check_plausible(kind: str, rows: pd.DataFrame, predicted_log: np.ndarray) ->
     if not present:
         return
     levels = rows[present].to_numpy(dtype=float)
-    largest = np.nanmax(np.where(np.isfinite(levels), levels, np.nan), axis=1, initial=0.0)
-    ceiling = largest + np.log(PLAUSIBLE_RATIO)
-    over = np.asarray(predicted_log, dtype=float) > ceiling
+    known = np.isfinite(levels)
+    largest = np.where(known, levels, -np.inf).max(axis=1)
+    # A row with no finite level has no evidence to bound it by (the pipeline fills them with 0, so it
+    # is only a foreign scenario's): it is not refused.
+    over = known.any(axis=1) & (np.asarray(predicted_log, dtype=float) > largest + np.log(PLAUSIBLE_RATIO))
     if over.any():
         i = int(np.argmax(over))
         value = float(predicted_log[i])
         units = f"{np.expm1(value):.3g}" if value < 700 else f"e^{value:.0f}"  # beyond 700 it would overflow
         raise ImplausibleForecastError(
-            f"{kind} forecast {units} units a week where the product's levels (last week, its 4- to 26-week "
-            f"means, a year ago) reach {float(np.expm1(largest[i])):.3g}: more than {PLAUSIBLE_RATIO:g} times "
+            f"{kind} forecast {units} units a week where the product's levels (last week, its 4-, 13- and "
+            "26-week and all-time means, a year ago, the other list's 4 weeks) reach "
+            f"{float(np.expm1(largest[i])):.3g}: more than {PLAUSIBLE_RATIO:g} times "
             "(1 + that) is a model outside the weeks it learned from, not a forecast; the next model of the "
             "chain answers (re-run the stockcode's lineage to retrain it)"
         )

@@ -91,6 +91,21 @@ def test_a_forecast_far_above_the_products_history_is_refused_not_served(preproc
         forecast.forecast_next_week(over, preprocessor, next_rows, [0.0], 7)
 
 
+def test_the_bound_uses_the_level_features_a_scenario_has_and_none_without_evidence(next_rows):
+    """An older bundle's scenario lacks a level feature: bounded by the others. A row whose levels are all unknown
+    has nothing to bound it by, and is not refused; the row beside it still is."""
+    older = next_rows.drop(columns=["catalogue_level_log_units_26w"])
+    largest = older[[c for c in forecast.LEVEL_FEATURES if c in older.columns]].max(axis=1).to_numpy()
+    forecast.check_plausible("elasticnet", older, largest + np.log(forecast.PLAUSIBLE_RATIO) - 0.01)
+    with pytest.raises(forecast.ImplausibleForecastError):
+        forecast.check_plausible("elasticnet", older, largest + np.log(forecast.PLAUSIBLE_RATIO) + 0.01)
+    unknown = next_rows.copy()
+    unknown.loc[0, list(forecast.LEVEL_FEATURES)] = np.nan
+    forecast.check_plausible("elasticnet", unknown, np.array([40.0, 1.0]))
+    with pytest.raises(forecast.ImplausibleForecastError):
+        forecast.check_plausible("elasticnet", unknown, np.array([40.0, 40.0]))
+
+
 def weeks(price_factor_first_week: float = 0.5) -> pd.DataFrame:
     """Two weeks, two lists: 10 + 2 units sold in the first (at a list above today's), 0 + 5 in the second."""
     return pd.DataFrame(

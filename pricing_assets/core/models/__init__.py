@@ -21,7 +21,8 @@ from .linear import (
 from .svr import SVRModel, train_svr
 
 # Every candidate, by kind. Order is the tie-break when two models score the same. Each tuned model
-# forecasts its average with the four-week mean (combination.py); the baselines are what is beaten.
+# forecasts its average with the four-week mean (combination.py); the baselines are what is beaten (the
+# seasonal naive is also a tenth of the champion's mean, ensemble.py).
 TRAINERS: dict[str, Trainer] = {
     "dfn": averaged_with_recent_mean(train_dfn),
     "lightgbm": averaged_with_recent_mean(train_lightgbm),
