@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from dagster import AssetKey, DagsterInstance, build_asset_context
+from dagster import AssetCheckSeverity, AssetKey, DagsterInstance, build_asset_context
 
 from pricing_assets.assets.demand_forecast import ForecastConfig, demand_forecast
 from pricing_assets.assets.models import MODEL_ASSET_NAMES
@@ -67,12 +67,14 @@ def promoted(tmp_path_factory):
 def test_raw_to_promoted_with_a_verifiable_lineage_manifest(promoted):
     settings, code, result, instance = promoted
     assert result.success
-    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert checks == {
-        "no_feature_drift": True,
-        "fairness_within_threshold": True,
-        "candidate_no_worse_than_serving": True,
-    }
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    checks = {name: e.passed for name, e in evaluations.items()}
+    assert set(checks) == {"no_feature_drift", "fairness_within_threshold", "candidate_no_worse_than_serving"}
+    assert checks["no_feature_drift"] and checks["fairness_within_threshold"]
+    # A first promotion is judged against the baselines on a few test weeks: it passes, or it is worse by the
+    # point estimate but not surely, a warning that does not block (core/challenger.py). Promoted either way.
+    challenger = evaluations["candidate_no_worse_than_serving"]
+    assert challenger.passed or challenger.severity == AssetCheckSeverity.WARN
     bundle = read_bundle(LocalArtifactStore(settings.artifact_root), code)  # verifies every SHA-256
     manifest = bundle.manifest
     assert manifest["run_id"] == result.run_id and manifest["stock_code"] == code
@@ -87,14 +89,16 @@ def test_raw_to_promoted_with_a_verifiable_lineage_manifest(promoted):
     for name in ("demand_features", "weekly_features", "demand_forecast"):
         latest = instance.get_latest_materialization_event(AssetKey(name)).asset_materialization
         assert manifest["upstream"][name]["data_version"] == latest.tags["dagster/data_version"], name
-    assert all(outcome["passed"] for outcome in manifest["checks"].values())
+    assert {name: outcome["passed"] for name, outcome in manifest["checks"].items()} == checks
     assert {m["kind"] for m in manifest["models"]} == {manifest["champion"], *manifest["fallback_chain"]}
     # The champion, the models' mean, carries its composition and each member's own files: those the
     # member is bundled with as a fallback, stored once (no second copy under models/ensemble/).
     assert manifest["champion"] == "ensemble"
     mean = bundle.model_files("ensemble")
     members = json.loads(mean["ensemble.json"])["members"]
-    assert sorted(members) == sorted(k for k in manifest["fallback_chain"] if k not in BASELINES)
+    # Every single model and the seasonal naive (ENSEMBLE_MEMBERS), all of them fallbacks too.
+    assert sorted(members) == sorted([*(k for k in manifest["fallback_chain"] if k not in BASELINES), BASELINES[1]])
+    assert set(members) < set(manifest["fallback_chain"])
     assert set(mean) == {"ensemble.json", *(f"{m}/{name}" for m in members for name in bundle.model_files(m))}
     assert all(mean[f"{m}/{name}"] == blob for m in members for name, blob in bundle.model_files(m).items())
     assert [name for name in bundle.files if name.startswith("models/ensemble/")] == ["models/ensemble/ensemble.json"]
@@ -102,6 +106,8 @@ def test_raw_to_promoted_with_a_verifiable_lineage_manifest(promoted):
     assert {"preprocessor.json", "scenario.parquet", "price_curve.parquet", "recommendation.json"} <= set(bundle.files)
     # The price the manifest calls optimal is the recommendation's best list price in the guardrail band.
     recommendation = json.loads(bundle.files["recommendation.json"])
+    assert recommendation["forecast_model"] == manifest["champion"]  # valued at the champion's forecast
+    assert "forecast_model" not in manifest["recommendation"]  # recorded, not part of the served answer
     assert manifest["pricing"]["optimal_price"] == recommendation["best_list_price_in_band"]
     assert manifest["pricing"]["objective"] == recommendation["objective"] == "margin"
     low, high = recommendation["guardrail"]

@@ -132,7 +132,7 @@ class PriceAnswer(BaseModel):
     model: str | None = Field(
         description="the demand model whose forecast of next week a demand_model curve moves along the response; "
         "null for list_price_response (the forecast promoted with the recommendation: the champion's, or the "
-        "fallback's its forecast_model names when the champion could not forecast)"
+        "fallback's that recommendation.json's forecast_model names when the champion could not forecast)"
     )
     fallback_used: bool = Field(
         description="whether a model after the champion forecast a demand_model curve (the champion failed to load "

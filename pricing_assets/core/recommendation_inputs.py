@@ -18,8 +18,9 @@ import pandas as pd
 from .recommendation import ObservedMix, RecommendationConfig, recommend, recommendation_curve
 
 # The parts of the asset's answer that are not the answer a user reads: the curve (recommendation.json
-# has it for the plot), the mix and the inputs it was made from.
-NOT_SERVED = ("curve", "mix", "inputs")
+# has it for the plot), the mix and the inputs it was made from, and which model's forecast it is valued at
+# (forecast_model: the champion's, or the fallback's demand_forecast took; recommendation.json keeps it).
+NOT_SERVED = ("curve", "mix", "inputs", "forecast_model")
 
 
 def served_part(answer: dict[str, Any]) -> dict[str, Any]:
