@@ -288,3 +288,75 @@ def test_a_kept_connection_sees_what_another_instance_wrote_since(project_home):
         assert {run.run_id for run in instance.get_runs()} == {first.run_id, second.run_id}
         assert len(instance.all_logs(second.run_id)) == len(second.all_events)
         assert instance.fetch_materializations(AssetKey(["probe", "4"]), limit=5).records[0].run_id == second.run_id
+
+
+def test_a_runs_shard_is_a_copy_of_an_empty_one_made_once(project_home, monkeypatch):
+    """Dagster's ``_initdb`` builds the empty shard once; every run's shard after it is a copy (and reads back)."""
+    built: list[str] = []
+    real = SqliteEventLogStorage._initdb
+
+    def counting(self, engine, for_index_shard=False) -> None:
+        built.append(str(engine.url))
+        real(self, engine, for_index_shard)
+
+    monkeypatch.setattr(SqliteEventLogStorage, "_initdb", counting)
+    with DagsterInstance.get() as instance:
+        runs = [_probe_job.execute_in_process(instance=instance) for _ in range(3)]
+        assert [len(instance.all_logs(run.run_id)) for run in runs] == [len(run.all_events) for run in runs]
+    assert sum("empty_shard_" in url for url in built) == 1, built
+    assert not any(run.run_id in url for url in built for run in runs), built
+    assert sorted(p.name for p in (project_home / "history" / "runs").iterdir() if not p.name.startswith("index")) == (
+        sorted(f"{run.run_id}.db" for run in runs)
+    )
+    with _plain_instance(project_home) as plain:
+        assert [len(plain.all_logs(run.run_id)) for run in runs] == [len(run.all_events) for run in runs]
+
+
+def test_a_shard_that_exists_already_is_never_replaced(project_home):
+    with DagsterInstance.get() as instance:
+        run = _probe_job.execute_in_process(instance=instance)
+        storage = instance.event_log_storage
+        shard = project_home / "history" / "runs" / f"{run.run_id}.db"
+        before = shard.read_bytes()
+        assert storage._create_run_shard(run.run_id) is False
+        with pytest.MonkeyPatch.context() as race:  # another process made it after this one looked
+            race.setattr(instance_storage.os.path, "exists", lambda path: False)
+            assert storage._create_run_shard(run.run_id) is False
+        assert shard.read_bytes() == before
+        assert len(instance.all_logs(run.run_id)) == len(run.all_events)
+    assert [p.name for p in shard.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_a_completed_migration_and_a_column_are_remembered_and_a_no_asked_again(project_home, monkeypatch):
+    from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
+
+    asked: list[str] = []
+    real_index = SqlEventLogStorage.has_secondary_index
+    real_column = SqlEventLogStorage._has_asset_key_col_on_connection
+    monkeypatch.setattr(SqlEventLogStorage, "has_secondary_index", lambda s, n: asked.append(n) or real_index(s, n))
+    monkeypatch.setattr(
+        SqlEventLogStorage, "_has_asset_key_col_on_connection", lambda s, c, n: asked.append(n) or real_column(s, c, n)
+    )
+    with DagsterInstance.get() as instance:
+
+        def run_and_read() -> None:
+            _probe_job.execute_in_process(instance=instance)
+            instance.fetch_materializations(AssetKey(["probe", "4"]), limit=1)
+            instance.get_asset_records([AssetKey(["probe", "4"])])  # what a step's data version is read with
+
+        run_and_read()
+        assert {"asset_key_index_columns", "last_materialization_timestamp"} <= set(asked), asked
+        asked.clear()
+        run_and_read()
+        assert asked == []  # every answer was a "yes", remembered
+        storage = instance.event_log_storage
+        asked.clear()
+        assert storage.has_secondary_index("no such migration") is False
+        assert storage.has_secondary_index("no such migration") is False
+        assert storage.has_asset_key_col("no_such_column") is False
+        assert storage.has_asset_key_col("no_such_column") is False
+        assert asked == ["no such migration"] * 2 + ["no_such_column"] * 2
+        storage.wipe()
+        asked.clear()
+        _probe_job.execute_in_process(instance=instance)
+        assert asked, "a wipe forgets what was asked"

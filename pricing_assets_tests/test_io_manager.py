@@ -1,5 +1,5 @@
-"""The IO manager decodes an unpartitioned table once per content, and never hands out a table that
-is stale or shared."""
+"""The IO manager decodes a table once per content (every unpartitioned one, the last stockcode's
+partitioned ones), and never hands out a table that is stale or shared."""
 
 import pandas as pd
 import pytest
@@ -10,7 +10,7 @@ from pricing_assets.io_manager import StoreIOManager
 from pricing_assets.resources import ArtifactStoreResource, S3ClientResource
 
 RAW = AssetKey("raw_transactions")
-PARTITIONS = StaticPartitionsDefinition(["85123A"])
+PARTITIONS = StaticPartitionsDefinition(["85123A", "22423"])
 
 
 @pytest.fixture
@@ -55,13 +55,22 @@ def test_a_table_stored_again_with_other_content_is_decoded_again(manager, decod
     assert len(decodes) == 2
 
 
-def test_partitioned_tables_are_not_kept(manager, decodes):
-    where = {
-        "asset_key": AssetKey("cleaned_transactions"),
-        "partition_key": "85123A",
-        "asset_partitions_def": PARTITIONS,
-    }
-    manager.handle_output(build_output_context(**where), _frame(2))
-    for _ in range(2):
-        manager.load_input(build_input_context(**where))
-    assert len(decodes) == 2 and io_module._decoded_tables == {}
+def _partition(stockcode: str) -> dict:
+    return {"asset_key": AssetKey("training_splits"), "partition_key": stockcode, "asset_partitions_def": PARTITIONS}
+
+
+def test_the_last_stockcodes_tables_are_kept_and_let_go_for_the_next(manager, decodes):
+    manager.handle_output(build_output_context(asset_key=RAW), _frame(4))
+    manager.load_input(build_input_context(asset_key=RAW))
+    manager.handle_output(build_output_context(**_partition("85123A")), _frame(2))
+    first = manager.load_input(build_input_context(**_partition("85123A")))
+    first.loc[0, "quantity"] = 99
+    pd.testing.assert_frame_equal(manager.load_input(build_input_context(**_partition("85123A"))), _frame(2))
+    assert len(decodes) == 2  # the raw table once, the stockcode's table once for its two readers
+
+    manager.handle_output(build_output_context(**_partition("22423")), _frame(3))
+    pd.testing.assert_frame_equal(manager.load_input(build_input_context(**_partition("22423"))), _frame(3))
+    kept = {key: stockcode for key, (_, _, stockcode) in io_module._decoded_tables.items()}
+    assert kept == {"assets/raw_transactions.parquet": None, "assets/training_splits/22423.parquet": "22423"}
+    manager.load_input(build_input_context(asset_key=RAW))
+    assert len(decodes) == 3  # the raw table is still kept
