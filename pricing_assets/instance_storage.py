@@ -38,8 +38,8 @@ the instance's folder; each storage also loads by itself from a dagster.yaml's `
   replaces a file: a shard another process made first is kept, and checked by Dagster's ``_initdb`` as before.
 - Two schema questions Dagster asks of the index shard before most asset reads (whether a data migration has
   completed, whether a column of ``asset_keys`` exists) remember a "yes", as Dagster's own PostgreSQL and
-  consolidated SQLite storages remember the first: a completed migration or an added column is never undone
-  but by a wipe, which forgets them. A "no" is asked again.
+  consolidated SQLite storages remember the first: nothing undoes a completed migration or drops a column (a
+  wipe keeps both; this storage forgets them then all the same). A "no" is asked again.
 """
 
 from __future__ import annotations
@@ -179,14 +179,14 @@ class CachedEngineSqliteEventLogStorage(SqliteEventLogStorage):
         if self._empty_shard is None:
             self._empty_shard = self._build_empty_shard()
         aside = os.path.join(self._base_dir, f".{shard}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as to SQLite's own
+        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)  # SQLite's own mode for a new file
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(self._empty_shard)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.link(aside, path)  # atomic, and never replaces a shard that appeared meanwhile
-        except FileExistsError:
+        except OSError:  # it did; or a file system without hard links, where Dagster's own way still works
             return False
         finally:
             os.unlink(aside)
@@ -200,7 +200,7 @@ class CachedEngineSqliteEventLogStorage(SqliteEventLogStorage):
             try:
                 self._initdb(engine)
             finally:
-                engine.dispose()  # the last connection closed: the write-ahead log is checkpointed into the file
+                engine.dispose()  # no connection stays open (each closed, the last checkpointing the write-ahead log)
             with open(path, "rb") as handle:
                 return handle.read()
 

@@ -33,8 +33,8 @@ def _table(key: str, data: bytes, stockcode: str | None) -> pd.DataFrame:
     """The table stored as ``data`` (``stockcode``: its partition, None when unpartitioned), decoded once per
     content while kept (a copy each time). Reading another stockcode's table lets the last one's go."""
     if stockcode is not None:
-        for other in [k for k, kept in _decoded_tables.items() if kept[2] not in (None, stockcode)]:
-            del _decoded_tables[other]
+        for other in [k for k, kept in list(_decoded_tables.items()) if kept[2] not in (None, stockcode)]:
+            _decoded_tables.pop(other, None)
     digest = hashlib.sha256(data).hexdigest()
     kept = _decoded_tables.get(key)
     if kept is None or kept[0] != digest:

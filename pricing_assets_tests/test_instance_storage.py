@@ -317,14 +317,26 @@ def test_a_shard_that_exists_already_is_never_replaced(project_home):
         run = _probe_job.execute_in_process(instance=instance)
         storage = instance.event_log_storage
         shard = project_home / "history" / "runs" / f"{run.run_id}.db"
-        before = shard.read_bytes()
+        before = shard.stat().st_ino
         assert storage._create_run_shard(run.run_id) is False
         with pytest.MonkeyPatch.context() as race:  # another process made it after this one looked
             race.setattr(instance_storage.os.path, "exists", lambda path: False)
             assert storage._create_run_shard(run.run_id) is False
-        assert shard.read_bytes() == before
-        assert len(instance.all_logs(run.run_id)) == len(run.all_events)
+        assert shard.stat().st_ino == before  # the same file, not one put in its place
     assert [p.name for p in shard.parent.iterdir() if p.name.endswith(".tmp")] == []
+    with _plain_instance(project_home) as plain:  # every event still there, read afresh
+        assert len(plain.all_logs(run.run_id)) == len(run.all_events)
+
+
+def test_a_file_system_without_hard_links_gets_dagsters_own_shard(project_home, monkeypatch):
+    def refused(source, target) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(instance_storage.os, "link", refused)
+    with DagsterInstance.get() as instance:
+        run = _probe_job.execute_in_process(instance=instance)
+        assert len(instance.all_logs(run.run_id)) == len(run.all_events)
+    assert [p.name for p in (project_home / "history" / "runs").iterdir() if p.name.endswith(".tmp")] == []
 
 
 def test_a_completed_migration_and_a_column_are_remembered_and_a_no_asked_again(project_home, monkeypatch):
