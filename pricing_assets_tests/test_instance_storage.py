@@ -372,3 +372,38 @@ def test_a_completed_migration_and_a_column_are_remembered_and_a_no_asked_again(
         asked.clear()
         _probe_job.execute_in_process(instance=instance)
         assert asked, "a wipe forgets what was asked"
+
+
+def test_the_uis_live_run_log_sees_each_event_while_the_run_keeps_its_connection(project_home):
+    """Dagster's UI follows a running run through a watch on its SQLite shard, which wakes when the shard's file
+    changes: a kept connection must not hold the events in its write-ahead log until the run ends."""
+    import threading
+    import time
+
+    from dagster._core.events.log import EventLogEntry
+
+    run_id = "0f0f0f0f-1111-2222-3333-444444444444"
+    seen: list[str] = []
+    arrived = threading.Event()
+
+    def on_event(entry, _cursor) -> None:
+        seen.append(entry.user_message)
+        arrived.set()
+
+    with DagsterInstance.get() as instance:
+        storage = instance.event_log_storage
+        runs_dir = project_home / "history" / "runs"
+        watcher = SqliteEventLogStorage(str(runs_dir))  # the UI's storage, Dagster's own, another reader
+        try:
+            watcher.watch(run_id, None, on_event)
+            for index in range(3):
+                arrived.clear()
+                message = f"step {index}"
+                entry = EventLogEntry(
+                    error_info=None, level=20, user_message=message, run_id=run_id, timestamp=time.time()
+                )
+                storage.store_event(entry)
+                assert arrived.wait(20), f"the watch saw {seen} while the run wrote {message!r}"
+                assert seen[-1] == message
+        finally:
+            watcher.dispose()
