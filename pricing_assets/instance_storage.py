@@ -31,16 +31,17 @@ the instance's folder; each storage also loads by itself from a dagster.yaml's `
 - ``has_dynamic_partition`` remembers a "yes" for ``PARTITION_TTL_SECONDS``: a run asks about its own
   stockcode partition hundreds of times. A "no" is never remembered; a partition deleted through this
   storage is forgotten at once, one deleted by another process is seen as deleted within the TTL.
+- A run's own shard (a new SQLite file every run) is written as a copy of an empty shard that Dagster's own
+  ``_initdb`` built once in this process, where Dagster builds each one afresh: its tables, the write-ahead
+  log and the schema's Alembic stamp took about 0.1 s of a 3 s run, an eighth of Dagster's own part
+  (BENCHMARKS.md, "Dagster's overhead"). The copy is written aside and linked into place, which never
+  replaces a file: a shard another process made first is kept, and checked by Dagster's ``_initdb`` as before;
+  on a file system without hard links Dagster's ``_initdb`` makes each shard, as it did.
 - A run's own shard is checkpointed at every commit (``PRAGMA wal_autocheckpoint=1`` on its connections): the
   UI follows a running run's log through a watch on the shard's file (``SqliteEventLogStorage.watch``), and a
   kept connection leaves every event in the write-ahead log until it closes, where Dagster's own storage closes
   its connection after each event and the last close checkpoints. Without it the UI's live log of a run stayed
   empty until the run ended.
-- A run's own shard (a new SQLite file every run) is written as a copy of an empty shard that Dagster's own
-  ``_initdb`` built once in this process, where Dagster builds each one afresh: its tables, the write-ahead
-  log and the schema's Alembic stamp took about 0.1 s of a 3 s run, an eighth of Dagster's own part
-  (BENCHMARKS.md, "Dagster's overhead"). The copy is written aside and linked into place, which never
-  replaces a file: a shard another process made first is kept, and checked by Dagster's ``_initdb`` as before.
 - Two schema questions Dagster asks of the index shard before most asset reads (whether a data migration has
   completed, whether a column of ``asset_keys`` exists) remember a "yes", as Dagster's own PostgreSQL and
   consolidated SQLite storages remember the first: nothing undoes a completed migration or drops a column (a
