@@ -407,3 +407,15 @@ def test_the_uis_live_run_log_sees_each_event_while_the_run_keeps_its_connection
                 assert seen[-1] == message
         finally:
             watcher.dispose()
+
+
+def test_a_runs_shard_gets_the_mode_sqlite_gives_its_own_files(project_home):
+    """Whatever the umask, the copy is as readable and writable as the index SQLite made (0644 before the umask)."""
+    mask = os.umask(0)  # nothing masked: a copy made 0666 would be writable by everyone
+    try:
+        with DagsterInstance.get() as instance:
+            run = _probe_job.execute_in_process(instance=instance)
+    finally:
+        os.umask(mask)
+    runs = project_home / "history" / "runs"
+    assert (runs / f"{run.run_id}.db").stat().st_mode & 0o777 == (runs / "index.db").stat().st_mode & 0o777 == 0o644
