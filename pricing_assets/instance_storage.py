@@ -36,7 +36,8 @@ the instance's folder; each storage also loads by itself from a dagster.yaml's `
   log and the schema's Alembic stamp took about 0.1 s of a 3 s run, an eighth of Dagster's own part
   (BENCHMARKS.md, "Dagster's overhead"). The copy is written aside and linked into place, which never
   replaces a file: a shard another process made first is kept, and checked by Dagster's ``_initdb`` as before;
-  on a file system without hard links Dagster's ``_initdb`` makes each shard, as it did.
+  on a file system without hard links Dagster's ``_initdb`` makes each shard, as it did. A copy left aside by a
+  process killed before its link is removed by the next process that makes a shard.
 - A run's own shard is checkpointed at every commit (``PRAGMA wal_autocheckpoint=1`` on its connections): the
   UI follows a running run's log through a watch on the shard's file (``SqliteEventLogStorage.watch``), and a
   kept connection leaves every event in the write-ahead log until it closes, where Dagster's own storage closes
@@ -51,13 +52,14 @@ the instance's folder; each storage also loads by itself from a dagster.yaml's `
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tempfile
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import dagster._check as check
@@ -80,9 +82,22 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool, QueuePool
 
 PARTITION_TTL_SECONDS = 5.0
+# A run shard's copy is written aside as ``.<run id>.<pid>.<8 hex>.tmp`` and linked into place.
+ABANDONED_COPY = re.compile(r"\.(?P<run>[0-9a-f-]+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp")
 # Engines kept per storage: the index shard plus the run shards in use (a run writes to its own); an
 # in-process catalogue run opens a shard per stockcode, so the least recently used ones are let go.
 MAX_ENGINES = 16
+
+
+def _process_runs(pid: int) -> bool:
+    """Whether a process of this id runs (one of another user's counts: it is not ours to judge)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _checkpoint_each_commit(dbapi_connection: Any, _record: Any) -> None:
@@ -198,6 +213,7 @@ class CachedEngineSqliteEventLogStorage(SqliteEventLogStorage):
             return False
         if self._empty_shard is None:
             self._empty_shard = self._build_empty_shard()
+            self._remove_abandoned_copies()
         aside = os.path.join(self._base_dir, f".{shard}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)  # SQLite's own mode for a new file
         try:
@@ -211,6 +227,17 @@ class CachedEngineSqliteEventLogStorage(SqliteEventLogStorage):
         finally:
             os.unlink(aside)
         return True
+
+    def _remove_abandoned_copies(self) -> None:
+        """Delete the copies a killed process left aside (``.<run>.<pid>.<hex>.tmp``, about 110 KB each): a
+        process killed between writing its copy and linking it never comes back for it. A copy whose process
+        still runs is left to it; once per process, when it first makes a shard."""
+        for name in os.listdir(self._base_dir):
+            match = ABANDONED_COPY.fullmatch(name)
+            if match is None or _process_runs(int(match["pid"])):
+                continue
+            with suppress(FileNotFoundError):  # another process cleared it first
+                os.unlink(os.path.join(self._base_dir, name))
 
     def _build_empty_shard(self) -> bytes:
         """An empty run shard's bytes, made by Dagster's own ``_initdb`` in a folder of its own."""

@@ -2,6 +2,8 @@
 
 import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 from dagster import AssetKey, AssetMaterialization, DagsterInstance, job, op
@@ -337,6 +339,24 @@ def test_a_file_system_without_hard_links_gets_dagsters_own_shard(project_home, 
         run = _probe_job.execute_in_process(instance=instance)
         assert len(instance.all_logs(run.run_id)) == len(run.all_events)
     assert [p.name for p in (project_home / "history" / "runs").iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_a_copy_abandoned_by_a_killed_process_is_removed_and_a_running_ones_kept(project_home):
+    """A process killed between writing its shard's copy and linking it leaves the copy aside; the next process
+    to make a shard removes it, but not the copy of a process that still runs, nor a file that is not a copy."""
+    runs = project_home / "history" / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = int(finished.stdout)  # a process that has ended (its id not reused in this short a time)
+    abandoned = runs / f".0b6f2a1c-6f1e-4c1a-9a8e-1d2c3b4a5f60.{dead}.0123abcd.tmp"
+    running = runs / f".5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a.{os.getpid()}.89abcdef.tmp"
+    other = runs / ".someone_elses.tmp"
+    for path in (abandoned, running, other):
+        path.write_bytes(b"half a copy")
+    with DagsterInstance.get() as instance:
+        _probe_job.execute_in_process(instance=instance)
+    assert not abandoned.exists()
+    assert running.exists() and other.exists()
 
 
 def test_a_completed_migration_and_a_column_are_remembered_and_a_no_asked_again(project_home, monkeypatch):
