@@ -200,8 +200,11 @@ class Settings:
             raise ValueError("PRICING_PRICE_BINS must be between 2 and 1000")
         if self.objective not in ("margin", "revenue"):
             raise ValueError(f"PRICING_OBJECTIVE must be 'margin' or 'revenue', not {self.objective!r}")
-        if not 0 < self.guardrail <= 1:
-            raise ValueError("PRICING_GUARDRAIL must be in (0, 1]: the largest share a list price may move")
+        if not 0 < self.guardrail < 1:
+            raise ValueError(
+                "PRICING_GUARDRAIL must be above 0 and below 1: the largest share a list price may move either way "
+                "(1 would let it fall to nothing)"
+            )
         if not 0 < self.assumed_cost_ratio < 1:
             raise ValueError("PRICING_ASSUMED_COST_RATIO must be in (0, 1): a unit cost as a share of the list price")
         if not 0 <= self.min_own_weight <= 1:

@@ -221,7 +221,11 @@ def recommend(
     if config.guardrail is None:
         low, high = 0.2 * current, 3.0 * current
     else:
-        low, high = current * (1 - config.guardrail), current * (1 + config.guardrail)
+        if not 0 < config.guardrail < 1:  # at 1 the band would reach a price of 0, where demand is infinite
+            raise ValueError(
+                f"the guardrail must be above 0 and below 1 (a share of the list price), not {config.guardrail}"
+            )
+        low, high = max(0.01, current * (1 - config.guardrail)), current * (1 + config.guardrail)
     if config.objective == "margin":
         low = max(low, unit_cost)
     if low > high:  # the cost is above the whole band: nothing in it earns a margin

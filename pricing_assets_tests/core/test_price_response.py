@@ -257,6 +257,15 @@ def test_never_below_cost_and_never_outside_the_guardrail() -> None:
                     assert answer["recommended_list_price"] >= cost
 
 
+@pytest.mark.parametrize("guardrail", [1.0, 0.0, 1.5])
+def test_a_guardrail_that_would_let_the_price_reach_nothing_is_refused_in_words(guardrail) -> None:
+    """At 1 the band would start at a list price of 0, where demand is infinite and the revenue not a number:
+    it recommended 0.00 with an expected change of nan."""
+    with pytest.raises(ValueError, match="guardrail must be above 0 and below 1"):
+        _recommend(-0.5, objective="revenue", guardrail=guardrail)
+    assert _recommend(-0.5, objective="revenue", guardrail=0.99)["recommended_list_price"] >= 0.01
+
+
 def test_revenue_with_elastic_demand_goes_to_the_lowest_allowed_price_capped() -> None:
     answer = _recommend(-2.5, objective="revenue")
     assert answer["recommended_list_price"] == 1.70 and answer["capped"] and not answer["hold"]
