@@ -83,7 +83,6 @@ def prepare_weekly(
 ) -> WeeklyRun:
     """:func:`cleaned_response` -> weekly_features -> training_splits (and the preprocessor); no models yet."""
     from pricing_assets.assets.weekly_features import elasticity_of
-    from pricing_assets.core import demand_index as index_module
     from pricing_assets.core import splits
     from pricing_assets.core import weekly_features as wf
 
@@ -94,7 +93,7 @@ def prepare_weekly(
     else:
         response = {"stock_code": stock_code, "identified": False, "reason": f"no catalogue prior: {catalogue}"}
     elasticity = elasticity_of(response)
-    table = wf.build_weekly_features(panel, elasticity, index_module.index_series(demand_index))
+    table = wf.build_weekly_features(panel, elasticity, demand_index)
     frame = splits.split_chronologically(table, splits.SplitConfig.from_settings(settings))
     preprocessor = splits.Preprocessor.fit(frame[frame[splits.SPLIT_COLUMN] == "train"])
     return WeeklyRun(
@@ -205,12 +204,10 @@ def forecasts_on_test_weeks(run: WeeklyRun) -> dict[str, pd.DataFrame]:
 
 def demand_forecast(run: WeeklyRun, settings: Settings) -> Any:
     """``price_scenario`` -> ``demand_forecast``: the champion's forecast of the week after the last."""
-    from pricing_assets.core import demand_index, forecast, weekly_features
+    from pricing_assets.core import forecast, weekly_features
 
     champion = run.evaluation.champion
-    rows = weekly_features.next_week_rows(
-        run.weekly_demand, run.elasticity, demand_index.index_series(run.demand_index)
-    )
+    rows = weekly_features.next_week_rows(run.weekly_demand, run.elasticity, run.demand_index)
     return forecast.forecast_next_week(
         run.models[champion], run.preprocessor, rows, run.evaluation.validation_residuals[champion], settings.seed
     )

@@ -19,7 +19,8 @@ from .weekly_features import elasticity_of
     group_name=GROUP,
     code_version=code_version_of(weekly_features, demand_index),
     description=(
-        "The week after the last one, one row per price list at the list now in force, with its features "
+        "The week after the catalogue's last complete week, one row per price list at the list now in force, "
+        "with its features "
         "from the weeks before (core/weekly_features.py): what demand_forecast forecasts, and what "
         "promoted_model bundles so serving can forecast it again with a fallback model."
     ),
@@ -27,8 +28,9 @@ from .weekly_features import elasticity_of
 def price_scenario(
     weekly_demand: pd.DataFrame, stockcode_price_response: dict, catalogue_demand_index: pd.DataFrame
 ) -> Output[pd.DataFrame]:
-    index = demand_index.index_series(catalogue_demand_index)
-    rows = weekly_features.next_week_rows(weekly_demand, elasticity_of(stockcode_price_response), index)
+    rows = weekly_features.next_week_rows(
+        weekly_demand, elasticity_of(stockcode_price_response), catalogue_demand_index
+    )
     metadata, version = table_metadata(rows, time_column=weekly_features.TIME_COLUMN)
     return Output(rows, metadata=metadata, data_version=version)
 

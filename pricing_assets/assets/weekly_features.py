@@ -20,7 +20,9 @@ def elasticity_of(stockcode_price_response: dict) -> float:
     group_name=GROUP,
     code_version=code_version_of(core, demand_index),
     description=(
-        "One row per week and price list (registered, guest) from the first to the last sale: the units at "
+        "One row per week and price list (registered, guest) from the first sale to the catalogue's last "
+        "complete week (a product that stopped selling keeps its weeks without sales; the data's short last "
+        "week is not a week yet): the units at "
         "the current list price (each week's units brought there with the stockcode's elasticity), and "
         "features from earlier weeks only (last week, 4- and 13-week means, a year ago, orders, the other "
         "list, the guest share, the level with the catalogue's weekly demand index taken out) and the calendar "
@@ -34,7 +36,7 @@ def weekly_features(
     catalogue_demand_index: pd.DataFrame,
 ) -> Output[pd.DataFrame]:
     elasticity = elasticity_of(stockcode_price_response)
-    table = core.build_weekly_features(weekly_demand, elasticity, demand_index.index_series(catalogue_demand_index))
+    table = core.build_weekly_features(weekly_demand, elasticity, catalogue_demand_index)
     metadata, version = table_metadata(table, time_column=core.TIME_COLUMN)
     metadata.update(
         {

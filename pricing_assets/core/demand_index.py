@@ -31,6 +31,7 @@ import pandas as pd
 
 INDEX_COLUMN = "demand_index"
 WEEK_COLUMN = "week"
+COMPLETE_COLUMN = "complete"  # the week had the usual trading days (see SHORT_WEEK_SHARE)
 # A week with fewer trading days than this share of the usual (the median of the open weeks before it)
 # keeps the index of the week before: the dev file's last week has two days (a bank holiday, and the
 # file ends on a Wednesday), and even per trading day those two fell 30 % below the week before.
@@ -47,7 +48,8 @@ def trading_days(lines: pd.DataFrame) -> pd.Series:
 
 def catalogue_demand_index(panel: pd.DataFrame, days: pd.Series) -> pd.DataFrame:
     """One row per week from the first to the last of ``panel`` (every eligible stockcode's ``weekly_demand``):
-    ``week`` and ``demand_index``, 1 at the first week. ``days``: the trading days of each week
+    ``week``, ``demand_index`` (1 at the first week) and ``complete`` (the usual trading days: False for a
+    week the shop was closed, or the data's short last week). ``days``: the trading days of each week
     (:func:`trading_days`). A week nothing sold in (the shop closed), or with fewer than half the usual
     trading days, keeps the index of the week before, and the step after it starts again from the last
     open week."""
@@ -65,18 +67,36 @@ def catalogue_demand_index(panel: pd.DataFrame, days: pd.Series) -> pd.DataFrame
     values = wide.to_numpy(dtype=float)
     open_days = days.reindex(weeks).fillna(0.0).to_numpy(dtype=float)
     steps = np.ones(len(weeks))
+    complete = np.ones(len(weeks), dtype=bool)
+    complete[0] = open_days[0] > 0
     last_open = 0
     for i in range(1, len(weeks)):
         both = ~np.isnan(values[i]) & ~np.isnan(values[last_open])
         before, now = values[last_open][both].sum(), values[i][both].sum()
         usual = float(np.median(open_days[:i][open_days[:i] > 0])) if (open_days[:i] > 0).any() else 0.0
-        if open_days[i] < SHORT_WEEK_SHARE * usual:
+        complete[i] = open_days[i] > 0 and open_days[i] >= SHORT_WEEK_SHARE * usual
+        if not complete[i]:
             continue  # too few days to say where the shop's week is going: it keeps the index
-        if now > 0 and before > 0 and open_days[i] > 0 and open_days[last_open] > 0:
+        if now > 0 and before > 0 and open_days[last_open] > 0:
             steps[i] = (now / open_days[i]) / (before / open_days[last_open])
             last_open = i
     index = np.cumprod(steps)
-    return pd.DataFrame({WEEK_COLUMN: weeks, INDEX_COLUMN: index})
+    return pd.DataFrame({WEEK_COLUMN: weeks, INDEX_COLUMN: index, COMPLETE_COLUMN: complete})
+
+
+def last_complete_week(index: pd.DataFrame) -> pd.Timestamp:
+    """The catalogue's last week with the usual trading days: where every stockcode's weeks end.
+
+    The weeks after it (the data's last week when the file ends mid-week: the dev file's has two trading days)
+    are not a week's demand yet; the week after this one is the week to forecast. A table stored before the
+    ``complete`` column counts every week as complete."""
+    weeks = pd.DatetimeIndex(index[WEEK_COLUMN])
+    if COMPLETE_COLUMN not in index.columns:
+        return weeks.max()
+    complete = index[COMPLETE_COLUMN].to_numpy(dtype=bool)
+    if not complete.any():
+        raise ValueError("the catalogue's demand index has no week with the usual trading days")
+    return weeks[complete].max()
 
 
 def index_series(index: pd.DataFrame) -> pd.Series:

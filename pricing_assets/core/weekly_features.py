@@ -5,7 +5,9 @@ is "how many units will registered customers and guests buy next week at this li
 many units will this order line have". Order lines are priced by the order (quantity bands, the
 guest list), so a model of lines learns the store's discount schedule; a model of weekly units
 at the list price in force learns demand. One row per week and price list (``registered``,
-``guest``) from the stockcode's first to its last sale, weeks without a sale included (0 units).
+``guest``) from the stockcode's first sale to the catalogue's last complete week, weeks without a
+sale included (0 units): a product that stopped selling forecasts from its weeks without sales, and
+the data's short last week is not read as a week (:func:`_on_catalogue_calendar`).
 
 Where the price enters: through the estimated price response, not through a feature. Every
 week's units are brought to the reference list price (the list in force now) with the
@@ -27,6 +29,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from .demand_index import WEEK_COLUMN as INDEX_WEEK_COLUMN
+from .demand_index import index_series, last_complete_week
 
 TARGET = "target_log_units"
 TIME_COLUMN = "week"
@@ -113,6 +118,46 @@ def _past(series: pd.Series, weeks: int | None, how: str = "mean") -> pd.Series:
     return getattr(window, how)()
 
 
+_COUNTS = ("registered_units", "registered_orders", "guest_units", "guest_orders", "band_units", "units", "orders")
+
+
+def _on_catalogue_calendar(weeks: pd.DataFrame, demand_index: pd.DataFrame | None) -> pd.DataFrame:
+    """The stockcode's weeks (sorted) ending at the catalogue's last complete week
+    (``demand_index.last_complete_week``), so that "the week after the last" is the same week for every product.
+
+    - A product that stopped selling gets its weeks since its last sale, each with no sale at the list then in
+      force: otherwise the week it forecasts would be the week after its last sale, months ago, at the level it
+      sold at then.
+    - The catalogue's short weeks after that week (the file ends mid-week) are dropped: two trading days read as
+      a week's demand would put last week, the seasonal naive and the recent means at a fraction of the demand.
+    - Weeks beyond the catalogue's table (a catalogue built from older data) are kept as they are.
+    """
+    if demand_index is None:
+        return weeks
+    last = last_complete_week(demand_index)
+    covered = pd.DatetimeIndex(demand_index[INDEX_WEEK_COLUMN])
+    short = covered[covered > last]
+    kept = weeks[~weeks["week"].isin(short)]
+    if kept.empty:
+        raise ValueError(
+            f"stockcode {weeks['stock_code'].iloc[0]} sold only in the data's last week, which is short (fewer "
+            "than half the usual trading days): there is no complete week to learn from yet; run it again once "
+            "that week is over"
+        )
+    if kept["week"].iloc[-1] >= last:
+        return kept.reset_index(drop=True)
+    after = pd.date_range(kept["week"].iloc[-1] + pd.Timedelta(weeks=1), last, freq="7D")
+    quiet = pd.DataFrame({"week": after})
+    for column in kept.columns:
+        if column in _COUNTS:
+            quiet[column] = 0
+        elif column.endswith("_observed"):
+            quiet[column] = False
+        elif column != "week":
+            quiet[column] = kept[column].iloc[-1] if column in ("stock_code", "list_price", "guest_price") else np.nan
+    return pd.concat([kept, quiet[kept.columns]], ignore_index=True)
+
+
 def _index_on(weeks: pd.Series, demand_index: pd.Series | None) -> pd.Series:
     """The catalogue's demand index at each of ``weeks`` (1 throughout without one). A week before the index's
     first or after its last keeps the nearest known value: the index of the week to forecast is never read
@@ -126,13 +171,14 @@ def _index_on(weeks: pd.Series, demand_index: pd.Series | None) -> pd.Series:
 
 
 def _build(
-    panel: pd.DataFrame, elasticity: float, with_next_week: bool, demand_index: pd.Series | None
+    panel: pd.DataFrame, elasticity: float, with_next_week: bool, demand_index: pd.DataFrame | None
 ) -> pd.DataFrame:
     _check_panel(panel)
     if not np.isfinite(elasticity) or elasticity > 0:
         raise ValueError(f"the elasticity must be finite and not positive (demand falls with price), got {elasticity}")
     weeks = panel.sort_values("week").reset_index(drop=True)
-    reference = float(weeks["list_price"].iloc[-1])
+    reference = float(weeks["list_price"].iloc[-1])  # the list now in force, a short last week's included
+    weeks = _on_catalogue_calendar(weeks, demand_index)
     if with_next_week:  # an empty week after the last, at the list now in force: the week to forecast
         extra = {column: np.nan for column in weeks.columns}
         extra.update(stock_code=weeks["stock_code"].iloc[0], week=weeks["week"].iloc[-1] + pd.Timedelta(weeks=1))
@@ -142,7 +188,7 @@ def _build(
     at_reference = {kind: weeks[_UNITS[kind]].astype(float) / factor for kind in PRICE_LISTS}
     total = at_reference["registered"] + at_reference["guest"]
     guest_share = _past(at_reference["guest"], 13, "sum") / _past(total, 13, "sum")
-    index = _index_on(weeks["week"], demand_index)
+    index = _index_on(weeks["week"], None if demand_index is None else index_series(demand_index))
     week_of_year = weeks["week"].dt.isocalendar().week.astype(float).to_numpy()
     frames = []
     for kind in PRICE_LISTS:
@@ -188,19 +234,21 @@ def _build(
 
 
 def build_weekly_features(
-    panel: pd.DataFrame, elasticity: float, demand_index: pd.Series | None = None
+    panel: pd.DataFrame, elasticity: float, demand_index: pd.DataFrame | None = None
 ) -> pd.DataFrame:
     """One row per observed week and price list: context columns, features and the target.
 
     ``panel`` is one stockcode's ``weekly_demand``; ``elasticity`` its price response; ``demand_index``
-    the catalogue's (``demand_index.index_series``; ``None``: the stockcode alone, the index 1 every week).
+    the catalogue's table (``catalogue_demand_index``: its weekly index and the weeks complete, which end
+    every stockcode's weeks; ``None``: the stockcode alone, the index 1 every week, its own weeks).
     """
     table = _build(panel, elasticity, with_next_week=False, demand_index=demand_index)
     return table[COLUMNS]
 
 
-def next_week_rows(panel: pd.DataFrame, elasticity: float, demand_index: pd.Series | None = None) -> pd.DataFrame:
-    """The week after the last one, one row per price list, at the list now in force (no target)."""
+def next_week_rows(panel: pd.DataFrame, elasticity: float, demand_index: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The week after the last one (the catalogue's last complete week, with ``demand_index``), one row per price
+    list, at the list now in force (no target)."""
     table = _build(panel, elasticity, with_next_week=True, demand_index=demand_index)
     last = table[TIME_COLUMN].max()
     rows = table[table[TIME_COLUMN] == last].reset_index(drop=True)

@@ -4,7 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pricing_assets.core.demand_index import INDEX_COLUMN, catalogue_demand_index, index_series, trading_days
+from pricing_assets.core.demand_index import (
+    COMPLETE_COLUMN,
+    INDEX_COLUMN,
+    catalogue_demand_index,
+    index_series,
+    last_complete_week,
+    trading_days,
+)
 
 WEEKS = pd.date_range("2011-01-03", periods=6, freq="7D")
 FULL = pd.Series(5.0, index=WEEKS)  # five trading days every week
@@ -76,6 +83,19 @@ def test_a_short_week_moves_the_index_by_its_sales_per_trading_day_and_a_very_sh
     assert np.allclose(catalogue_demand_index(sales, days)[INDEX_COLUMN], [1.0, 2.0, 2.0, 2.0])
     # Counted by the week, the shop would read as falling by 40 % and then by two thirds more.
     assert np.allclose(catalogue_demand_index(sales, FULL)[INDEX_COLUMN], [1.0, 2.0, 1.2, 0.4])
+
+
+def test_a_closed_week_and_the_datas_short_last_week_are_not_complete_and_the_last_complete_week_ends_the_data():
+    """Two of the usual five days (the dev file's last week: a bank holiday, and the file ends on a Wednesday) and
+    a week the shop was closed are not a week's demand; the last complete week is where every stockcode ends."""
+    sales = catalogue({"A": [50, 100, 0, 80, 90, 20]})
+    days = pd.Series([5.0, 5.0, 0.0, 5.0, 4.0, 2.0], index=WEEKS)
+    table = catalogue_demand_index(sales, days)
+    assert list(table[COMPLETE_COLUMN]) == [True, True, False, True, True, False]
+    assert last_complete_week(table) == WEEKS[4]
+    assert last_complete_week(table.drop(columns=COMPLETE_COLUMN)) == WEEKS[5]  # a table stored before the column
+    with pytest.raises(ValueError, match="no week with the usual trading days"):
+        last_complete_week(table.assign(**{COMPLETE_COLUMN: False}))
 
 
 def test_bad_input_is_refused_in_words():

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from pricing_assets.core import price_list
+from pricing_assets.core.demand_index import COMPLETE_COLUMN, INDEX_COLUMN
 from pricing_assets.core.weekly_features import (
     CATALOGUE_LEVEL_FEATURE,
     COLUMNS,
@@ -44,6 +45,14 @@ def random_panel(weeks: int, seed: int) -> pd.DataFrame:
     return panel(rng.integers(0, 80, weeks), rng.integers(0, 30, weeks), prices)
 
 
+def index_table(values, weeks, complete=None) -> pd.DataFrame:
+    """A catalogue_demand_index table: the index each week, and whether the week was complete (default all)."""
+    table = pd.DataFrame({"week": pd.DatetimeIndex(weeks), INDEX_COLUMN: np.asarray(values, dtype=float)})
+    if complete is not None:
+        table[COMPLETE_COLUMN] = complete
+    return table
+
+
 def of(table: pd.DataFrame, kind: str) -> pd.DataFrame:
     return table[table["customer_type"] == kind].reset_index(drop=True)
 
@@ -55,7 +64,7 @@ def test_no_feature_of_a_week_sees_that_weeks_units_or_any_later_week(seed):
     weeks = 60  # longer than a season: the year-ago feature is exercised too
     original = random_panel(weeks, seed)
     rng = np.random.default_rng(100 + seed)
-    index = pd.Series(rng.uniform(0.5, 2.0, weeks), index=pd.DatetimeIndex(original["week"]))  # the catalogue's
+    index = index_table(rng.uniform(0.5, 2.0, weeks), original["week"])  # the catalogue's
     before = build_weekly_features(original, -1.5, index)
     for k in (0, 1, 5, 13, 30, 52, 58):
         changed = original.copy()
@@ -63,7 +72,7 @@ def test_no_feature_of_a_week_sees_that_weeks_units_or_any_later_week(seed):
         for column in ("registered_units", "guest_units", "registered_orders", "guest_orders"):
             changed.loc[later, column] = rng.integers(100, 500, int(later.sum()))
         changed_index = index.copy()
-        changed_index.iloc[k:] = rng.uniform(3.0, 5.0, weeks - k)  # the catalogue's week k and later too
+        changed_index.loc[k:, INDEX_COLUMN] = rng.uniform(3.0, 5.0, weeks - k)  # the catalogue's week k and later too
         after = build_weekly_features(changed, -1.5, changed_index)
         head = before["week"] <= original["week"].iloc[k]
         pd.testing.assert_frame_equal(before.loc[head, list(FEATURES)], after.loc[head, list(FEATURES)])
@@ -227,11 +236,59 @@ def test_the_catalogue_level_divides_each_week_by_the_catalogues_index_and_puts_
     the shop's movement taken out is flat, and its catalogue level forecasts the doubled demand as soon as the
     index shows it (a plain mean of the weeks before would lag it)."""
     units = [10, 10, 10, 20, 20, 20]
-    index = pd.Series([1.0, 1.0, 1.0, 2.0, 2.0, 2.0], index=pd.date_range("2011-01-03", periods=6, freq="7D"))
+    index = index_table([1.0, 1.0, 1.0, 2.0, 2.0, 2.0], pd.date_range("2011-01-03", periods=6, freq="7D"))
     table = of(build_weekly_features(panel(units, [0] * 6), 0.0, index), "registered")
     level = np.expm1(table[CATALOGUE_LEVEL_FEATURE].to_numpy())
     assert np.allclose(level[1:], [10, 10, 10, 20, 20]) and level[0] == 0  # week 0: nothing before it
     plain = of(build_weekly_features(panel(units, [0] * 6), 0.0), "registered")  # no index: the plain mean
     assert np.allclose(np.expm1(plain[CATALOGUE_LEVEL_FEATURE].to_numpy())[4:], [12.5, 14.0])
     with pytest.raises(ValueError, match="positive and finite"):
-        build_weekly_features(panel(units, [0] * 6), 0.0, index.replace(2.0, 0.0))
+        build_weekly_features(panel(units, [0] * 6), 0.0, index.replace({INDEX_COLUMN: {2.0: 0.0}}))
+
+
+def test_a_product_that_stopped_selling_forecasts_the_catalogues_next_week_from_its_weeks_without_sales():
+    """Its last sale 13 weeks before the catalogue's last complete week: those weeks are weeks without a sale at
+    the list then in force, and the week to forecast is the catalogue's next, not the week after its last sale
+    (which forecast a product gone for months at the level it sold at then)."""
+    units = [40] * 20
+    weeks = pd.date_range(FIRST_WEEK, periods=33, freq="7D")
+    index = index_table(np.ones(33), weeks)
+    table = of(build_weekly_features(panel(units, [5] * 20, list_price=2.5), 0.0, index), "registered")
+    assert list(table["week"]) == list(weeks)
+    assert (table["units"].iloc[20:] == 0).all() and (table["list_price"].iloc[20:] == 2.5).all()
+    ahead = of(next_week_rows(panel(units, [5] * 20, list_price=2.5), 0.0, index), "registered").iloc[0]
+    assert ahead["week"] == weeks[-1] + pd.Timedelta(weeks=1)
+    assert ahead["weeks_without_sales_13w"] == 13
+    assert ahead["last_week_log_units"] == 0 and ahead["recent_log_mean_units_4w"] == 0
+    assert ahead["reference_list_price"] == 2.5
+
+
+def test_the_datas_short_last_week_is_not_a_week_of_demand_and_is_the_week_to_forecast():
+    """The catalogue's last week had two trading days: its units are not last week's demand (they read as a
+    fall to a fifth), so the rows end the week before and the short week is the one forecast. Its list, if
+    changed, is the list now in force."""
+    units = [40] * 11 + [8]  # the last week: two days' sales
+    prices = [2.0] * 11 + [2.2]
+    weeks = pd.date_range(FIRST_WEEK, periods=12, freq="7D")
+    index = index_table(np.ones(12), weeks, complete=[True] * 11 + [False])
+    table = of(build_weekly_features(panel(units, [4] * 12, prices), -1.0, index), "registered")
+    assert table["week"].max() == weeks[10] and (table["units"] == 40).all()
+    ahead = of(next_week_rows(panel(units, [4] * 12, prices), -1.0, index), "registered").iloc[0]
+    assert ahead["week"] == weeks[11]
+    assert ahead["reference_list_price"] == 2.2
+    assert np.expm1(ahead["last_week_log_units"]) == pytest.approx(40 * 2.0 / 2.2)  # at the list now in force
+    # Without the catalogue's calendar the two days would be last week.
+    alone = of(next_week_rows(panel(units, [4] * 12, prices), -1.0), "registered").iloc[0]
+    assert alone["week"] == weeks[11] + pd.Timedelta(weeks=1)
+    assert np.expm1(alone["last_week_log_units"]) == pytest.approx(8)
+    # A product first sold in the short week has no complete week yet.
+    with pytest.raises(ValueError, match="no complete week to learn from yet"):
+        build_weekly_features(panel([8], [0]).assign(week=weeks[11]), 0.0, index)
+
+
+def test_weeks_beyond_an_older_catalogues_table_are_kept():
+    """A catalogue table built from older data ends before the product's weeks: none of them is dropped."""
+    units = [30] * 10
+    index = index_table(np.ones(8), pd.date_range(FIRST_WEEK, periods=8, freq="7D"))
+    table = build_weekly_features(panel(units, [3] * 10), 0.0, index)
+    assert table["week"].nunique() == 10
