@@ -29,6 +29,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from pricing_assets.core import pricing
@@ -223,12 +224,31 @@ def _digits(value: Any) -> Any:
     return value
 
 
+def accepted_query(route: APIRoute) -> list[str]:
+    """The query parameters ``route`` takes: its own and its dependencies' (by the name the URL uses)."""
+    names: set[str] = set()
+    pending = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        names.update(field.alias for field in dependant.query_params)
+        pending.extend(dependant.dependencies)
+    return sorted(names)
+
+
 async def once_each(request: Request) -> None:
-    """A query parameter given twice is a 422 that names it, rather than the last value silently winning."""
+    """Each query parameter at most once, and only those the route takes: otherwise the last of a repeated
+    one would silently win, and a misspelt one (``guardrial=0.1``) would silently give the default answer.
+    Both are a 422 that names them."""
     names = [name for name, _ in request.query_params.multi_items()]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise _error(422, f"query parameter(s) {repeated} given more than once")
+    route = request.scope["route"]
+    accepted = accepted_query(route)
+    unknown = sorted(set(names) - set(accepted))
+    if unknown:
+        takes = f"takes only {', '.join(accepted)}" if accepted else "takes no query parameters"
+        raise _error(422, f"unknown query parameter(s) {unknown}: {route.path} {takes}; check the spelling")
 
 
 def recommendation_for(
@@ -476,14 +496,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             loaded={code: loaded[code] for code in page if code in loaded},
         )
 
-    @app.get("/v1/lineage/{stockcode}", dependencies=[Depends(authorised)], tags=["pricing"], responses=ERRORS)
+    @app.get(
+        "/v1/lineage/{stockcode}",
+        dependencies=[Depends(authorised), Depends(once_each)],
+        tags=["pricing"],
+        responses=ERRORS,
+    )
     def lineage(code: Annotated[str, Depends(stockcode_of)]) -> dict[str, Any]:
         return served(code).manifest
 
     @app.get(
         "/v1/predict-price/{stockcode}",
         response_model=PriceAnswer,
-        dependencies=[Depends(authorised)],
+        dependencies=[Depends(authorised), Depends(once_each)],
         tags=["pricing"],
         responses=ERRORS,
     )
@@ -512,7 +537,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
         ] = None,
         num_price_bins: Annotated[
-            int, Query(ge=2, le=1000, description="list prices in the curve, evenly spaced from min to max")
+            int,
+            Query(ge=2, le=1000, description="list prices in the curve, evenly spaced from min to max"),
+            BeforeValidator(_digits),
         ] = 100,
         objective: Annotated[
             Objective | None,

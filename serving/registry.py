@@ -2,7 +2,9 @@
 
 A stockcode's pointer (a small JSON) is re-read at most every ``reload_seconds``; when its
 version changed, the new bundle is read and verified before it replaces the old one, so a
-failed or tampered promotion keeps the previous bundle serving. Models are loaded lazily in
+failed or tampered promotion keeps the previous bundle serving; so does a pointer that cannot be
+read, and a promotion none of whose models has all its files intact. Such a refusal is that
+stockcode's alone: only the store failing backs off every stockcode. Models are loaded lazily in
 fallback order: when one fails to load or forecasts non-finite or implausible values (core/forecast.py),
 the next one answers.
 
@@ -62,6 +64,8 @@ class BundleRefusedError(RuntimeError):
 # What a bundle that fails verification or cannot be parsed raises (JSON and Arrow errors are
 # ValueErrors, a missing file a KeyError); anything else is the store failing.
 REFUSALS = (bundles.BundleIntegrityError, ValueError, KeyError)
+# What ``refused`` names as the version when the pointer itself cannot be read.
+UNREADABLE_POINTER = "unknown"
 STORE_RETRY_SECONDS = 5.0
 REFUSED_RETRY_SECONDS = 60.0
 
@@ -166,6 +170,28 @@ def _require_finite(curve: PriceCurve, kind: str) -> None:
         raise FloatingPointError(f"{kind} gave a price curve with non-finite quantities or sales")
 
 
+def _require_a_verified_model(loaded: bundles.LoadedBundle) -> None:
+    """Refuse a bundle none of whose models ([champion, *fallback_chain]) has every file verified.
+
+    A lenient read sets a damaged model file aside so the next model can answer; when every model is
+    damaged, nothing could, and taking the bundle would replace a sound one that is serving."""
+    manifest = loaded.manifest
+    chain = [manifest["champion"], *manifest["fallback_chain"]]
+    reasons = []
+    for kind in chain:
+        try:
+            loaded.model_files(kind)
+            return
+        except bundles.BundleIntegrityError as exc:
+            reasons.append(str(exc))
+    code = manifest["stock_code"]
+    raise bundles.BundleIntegrityError(
+        f"no model of {code} {manifest['version']} has all its files intact: each of {', '.join(chain)} has a "
+        f"damaged or missing file (the first: {reasons[0] if reasons else 'the chain is empty'}); "
+        f"promote {code} again (pricing run --stockcodes {code})"
+    )
+
+
 def _recommendation_inputs(data: bytes | None) -> RecommendationInputs | None:
     """The recommendation's inputs from recommendation.json; None when the bundle predates them (or the
     price response was not identified, so there was nothing to recommend from)."""
@@ -211,6 +237,7 @@ class BundleRegistry:
 
     def _load(self, stock_code: str) -> ServedBundle:
         loaded = bundles.read_bundle(self.store, stock_code, strict=False)
+        _require_a_verified_model(loaded)
         preprocessor = Preprocessor.from_json(loaded.files["preprocessor.json"])
         scenario = pd.read_parquet(io.BytesIO(loaded.files["scenario.parquet"]))
         if loaded.refused:
@@ -280,33 +307,46 @@ class BundleRegistry:
             if current is None:
                 raise NotPromotedError(f"stockcode {stock_code} has no promoted model; run the lineage for it") from exc
             return current
+        except bundles.BundleIntegrityError as exc:  # the store answered with a bad pointer: this stockcode's refusal
+            self._store_ok()
+            self._next_check[stock_code] = now + self.reload_seconds
+            return self._refuse(stock_code, current, UNREADABLE_POINTER, exc, now)
         except Exception as exc:  # noqa: BLE001 - store down: keep what we have, try again after a back-off
             return self._store_failed(stock_code, current, exc)
         self._store_ok()
         self._next_check[stock_code] = now + self.reload_seconds
         if current is not None and current.version == pointer["version"]:
+            self.refused.pop(stock_code, None)  # a refusal of another version (or of a bad pointer) is over
             return current
         if self._still_refused(stock_code, pointer["version"], now):
             return self._keep(stock_code, current)
         try:
             fresh = self._load(stock_code)
         except REFUSALS as exc:
-            self.refused[stock_code] = {"version": pointer["version"], "reason": f"{type(exc).__name__}: {exc}"}
-            self._refused_at[stock_code] = now
-            log.error(
-                "refused promotion %s of %s (%s); still serving %s",
-                pointer["version"],
-                stock_code,
-                exc,
-                current.version if current else "nothing",
-            )
-            return self._keep(stock_code, current)
+            return self._refuse(stock_code, current, pointer["version"], exc, now)
         except Exception as exc:  # noqa: BLE001 - the store failed mid-read
             return self._store_failed(stock_code, current, exc)
         self._keep_loaded(stock_code, fresh)
         self.refused.pop(stock_code, None)
         log.info("serving %s %s (champion %s)", stock_code, fresh.version, fresh.manifest["champion"])
         return fresh
+
+    def _refuse(
+        self, stock_code: str, current: ServedBundle | None, version: str, exc: Exception, now: float
+    ) -> ServedBundle:
+        """Remember that ``version`` of ``stock_code`` failed verification (it is not re-read on every request),
+        and keep serving what is loaded of it: a bad bundle is that stockcode's problem, not a store outage."""
+        reason = str(exc) if isinstance(exc, bundles.BundleIntegrityError) else f"{type(exc).__name__}: {exc}"
+        self.refused[stock_code] = {"version": version, "reason": reason}
+        self._refused_at[stock_code] = now
+        log.error(
+            "refused promotion %s of %s (%s); still serving %s",
+            version,
+            stock_code,
+            reason,
+            current.version if current else "nothing",
+        )
+        return self._keep(stock_code, current)
 
     def _still_refused(self, stock_code: str, version: str, now: float) -> bool:
         """A refused version is not re-read on every request, only after a while (a file may have been late)."""
@@ -321,7 +361,7 @@ class BundleRegistry:
         if current is None:
             refused = self.refused[stock_code]
             raise BundleRefusedError(
-                f"the promoted bundle {refused['version']} of {stock_code} was refused: {refused['reason']}"
+                f"the promoted bundle of {stock_code} ({refused['version']}) was refused: {refused['reason']}"
             )
         return current
 

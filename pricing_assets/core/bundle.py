@@ -30,6 +30,8 @@ from .store import ArtifactNotFoundError, ArtifactStore, sha256_hex
 
 ROOT = "promoted"
 MANIFEST = "manifest.json"
+# What a reader needs from a pointer (write_bundle writes these and stock_code and run_id too).
+POINTER_FIELDS = ("version", "manifest_key", "manifest_sha256")
 
 
 class BundleIntegrityError(RuntimeError):
@@ -115,7 +117,24 @@ def promoted_stockcodes(store: ArtifactStore) -> list[str]:
 
 
 def read_pointer(store: ArtifactStore, stock_code: str) -> dict[str, Any]:
-    return json.loads(store.get_bytes(pointer_key(stock_code)))
+    """The stockcode's pointer, checked to name a version and its manifest before anyone uses it.
+
+    A pointer that is not a JSON object with those as text (a truncated copy, a hand edit, another
+    tool's file) is a BundleIntegrityError like any other bad bundle file: the stockcode's promotion
+    is refused, which serving must not take for the store failing (that would back off every
+    stockcode), and the message says how to mend it."""
+    key = pointer_key(stock_code)
+    fix = f"promote {stock_code} again (pricing run --stockcodes {stock_code}) to write a new one"
+    try:
+        pointer = json.loads(store.get_bytes(key))
+    except ValueError as exc:  # not JSON, or not UTF-8
+        raise BundleIntegrityError(f"the promotion pointer {key} is not valid JSON ({exc}): {fix}") from exc
+    if not isinstance(pointer, dict):
+        raise BundleIntegrityError(f"the promotion pointer {key} is not a JSON object: {fix}")
+    lacking = [name for name in POINTER_FIELDS if not isinstance(pointer.get(name), str) or not pointer[name]]
+    if lacking:
+        raise BundleIntegrityError(f"the promotion pointer {key} does not name its {' and '.join(lacking)}: {fix}")
+    return pointer
 
 
 def read_bundle(store: ArtifactStore, stock_code: str, strict: bool = True) -> LoadedBundle:

@@ -1,8 +1,9 @@
 import json
+import re
 
 import pytest
 
-from pricing_assets.core.bundle import BundleIntegrityError, pointer_key, read_bundle, write_bundle
+from pricing_assets.core.bundle import BundleIntegrityError, pointer_key, read_bundle, read_pointer, write_bundle
 from pricing_assets.core.store import LocalArtifactStore
 
 FILES = {"models/dfn/state_dict.pt": b"weights", "preprocessor.json": b"{}", "scenario.parquet": b"rows"}
@@ -122,3 +123,29 @@ def test_a_file_two_models_share_is_stored_once_and_refuses_both_when_it_fails(t
     assert lenient.model_files("lightgbm") == {"model.txt": b"trees"}
     older = write_bundle(store, "22423", {**FILES, "models/ensemble/dfn/state_dict.pt": b"w"}, {}, run_id="run-2")
     assert older and read_bundle(store, "22423").model_files("ensemble") == {"dfn/state_dict.pt": b"w"}
+
+
+@pytest.mark.parametrize(
+    "written,problem",
+    [
+        (None, "is not valid JSON"),  # the sound pointer cut in half
+        (b"\xff\xfe{}", "is not valid JSON"),
+        (b'["v1"]', "is not a JSON object"),
+        (b'{"stock_code": "85123A"}', "does not name its version and manifest_key and manifest_sha256"),
+        (b'{"version": 7, "manifest_key": "k", "manifest_sha256": "s"}', "does not name its version:"),
+        (b'{"version": "v", "manifest_key": "", "manifest_sha256": "s"}', "does not name its manifest_key:"),
+    ],
+)
+def test_an_unreadable_pointer_is_a_refused_bundle_that_says_how_to_mend_it(tmp_path, written, problem):
+    """A pointer serving cannot use is a BundleIntegrityError (a bad bundle, like a file failing its SHA-256),
+    never a JSON or KeyError that a reader would take for the store failing; the message says to promote again."""
+    store = LocalArtifactStore(tmp_path)
+    write_bundle(store, "85123A", FILES, {"champion": "dfn"}, run_id="run-1")
+    pointer = tmp_path / pointer_key("85123A")
+    pointer.write_bytes(pointer.read_bytes()[:40] if written is None else written)
+    fix = "promote 85123A again (pricing run --stockcodes 85123A) to write a new one"
+    for read in (read_pointer, read_bundle):
+        with pytest.raises(BundleIntegrityError, match=re.escape(problem)) as refused:
+            read(store, "85123A")
+        assert str(refused.value).startswith("the promotion pointer promoted/85123A/current.json ")
+        assert str(refused.value).endswith(fix)

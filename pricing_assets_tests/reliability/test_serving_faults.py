@@ -47,6 +47,9 @@ MODEL_CURVE = {"curve_source": "demand_model"}
 # Broken bundles: one API process over one project with several deliberately broken stockcodes ----------
 NAN_CHAMPION, TAMPERED_MODEL, NO_USABLE_MODEL, BAD_MANIFEST, SWAPPED = "NAN1", "TAMPER1", "DEAD1", "MANIFEST1", "SWAP1"
 OVERFLOWING = "OVERFLOW1"
+# Sound bundles whose pointers a test breaks, a sound one no request has loaded yet, and one that a promotion
+# with every model file damaged follows.
+LOADED_POINTER, UNLOADED_POINTER, NOT_YET_LOADED, DAMAGED_NEXT = "PTR1", "PTR2", "FRESH1", "DEAD2"
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +68,8 @@ def broken(promoted_project, tmp_path_factory):
     repromote(store, source, BAD_MANIFEST)
     corrupt_files(project, BAD_MANIFEST, "manifest.json")
     repromote(store, source, SWAPPED, run=1)
+    for code in (LOADED_POINTER, UNLOADED_POINTER, NOT_YET_LOADED, DAMAGED_NEXT):
+        repromote(store, source, code, run=1)
     with api_process(project) as server:
         yield project, source, server
 
@@ -104,12 +109,16 @@ def test_a_tampered_model_file_is_refused_by_hash_before_loading_and_logged(brok
 
 
 def test_a_bundle_without_a_usable_model_answers_503_and_the_others_keep_serving(broken):
+    """Every model file damaged: the bundle is refused whole (taken, it would replace a sound bundle that is
+    serving, ``test_a_new_promotion_without_a_sound_model_leaves_the_previous_bundle_serving``), for the
+    list-price response too, though no model runs for it."""
     _, source, server = broken
-    dead = httpx.get(f"{server.url}/v1/predict-price/{NO_USABLE_MODEL}", params=MODEL_CURVE)
-    assert dead.status_code == 503 and "could answer" in dead.json()["detail"]
-    # Its list-price response needs no model: its recommendation's inputs passed their SHA-256 check.
-    response = httpx.get(f"{server.url}/v1/predict-price/{NO_USABLE_MODEL}")
-    assert response.status_code == 200 and response.json()["curve_source"] == "list_price_response"
+    for params in (MODEL_CURVE, {}):
+        dead = httpx.get(f"{server.url}/v1/predict-price/{NO_USABLE_MODEL}", params=params)
+        assert dead.status_code == 503 and "was refused" in dead.json()["detail"]
+        assert "has all its files intact" in dead.json()["detail"] and "SHA-256" in dead.json()["detail"]
+    ready = httpx.get(f"{server.url}/readyz")
+    assert ready.status_code == 200 and ready.json()["store"] == "ok" and NO_USABLE_MODEL in ready.json()["refused"]
     assert httpx.get(f"{server.url}/v1/predict-price/{source}").status_code == 200
     assert httpx.get(f"{server.url}/healthz").status_code == 200
 
@@ -143,6 +152,80 @@ def test_a_tampered_new_promotion_leaves_the_previous_bundle_serving(broken):
     assert ready["loaded"][SWAPPED] == before["model_version"]
     assert after["model_version"] == good["version"] != before["model_version"]  # a sound promotion still lands
     assert f"refused promotion {bad['version']} of {SWAPPED}" in server.log()
+
+
+def test_a_new_promotion_without_a_sound_model_leaves_the_previous_bundle_serving(broken):
+    """A lenient read sets damaged model files aside so the next model answers; a promotion whose every model
+    file is damaged leaves none, so it is refused and the loaded bundle keeps answering, curves of its models
+    too."""
+    project, source, server = broken
+    before = {
+        name: httpx.get(f"{server.url}/v1/predict-price/{DAMAGED_NEXT}", params=params).json()
+        for name, params in (("response", {}), ("model", MODEL_CURVE))
+    }
+    bad = repromote(local_store(project), source, DAMAGED_NEXT, run=2)
+    corrupt_files(project, DAMAGED_NEXT, "models/")
+    during = {
+        name: httpx.get(f"{server.url}/v1/predict-price/{DAMAGED_NEXT}", params=params)
+        for name, params in (("response", {}), ("model", MODEL_CURVE))
+    }
+    ready = httpx.get(f"{server.url}/readyz")
+    good = repromote(local_store(project), source, DAMAGED_NEXT, run=3)
+    after = httpx.get(f"{server.url}/v1/predict-price/{DAMAGED_NEXT}").json()
+    assert {name: r.status_code for name, r in during.items()} == {"response": 200, "model": 200}
+    for name, answer in during.items():  # nothing lost: the same answers as before the bad promotion
+        assert answer.json()["model_version"] == before[name]["model_version"] != bad["version"]
+        assert answer.json()["curve"] == before[name]["curve"]
+    assert during["model"].json()["model"] == before["model"]["model"] and not during["model"].json()["fallback_used"]
+    refused = ready.json()["refused"][DAMAGED_NEXT]
+    assert ready.status_code == 200 and ready.json()["store"] == "ok"
+    assert (
+        refused["version"] == bad["version"]
+        and ready.json()["loaded"][DAMAGED_NEXT] == before["model"]["model_version"]
+    )
+    assert f"no model of {DAMAGED_NEXT} {bad['version']} has all its files intact" in refused["reason"]
+    assert "fails its SHA-256 check" in refused["reason"] and f"promote {DAMAGED_NEXT} again" in refused["reason"]
+    assert after["model_version"] == good["version"]  # a sound promotion still lands
+
+
+def test_an_unreadable_pointer_refuses_that_stockcode_alone(broken):
+    """One stockcode's pointer truncated, another's without a version: a bad bundle, not a store outage. The
+    others (one not loaded yet) keep serving and are listed, readiness is unaffected, the loaded bundle of the
+    truncated one keeps answering, and mending the pointer ends the refusal."""
+    project, source, server = broken
+    root = project / ".pricing" / "store" / "promoted"
+    before = httpx.get(f"{server.url}/v1/predict-price/{LOADED_POINTER}").json()
+    pointer = root / LOADED_POINTER / "current.json"
+    sound = pointer.read_bytes()
+    pointer.write_bytes(sound[: len(sound) // 2])
+    (root / UNLOADED_POINTER / "current.json").write_text(json.dumps({"stock_code": UNLOADED_POINTER}))
+    try:
+        kept = httpx.get(f"{server.url}/v1/predict-price/{LOADED_POINTER}")
+        unloaded = httpx.get(f"{server.url}/v1/predict-price/{UNLOADED_POINTER}")
+        others = [httpx.get(f"{server.url}/v1/predict-price/{code}") for code in (NOT_YET_LOADED, source)]
+        listed = httpx.get(f"{server.url}/v1/stockcodes").json()["stockcodes"]
+        ready = httpx.get(f"{server.url}/readyz")
+    finally:
+        pointer.write_bytes(sound)
+    mended = httpx.get(f"{server.url}/v1/predict-price/{LOADED_POINTER}")
+    ready_after = httpx.get(f"{server.url}/readyz").json()
+    assert kept.status_code == 200 and kept.json()["curve"] == before["curve"]
+    assert kept.json()["model_version"] == before["model_version"]
+    assert unloaded.status_code == 503 and "was refused" in unloaded.json()["detail"]
+    assert f"promoted/{UNLOADED_POINTER}/current.json does not name its version" in unloaded.json()["detail"]
+    assert [r.status_code for r in others] == [200, 200]
+    assert {LOADED_POINTER, UNLOADED_POINTER, NOT_YET_LOADED, source} <= set(listed)
+    assert ready.status_code == 200 and ready.json()["store"] == "ok" and ready.json()["store_error"] is None
+    refused = ready.json()["refused"]
+    assert f"promoted/{LOADED_POINTER}/current.json is not valid JSON" in refused[LOADED_POINTER]["reason"]
+    assert (
+        f"promote {LOADED_POINTER} again (pricing run --stockcodes {LOADED_POINTER})"
+        in refused[LOADED_POINTER]["reason"]
+    )
+    assert "does not name its version and manifest_key and manifest_sha256" in refused[UNLOADED_POINTER]["reason"]
+    assert mended.status_code == 200 and mended.json()["model_version"] == before["model_version"]
+    assert LOADED_POINTER not in ready_after["refused"] and UNLOADED_POINTER in ready_after["refused"]
+    assert f"refused promotion unknown of {LOADED_POINTER}" in server.log()
 
 
 # Redis stopped and restarted under a steady load --------------------------------------------------------

@@ -116,6 +116,43 @@ def test_bad_requests_get_a_4xx_that_names_the_problem(promoted_project, url, pa
     assert message in json.dumps(response.json())
 
 
+PREDICT_TAKES = "takes only curve_source, gain_confidence, guardrail, num_price_bins, objective, unit_cost, "
+
+
+@pytest.mark.parametrize(
+    "path,query,message",
+    [
+        # A misspelt parameter would have answered with the promoted guardrail, a repeated one with its last value.
+        ("/v1/predict-price/{code}", "guardrial=0.1", "unknown query parameter(s) ['guardrial']: "),
+        ("/v1/predict-price/{code}", "guardrial=0.1", PREDICT_TAKES),
+        ("/v1/predict-price/{code}", "guardrail=0.1&guardrail=0.5", "['guardrail'] given more than once"),
+        ("/v1/predict-price/{code}", "objective=revenue&objective=margin", "['objective'] given more than once"),
+        ("/v1/lineage/{code}", "version=1", "['version']: /v1/lineage/{stockcode} takes no query parameters"),
+        ("/v1/stockcodes", "ofset=5", "['ofset']: /v1/stockcodes takes only limit, offset, prefix"),
+        # What pydantic's lax parsing would read as 1000 or 10: the schema says an integer, in digits.
+        ("/v1/predict-price/{code}", "num_price_bins=1_000", "whole number written in digits"),
+        ("/v1/predict-price/{code}", "num_price_bins=%2B10", "whole number written in digits"),
+        ("/v1/predict-price/{code}", "num_price_bins=%2010", "whole number written in digits"),
+        ("/v1/predict-price/{code}", "num_price_bins=10.0", "whole number written in digits"),
+    ],
+)
+def test_query_parameters_are_taken_once_each_and_only_as_the_route_names_them(
+    promoted_project, url, path, query, message
+):
+    code = codes_of(promoted_project)[0]
+    response = httpx.get(f"{url}{path.format(code=code)}?{query}")
+    assert response.status_code == 422
+    assert message in response.text, response.text
+
+
+def test_the_page_still_takes_its_own_query_string(promoted_project, url):
+    """The page is no API route: its link carries the stockcode and the controls, which its script reads."""
+    code = codes_of(promoted_project)[0]
+    page = httpx.get(f"{url}/", params={"stockcode": code, "objective": "margin", "guardrail": "0.1"})
+    assert page.status_code == 200 and "<title>pricing lineage" in page.text
+    assert httpx.get(f"{url}/v1/predict-price/{code}", params={"num_price_bins": "10"}).status_code == 200
+
+
 def test_redis_cache_hits_misses_and_a_new_promotion(promoted_project, tmp_path):
     """On a private redis-server: the key count is this test's alone, and nobody else's Redis is flushed."""
     project = tmp_path / "project"

@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
 from pricing_assets.core.recommendation import short_of_best, verdict
 
@@ -107,3 +108,30 @@ def test_page_controls_ask_for_objective_guardrail_and_cost_and_mark_the_move(pr
     assert (
         f"The move gains on</dt><dd>{share} of the elasticity's draws</dd>" in dom and rec["gain_probability"] >= 0.97
     )
+
+
+def test_page_behind_a_token_lists_and_draws_once_the_token_is_typed(promoted_project):
+    """With PRICING_API_TOKEN set the page's first listing is a 401 (no token typed yet) and the stockcode select,
+    which the form requires, stays empty: typing the token must list the stockcodes again with it, draw the
+    linked stockcode's curve and keep the token for the tab's session."""
+    require("chromium")
+    code, token = "63755", "page-s3cret"
+    with api_server(promoted_project, PRICING_API_TOKEN=token) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(60_000)
+            page.goto(f"{url}/?stockcode={code}")
+            expect(page.locator("#status")).to_have_text("401: missing or wrong bearer token", timeout=60_000)
+            assert page.locator("#stockcode option").count() == 0 and page.locator("#chart *").count() == 0
+            page.locator("#token").fill(token)
+            page.locator("#token").press("Tab")  # leaving the field commits it (its change event), as a person does
+            expect(page.locator('#chart [data-role="objective"]')).to_have_count(1, timeout=60_000)
+            expect(page.locator("#status")).to_contain_text(f"{code}: recommended list price", timeout=60_000)
+            listed = page.locator("#stockcode option").evaluate_all("options => options.map(o => o.value)")
+            chosen = page.locator("#stockcode").input_value()
+            kept = page.evaluate("() => sessionStorage.getItem('pricing-token')")
+        finally:
+            browser.close()
+    assert listed == sorted(p.name for p in (promoted_project / ".pricing" / "store" / "promoted").iterdir())
+    assert chosen == code and kept == token
