@@ -330,8 +330,7 @@ def response_inputs(
 
 def catalogue_response(transactions: pd.DataFrame, codes: list[str]) -> price_response.CatalogueResponse:
     """What ``catalogue_price_response`` learns from these codes' lines."""
-    lines = price_list.lines_with_list(transactions[transactions["stock_code"].isin(codes)])
-    panel = price_list.weekly_demand(lines, lines.attrs["lists"])
+    lines, panel = price_list.catalogue_weekly_demand(transactions, codes)
     return price_response.estimate_catalogue_response(panel, lines)
 
 

@@ -2,9 +2,9 @@
 
 One multi-asset (named after its first output, as ``training_splits``), unpartitioned, in the raw job
 with ``raw_transactions``: both outputs are learned from the same eligible stockcodes' weekly panel
-(``price_list.eligible_weekly_demand``), which is built once here rather than once per asset (about
-2.5 s on the dev file). Every stockcode partition reads them, so the shared work is done once per
-source load.
+(``price_list.eligible_weekly_demand``, from their lines cleaned as each stockcode's own lineage cleans
+them), which is built once here rather than once per asset. Every stockcode partition reads them, so
+the shared work is done once per source load.
 """
 
 import time
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from dagster import AssetExecutionContext, AssetOut, MetadataValue, Output, multi_asset
 
-from ..core import demand_index, price_list, price_response, stockcodes
+from ..core import cleaning, demand_index, price_list, price_response, stockcodes
 from .common import SettingsConfig, code_version_of, setting, table_metadata
 
 GROUP = "catalogue"
@@ -35,7 +35,7 @@ def _float(value: float) -> MetadataValue:
     group_name=GROUP,
     outs={
         "catalogue_price_response": AssetOut(
-            code_version=code_version_of(price_list, price_response, stockcodes),
+            code_version=code_version_of(cleaning, price_list, price_response, stockcodes),
             description=(
                 "How weekly demand responds to the wholesale list price, learned from the list-price "
                 "changes of every eligible stockcode with the season and each product's level controlled "
@@ -44,7 +44,7 @@ def _float(value: float) -> MetadataValue:
             ),
         ),
         "catalogue_demand_index": AssetOut(
-            code_version=code_version_of(price_list, demand_index),
+            code_version=code_version_of(cleaning, price_list, demand_index),
             description=(
                 "How the whole shop's weekly demand moves: a chain-linked index of the eligible stockcodes' units "
                 "per trading day (each week against the one before, over the stockcodes on sale in both; 1 at the "

@@ -26,8 +26,7 @@ def store() -> dict:
     data = normalise_transactions(raw)
     eligible = eligible_stockcodes(stockcode_history(data), 150, 60)
     transactions = data[data["stock_code"].isin(eligible)]
-    lines = price_list.lines_with_list(transactions)
-    panel = price_list.weekly_demand(transactions, lines.attrs["lists"])
+    lines, panel = price_list.catalogue_weekly_demand(data, eligible)
     catalogue = price_response.estimate_catalogue_response(panel, lines)
     return {
         "transactions": transactions,
@@ -88,6 +87,30 @@ def test_weekly_demand_keeps_weeks_without_sales(store) -> None:
         assert (weeks.to_series().diff().dropna() == pd.Timedelta(days=7)).all()
     assert (panel["units"] == 0).any()
     assert (panel["units"] == panel["registered_units"] + panel["guest_units"]).all()
+
+
+def test_the_catalogue_learns_from_lines_cleaned_as_each_stockcodes_lineage_cleans_them(store) -> None:
+    """A registered order later cancelled did not happen: the catalogue's weekly demand leaves it out, as the
+    stockcode's own cleaned lines do (on raw lines one such order, of 1,930 units, moved the dev file's index by
+    a quarter in its week); the same order not cancelled counts."""
+    data = store["transactions"]
+    code = store["eligible"][0]
+    line = data[(data["stock_code"] == code) & data["customer_id"].notna()].iloc[[len(data) // 3 % 50]].copy()
+    size = 2 * int(line["quantity"].iloc[0])  # within what is usual for the customer: no outlier
+    order = line.assign(invoice_no="999001", quantity=size)
+    cancel = line.assign(
+        invoice_no="C999002", quantity=-size, invoice_date=line["invoice_date"] + pd.Timedelta(hours=2)
+    )
+    _, before = price_list.catalogue_weekly_demand(data, store["eligible"])
+    _, after = price_list.catalogue_weekly_demand(pd.concat([data, order, cancel]), store["eligible"])
+    pd.testing.assert_frame_equal(before, after)
+    _, kept = price_list.catalogue_weekly_demand(pd.concat([data, order]), store["eligible"])  # not cancelled
+    week = (line["invoice_date"].dt.to_period("W-SUN").dt.start_time).iloc[0]
+    units = {
+        name: t.set_index(["stock_code", "week"]).loc[(code, week), "registered_units"]
+        for name, t in (("before", before), ("kept", kept))
+    }
+    assert units["kept"] == units["before"] + size
 
 
 def test_observed_mix_measures_the_store_policy(store) -> None:
