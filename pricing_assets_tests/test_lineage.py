@@ -96,9 +96,9 @@ def test_raw_to_promoted_with_a_verifiable_lineage_manifest(promoted):
     assert manifest["champion"] == "ensemble"
     mean = bundle.model_files("ensemble")
     members = json.loads(mean["ensemble.json"])["members"]
-    # Every single model and the seasonal naive (ENSEMBLE_MEMBERS), all of them fallbacks too.
-    assert sorted(members) == sorted([*(k for k in manifest["fallback_chain"] if k not in BASELINES), BASELINES[1]])
-    assert set(members) < set(manifest["fallback_chain"])
+    # Every single model and both baselines (ENSEMBLE_MEMBERS), all of them fallbacks too.
+    assert sorted(members) == sorted([*(k for k in manifest["fallback_chain"] if k not in BASELINES), *BASELINES])
+    assert set(members) == set(manifest["fallback_chain"])  # every fallback is a member
     assert set(mean) == {"ensemble.json", *(f"{m}/{name}" for m in members for name in bundle.model_files(m))}
     assert all(mean[f"{m}/{name}"] == blob for m in members for name, blob in bundle.model_files(m).items())
     assert [name for name in bundle.files if name.startswith("models/ensemble/")] == ["models/ensemble/ensemble.json"]

@@ -6,20 +6,20 @@ lists, at the list in force: WAPE and RMSLE, ``core/forecast.py``), on which the
 compared with the recent-mean and seasonal-naive baselines.
 
 The champion is the weighted mean of the tuned models (network, LightGBM, ElasticNet, SVR; each
-forecasting its average with the four-week mean, ``models/combination.py``; 0.6 between them), the
-catalogue-level forecast (0.3) and the seasonal naive (0.1; ``models/linear.py``), when ``models``
-holds it (``models.with_ensemble``): each tuned model was tuned on validation, so its validation
-score is flattered by its own search and the lowest of four picks noise (``models/ensemble.py`` has
-the figures and why these weights). Without the mean (no tuned model, or fewer than two members,
-forecast finite values) the champion is the single model with the lowest validation RMSLE. Test
-scores are reported beside it but never used to choose. The baselines are there to be beaten, not
-promoted alone: one becomes champion only if every other model failed (the seasonal naive is also a
-tenth of the mean, which is then judged against it as a combination against one of its parts). Whether the
-champion beats each baseline is recorded on both splits. The fallback chain is what serving (and
-``demand_forecast``) tries, in order, when a model fails to load or forecasts non-finite or
-implausible values: the single models (tuned, and the catalogue level) by validation RMSLE, then the
-recent-mean and the seasonal-naive baselines (one-feature linear models that cannot fail on a finite row).
-"""
+forecasting its average with the four-week mean, ``models/combination.py``; 0.3 between them), the
+catalogue-level forecast (0.3), the four-week mean (0.3) and the seasonal naive (0.1;
+``models/linear.py``), when ``models`` holds it (``models.with_ensemble``): each tuned model was
+tuned on validation, so its validation score is flattered by its own search and the lowest of four
+picks noise (``models/ensemble.py`` has the figures and why these weights). Without the mean (no
+tuned model, or fewer than two members, forecast finite values) the champion is the single model
+with the lowest validation RMSLE. Test scores are reported beside it but never used to choose. The
+baselines are there to be beaten, not promoted alone: one becomes champion only if every other model
+failed (both are also parts of the mean, which is then judged against each as a combination against
+one of its parts). Whether the champion beats each baseline is recorded on both splits. The fallback
+chain is what serving (and ``demand_forecast``) tries, in order, when a model fails to load or
+forecasts non-finite or implausible values: the single models (tuned, and the catalogue level) by
+validation RMSLE, then the recent-mean and the seasonal-naive baselines (one-feature linear models
+that cannot fail on a finite row)."""
 
 from __future__ import annotations
 

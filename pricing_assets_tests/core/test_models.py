@@ -9,6 +9,7 @@ from sklearn.svm import SVR
 
 from pricing_assets.core import tuning
 from pricing_assets.core.models import (
+    BASELINES,
     CANDIDATE_KINDS,
     CATALOGUE_LEVEL_KIND,
     ENSEMBLE_KIND,
@@ -73,20 +74,26 @@ def test_a_tuned_model_forecasts_its_equal_average_with_the_four_week_mean(candi
     assert averaged.kind == alone.kind == kind
 
 
-def test_the_champion_weighs_the_catalogue_level_the_seasonal_naive_and_the_tuned_models(candidates, design):
-    """In log1p units, 0.3 of the catalogue-level forecast, 0.1 of the seasonal naive, and 0.15 of each tuned
-    model's forecast (each already averaged with the four-week mean)."""
+def test_the_champion_weighs_the_catalogue_level_the_baselines_and_the_tuned_models(candidates, design):
+    """In log1p units, 0.3 of the catalogue-level forecast, 0.3 of the four-week mean, 0.1 of the seasonal naive,
+    and 0.075 of each tuned model's forecast (each already averaged with the four-week mean)."""
     ensemble = candidates[ENSEMBLE_KIND].model
     x = design.x["test"]
     tuned = np.mean([candidates[kind].model.predict_log(x) for kind in TUNED], axis=0)
     members = (
         0.3 * candidates[CATALOGUE_LEVEL_KIND].model.predict_log(x)
+        + 0.3 * candidates["recent_mean_baseline"].model.predict_log(x)
         + 0.1 * candidates["seasonal_naive_baseline"].model.predict_log(x)
-        + 0.6 * tuned
+        + 0.3 * tuned
     )
-    assert list(ensemble.members) == [*TUNED, CATALOGUE_LEVEL_KIND, "seasonal_naive_baseline"] == ENSEMBLE_MEMBERS
+    assert list(ensemble.members) == [*TUNED, CATALOGUE_LEVEL_KIND, *BASELINES] == ENSEMBLE_MEMBERS
     assert ensemble.weights == pytest.approx(
-        {**{kind: 0.15 for kind in TUNED}, CATALOGUE_LEVEL_KIND: 0.3, "seasonal_naive_baseline": 0.1}
+        {
+            **{kind: 0.075 for kind in TUNED},
+            CATALOGUE_LEVEL_KIND: 0.3,
+            "recent_mean_baseline": 0.3,
+            "seasonal_naive_baseline": 0.1,
+        }
     )
     assert ensemble.kind == ENSEMBLE_KIND
     assert np.allclose(ensemble.predict_log(x), members, atol=1e-9)
@@ -113,11 +120,11 @@ def test_a_tuned_model_with_non_finite_forecasts_is_left_out_of_the_mean(candida
     ensemble = with_ensemble(models, design)[ENSEMBLE_KIND]
     assert list(ensemble.members) == [k for k in ENSEMBLE_MEMBERS if k != "elasticnet"]
     assert np.isfinite(ensemble.predict_log(design.x["test"])).all()
-    # The catalogue level and the seasonal naive keep their shares; the three tuned models left share the rest.
-    fixed = {CATALOGUE_LEVEL_KIND: 0.3, "seasonal_naive_baseline": 0.1}
-    assert ensemble.weights == pytest.approx({"dfn": 0.2, "lightgbm": 0.2, "svr": 0.2, **fixed})
+    # The catalogue level and the baselines keep their shares; the three tuned models left share the rest.
+    fixed = {CATALOGUE_LEVEL_KIND: 0.3, "recent_mean_baseline": 0.3, "seasonal_naive_baseline": 0.1}
+    assert ensemble.weights == pytest.approx({"dfn": 0.1, "lightgbm": 0.1, "svr": 0.1, **fixed})
     without_level = with_ensemble({**models, CATALOGUE_LEVEL_KIND: broken}, design)[ENSEMBLE_KIND]
-    left = {"dfn": 0.3, "lightgbm": 0.3, "svr": 0.3, "seasonal_naive_baseline": 0.1}
+    left = {"dfn": 0.2, "lightgbm": 0.2, "svr": 0.2, "recent_mean_baseline": 0.3, "seasonal_naive_baseline": 0.1}
     assert without_level.weights == pytest.approx(left)
     alone = {kind: broken for kind in ENSEMBLE_MEMBERS if kind != "svr"} | {"svr": candidates["svr"].model}
     assert ENSEMBLE_KIND not in with_ensemble(alone, design)  # a mean of one model is that model
