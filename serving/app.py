@@ -224,15 +224,25 @@ def _digits(value: Any) -> Any:
     return value
 
 
+# Where a route keeps its accepted query parameters, worked out on its first request (its dependency tree never
+# changes), so a request pays for an attribute lookup, not a walk of the tree.
+_ACCEPTED_QUERY = "_pricing_accepted_query"
+
+
 def accepted_query(route: APIRoute) -> list[str]:
     """The query parameters ``route`` takes: its own and its dependencies' (by the name the URL uses)."""
+    known: list[str] | None = getattr(route, _ACCEPTED_QUERY, None)
+    if known is not None:
+        return known
     names: set[str] = set()
     pending = [route.dependant]
     while pending:
         dependant = pending.pop()
         names.update(field.alias for field in dependant.query_params)
         pending.extend(dependant.dependencies)
-    return sorted(names)
+    accepted = sorted(names)
+    setattr(route, _ACCEPTED_QUERY, accepted)
+    return accepted
 
 
 async def once_each(request: Request) -> None:
