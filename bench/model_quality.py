@@ -126,6 +126,19 @@ def true_recent_mean(run: Any, truth_row: pd.Series, settings: Settings) -> pd.D
     return _on_test_weeks(run, weekly[["units", "forecast"]])
 
 
+def true_median_demand(run: Any, truth_row: pd.Series, settings: Settings) -> pd.DataFrame:
+    """The median of the store's weekly units on the code's test weeks, from fresh draws of its demand
+    (``simulated_store.weekly_units_draws``): a perfect forecast of the point WAPE rewards. Lumpy weeks
+    put the median well below the mean, so this, not the true expected demand, is the ceiling of a forecast
+    judged on WAPE."""
+    from pricing_assets.core.simulated_store import StoreConfig, weekly_units_draws
+
+    weekly = _true_weekly_units(run, truth_row, settings)
+    store = StoreConfig(seed=settings.seed, n_products=settings.synthetic_products)
+    weekly["forecast"] = np.median(weekly_units_draws(str(truth_row.name), weekly.index, cfg=store), axis=0)
+    return _on_test_weeks(run, weekly[["units", "forecast"]])
+
+
 def _on_test_weeks(run: Any, weekly: pd.DataFrame) -> pd.DataFrame:
     from pricing_assets.core import splits
     from pricing_assets.core import weekly_features as wf
@@ -136,7 +149,11 @@ def _on_test_weeks(run: Any, weekly: pd.DataFrame) -> pd.DataFrame:
 
 
 # Forecasts that know the store's truth, scored beside the champion on the same weeks (``--source store``).
-ORACLES = {"true_expected_demand": true_expected_demand, "true_recent_mean": true_recent_mean}
+ORACLES = {
+    "true_expected_demand": true_expected_demand,
+    "true_median_demand": true_median_demand,
+    "true_recent_mean": true_recent_mean,
+}
 
 
 def rolling_origin(run: Any, origins: int, settings: Settings, truth_row: pd.Series | None) -> dict[str, Any]:

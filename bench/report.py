@@ -375,6 +375,16 @@ def _store_ceiling(results: dict[str, dict[str, Any]]) -> str:
         if rolling and "true_expected_demand_beats_both_wape" in rolling
         else ""
     )
+    median = (
+        f", the true median {s['true_median_demand_beats_both_wape']}"
+        + (
+            f" ({rolling['true_median_demand_beats_both_wape']})"
+            if rolling and "true_median_demand_beats_both_wape" in rolling
+            else ""
+        )
+        if "true_median_demand_beats_both_wape" in s
+        else ""
+    )
     recent = (
         f", the true recent mean {s['true_recent_mean_beats_both_wape']}"
         + (
@@ -387,7 +397,7 @@ def _store_ceiling(results: dict[str, dict[str, Any]]) -> str:
     )
     return (
         f"; on the store the champion {s['beats_both_wape']} of {s['stockcodes']}, the true expected demand "
-        f"{s['true_expected_demand_beats_both_wape']}{truth_rolling}{recent} (`model_quality_store.json`)"
+        f"{s['true_expected_demand_beats_both_wape']}{truth_rolling}{median}{recent} (`model_quality_store.json`)"
     )
 
 
@@ -567,19 +577,35 @@ def _ceiling(s: dict[str, Any]) -> str:
         f"\n\n**The true expected demand** (a perfect forecast of the mean, `simulated_store.expected_weekly_units`) "
         f"**beats both baselines on test WAPE on {s['true_expected_demand_beats_both_wape']} of {s['stockcodes']} "
         f"codes ({s['true_expected_demand_beats_both_share']:.0%})**, median test WAPE "
-        f"{fmt(s['median_true_expected_demand_test_wape'], 3)}: the ceiling of any forecast judged on these weeks."
-        + _true_recent_mean(s, "test_wape")
+        f"{fmt(s['median_true_expected_demand_test_wape'], 3)}."
+        + _oracle(s, "true_median_demand", "test_wape")
+        + _oracle(s, "true_recent_mean", "test_wape")
     )
 
 
-def _true_recent_mean(s: dict[str, Any], wape: str) -> str:
-    """The recent-mean baseline without its noise (the store's truth over the four weeks before each week)."""
-    if "true_recent_mean_beats_both_wape" not in s:
+# The store's forecasts that know its truth (``model_quality.ORACLES``), beyond the true expected demand.
+ORACLE_TEXT = {
+    "true_median_demand": (
+        "The true median",
+        "each week's median units over fresh draws of the store's demand, `simulated_store.weekly_units_draws`: "
+        "a perfect forecast of the point WAPE rewards, the ceiling of any forecast judged on these weeks",
+    ),
+    "true_recent_mean": (
+        "The true recent mean",
+        "the truth's mean over the four weeks before each week: the recent-mean baseline without its noise, a "
+        "forecast from history alone",
+    ),
+}
+
+
+def _oracle(s: dict[str, Any], name: str, wape: str) -> str:
+    """One of the store's forecasts that know its truth (:data:`ORACLE_TEXT`), as a sentence; empty without it."""
+    if f"{name}_beats_both_wape" not in s:
         return ""
+    title, what = ORACLE_TEXT[name]
     return (
-        f" **The true recent mean** (the truth's mean over the four weeks before each week: the recent-mean "
-        f"baseline without its noise, a forecast from history alone) beats both on "
-        f"{s['true_recent_mean_beats_both_wape']} (median WAPE {fmt(s[f'median_true_recent_mean_{wape}'], 3)})."
+        f" **{title}** ({what}) beats both on {s[f'{name}_beats_both_wape']} "
+        f"(median WAPE {fmt(s[f'median_{name}_{wape}'], 3)})."
     )
 
 
@@ -590,7 +616,9 @@ def _rolling(s: dict[str, Any]) -> str:
         return ""
     truth = (
         f" The true expected demand beats both on {r['true_expected_demand_beats_both_wape']} "
-        f"({fmt(r['median_true_expected_demand_wape'], 3)})." + _true_recent_mean(r, "wape")
+        f"({fmt(r['median_true_expected_demand_wape'], 3)})."
+        + _oracle(r, "true_median_demand", "wape")
+        + _oracle(r, "true_recent_mean", "wape")
         if "true_expected_demand_beats_both_wape" in r
         else ""
     )

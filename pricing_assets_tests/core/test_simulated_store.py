@@ -130,6 +130,28 @@ def test_expected_weekly_units_are_what_the_store_sells_each_week(store) -> None
         simulated_store.expected_weekly_units(truth.iloc[0], pd.DatetimeIndex(["2012-06-04"]), np.array([1.0]))
 
 
+def test_fresh_draws_of_a_products_demand_are_its_demand_and_their_median_is_below_the_mean(store) -> None:
+    """The perfect forecast of the median the forecast benchmark compares with: fresh draws of one product's
+    weekly units average to its exact expected units (so they are that product's demand, at its list prices,
+    in the right weeks), the draws differ from the store's own sales, and the median of lumpy weeks sits
+    below the mean."""
+    _, truth, _ = store
+    cfg = StoreConfig(seed=11, n_products=120)
+    row = truth.sort_values("registered_rate", ascending=False).iloc[0]
+    weeks = simulated_store._weeks(cfg)[20:30]
+    path = np.asarray(simulated_store._products_of(cfg)[row["stock_code"]]["path"])[20:30]
+    draws = simulated_store.weekly_units_draws(row["stock_code"], weeks, draws=1500, cfg=cfg)
+    expected = simulated_store.expected_weekly_units(row, weeks, path, cfg)
+    assert draws.shape == (1500, 10)
+    assert np.allclose(draws.mean(axis=0), expected, rtol=0.06)
+    assert (np.median(draws, axis=0) < expected).all()
+    assert draws.std(axis=0).min() > 0
+    with pytest.raises(ValueError, match="not one of the store's 120 products"):
+        simulated_store.weekly_units_draws("99999Z", weeks, cfg=cfg)
+    with pytest.raises(ValueError, match="outside the store's calendar"):
+        simulated_store.weekly_units_draws(row["stock_code"], pd.DatetimeIndex(["2012-06-04"]), cfg=cfg)
+
+
 def test_price_setting_reproduces_the_dev_file_within_tolerance(store) -> None:
     transactions, _, _ = store
     eligible = eligible_stockcodes(stockcode_history(transactions), 150, 60)
