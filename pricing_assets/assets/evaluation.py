@@ -8,7 +8,7 @@ from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
 from ..core import evaluation, explain, metrics, splits
 from ..core import models as models_package  # the members of the mean and their shares
-from ..core.models import ENSEMBLE_KIND, validation_mse, with_ensemble
+from ..core.models import ENSEMBLE_KIND, ENSEMBLE_WEIGHTS_TEXT, validation_mse, with_ensemble
 from ..core.models import ensemble as ensemble_module
 from ..core.models.ensemble import ENSEMBLE_FILE, EnsembleModel
 from ..core.stockcodes import validate_stockcode
@@ -54,7 +54,7 @@ def ensemble_card(
         "Validation and test RMSLE, MAE and MSE (log1p) of every candidate on the weekly rows per price list, "
         "and the forecast as a merchandiser reads it: weekly units (both lists, at the list in force), WAPE "
         "and RMSLE, against the recent-mean and seasonal-naive baselines. The champion is the weighted mean of "
-        "the tuned models (0.6 between them), the catalogue-level forecast (0.3) and the seasonal naive (0.1) "
+        f"{ENSEMBLE_WEIGHTS_TEXT} "
         "(ensemble; the lowest validation RMSLE when fewer than two forecast finite values), "
         "test scores reported, never used to choose; the fallback chain orders the single models for serving "
         "by validation RMSLE, baselines last."

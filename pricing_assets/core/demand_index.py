@@ -22,6 +22,15 @@ usual trading days (:data:`SHORT_WEEK_SHARE`) keeps the index of the week before
 a week depends only on that week and the weeks before it, so a feature built from the weeks before
 ``w`` sees nothing of ``w`` or later. (A product's last sale is not used to end its span: whether a
 week without sales is a 0 or after the product left would then depend on weeks to come.)
+
+One thing is chosen on the whole file: which stockcodes the index sums, the eligible ones
+(``stockcodes.eligible_stockcodes``, enough lines and days over all the data). A product that only
+took off later is counted from its first sale, when a forecaster at the time would not yet have
+picked it. A read-only review measured it on the dev file's 100 most active codes: with eligibility
+decided at their first test week (467 codes, not 592) the index moves by up to 8 % in June-July, and
+the catalogue-level forecast's median test WAPE is 0.452 against 0.442 (it beats the four-week mean
+on 57 codes of 97 against 55). Small, and it flatters that member's test score a little; the
+decisions use the index as it stands at the data's end, where the two agree.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ import pandas as pd
 
 from . import forecast
 from .metrics import SCALE, SELECTION_METRIC, regression_metrics
-from .models import BASELINES, ENSEMBLE_KIND, DemandModel
+from .models import BASELINES, ENSEMBLE_KIND, ENSEMBLE_WEIGHTS_TEXT, DemandModel
 from .splits import SPLIT_COLUMN, DesignMatrices
 
 INTERVAL_QUANTILES = (0.1, 0.9)
@@ -53,8 +53,8 @@ class Evaluation:
             "metric_scale": SCALE,
             "selection_metric": SELECTION_METRIC,
             "selected_on": "validation",
-            "champion_rule": f"the weighted mean of the tuned models, the catalogue level and the seasonal naive "
-            f"({ENSEMBLE_KIND}) when there is one, else the lowest validation {SELECTION_METRIC}",
+            "champion_rule": f"the weighted mean ({ENSEMBLE_KIND}) of {ENSEMBLE_WEIGHTS_TEXT} when there is one, "
+            f"else the lowest validation {SELECTION_METRIC}",
             "interval_quantiles": list(INTERVAL_QUANTILES),
             "metrics": self.metrics,
             "champion": self.champion,

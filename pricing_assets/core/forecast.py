@@ -5,9 +5,10 @@ A model predicts ``log1p`` of a price list's weekly units at the reference list 
 
 - **The forecast a decision uses** is an expectation, not ``expm1`` of a predicted mean log:
   the model's validation residuals are added back to the prediction (the smearing estimate),
-  and the mean of ``expm1(prediction + residual)`` is the expected units. The same residuals
-  give the level's uncertainty (``level_factors``: each residual's total next to the expected
-  total), which the recommendation's intervals multiply with the price response's.
+  and the mean of ``expm1(prediction + residual)`` is the expected units. The same residuals,
+  smoothed (``level_errors``), give the level's uncertainty (``level_factors``: each draw's total
+  over the draws' mean, so mean 1), which the recommendation's intervals multiply with the
+  price response's, and the 95 % interval of next week's units.
 - **Forecast accuracy** is scored the way a merchandiser reads it: units per week (both price
   lists summed), at the list that was in force (the forecast at the reference list times the
   row's ``price_factor``), as WAPE (sum of absolute errors over units sold) and RMSLE.
@@ -74,7 +75,7 @@ class WeeklyForecast:
     registered_units: float
     guest_units: float
     units_interval: list[float]  # 95 % of the total's level draws
-    level_factors: list[float]  # total of each level draw / expected total (mean 1)
+    level_factors: list[float]  # total of each level draw / the draws' mean total (mean 1)
 
     @property
     def units(self) -> float:
@@ -86,6 +87,23 @@ class WeeklyForecast:
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> WeeklyForecast:
         return cls(**data)  # type: ignore[arg-type]
+
+
+def level_errors(errors: np.ndarray, seed: int, draws: int = LEVEL_DRAWS) -> np.ndarray:
+    """``draws`` errors (log1p units) for next week's level: a validation residual each, plus Gaussian noise of
+    Silverman's bandwidth (a smoothed bootstrap, i.e. draws from a kernel density of the residuals).
+
+    Why smoothed: a product has about 12 validation residuals (6 weeks x 2 price lists), and draws of those
+    alone put the 95 % interval at their smallest and largest, which a new week falls outside about 1 time
+    in 7 (it covered 87 % of the dev file's test weeks, 82 % over four forecast origins). With the kernel it
+    covers 94 % (93 %); on the simulated store, whose residuals are more regular, 99 % (98 %) against 97 %
+    (94 %). One error per draw is shared by both price lists: they move together."""
+    rng = np.random.default_rng(seed)
+    picked = rng.choice(errors, size=draws)
+    if errors.size < 2:
+        return picked
+    bandwidth = 1.06 * float(np.std(errors, ddof=1)) * errors.size**-0.2
+    return picked + rng.normal(0.0, bandwidth, size=draws)
 
 
 def forecast_next_week(
@@ -111,17 +129,16 @@ def forecast_next_week(
     # Expected units per list: the mean over the validation residuals (smearing), not expm1 of the mean log.
     expected = to_quantity(predicted[:, None] + errors[None, :]).mean(axis=1)
     by_list = dict(zip(lists, expected, strict=True))
-    picked = np.random.default_rng(seed).choice(errors, size=draws)  # one residual per draw, shared by both lists
-    totals = to_quantity(predicted[:, None] + picked[None, :]).sum(axis=0)
+    totals = to_quantity(predicted[:, None] + level_errors(errors, seed, draws)[None, :]).sum(axis=0)
     total = float(expected.sum())
-    factors = totals / total if total > 0 else np.ones(draws)
+    factors = totals / totals.mean() if total > 0 and totals.mean() > 0 else np.ones(draws)
     return WeeklyForecast(
         week=str(pd.Timestamp(next_rows[TIME_COLUMN].iloc[0]).date()),
         model=model.kind,
         list_price=float(next_rows["reference_list_price"].iloc[0]),
         registered_units=float(by_list["registered"]),
         guest_units=float(by_list["guest"]),
-        units_interval=[float(np.quantile(totals, 0.025)), float(np.quantile(totals, 0.975))],
+        units_interval=[float(total * np.quantile(factors, 0.025)), float(total * np.quantile(factors, 0.975))],
         level_factors=[round(float(f), 6) for f in factors],
     )
 

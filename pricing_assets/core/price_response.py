@@ -280,7 +280,11 @@ def between_product_spread(estimates: list[float], errors: list[float], floor: f
 def _posterior(
     prior_mean: np.ndarray, prior_cov: np.ndarray, own: list[tuple[float, float] | None]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Gaussian posterior of the two margins given the own estimates that exist (normal-normal)."""
+    """Gaussian posterior of the two margins given the own estimates that exist (normal-normal); the prior
+    itself, exactly, when there are none (inverting twice would leave a rounding error, and a product with
+    no evidence of its own would report a share of it of 1e-16 on some machines)."""
+    if all(estimate is None for estimate in own):
+        return prior_mean.copy(), prior_cov.copy()
     precision = np.linalg.inv(prior_cov)
     weighted = precision @ prior_mean
     for i, estimate in enumerate(own):

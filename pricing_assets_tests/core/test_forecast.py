@@ -31,21 +31,38 @@ def test_the_forecast_is_the_smeared_expectation_not_expm1_of_the_prediction(pre
     assert result.list_price == next_rows["reference_list_price"].iloc[0]
 
 
-def test_level_factors_are_draws_of_the_residuals_around_the_expected_total(preprocessor, next_rows):
+def test_level_factors_are_smoothed_draws_of_the_residuals_around_the_expected_total(preprocessor, next_rows):
     result = forecast.forecast_next_week(by_list(preprocessor, 2.0, 3.0), preprocessor, next_rows, RESIDUALS, seed=7)
     factors = np.array(result.level_factors)
     assert len(factors) == forecast.LEVEL_DRAWS
-    assert factors.mean() == pytest.approx(1.0, abs=0.05)
-    # Each draw is one residual shared by both lists: the total it gives over the expected total.
-    possible = {round(float((np.expm1(2.0 + r) + np.expm1(3.0 + r)) / result.units), 6) for r in RESIDUALS}
-    assert set(np.round(factors, 6)) == possible
+    assert factors.mean() == pytest.approx(1.0, abs=1e-4)
+    # Each draw is one residual plus kernel noise, shared by both lists: not only the three residuals' totals,
+    # and reaching beyond them (three residuals cannot say how far a new week may fall).
+    at_residuals = [(np.expm1(2.0 + r) + np.expm1(3.0 + r)) / result.units for r in RESIDUALS]
+    assert len(set(np.round(factors, 6))) > 100
     low, high = result.units_interval
     assert low < result.units < high
-    assert low == pytest.approx(min(possible) * result.units, rel=1e-5)
-    assert high == pytest.approx(max(possible) * result.units, rel=1e-5)
+    assert low < min(at_residuals) * result.units and high > max(at_residuals) * result.units
+    assert low == pytest.approx(np.quantile(factors, 0.025) * result.units, rel=1e-5)
     again = forecast.forecast_next_week(by_list(preprocessor, 2.0, 3.0), preprocessor, next_rows, RESIDUALS, seed=7)
     assert again == result
     assert forecast.WeeklyForecast.from_dict(result.to_dict()) == result
+
+
+def test_the_95_percent_interval_covers_a_new_week_nearly_95_percent_of_the_time(preprocessor, next_rows):
+    """Twelve validation residuals (a product's usual six weeks, two lists) from the same law as the new week:
+    the interval covers the new week's units 92 % of the time here (94 % of the dev file's test weeks), not
+    the 83 % that draws of the residuals alone reach, whose 95 % interval is their smallest and largest."""
+    rng = np.random.default_rng(3)
+    model = by_list(preprocessor, 2.0, 1.0)
+    covered = []
+    for trial in range(400):
+        residuals = rng.normal(0.0, 0.6, size=12)
+        result = forecast.forecast_next_week(model, preprocessor, next_rows, residuals, seed=trial)
+        new = rng.normal(0.0, 0.6)  # one error shared by both lists, as the draws assume
+        units = np.expm1(2.0 + new) + np.expm1(1.0 + new)
+        covered.append(result.units_interval[0] <= units <= result.units_interval[1])
+    assert 0.9 <= np.mean(covered) <= 0.98, np.mean(covered)
 
 
 def test_without_residuals_the_level_is_known(preprocessor, next_rows):

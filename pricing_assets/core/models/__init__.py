@@ -38,6 +38,11 @@ TUNED = [kind for kind in TRAINERS if kind not in BASELINES and kind != CATALOGU
 # four-week mean 0.3, the seasonal naive 0.1, and the tuned models share the other 0.3 equally.
 ENSEMBLE_MEMBERS = [*TUNED, CATALOGUE_LEVEL_KIND, "recent_mean_baseline", "seasonal_naive_baseline"]
 ENSEMBLE_FIXED_SHARES = {CATALOGUE_LEVEL_KIND: 0.3, "recent_mean_baseline": 0.3, "seasonal_naive_baseline": 0.1}
+# The weights in words, for the evaluation's record and the asset's description (built here so they cannot go stale).
+ENSEMBLE_WEIGHTS_TEXT = (
+    f"the tuned models ({round(1 - sum(ENSEMBLE_FIXED_SHARES.values()), 6):g} between them), "
+    + ", ".join(f"{kind} {share:g}" for kind, share in ENSEMBLE_FIXED_SHARES.items())
+)
 # Every kind a model evaluation scores: the trained ones and the champion, the members' mean (ensemble.py).
 CANDIDATE_KINDS = (*TRAINERS, ENSEMBLE_KIND)
 
@@ -76,6 +81,7 @@ __all__ = [
     "ENSEMBLE_FIXED_SHARES",
     "ENSEMBLE_KIND",
     "ENSEMBLE_MEMBERS",
+    "ENSEMBLE_WEIGHTS_TEXT",
     "TRAINERS",
     "TUNED",
     "Candidate",
