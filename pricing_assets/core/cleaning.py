@@ -10,7 +10,10 @@ Rules run in this order; each row is counted under the first rule that drops it:
    customer): a double submission, kept once.
 4. ``cancellation``: invoices starting with ``C`` (and ``A`` adjustments). The cancelled order
    line is dropped too (``cancelled_original``): the most recent earlier line of the same
-   customer, stockcode and quantity, since that demand did not happen.
+   customer, stockcode and quantity, since that demand did not happen. The one rule that looks
+   ahead: a cancellation weeks after its order takes the order out of its own week, so the lag
+   features of the weeks in between already miss it (1.1 % of the dev file's top 100 codes' units,
+   half of them cancelled within 6 days); as a target the order is rightly not demand.
 5. ``non_positive_quantity``: returns and stock adjustments that are not cancellation invoices.
 6. ``non_positive_price``: free items and price corrections say nothing about demand at a price.
 7. ``quantity_outlier`` / ``price_outlier``: a quantity above ``outlier_factor`` times what is
