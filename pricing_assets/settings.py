@@ -7,10 +7,14 @@ container all read their settings from here, so a value is never defaulted twice
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+
+from .core.splits import SplitConfig
 
 SOURCES = ("synthetic", "store", "uci")
 EXECUTORS = ("in_process", "multiprocess", "celery", "k8s")
@@ -37,6 +41,44 @@ def _project_dir(environ: Mapping[str, str]) -> Path:
 def _opt(environ: Mapping[str, str], name: str) -> str | None:
     value = environ.get(name, "").strip()
     return value or None
+
+
+# What each float setting allows, as (test, the words after "PRICING_X must be "). Every float field
+# has a line (validate refuses a field without one), because a bare comparison such as ``<= 0`` is
+# false for nan, so ``nan`` would pass it and silently switch a gate off; and no setting gives inf a
+# meaning ("no limit"), so a value must also be finite. None: SplitConfig.validate checks it.
+_FLOAT_RULES: dict[str, tuple[Callable[[float], bool], str] | None] = {
+    **dict.fromkeys(
+        ("drift_price_ratio_limit", "drift_order_size_ratio_limit", "drift_demand_ratio_limit"),
+        (lambda v: v > 1, "a finite number above 1 (a ratio limit, applied both ways)"),
+    ),
+    "drift_vanished_share": (lambda v: 0 < v < 1, "in (0, 1): the share below which a customer type has vanished"),
+    "drift_column_threshold": (lambda v: v > 0, "a finite number above 0: Evidently's per-column distance"),
+    "challenger_tolerance": (lambda v: v >= 0, "a finite number >= 0: how much worse than serving is tolerated"),
+    "split_train_fraction": None,
+    "split_validation_fraction": None,
+    "tuning_seconds": (lambda v: v > 0, "a finite number of seconds above 0: the time cap per model's study"),
+    "fairness_threshold": (lambda v: v > 0, "a finite number above 0 (log1p of weekly units)"),
+    "guardrail": (
+        lambda v: 0 < v < 1,
+        "above 0 and below 1: the largest share a list price may move either way (1 would let it fall to nothing)",
+    ),
+    "assumed_cost_ratio": (lambda v: 0 < v < 1, "in (0, 1): a unit cost as a share of the list price"),
+    "min_own_weight": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "gain_confidence": (
+        lambda v: 0.5 <= v < 1,
+        "in [0.5, 1): the share of the elasticity's draws on which a move must gain (0.5: a move gains on the "
+        "median draw; 0.975: on all but the lowest 2.5 %)",
+    ),
+    "reload_seconds": (lambda v: v >= 0, "a finite number of seconds >= 0: how often a promotion pointer is re-read"),
+}
+
+
+def _split_error(exc: ValueError) -> ValueError:
+    """SplitConfig's message with PRICING_SPLIT_* in place of its field names, so it says what to set."""
+    names = ("train_fraction", "validation_fraction", "train_end", "validation_end")
+    message = re.sub(rf"\b({'|'.join(names)})\b", lambda m: f"PRICING_SPLIT_{m[1].upper()}", str(exc))
+    return ValueError(message)
 
 
 _PARSERS = {
@@ -174,46 +216,36 @@ class Settings:
             raise ValueError(f"PRICING_EXECUTOR must be one of {EXECUTORS}, not {self.executor!r}")
         if self.env == "production" and not self.s3_bucket:
             raise ValueError("PRICING_ENV=production stores artifacts in S3: set PRICING_S3_BUCKET")
-        for name in ("drift_price_ratio_limit", "drift_order_size_ratio_limit", "drift_demand_ratio_limit"):
-            if getattr(self, name) <= 1:
-                raise ValueError(f"PRICING_{name.upper()} must be above 1 (a ratio limit, applied both ways)")
-        if not 0 < self.drift_vanished_share < 1:
-            raise ValueError("PRICING_DRIFT_VANISHED_SHARE must be in (0, 1)")
+        for f in fields(self):
+            if str(f.type) != "float":
+                continue
+            if f.name not in _FLOAT_RULES:
+                raise RuntimeError(f"settings field {f.name} (a float) has no line in _FLOAT_RULES: say what it allows")
+            rule, value = _FLOAT_RULES[f.name], getattr(self, f.name)
+            if rule is not None and not (math.isfinite(value) and rule[0](value)):
+                raise ValueError(f"PRICING_{f.name.upper()} must be {rule[1]}, not {value!r}")
+        try:
+            SplitConfig.from_settings(self).validate()
+        except ValueError as exc:
+            raise _split_error(exc) from exc
         if self.drift_reference_days < 1 or self.drift_min_rows < 1:
             raise ValueError("PRICING_DRIFT_REFERENCE_DAYS and PRICING_DRIFT_MIN_ROWS must be positive")
-        if self.challenger_tolerance < 0 or self.challenger_min_rows < 1:
-            raise ValueError("PRICING_CHALLENGER_TOLERANCE must be >= 0 and PRICING_CHALLENGER_MIN_ROWS positive")
+        if self.challenger_min_rows < 1:
+            raise ValueError("PRICING_CHALLENGER_MIN_ROWS must be positive")
         if self.sqlite_synchronous not in ("off", "normal", "full"):
             raise ValueError(f"PRICING_SQLITE_SYNCHRONOUS must be off, normal or full, not {self.sqlite_synchronous!r}")
         if self.split_min_rows < 1:
             raise ValueError("PRICING_SPLIT_MIN_ROWS must be positive (weekly rows per split)")
         if self.drift_window_days < 1 or self.min_history_days < 1 or self.min_history_rows < 1:
             raise ValueError("window and history sizes must be positive")
-        if min(self.dfn_trials, self.dfn_max_epochs, self.backup_trials) < 1 or self.tuning_seconds <= 0:
-            raise ValueError(
-                "PRICING_DFN_TRIALS, PRICING_DFN_MAX_EPOCHS, PRICING_BACKUP_TRIALS and "
-                "PRICING_TUNING_SECONDS must be positive"
-            )
-        if self.fairness_threshold <= 0 or self.fairness_min_group_rows < 1:
-            raise ValueError("PRICING_FAIRNESS_THRESHOLD and PRICING_FAIRNESS_MIN_GROUP_ROWS must be positive")
+        if min(self.dfn_trials, self.dfn_max_epochs, self.backup_trials) < 1:
+            raise ValueError("PRICING_DFN_TRIALS, PRICING_DFN_MAX_EPOCHS and PRICING_BACKUP_TRIALS must be positive")
+        if self.fairness_min_group_rows < 1:
+            raise ValueError("PRICING_FAIRNESS_MIN_GROUP_ROWS must be positive")
         if not 2 <= self.price_bins <= 1000:
             raise ValueError("PRICING_PRICE_BINS must be between 2 and 1000")
         if self.objective not in ("margin", "revenue"):
             raise ValueError(f"PRICING_OBJECTIVE must be 'margin' or 'revenue', not {self.objective!r}")
-        if not 0 < self.guardrail < 1:
-            raise ValueError(
-                "PRICING_GUARDRAIL must be above 0 and below 1: the largest share a list price may move either way "
-                "(1 would let it fall to nothing)"
-            )
-        if not 0 < self.assumed_cost_ratio < 1:
-            raise ValueError("PRICING_ASSUMED_COST_RATIO must be in (0, 1): a unit cost as a share of the list price")
-        if not 0 <= self.min_own_weight <= 1:
-            raise ValueError("PRICING_MIN_OWN_WEIGHT must be in [0, 1]")
-        if not 0.5 <= self.gain_confidence < 1:
-            raise ValueError(
-                "PRICING_GAIN_CONFIDENCE must be in [0.5, 1): the share of the elasticity's draws on which a move "
-                "must gain (0.5: a move gains on the median draw; 0.975: on all but the lowest 2.5 %)"
-            )
         if self.catalogue_slowest < 1 or self.catalogue_compact_above < 1:
             raise ValueError("PRICING_CATALOGUE_SLOWEST and PRICING_CATALOGUE_COMPACT_ABOVE must be positive")
         if not 0 <= self.run_processes <= 64:
@@ -223,10 +255,8 @@ class Settings:
             )
         if self.serving_bundle_bytes < 2**20:
             raise ValueError("PRICING_SERVING_BUNDLE_BYTES must be at least 1048576 (1 MiB): bundles kept in memory")
-        if self.cache_ttl_seconds < 1 or self.reload_seconds < 0 or not 2 <= self.max_price_bins <= 1000:
-            raise ValueError(
-                "PRICING_CACHE_TTL_SECONDS must be >= 1, PRICING_RELOAD_SECONDS >= 0, PRICING_MAX_PRICE_BINS in 2..1000"
-            )
+        if self.cache_ttl_seconds < 1 or not 2 <= self.max_price_bins <= 1000:
+            raise ValueError("PRICING_CACHE_TTL_SECONDS must be >= 1 and PRICING_MAX_PRICE_BINS in 2..1000")
 
     # Derived locations ------------------------------------------------------------------
     @property

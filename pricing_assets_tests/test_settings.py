@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from pricing_assets import cli
 from pricing_assets.settings import Settings
 
 
@@ -34,8 +35,14 @@ CHOICES = {
     "objective": "revenue",
     "sqlite_synchronous": "normal",
     "gain_confidence": ("0.9", 0.9),  # (raw, parsed) where the two differ
+    "split_train_end": "2011-06-01",
+    "split_validation_end": "2011-07-01",
 }  # a valid value other than the default
-EXTRA = {"env": {"PRICING_S3_BUCKET": "a-bucket"}}  # what a changed value needs beside it to be valid
+EXTRA = {  # what a changed value needs beside it to be valid
+    "env": {"PRICING_S3_BUCKET": "a-bucket"},
+    "split_train_end": {"PRICING_SPLIT_VALIDATION_END": "2011-07-01"},  # cut-off dates come in pairs
+    "split_validation_end": {"PRICING_SPLIT_TRAIN_END": "2011-06-01"},
+}
 
 
 def changed_value(name: str, kind: str, default: object, tmp_path: Path) -> tuple[str, object]:
@@ -99,3 +106,80 @@ def test_every_field_reads_its_own_pricing_variable(tmp_path):
 def test_bad_values_name_the_variable_to_fix(tmp_path, variable, value, message):
     with pytest.raises(ValueError, match=message):
         Settings.from_env({"PRICING_PROJECT_DIR": str(tmp_path), variable: value})
+
+
+FLOATS = [f.name for f in fields(Settings) if str(f.type) == "float"]
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e400"])
+@pytest.mark.parametrize("name", FLOATS)
+def test_every_float_setting_must_be_finite(tmp_path, name, value):
+    """A comparison such as ``<= 0`` is false for nan, so nan passed it and switched a gate off for good
+    (PRICING_FAIRNESS_THRESHOLD=nan could never block); no setting gives inf a meaning either. Every float
+    field, a new one included, is refused with its variable and the values it allows."""
+    variable = f"PRICING_{name.upper()}"
+    with pytest.raises(ValueError) as raised:
+        Settings.from_env({"PRICING_PROJECT_DIR": str(tmp_path), variable: value})
+    message = str(raised.value)
+    assert variable in message and " must be " in message, message
+    assert f"{float(value)!r}" in message.split(" must be ")[1].split(", not ")[-1], message  # the value it got
+
+
+SPLIT_CASES = [
+    (
+        {"PRICING_SPLIT_TRAIN_FRACTION": "1.5"},
+        r"^PRICING_SPLIT_TRAIN_FRACTION and PRICING_SPLIT_VALIDATION_FRACTION "
+        r"must be in \(0, 1\), not 1.5 and 0.15",
+    ),
+    ({"PRICING_SPLIT_VALIDATION_FRACTION": "0"}, r"PRICING_SPLIT_VALIDATION_FRACTION must be in \(0, 1\)"),
+    (
+        {"PRICING_SPLIT_TRAIN_FRACTION": "0.9", "PRICING_SPLIT_VALIDATION_FRACTION": "0.2"},
+        r"^PRICING_SPLIT_TRAIN_FRACTION \+ PRICING_SPLIT_VALIDATION_FRACTION must leave rows for the test split",
+    ),
+    ({"PRICING_SPLIT_TRAIN_END": "2011-06-01"}, "give both PRICING_SPLIT_TRAIN_END and PRICING_SPLIT_VALIDATION_END"),
+    ({"PRICING_SPLIT_VALIDATION_END": "2011-06-01"}, "give both PRICING_SPLIT_TRAIN_END and PRICING_SPLIT_VALIDATION"),
+    (
+        {"PRICING_SPLIT_TRAIN_END": "notadate", "PRICING_SPLIT_VALIDATION_END": "2011-07-01"},
+        "^PRICING_SPLIT_TRAIN_END must be a date such as 2011-06-01, not 'notadate'",
+    ),
+    (
+        {"PRICING_SPLIT_TRAIN_END": "2011-06-01", "PRICING_SPLIT_VALIDATION_END": "soon"},
+        "^PRICING_SPLIT_VALIDATION_END must be a date",
+    ),
+    (
+        {"PRICING_SPLIT_TRAIN_END": "2011-08-01", "PRICING_SPLIT_VALIDATION_END": "2011-07-01"},
+        "^PRICING_SPLIT_TRAIN_END 2011-08-01 must be before PRICING_SPLIT_VALIDATION_END 2011-07-01",
+    ),
+]
+
+
+@pytest.mark.parametrize("environ,message", SPLIT_CASES)
+def test_split_settings_are_refused_at_load_with_the_variable(tmp_path, environ, message):
+    """SplitConfig's own check, run when the settings load, in the words of the variables: before, a bad
+    split failed only inside the training_splits step, with exit 1 and SplitConfig's field names (or
+    pandas' "Unknown datetime string format")."""
+    with pytest.raises(ValueError, match=message):
+        Settings.from_env({"PRICING_PROJECT_DIR": str(tmp_path), **environ})
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"PRICING_FAIRNESS_THRESHOLD": "nan"},
+        {"PRICING_DRIFT_PRICE_RATIO_LIMIT": "inf"},
+        {"PRICING_SPLIT_TRAIN_FRACTION": "1.5"},
+        {"PRICING_SPLIT_TRAIN_END": "notadate", "PRICING_SPLIT_VALIDATION_END": "2011-07-01"},
+    ],
+)
+def test_pricing_run_exits_2_on_a_bad_setting_before_running(tmp_path, monkeypatch, capsys, environ):
+    """README: "2 on bad input". The run must not start: a nan threshold ran and exited 0."""
+    for variable, value in {"PRICING_PROJECT_DIR": str(tmp_path), **environ}.items():
+        monkeypatch.setenv(variable, value)
+    monkeypatch.setattr("pricing_assets.settings._CURRENT", None)
+
+    def started(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the run started with a bad setting")
+
+    monkeypatch.setattr(cli, "run_lineage", started)
+    assert cli.main(["run", "--top", "1"]) == 2
+    assert f"error: {next(iter(environ))}" in " ".join(capsys.readouterr().err.split())

@@ -43,14 +43,27 @@ class SplitConfig:
     min_rows_per_split: int
 
     def validate(self) -> None:
+        """The one check of a split, used by the step and by Settings.validate (which names the variables).
+
+        Messages name the fields by their own names (``train_end``...), so Settings can put the
+        PRICING_SPLIT_* variable in their place. The fraction test is written so ``nan`` fails it.
+        """
         if (self.train_end is None) != (self.validation_end is None):
             raise ValueError("give both train_end and validation_end, or neither (then fractions are used)")
-        if self.train_end is not None and pd.Timestamp(self.train_end) >= pd.Timestamp(self.validation_end):
+        if self.train_end is not None and _cut_off("train_end", self.train_end) >= _cut_off(
+            "validation_end", self.validation_end
+        ):
             raise ValueError(f"train_end {self.train_end} must be before validation_end {self.validation_end}")
-        if not (0 < self.train_fraction < 1 and 0 < self.validation_fraction < 1):
-            raise ValueError("train_fraction and validation_fraction must be in (0, 1)")
+        fractions = (self.train_fraction, self.validation_fraction)
+        if not all(0 < f < 1 for f in fractions):
+            raise ValueError(
+                f"train_fraction and validation_fraction must be in (0, 1), not {fractions[0]!r} and {fractions[1]!r}"
+            )
         if self.train_fraction + self.validation_fraction >= 1:
-            raise ValueError("train_fraction + validation_fraction must leave rows for the test split (< 1)")
+            raise ValueError(
+                "train_fraction + validation_fraction must leave rows for the test split (< 1), not "
+                f"{fractions[0]!r} + {fractions[1]!r}"
+            )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SplitConfig:
@@ -62,6 +75,17 @@ class SplitConfig:
             settings.split_validation_end,
             settings.split_min_rows,
         )
+
+
+def _cut_off(name: str, value: str | None) -> pd.Timestamp:
+    """A cut-off date, or an error naming it: pandas' own message ("Unknown datetime string format") does not."""
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name} must be a date such as 2011-06-01, not {value!r}") from exc
+    if pd.isna(stamp) or stamp.tzinfo is not None:
+        raise ValueError(f"{name} must be a date such as 2011-06-01 (no time zone), not {value!r}")
+    return stamp
 
 
 def _boundary(times: pd.Series, fraction: float) -> pd.Timestamp:
