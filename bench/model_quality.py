@@ -156,6 +156,26 @@ ORACLES = {
 }
 
 
+def interval_weeks(run: Any, settings: Settings) -> dict[str, int]:
+    """How many of the code's test weeks fall below, inside and above the champion's 95 % interval of units
+    (``forecast.forecast_next_week``, as ``demand_forecast`` makes it for next week), each test week forecast
+    from its own row at the list in force."""
+    from pricing_assets.core import forecast, splits
+    from pricing_assets.core import weekly_features as wf
+
+    frame = run.training_splits
+    champion = run.evaluation.champion
+    residuals = run.evaluation.validation_residuals[champion]
+    counts = {"below": 0, "inside": 0, "above": 0}
+    for _, rows in frame[frame[splits.SPLIT_COLUMN] == "test"].groupby(wf.TIME_COLUMN):
+        week = forecast.forecast_next_week(run.models[champion], run.preprocessor, rows, residuals, settings.seed)
+        factor = float(rows["price_factor"].iloc[0])
+        units = float(rows["units"].sum())
+        low, high = (bound * factor for bound in week.units_interval)
+        counts["below" if units < low else "above" if units > high else "inside"] += 1
+    return counts
+
+
 def rolling_origin(run: Any, origins: int, settings: Settings, truth_row: pd.Series | None) -> dict[str, Any]:
     """The champion against both baselines on the test weeks of ``origins`` successive origins, pooled.
 
@@ -247,6 +267,7 @@ def evaluate_stockcode(code: str, verbose: bool = False, origins: int = 1) -> di
             beats_both_rmsle=all(beats["rmsle"].values()),
             beats_both_wape_and_rmsle=all(beats["wape"].values()) and all(beats["rmsle"].values()),
             lowest_test_wape_any_kind=min(test, key=lambda k: test[k]["wape"]),  # hindsight, for diagnosis only
+            interval_weeks=interval_weeks(run, settings),
             train_seconds=run.seconds,
             trials_run={kind: t.get("trials_run") for kind, t in run.tuning.items()},
         )
@@ -346,6 +367,10 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             [r["forecast"][r["lowest_test_wape_any_kind"]]["test"]["wape"] for r in ok]
         ),
         "median_test_weeks": _median([r["split_weeks"]["test"] for r in ok]),
+        "interval_weeks": {
+            side: sum(r["interval_weeks"][side] for r in ok if "interval_weeks" in r)
+            for side in ("below", "inside", "above")
+        },
         "median_seconds_per_stockcode": _median([r["seconds"] for r in rows]),
         "per_kind": per_kind,
         **ceiling,

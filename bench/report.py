@@ -564,6 +564,7 @@ def render_model_quality(result: dict[str, Any]) -> str:
         f"{fmt(s['median_champion_test_wape'], 3)}, RMSLE {fmt(s['median_champion_test_rmsle'], 3)}; the best "
         f"candidate per code with hindsight {fmt(s['median_hindsight_test_wape'], 3)}; median test weeks "
         f"{fmt(s['median_test_weeks'], 0)}; median {fmt(s['median_seconds_per_stockcode'], 1)} s a code."
+        f"{_interval(s)}"
         f"{' Errors: ' + json.dumps(s['errors']) if s['errors'] else ''}{_ceiling(s)}{_rolling(s)}\n\n{kinds}\n\n"
         f"<details><summary>Every stockcode</summary>\n\n{table}\n\n</details>\n"
     )
@@ -580,6 +581,18 @@ def _ceiling(s: dict[str, Any]) -> str:
         f"{fmt(s['median_true_expected_demand_test_wape'], 3)}."
         + _oracle(s, "true_median_demand", "test_wape")
         + _oracle(s, "true_recent_mean", "test_wape")
+    )
+
+
+def _interval(s: dict[str, Any]) -> str:
+    """How often the champion's 95 % interval of a week's units held the test week (``interval_weeks``)."""
+    weeks = s.get("interval_weeks")
+    if not weeks or not sum(weeks.values()):
+        return ""
+    total = sum(weeks.values())
+    return (
+        f" The champion's 95 % interval of units (`forecast.forecast_next_week`) held {weeks['inside'] / total:.1%} "
+        f"of the {total} test weeks ({weeks['below'] / total:.1%} below it, {weeks['above'] / total:.1%} above)."
     )
 
 
