@@ -108,7 +108,15 @@ def _prepare_dagster_home(settings: Settings) -> Path:
     from .instance_storage import EMBEDDED_DAGSTER_YAML, is_ours
 
     home = settings.dagster_home
-    home.mkdir(parents=True, exist_ok=True)
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file where a folder should be, no permission, a read-only disk
+        given = "DAGSTER_HOME" if "DAGSTER_HOME" in os.environ else "PRICING_PROJECT_DIR"
+        now = os.environ.get(given) or settings.project_dir
+        raise CliError(
+            f"cannot make the Dagster instance's folder {home} ({exc.strerror or exc}): set {given} "
+            f"(now {now}) to a folder you can write in"
+        ) from exc
     if "DAGSTER_HOME" not in os.environ:
         config = home / "dagster.yaml"
         current = config.read_text() if config.exists() else None
@@ -736,8 +744,34 @@ def run_settings(args: argparse.Namespace) -> Settings:
     return current_settings().with_(**overrides)
 
 
+def _check_json_target(location: str) -> Path:
+    """Where ``--json`` writes, checked before anything runs: a run of the whole catalogue takes hours,
+    and finding then that its report cannot be written would lose it."""
+    target = Path(location).expanduser().absolute()
+    folder = target.parent
+    if not folder.is_dir():
+        raise CliError(f"--json {location}: the folder {folder} does not exist; create it or name a file in another")
+    if target.is_dir():
+        raise CliError(f"--json {location} is a folder; name a file in it, e.g. {target / 'run.json'}")
+    if not os.access(folder, os.W_OK | os.X_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise CliError(f"--json {location}: cannot write in the folder {folder}; name a file in a folder you can write")
+    return target
+
+
+def _write_json(target: Path, report: dict[str, Any]) -> None:
+    """Write under a temporary name and rename, so a reader never sees half a report (nor an old one lost)."""
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(json.dumps(report, indent=2, default=str))
+        os.replace(temporary, target)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise CliError(f"--json {target}: the report could not be written ({exc.strerror or exc})") from exc
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     settings = run_settings(args)
+    json_target = _check_json_target(args.json) if args.json else None
     if settings.source == "uci" and not settings.data:
         raise CliError("--source uci needs --data PATH_OR_URL (for example ../shared/data/online_retail_dev.parquet)")
     if args.top < 1:
@@ -760,7 +794,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         _table_console().print(_summary(not_passed if compact else outcomes))
     if run.catalogue_markdown and (args.all or compact):
         _table_console().print(Markdown(run.catalogue_markdown))
-    if args.json:
+    if json_target:
         report = {
             "source": settings.source,
             "data": settings.data,
@@ -772,7 +806,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             "interrupted": run.interrupted,
             "catalogue": run.catalogue,
         }
-        Path(args.json).write_text(json.dumps(report, indent=2, default=str))
+        _write_json(json_target, report)
     for o in outcomes:  # a warning does not block promotion; its reason in full, in words
         for warning in _warnings(o):
             console.print(f"  [yellow]{o.stockcode}[/] warn ({escape(warning)})", soft_wrap=True)
@@ -871,6 +905,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
             print(json.dumps(summary.to_dict(), indent=2, default=str))
         else:
             _table_console().print(Markdown(catalogue.markdown(summary)))
+        _print_refused(rows)
         return 0
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
@@ -884,7 +919,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
             (row["last_run"] or "-")[:8],
             row["status"] or "never run",
             *(_check_cell(row["checks"].get(name), row["check_severity"].get(name)) for name in CHECK_ORDER),
-            row["promoted"] or "not promoted",
+            "[red]refused (damaged)[/]" if row["serving_refused"] else row["promoted"] or "not promoted",
         )
     out = _table_console()
     out.print(table)
@@ -894,9 +929,20 @@ def _cmd_status(args: argparse.Namespace) -> int:
             verdict = _check_verdict(row["checks"][name], row["check_severity"].get(name))
             reason = row["check_reasons"].get(name, "")
             out.print(f"{row['stockcode']} {CHECK_LABELS.get(name, name)}: {verdict}: {escape(reason)}", soft_wrap=True)
+    _print_refused(rows)
     if not rows:
         console.print("no stockcode is registered yet: run `pricing run` (or let the sensors register them)")
     return 0
+
+
+def _print_refused(rows: list[dict]) -> None:
+    """Each stockcode whose promotion serving refuses, why and the fix, on stderr (stdout may be JSON):
+    nothing serves it until it is promoted again, which a status must not leave unsaid."""
+    for row in rows:
+        if row["serving_refused"]:
+            console.print(
+                f"[red]{row['stockcode']}[/] serving bundle refused: {escape(row['serving_refused'])}", soft_wrap=True
+            )
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -974,10 +1020,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Exit status when stdout's reader went away: rich's Console exits with 1 then too (Console.on_broken_pipe),
+# so a table and a JSON print end the same way.
+BROKEN_PIPE_EXIT = 1
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader of stdout went away (``pricing status --json | head``): stop quietly, as CLI tools do.
+
+    stdout is pointed at /dev/null so that nothing left in its buffer is written (and fails) again."""
+    with contextlib.suppress(OSError, ValueError):  # no file descriptor (a captured stdout in tests)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return BROKEN_PIPE_EXIT
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except CliError as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return 2
@@ -996,8 +1058,12 @@ def entrypoint() -> None:
     """
     code = main()
     logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = _quiet_broken_pipe()
+    with contextlib.suppress(BrokenPipeError):
+        sys.stderr.flush()
     os._exit(code)
 
 

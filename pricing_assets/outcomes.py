@@ -6,13 +6,12 @@ redo) and by the ``catalogue_report`` asset, so all three say the same thing abo
 
 from __future__ import annotations
 
-import contextlib
 import re
 from typing import Any
 
 from dagster import DagsterEventType, DagsterInstance, RunsFilter
 
-from .core.bundle import read_pointer
+from .core.bundle import BundleIntegrityError, read_pointer
 from .core.catalogue import StockcodeRecord
 from .core.store import ArtifactNotFoundError, ArtifactStore
 from .partitions import STOCKCODE_PARTITIONS_NAME
@@ -99,7 +98,8 @@ def stockcode_status(instance: DagsterInstance, store: ArtifactStore, codes: lis
     Per stockcode: ``last_run``, ``status``, ``finished_at`` and ``seconds`` of the run; ``checks``
     maps each check of that run to whether it passed, ``check_severity`` to the severity it carries
     (a WARN failure does not block promotion) and ``check_reasons`` to its reason in words;
-    ``promoted`` is the version serving now, ``promoted_in_last_run`` whether that run promoted;
+    ``promoted`` is the version serving now, ``promoted_in_last_run`` whether that run promoted,
+    ``serving_refused`` why serving refuses the stockcode's pointer ("" when it does not);
     ``error`` why the run failed and ``recommendation`` the list-price decision it made."""
     wanted = sorted(instance.get_dynamic_partitions(STOCKCODE_PARTITIONS_NAME)) if codes is None else codes
     rows = []
@@ -133,10 +133,23 @@ def stockcode_status(instance: DagsterInstance, store: ArtifactStore, codes: lis
                         row["recommendation"] = _recommendation(materialization.metadata)
             if run.status.value == "FAILURE":
                 row["error"] = failure_reason(evaluations, [entry.dagster_event for entry in logs])
-        with contextlib.suppress(ArtifactNotFoundError):
-            row["promoted"] = read_pointer(store, code)["version"]
+        row["promoted"], row["serving_refused"] = serving_pointer(store, code)
         rows.append(row)
     return rows
+
+
+def serving_pointer(store: ArtifactStore, stock_code: str) -> tuple[str | None, str]:
+    """The version the stockcode's pointer names (None: nothing promoted), or None and why serving refuses it.
+
+    A damaged pointer is that one stockcode's problem, in words with its fix (``read_pointer``'s message):
+    ``pricing status`` shows it and ``pricing run --all`` reruns the stockcode, rather than both stopping
+    on it for every stockcode."""
+    try:
+        return read_pointer(store, stock_code)["version"], ""
+    except ArtifactNotFoundError:
+        return None, ""
+    except BundleIntegrityError as exc:
+        return None, str(exc)
 
 
 def held_by(row: dict) -> dict[str, str]:

@@ -124,14 +124,21 @@ def lineage_run_requests(context: ScheduleEvaluationContext, store: ArtifactStor
 def rerun_reasons(
     instance: DagsterInstance, code_versions: dict[AssetKey, str], stock_code: str, fingerprint: str, last: dict
 ) -> list[str]:
-    """:func:`change_reasons`, and a last run that did not finish (``last`` is its ``stockcode_status`` row).
+    """:func:`change_reasons`, a last run that did not finish, and a promotion serving cannot use
+    (``last`` is the stockcode's ``stockcode_status`` row).
 
     A run that failed with an error, was interrupted (Ctrl-C) or is still marked as started is
     redone; one held by a blocking check is not, unless its rows or code changed: the same inputs
-    would be held again for the same reason."""
+    would be held again for the same reason. A stockcode whose pointer is damaged, or whose last run
+    promoted but whose pointer is gone, is served by nothing: promoting it again is the fix (the
+    challenger then judges it as at a first promotion), so it is redone whatever its rows and code."""
     reasons = change_reasons(instance, code_versions, stock_code, fingerprint)
     if last["status"] not in (None, "SUCCESS") and not held_by(last):
         error = last["error"] or "no error recorded"
         reasons = [r for r in reasons if r != "never run"]  # it ran, and stopped before cleaned_transactions
         reasons.append(f"its last run did not finish ({last['status'].lower()}: {error})")
+    if last.get("serving_refused"):
+        reasons.append(f"serving refuses its promotion ({last['serving_refused']})")
+    elif last["promoted_in_last_run"] and not last["promoted"]:
+        reasons.append("its last run promoted a bundle, but its promotion pointer is gone: nothing serves it")
     return reasons

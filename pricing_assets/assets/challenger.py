@@ -30,32 +30,54 @@ class ChallengerGateConfig(SettingsConfig):
     min_rows: int = setting("challenger_min_rows")
 
 
-def serving_score(store: ArtifactStore, stock_code: str, test_rows: pd.DataFrame) -> challenger.ServingScore | None:
-    """The bundle serving now, scored on the candidate's test rows; None when nothing is promoted.
+def serving_score(
+    store: ArtifactStore, stock_code: str, test_rows: pd.DataFrame
+) -> tuple[challenger.ServingScore | None, str]:
+    """The bundle serving now, scored on the candidate's test rows (None when nothing is promoted), and
+    what of it is damaged, in words ("" when nothing is).
 
     What the serving model saw ends where its test split began (``data_window`` in its manifest).
     A bundle that cannot score today's weekly rows (one promoted before them) says why, and the
-    candidate is judged against the baselines.
+    candidate is judged against the baselines. So is one whose pointer, manifest or files fail
+    verification: serving refuses it, so no sound bundle serves the stockcode. Raising here instead
+    would fail every later run at this step, and the damaged bundle could never be replaced by the
+    promotion its own error message asks for.
     """
     try:
         loaded = bundle.read_bundle(store, stock_code)
-    except ArtifactNotFoundError:
-        return None
+    except ArtifactNotFoundError as exc:
+        if not store.exists(bundle.pointer_key(stock_code)):
+            return None, ""
+        damage = f"the manifest its promotion pointer names is missing ({exc.args[0] if exc.args else exc})"
+        return _damaged(store, stock_code, damage), damage
+    except (bundle.BundleIntegrityError, ValueError, KeyError) as exc:  # ValueError: a manifest that is not JSON
+        damage = str(exc) if isinstance(exc, bundle.BundleIntegrityError) else f"its manifest cannot be read ({exc})"
+        return _damaged(store, stock_code, damage), damage
     manifest = loaded.manifest
     champion = manifest["champion"]
     window = manifest.get("data_window") or {}
     if not window.get("test_start"):
         return challenger.ServingScore(
             manifest["version"], champion, pd.Timestamp.max, None, "its manifest does not say what data it saw"
-        )
+        ), ""
     seen_until = pd.Timestamp(window["test_start"])
     try:
         model = load_model(champion, loaded.model_files(champion))
         preprocessor = splits.Preprocessor.from_json(loaded.files["preprocessor.json"])
         predictions = np.asarray(model.predict_log(preprocessor.transform(test_rows)), dtype=float)
     except (ValueError, KeyError, bundle.BundleIntegrityError) as exc:
-        return challenger.ServingScore(manifest["version"], champion, seen_until, None, str(exc))
-    return challenger.ServingScore(manifest["version"], champion, seen_until, predictions)
+        return challenger.ServingScore(manifest["version"], champion, seen_until, None, str(exc)), ""
+    return challenger.ServingScore(manifest["version"], champion, seen_until, predictions), ""
+
+
+def _damaged(store: ArtifactStore, stock_code: str, damage: str) -> challenger.ServingScore:
+    """A damaged serving bundle as one that cannot be scored: the candidate is judged as at a first promotion."""
+    try:
+        version = bundle.read_pointer(store, stock_code)["version"]
+    except bundle.BundleIntegrityError:
+        version = "(pointer unreadable)"
+    problem = f"it is damaged and serving refuses it ({damage}); a promotion now replaces it"
+    return challenger.ServingScore(version, "", pd.Timestamp.max, None, problem)
 
 
 @asset(
@@ -90,13 +112,19 @@ def challenger_comparison(
         for kind in BASELINES
         if kind in model_evaluation["candidates"]
     }
+    serving, damaged = serving_score(artifact_store, stock_code, test_rows)
+    if damaged:
+        context.log.warning(
+            f"the serving bundle of {stock_code} is damaged, so nothing sound serves it: {damaged}; "
+            "the candidate is judged against the baselines, as at a first promotion, and replaces it if promoted"
+        )
     result = challenger.challenge(
         test_rows,
         data.y["test"],
         champion,
         np.asarray(model.predict_log(data.x["test"]), dtype=float),
         baselines,
-        serving_score(artifact_store, stock_code, test_rows),
+        serving,
         challenger.ChallengerConfig(config.tolerance, config.min_rows),
     )
     (context.log.info if result.passed else context.log.warning)(result.reason)
@@ -113,6 +141,8 @@ def challenger_comparison(
         metadata["serving_rmsle"] = MetadataValue.float(result.serving_rmsle)
     if result.serving_version:
         metadata["serving_version"] = MetadataValue.text(result.serving_version)
+    if damaged:
+        metadata["serving_damaged"] = MetadataValue.text(damaged)
     # What the candidate saw ends where its test split begins: the next challenger compares from there.
     data_window = {
         "train_start": str(training_splits["week"].min()),
