@@ -119,3 +119,20 @@ def test_weeks_of_one_list_below_the_minimum_give_no_verdict():
     truth = np.full(6, 2.0)
     result = fairness_report(test, truth, truth, FairnessConfig(threshold=0.25, min_group_rows=4))
     assert result.verdict == "too_few_rows" and result.small_groups == {"registered": 3, "guest": 3}
+
+
+def test_six_weeks_are_judged_with_students_t_not_the_normal():
+    """Six test weeks, the guest list under-forecast by 0.7 with a standard error of 0.2: the normal's 1.96
+    would put the whole interval beyond 0.25 and block; t with 5 degrees of freedom (2.57) reaches back
+    inside, so the gap warns (six weeks cannot tell it from noise with 95 % confidence)."""
+    test = weekly(6)
+    truth = np.full(12, np.log1p(60.0))
+    spread = np.array([-1.0, -0.6, -0.2, 0.2, 0.6, 1.0])
+    spread = spread / spread.std(ddof=1)
+    predicted = truth.copy()
+    predicted[::2] += -0.7 + 0.2 * np.sqrt(6) * spread  # the guest list's weeks
+    result = fairness_report(test, predicted, truth, FairnessConfig(threshold=0.25, min_group_rows=4))
+    assert result.excess_outcome_difference == pytest.approx(0.7) and result.excess_standard_error == pytest.approx(0.2)
+    assert result.excess_outcome_difference - 1.96 * result.excess_standard_error > 0.25  # the normal would block
+    assert result.verdict == "inconclusive" and not result.blocks, result.reason
+    assert result.excess_interval[0] == pytest.approx(0.7 - 2.5706 * 0.2, abs=1e-3)
