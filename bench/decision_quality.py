@@ -256,7 +256,9 @@ def forecast_answers(
     as ``list_price_recommendation`` makes them (``cost`` None: the assumed ratio of the current list)."""
     run = train_weekly(lines, code, {"identified": True, **catalogue}, demand_index_of(lines, settings), settings)
     expected = demand_forecast(run, settings)
-    observed = recommendation.observed_mix(run.cleaned, lists=run.weekly_demand[["stock_code", "week", "list_price"]])
+    observed = recommendation.observed_mix(
+        run.cleaned, lists=run.weekly_demand[["stock_code", "week", "list_price"]], forecast_week=expected.week
+    )
     mix = recommendation.mix_at_forecast(observed, expected.registered_units, expected.guest_units)
     assumed = cost is None
     unit_cost = settings.assumed_cost_ratio * mix.current_list_price if assumed else float(cost)
@@ -287,7 +289,12 @@ def forecast_answers(
 def forecast_recommendations(row: pd.Series, settings: Settings, catalogue: dict[str, Any]) -> dict[str, Any]:
     """Today's method on one store product, with the store's true unit cost, in every decision setting."""
     configs = [
-        recommendation.RecommendationConfig(objective, guardrail, gain_confidence=settings.gain_confidence)
+        recommendation.RecommendationConfig(
+            objective,
+            guardrail,
+            gain_confidence=settings.gain_confidence,
+            max_weeks_without_sales=settings.max_weeks_without_sales,
+        )
         for objective, guardrail in SETTINGS
     ]
     _, mix, info, answers = forecast_answers(
@@ -640,6 +647,7 @@ def real_forecast(lines: pd.DataFrame, code: str, catalogue: dict[str, Any], set
         guardrail=settings.guardrail,
         min_own_weight=settings.min_own_weight,
         gain_confidence=settings.gain_confidence,
+        max_weeks_without_sales=settings.max_weeks_without_sales,
     )
     _, mix, info, (answer,) = forecast_answers(lines, code, catalogue, settings, None, [config])
     current, cost = mix.current_list_price, info["unit_cost"]

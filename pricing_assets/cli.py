@@ -237,6 +237,7 @@ _SHORT_HOLDS = (
     ("catalogue prior", "hold: prior only"),
     ("already the best", "hold: already best"),
     ("interval includes zero", "hold: gain uncertain"),
+    ("no sale in the last", "hold: no recent sales"),
 )
 
 

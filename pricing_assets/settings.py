@@ -150,6 +150,9 @@ class Settings:
     # The share of the elasticity's draws on which a move must gain (0.975: the gain's 95 % interval is
     # above zero); lower moves more often and loses more often (BENCHMARKS.md, "Decision quality")
     gain_confidence: float = 0.975
+    # A product with no sale in this many weeks before the week forecast is held, whatever its estimate says:
+    # nothing recent to price from, and it may no longer be stocked (0: never held for this)
+    max_weeks_without_sales: int = 4
     # The whole catalogue (core/catalogue.py, pricing run --all) -------------------------------
     catalogue_slowest: int = 10  # the slowest stockcodes the catalogue report lists
     catalogue_compact_above: int = 20  # pricing run tables only the failures above this many stockcodes
@@ -242,6 +245,11 @@ class Settings:
             raise ValueError("PRICING_DFN_TRIALS, PRICING_DFN_MAX_EPOCHS and PRICING_BACKUP_TRIALS must be positive")
         if self.fairness_min_group_rows < 1:
             raise ValueError("PRICING_FAIRNESS_MIN_GROUP_ROWS must be positive")
+        if self.max_weeks_without_sales < 0:
+            raise ValueError(
+                "PRICING_MAX_WEEKS_WITHOUT_SALES must be 0 (never hold for it) or a number of weeks, "
+                f"not {self.max_weeks_without_sales}"
+            )
         if not 2 <= self.price_bins <= 1000:
             raise ValueError("PRICING_PRICE_BINS must be between 2 and 1000")
         if self.objective not in ("margin", "revenue"):

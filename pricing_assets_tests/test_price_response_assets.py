@@ -20,6 +20,7 @@ from pricing_assets.definitions import build_resources
 from pricing_assets.partitions import register_stockcodes, stockcode_partitions
 
 LEVEL_FACTORS = (0.8, 0.9, 1.0, 1.1, 1.2)
+QUIET = {"weeks": 0}  # weeks without a sale between the last sale and the week the stand-in forecasts
 
 
 @asset(name="demand_forecast", partitions_def=stockcode_partitions, group_name="stockcode")
@@ -28,7 +29,7 @@ def recent_mean_forecast(weekly_demand: pd.DataFrame) -> dict:
     list over the last 4 weeks, with a level spread of +-20 %. The recommendation is valued at it."""
     last = weekly_demand.sort_values("week").tail(4)
     return WeeklyForecast(
-        week=str((last["week"].iloc[-1] + pd.Timedelta(weeks=1)).date()),
+        week=str((last["week"].iloc[-1] + pd.Timedelta(weeks=1 + QUIET["weeks"])).date()),
         model="recent mean (test stand-in)",
         list_price=float(last["list_price"].iloc[-1]),
         registered_units=float(last["registered_units"].mean()),
@@ -149,3 +150,21 @@ def test_a_source_without_list_changes_loads_and_says_the_response_is_not_identi
     index = result.output_for_node("catalogue_price_response", "catalogue_demand_index")
     assert len(index) > 0 and index["demand_index"].iloc[0] == 1.0
     assert len(calls) == 1  # one eligible panel for both catalogue assets
+
+
+def test_a_product_that_stopped_selling_is_held_and_says_so(instance, settings, monkeypatch):
+    """The week forecast lies six weeks after the last sale: the answer holds with that reason, whatever the
+    estimate (PRICING_MAX_WEEKS_WITHOUT_SALES through the asset's config); with the guard off it does not."""
+    assert _materialize(instance, settings, [raw_transactions, catalogue_price_response]).success
+    code = load_source("store", None, 7, 30).ground_truth["stock_code"].iloc[0]
+    register_stockcodes(instance, [code])
+    monkeypatch.setitem(QUIET, "weeks", 6)
+    run = _materialize(instance, settings, PER_STOCKCODE, code)
+    answer = run.output_for_node("list_price_recommendation")
+    assert answer["hold"] and answer["recommended_list_price"] == answer["current_list_price"]
+    assert answer["hold_reason"].startswith("no sale in the last 6 weeks")
+    assert answer["inputs"]["mix"]["weeks_without_sales"] == 6
+    shown = run.asset_materializations_for_node("list_price_recommendation")[0].metadata
+    assert shown["weeks_without_sales"].value == 6
+    off = _materialize(instance, settings, PER_STOCKCODE, code, decision={"max_weeks_without_sales": 0})
+    assert not str(off.output_for_node("list_price_recommendation")["hold_reason"]).startswith("no sale")

@@ -101,6 +101,7 @@ def test_every_field_reads_its_own_pricing_variable(tmp_path):
         ("PRICING_ASSUMED_COST_RATIO", "1.5", "PRICING_ASSUMED_COST_RATIO"),
         ("PRICING_GAIN_CONFIDENCE", "1", "PRICING_GAIN_CONFIDENCE must be in"),
         ("PRICING_GAIN_CONFIDENCE", "0.3", "PRICING_GAIN_CONFIDENCE must be in"),
+        ("PRICING_MAX_WEEKS_WITHOUT_SALES", "-1", "PRICING_MAX_WEEKS_WITHOUT_SALES must be 0"),
     ],
 )
 def test_bad_values_name_the_variable_to_fix(tmp_path, variable, value, message):

@@ -83,7 +83,7 @@ def stockcode_price_response(
 
 class RecommendationConfig(SettingsConfig):
     """The decision's settings: objective, guardrail, costs file, assumed cost ratio, own weight, gain
-    confidence, seed (see common.setting)."""
+    confidence, weeks without a sale that hold, seed (see common.setting)."""
 
     objective: str = setting("objective")
     guardrail: float = setting("guardrail")
@@ -91,6 +91,7 @@ class RecommendationConfig(SettingsConfig):
     assumed_cost_ratio: float = setting("assumed_cost_ratio")
     min_own_weight: float = setting("min_own_weight")
     gain_confidence: float = setting("gain_confidence")
+    max_weeks_without_sales: int = setting("max_weeks_without_sales")
     seed: int = setting("seed")
 
 
@@ -104,7 +105,8 @@ class RecommendationConfig(SettingsConfig):
         "next week's forecast units (demand_forecast) split into the mix of list, band and guest lines "
         "the store's policy charges; the interval of the optimal price and of the expected change in "
         "units, revenue and margin (the response's and the forecast's uncertainty); 'hold' with the "
-        "reason when the gain is not sure; the guest price that follows."
+        "reason when the gain is not sure or the product has not sold for PRICING_MAX_WEEKS_WITHOUT_SALES "
+        "weeks; the guest price that follows."
     ),
 )
 def list_price_recommendation(
@@ -122,10 +124,10 @@ def list_price_recommendation(
             {"stock_code": stock_code, "hold": True, "hold_reason": reason},
             metadata={"reason": reason, "action": MetadataValue.text("hold"), "hold_reason": reason},
         )
-    observed = recommendation.observed_mix(
-        cleaned_transactions, lists=weekly_demand[["stock_code", "week", "list_price"]]
-    )
     expected = forecast.WeeklyForecast.from_dict(demand_forecast)
+    observed = recommendation.observed_mix(
+        cleaned_transactions, lists=weekly_demand[["stock_code", "week", "list_price"]], forecast_week=expected.week
+    )
     mix = recommendation.mix_at_forecast(observed, expected.registered_units, expected.guest_units)
     costs = recommendation.read_unit_costs(config.costs) if config.costs else {}
     cost, assumed = recommendation.unit_cost_for(stock_code, costs, mix.current_list_price, config.assumed_cost_ratio)
@@ -134,6 +136,7 @@ def list_price_recommendation(
         guardrail=config.guardrail,
         min_own_weight=config.min_own_weight,
         gain_confidence=config.gain_confidence,
+        max_weeks_without_sales=config.max_weeks_without_sales,
         seed=config.seed,
     )
     response = stockcode_price_response
@@ -177,6 +180,7 @@ def list_price_recommendation(
             "expected_gain": MetadataValue.float(float(change["mean"])),  # of the move (or the one a hold did not make)
             "unit_cost": MetadataValue.text(f"{cost:.2f}{' (assumed)' if assumed else ''}"),
             "expected_weekly_units": _float(expected.units),
+            "weeks_without_sales": MetadataValue.int(mix.weeks_without_sales),  # before the week forecast
             "forecast_model": MetadataValue.text(expected.model),
             "expected_weekly_change": MetadataValue.md(
                 "| measure | expected | 95 % interval |\n|---|---|---|\n" + rows

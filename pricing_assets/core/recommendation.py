@@ -41,6 +41,9 @@ class ObservedMix:
     band_ratio: float  # band price / list (1.0 when no line was discounted)
     guest_ratio: float  # guest list / wholesale list (2.0 when no guest bought)
     weeks: int
+    # Complete weeks between the last sale and the week forecast, none of them with a sale (0: it sold last week,
+    # or the week forecast was not given; bundles made before this field existed leave it out).
+    weeks_without_sales: int = 0
 
     def to_dict(self) -> dict[str, float | int]:
         return asdict(self)
@@ -50,10 +53,18 @@ class ObservedMix:
         return self.regular_units + self.band_units + self.guest_units
 
 
-def observed_mix(lines: pd.DataFrame, weeks: int = MIX_WEEKS, lists: pd.DataFrame | None = None) -> ObservedMix:
-    """One stockcode's mix over its last ``weeks`` weeks at the list price now in force.
+def observed_mix(
+    lines: pd.DataFrame,
+    weeks: int = MIX_WEEKS,
+    lists: pd.DataFrame | None = None,
+    forecast_week: str | pd.Timestamp | None = None,
+) -> ObservedMix:
+    """One stockcode's mix over its last ``weeks`` weeks with a sale, at the list price now in force.
 
-    ``lists`` are its weekly lists when already inferred (``price_list.weekly_list_prices``).
+    ``lists`` are its weekly lists when already inferred (``price_list.weekly_list_prices``);
+    ``forecast_week`` the week the recommendation is for (``forecast.WeeklyForecast.week``), which
+    counts the weeks without a sale since the last one: a product that stopped selling keeps the mix of
+    its last weeks with sales, and :func:`recommend` holds it when that was too long ago to price from.
     """
     frame = lines_with_list(lines, lists)
     if frame.empty:
@@ -67,6 +78,9 @@ def observed_mix(lines: pd.DataFrame, weeks: int = MIX_WEEKS, lists: pd.DataFram
     guests = recent[recent["guest"]]
     band_ratio = float((band["unit_price"] / current).median()) if len(band) else 1.0
     guest_ratio = float((guests["unit_price"] / current).median()) if len(guests) else 2.0
+    quiet = 0
+    if forecast_week is not None:  # the week after the last complete one: the weeks between are without a sale
+        quiet = max(0, (pd.Timestamp(forecast_week) - last).days // 7 - 1)
     return ObservedMix(
         current_list_price=current,
         regular_units=float(registered["quantity"].sum() - band["quantity"].sum()) / span,
@@ -75,6 +89,7 @@ def observed_mix(lines: pd.DataFrame, weeks: int = MIX_WEEKS, lists: pd.DataFram
         band_ratio=band_ratio,
         guest_ratio=guest_ratio,
         weeks=span,
+        weeks_without_sales=int(quiet),
     )
 
 
@@ -136,14 +151,16 @@ def best_list_price(
 class RecommendationConfig:
     """How a recommendation is made. The objective and guardrail have no default here: theirs live in
     settings.py (PRICING_OBJECTIVE, PRICING_GUARDRAIL) and the asset passes them. ``min_own_weight``,
-    ``gain_confidence`` and ``seed`` mirror PRICING_MIN_OWN_WEIGHT, PRICING_GAIN_CONFIDENCE and PRICING_SEED
-    only for the decision benchmark's calls and the bundles promoted before a field existed, which leave
-    them out (the asset always passes every field)."""
+    ``gain_confidence``, ``max_weeks_without_sales`` and ``seed`` mirror PRICING_MIN_OWN_WEIGHT,
+    PRICING_GAIN_CONFIDENCE, PRICING_MAX_WEEKS_WITHOUT_SALES and PRICING_SEED only for the decision
+    benchmark's calls and the bundles promoted before a field existed, which leave them out (the asset
+    always passes every field)."""
 
     objective: str
     guardrail: float | None  # the list price moves at most this share either way (None: up to 3x)
     min_own_weight: float = 0.0  # own evidence needed to move a price (0: a sure gain on the prior is enough)
     gain_confidence: float = 0.975  # the share of elasticity draws on which a move must gain
+    max_weeks_without_sales: int = 4  # this many weeks without a sale before the forecast week hold (0: never)
     draws: int = 400  # elasticity draws for the intervals
     seed: int = 7
 
@@ -208,7 +225,9 @@ def recommend(
     the band, the move not made. The answer is "hold the current price" when no price in the band
     has a sure gain, when the product's own evidence is below ``min_own_weight``, or when the
     estimate has no interior optimum and no guardrail bounds the move (within a guardrail that is a
-    capped move like any other); the reason says which.
+    capped move like any other), and first of all when the product has had no sale in the
+    ``max_weeks_without_sales`` weeks before the week forecast (the mix's ``weeks_without_sales``); the
+    reason says which.
     """
     if config.objective not in ("margin", "revenue"):
         raise ValueError(f"objective must be 'margin' or 'revenue', not {config.objective!r}")
@@ -259,7 +278,13 @@ def recommend(
     surest = int(np.argmax(sure_gain))
 
     hold_reason = None
-    if unbounded_above and config.guardrail is None:
+    quiet = mix.weeks_without_sales
+    stopped = 0 < config.max_weeks_without_sales <= quiet
+    if stopped:
+        # Its last weeks with sales are that old: whether it is still stocked, listed or wanted, no week since
+        # says, and a response valued at them would price a product that may no longer sell.
+        hold_reason = f"no sale in the last {quiet} weeks: the data cannot support a move (is it still stocked?)"
+    elif unbounded_above and config.guardrail is None:
         hold_reason = "the estimated demand is not elastic enough for an optimum: the data cannot support a move"
     elif own_weight < config.min_own_weight:
         hold_reason = (
@@ -274,7 +299,7 @@ def recommend(
         hold_reason = (
             f"the expected {config.objective} gain's {width:.3g} % interval includes zero at every price in the band"
         )
-    if current < band[0] - 1e-9:  # the current price is below cost: holding it would keep selling at a loss
+    if current < band[0] - 1e-9 and not stopped:  # below cost: holding it would keep selling at a loss
         hold_reason = None
     moved_to = recommended if hold_reason or sure_gain[surest] <= 0 else float(band[surest])
     # The change per elasticity draw at the forecast level, then scaled by each draw's level for the

@@ -124,6 +124,19 @@ def test_observed_mix_measures_the_store_policy(store) -> None:
             assert mix.band_ratio == pytest.approx(truth.loc[code, "band_ratio"], abs=0.02)
 
 
+def test_observed_mix_counts_the_weeks_without_a_sale_before_the_week_forecast(store) -> None:
+    """The weeks between the last sale and the week forecast; the mix itself is that of the last weeks with sales."""
+    code = store["eligible"][0]
+    lines = store["transactions"][store["transactions"]["stock_code"] == code]
+    last_week = price_list.lines_with_list(lines)["week"].max()  # of its last usable sale line
+    plain = recommendation.observed_mix(lines)
+    for gap in (0, 1, 5):
+        mix = recommendation.observed_mix(lines, forecast_week=last_week + pd.Timedelta(weeks=1 + gap))
+        assert mix.weeks_without_sales == gap
+        assert mix.units == pytest.approx(plain.units)
+    assert plain.weeks_without_sales == 0  # no week forecast given: none counted
+
+
 def _mix(regular: float, band: float, guest: float) -> recommendation.ObservedMix:
     return recommendation.ObservedMix(2.0, regular, band, guest, band_ratio=0.85, guest_ratio=2.0, weeks=13)
 

@@ -84,3 +84,23 @@ def test_inputs_keep_the_level_factors_and_old_inputs_have_none():
     del old["level_factors"]  # a bundle promoted before the weekly forecast
     assert RecommendationInputs.from_dict(old).level_factors == ()
     assert RecommendationInputs.from_dict(old).recommend() == recommend(-2.5)
+
+
+@pytest.mark.parametrize("quiet", [0, 3, 4, 15])
+def test_a_product_without_a_sale_for_weeks_is_held_whatever_its_estimate(quiet):
+    """A sure move (a precise, steep response) is made up to ``max_weeks_without_sales - 1`` quiet weeks, held from
+    there with the reason; a guard of 0 never holds for it, and below cost it still holds (it is not selling)."""
+    from dataclasses import replace
+
+    mix = replace(MIX, weeks_without_sales=quiet)
+    answer = recommend(-3.0, mix=mix)
+    assert answer["hold"] == (quiet >= 4)
+    if quiet >= 4:
+        assert answer["hold_reason"] == (
+            f"no sale in the last {quiet} weeks: the data cannot support a move (is it still stocked?)"
+        )
+        assert answer["recommended_list_price"] == MIX.current_list_price
+        below_cost = recommendation.recommend(mix, -3.0, 0.02, 1.0, 2.5, False, CONFIG)
+        assert below_cost["hold"] and below_cost["hold_reason"].startswith("no sale")
+    never = recommendation.recommend(mix, -3.0, 0.02, 1.0, 0.9, False, replace(CONFIG, max_weeks_without_sales=0))
+    assert not never["hold"]
