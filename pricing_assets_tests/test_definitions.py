@@ -147,3 +147,21 @@ def test_the_schedule_and_the_sensors_read_the_settings_the_location_is_built_fr
                 ticks[name] = sensor(context)
     assert "nothing to watch" in ticks["idle"].skip_message
     assert "no new or changed source file" in ticks["watching"].skip_reason.skip_message
+
+
+def test_a_code_version_changes_with_the_asset_module_that_asks_for_it(tmp_path, monkeypatch):
+    """Two asset modules running the same core module but wired differently get different code versions, so an
+    edit to wiring that holds logic (the challenger's scoring of the serving bundle) re-runs what it feeds."""
+    import importlib
+
+    template = (
+        "import json\nfrom pricing_assets.assets.common import code_version_of\n"
+        "VERSION = code_version_of(json)\ndef body():\n    return {}\n"
+    )
+    (tmp_path / "wiring_a.py").write_text(template)
+    (tmp_path / "wiring_b.py").write_text(template.replace("return {}", "return {'edited': True}"))
+    (tmp_path / "wiring_c.py").write_text(template)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    a, b, c = (importlib.import_module(f"wiring_{n}").VERSION for n in "abc")
+    assert a == c  # the same source, the same version
+    assert a != b

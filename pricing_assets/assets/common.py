@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Self
 
@@ -51,12 +52,19 @@ class SettingsConfig(Config):
 
 
 def code_version_of(*modules: ModuleType) -> str:
-    """A code version that changes exactly when the source of the core logic changes.
+    """A code version that changes exactly when the source of the logic an asset runs changes.
 
     Hashing the modules the asset runs means nobody has to remember to bump a number, and a
-    schedule comparing code versions re-runs precisely what an edit touched.
+    schedule comparing code versions re-runs precisely what an edit touched. The asset module that
+    calls this is hashed too: wiring can hold logic of its own (the challenger's scoring of the
+    serving bundle, the forecast's fallback walk), and an edit there must re-run what it feeds, even
+    if that also re-runs the module's other assets for an edit that did not touch them.
     """
+    caller = inspect.currentframe().f_back  # type: ignore[union-attr]
+    own = caller.f_globals.get("__file__") if caller is not None else None
     digest = hashlib.sha256()
+    if own:
+        digest.update(Path(own).read_bytes())
     for module in modules:
         digest.update(inspect.getsource(module).encode())
     return digest.hexdigest()[:12]
