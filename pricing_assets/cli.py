@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -694,7 +695,7 @@ def _summary(outcomes: list[StockcodeOutcome]) -> Table:
             str(o.metadata.get("demand_features", {}).get("rows", "-")),
             cell("no_feature_drift"),
             str(evaluation.get("champion", "-")),
-            f"{wape:.3f}" if isinstance(wape, (int, float)) else "-",
+            _wape_cell(wape),
             beats_baselines_cell(evaluation.get("beats_baselines_on_test")),
             cell("fairness_within_threshold"),
             cell("candidate_no_worse_than_serving"),
@@ -759,11 +760,35 @@ def _check_json_target(location: str) -> Path:
     return target
 
 
+def _wape_cell(wape: object) -> str:
+    """The champion's test WAPE, or why there is none (nothing sold in the test weeks: no error to share out)."""
+    if not isinstance(wape, (int, float)):
+        return "-"
+    return f"{wape:.3f}" if math.isfinite(wape) else "no sales"
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every infinite or NaN float as None: JSON has no such numbers, and Python's ``Infinity``
+    breaks a strict reader (a browser's JSON.parse, jq). A WAPE with no sales to divide by is one."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def json_text(value: Any) -> str:
+    """What ``--json`` writes: indented, strict JSON (no Infinity or NaN), anything else as its str."""
+    return json.dumps(_finite(json.loads(json.dumps(value, default=str))), indent=2, allow_nan=False)
+
+
 def _write_json(target: Path, report: dict[str, Any]) -> None:
     """Write under a temporary name and rename, so a reader never sees half a report (nor an old one lost)."""
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        temporary.write_text(json.dumps(report, indent=2, default=str))
+        temporary.write_text(json_text(report))
         os.replace(temporary, target)
     except OSError as exc:
         temporary.unlink(missing_ok=True)
@@ -903,13 +928,13 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
         summary = catalogue.summarise([record_of(row) for row in rows], settings.catalogue_slowest)
         if args.json:
-            print(json.dumps(summary.to_dict(), indent=2, default=str))
+            print(json_text(summary.to_dict()))
         else:
             _table_console().print(Markdown(catalogue.markdown(summary)))
         _print_refused(rows)
         return 0
     if args.json:
-        print(json.dumps(rows, indent=2, default=str))
+        print(json_text(rows))
         return 0
     table = Table(title=f"stockcodes in {os.environ['DAGSTER_HOME']}")
     for column in ("stockcode", "last run", "status", *CHECK_ORDER, "promoted"):

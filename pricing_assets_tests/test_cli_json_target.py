@@ -35,3 +35,35 @@ def test_a_failed_json_write_leaves_the_previous_report_whole(tmp_path, monkeypa
     monkeypatch.undo()
     cli._write_json(target, {"stockcodes": []})
     assert json.loads(target.read_text()) == {"stockcodes": []}
+
+
+def _strict(text: str) -> object:
+    def refuse(constant: str) -> None:
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_the_report_is_strict_json_when_a_product_sold_nothing_in_its_test_weeks(tmp_path):
+    """A WAPE with no sales to divide by is infinite; the report says null, which every JSON reader accepts, and the
+    run's table says why."""
+    import datetime
+
+    report = {
+        "stockcodes": [
+            {
+                "metadata": {"model_evaluation": {"champion_test_weekly_wape": float("inf"), "rmsle": 0.5}},
+                "ratios": (float("nan"), 1.5, float("-inf")),
+                "when": datetime.date(2011, 8, 29),
+            }
+        ]
+    }
+    target = tmp_path / "out.json"
+    cli._write_json(target, report)
+    (row,) = _strict(target.read_text())["stockcodes"]
+    assert row == {
+        "metadata": {"model_evaluation": {"champion_test_weekly_wape": None, "rmsle": 0.5}},
+        "ratios": [None, 1.5, None],
+        "when": "2011-08-29",
+    }
+    assert [cli._wape_cell(w) for w in (float("inf"), 0.4321, None)] == ["no sales", "0.432", "-"]

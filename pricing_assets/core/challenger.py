@@ -105,10 +105,15 @@ def ratio_interval(times: pd.Series, y: np.ndarray, candidate_log: np.ndarray, b
     counts = np.bincount(index, minlength=len(labels)).astype(float)
     picks = np.random.default_rng(BOOTSTRAP_SEED).integers(0, len(labels), (BOOTSTRAP_DRAWS, len(labels)))
     n = counts[picks].sum(axis=1)
+    cand_error, base_error = cand_sums[picks].sum(axis=1), base_sums[picks].sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratios = np.sqrt(cand_sums[picks].sum(axis=1) / n) / np.sqrt(base_sums[picks].sum(axis=1) / n)
-    ratios = np.where(np.isfinite(ratios), ratios, np.inf)
-    return [float(np.quantile(ratios, 0.025)), float(np.quantile(ratios, 0.975))]
+        ratios = np.sqrt(cand_error / n) / np.sqrt(base_error / n)
+        ratios = np.where(np.isfinite(ratios), ratios, np.inf)  # a baseline exact on those weeks, the candidate not
+        ratios[(cand_error == 0) & (base_error == 0)] = 1.0  # both exact: equal, not infinitely worse
+        # Interpolating between two infinite draws gives NaN (inf - inf), which no comparison is true of: it let a
+        # candidate worse than an exact baseline pass as "not surely worse". Between infinite draws lies infinity.
+        bounds = np.quantile(ratios, [0.025, 0.975])
+    return [float(b) if not np.isnan(b) else float("inf") for b in bounds]
 
 
 def _span(times: pd.Series) -> tuple[str, str]:
@@ -176,21 +181,22 @@ def challenge(
     passed = bool(beaten) and all(beaten.values()) and candidate not in baselines_log
     blocking = candidate in baselines_log or not beaten or bool(surely_worse)
     shown = ", ".join(f"{k} {v:.4f}" for k, v in base.items())
+
+    def against(k: str) -> str:
+        """The baseline and how much worse the candidate is; a ratio to an error of (nearly) 0 says nothing."""
+        if base[k] < 1e-6:  # nothing sold in the test weeks and the baseline said so: any error is infinitely worse
+            return f"{k} (which forecast every test week exactly)"
+        return f"{k} (RMSLE ratio 95 % {intervals[k][0]:.2f} to {intervals[k][1]:.2f})"
+
     if passed:
         verdict = f"is no worse than every baseline within {cfg.tolerance:.0%}, promotes"
     elif candidate in baselines_log:
         verdict = "is itself a baseline (every tuned model failed), blocks"
     elif surely_worse:
-        worse = ", ".join(
-            f"{k} (RMSLE ratio 95 % {intervals[k][0]:.2f} to {intervals[k][1]:.2f})" for k in surely_worse
-        )
+        worse = ", ".join(against(k) for k in surely_worse)
         verdict = f"is surely worse than {worse} by more than {cfg.tolerance:.0%}, blocks"
     else:
-        worse = ", ".join(
-            f"{k} (RMSLE ratio 95 % {intervals[k][0]:.2f} to {intervals[k][1]:.2f})"
-            for k, ok in beaten.items()
-            if not ok
-        )
+        worse = ", ".join(against(k) for k, ok in beaten.items() if not ok)
         verdict = (
             f"is worse than {worse} by more than {cfg.tolerance:.0%}, but not surely over these weeks: "
             "a warning, promotes"

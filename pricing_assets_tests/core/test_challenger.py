@@ -44,6 +44,18 @@ def test_first_promotion_blocks_when_a_baseline_does_better():
     assert result.reason.endswith("by more than 2%, blocks")
 
 
+def test_a_product_that_sold_nothing_in_its_test_weeks_is_blocked_in_words_not_a_huge_ratio():
+    """Every test week without a sale: the baselines forecast 0 exactly, so a ratio of errors would be a number in
+    the millions; the reason says what happened instead."""
+    quiet = np.zeros(N)
+    exact = {"recent_mean_baseline": quiet.copy(), "seasonal_naive_baseline": quiet + 1e-12}
+    result = challenge(ROWS, quiet, "dfn", quiet + 0.5, exact, None, CFG)
+    assert not result.passed and result.blocks
+    assert "surely worse than recent_mean_baseline (which forecast every test week exactly)" in result.reason
+    assert "seasonal_naive_baseline (which forecast every test week exactly)" in result.reason
+    assert "RMSLE ratio" not in result.reason
+
+
 def test_first_promotion_worse_only_on_noise_warns_and_promotes():
     """Worse than a baseline on the point estimate, but a few weeks decide it: not surely worse, so it promotes."""
     rng = np.random.default_rng(4)
