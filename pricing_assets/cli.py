@@ -238,7 +238,8 @@ _SHORT_HOLDS = (
     ("catalogue prior", "hold: prior only"),
     ("already the best", "hold: already best"),
     ("interval includes zero", "hold: gain uncertain"),
-    ("no sale in the last", "hold: no recent sales"),
+    ("no sale in the last", "hold: not selling"),
+    ("no sale is forecast", "hold: no demand"),
 )
 
 

@@ -58,6 +58,8 @@ def test_held_and_failed_are_told_apart():
         ("the evidence is mostly the catalogue prior (own weight 0.10 < 0.30)", "prior only"),
         ("the current price is already the best in the band", "already best"),
         ("the expected margin gain's 95 % interval includes zero", "gain uncertain"),
+        ("no sale in the last 6 weeks: the data cannot support a move (is it still stocked?)", "not selling"),
+        ("no sale is forecast next week: there is no demand to price a move with", "no demand"),
         ("something new", "reason above"),
     ],
 )

@@ -57,8 +57,8 @@ COMPUTE_BUDGET_CELLS = 3_200_000
 # at most this many cells per request, which a band of +/-50 % around a 100-pound list price with 400
 # draws reaches.
 MAX_GUARDRAIL = 0.5
-# The gain confidence a request may ask (PRICING_GAIN_CONFIDENCE's range, less sure than 0.999 is pointless
-# on 400 draws: its quantile is the lowest draw's)
+# The gain confidence a request may ask (PRICING_GAIN_CONFIDENCE's range; on 400 draws 0.999 asks every draw to
+# gain, the surest there is: recommendation.recommend takes the "lower" draw at that quantile, not an interpolation)
 MIN_GAIN_CONFIDENCE, MAX_GAIN_CONFIDENCE = 0.5, 0.999
 # Stockcodes per page of /v1/stockcodes (the dev file's whole catalogue, 600, fits in one).
 MAX_PAGE = 1000
@@ -563,7 +563,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ] = None,
         unit_cost: Annotated[
             float | None,
-            Query(ge=0, le=MAX_PRICE, description="the unit cost for margin, in the curve and the recommendation"),
+            # Above 0, as the costs file's: at 0 the margin would be the revenue under another name.
+            Query(gt=0, le=MAX_PRICE, description="the unit cost for margin, in the curve and the recommendation"),
         ] = None,
         guardrail: Annotated[
             float | None,

@@ -70,7 +70,8 @@ def price_curve(
     verdict = recommendation.verdict(answer)
     table = "\n".join(
         [
-            "| current list | recommended | decision | optimal price 95 % | guest list |",
+            # Each elasticity draw's best price within the guardrail: a move capped by it shows the edge.
+            "| current list | recommended | decision | best price in the guardrail, 95 % | guest list |",
             "|---|---|---|---|---|",
             f"| {answer['current_list_price']:.2f} | {answer['recommended_list_price']:.2f} | {verdict} "
             f"| {answer['optimal_list_price_interval'][0]:.2f} to {answer['optimal_list_price_interval'][1]:.2f} "
@@ -200,8 +201,10 @@ def promoted_model(
     files["scenario.parquet"] = frame_to_parquet(price_scenario)
     files["price_curve.parquet"] = frame_to_parquet(price_curve)
     files["recommendation.json"] = json.dumps(list_price_recommendation, sort_keys=True, default=float).encode()
-    # The best list price in the guardrail band for the objective (a hold keeps the current one).
-    optimal = list_price_recommendation.get("best_list_price_in_band")  # None: no price response to act on
+    # The point estimate's best list price in the guardrail band (for a hold, the move not made), and the price
+    # recommended (for a hold, the current one); None: no price response to act on.
+    optimal = list_price_recommendation.get("best_list_price_in_band")
+    recommended = list_price_recommendation.get("recommended_list_price")
     manifest = {
         "created_at": time.time(),
         "champion": champion,
@@ -214,6 +217,7 @@ def promoted_model(
             "price_min": float(price_curve["unit_price"].min()) if len(price_curve) else None,
             "price_max": float(price_curve["unit_price"].max()) if len(price_curve) else None,
             "optimal_price": optimal,
+            "recommended_price": recommended,
             "objective": list_price_recommendation.get("objective"),
             "interval_quantiles": model_evaluation["interval_quantiles"],
         },
@@ -243,6 +247,7 @@ def promoted_model(
             "champion": MetadataValue.text(champion),
             "fallback_chain": MetadataValue.json(model_evaluation["fallback_chain"]),
             **({"optimal_price": MetadataValue.float(float(optimal))} if optimal is not None else {}),
+            **({"recommended_price": MetadataValue.float(float(recommended))} if recommended is not None else {}),
             "manifest": MetadataValue.path(artifact_store.uri(pointer["manifest_key"])),
             "manifest_sha256": MetadataValue.text(pointer["manifest_sha256"]),
         },

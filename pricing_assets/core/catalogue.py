@@ -59,7 +59,8 @@ class CatalogueSummary:
     warnings_by_check: dict[str, int]
     recommendations: dict[str, int]  # hold / increase / decrease / capped (moves only) / none
     hold_reasons: dict[str, int]
-    expected_gain: dict[str, float | int | str]  # the moves' expected weekly gain: objective, count, total, median
+    # The promoted moves' expected weekly gain (objective, count, total, median): a held stockcode's is not served
+    expected_gain: dict[str, float | int | str]
     slowest: list[dict[str, Any]]  # stockcode, seconds, outcome
 
     def to_dict(self) -> dict[str, Any]:
@@ -100,7 +101,7 @@ def summarise(records: list[StockcodeRecord], slowest: int) -> CatalogueSummary:
             moves["capped"] += 1
         if action == "hold":
             hold_reasons[str(rec.get("hold_reason") or "no reason given")] += 1
-        elif rec.get("expected_gain") is not None:
+        elif rec.get("expected_gain") is not None and r.outcome == PROMOTED:  # a held one's move is not served
             gains.append(float(rec["expected_gain"]))
             objectives.add(str(rec.get("objective")))
     gain: dict[str, float | int | str] = {"objective": ", ".join(sorted(objectives)) or "-", "moves": len(gains)}
@@ -143,7 +144,7 @@ def markdown(summary: CatalogueSummary) -> str:
     gain = summary.expected_gain
     if gain.get("moves"):
         lines.append(
-            f"| expected {gain['objective']} gain/week of the {gain['moves']} moves | "
+            f"| expected {gain['objective']} gain/week of the {gain['moves']} promoted moves | "
             f"total {gain['total']:+.2f}, median {gain['median']:+.2f} |"
         )
     if summary.slowest:

@@ -247,8 +247,8 @@ def recommend(
         low, high = max(0.01, current * (1 - config.guardrail)), current * (1 + config.guardrail)
     if config.objective == "margin":
         low = max(low, unit_cost)
-    if low > high:  # the cost is above the whole band: nothing in it earns a margin
-        low = high
+    if low > high:  # the cost is above the whole band: nothing in it earns a margin; its top penny, not beyond
+        low = high = float(np.floor(high * 100 + 1e-6)) / 100
     band = pence_grid(low, high)
     wide = pence_grid(max(0.01, unit_cost if config.objective == "margin" else 0.2 * current), 3.0 * current)
     point = _outcomes_at(mix, np.array([elasticity]), unit_cost, band)[config.objective][0]
@@ -273,7 +273,9 @@ def recommend(
     # against a price. Judged with the levels, every product with a few such draws held (12 % of the
     # store's products whose true revenue gain was 5 % or more, against 4 %).
     now = _outcomes_at(mix, draws, unit_cost, np.array([current]))  # each outcome per draw at today's price
-    sure_gain = np.quantile(at_band - now[config.objective], 1.0 - config.gain_confidence, axis=0)
+    # The "lower" draw, not an interpolation: a gain above zero there is a gain on at least gain_confidence of the
+    # draws (interpolated, 0.999 on 400 draws could move with the lowest draw losing).
+    sure_gain = np.quantile(at_band - now[config.objective], 1.0 - config.gain_confidence, axis=0, method="lower")
     sure_gain[np.abs(band - current) < 0.005] = 0.0  # the current price gains nothing, surely
     surest = int(np.argmax(sure_gain))
 
@@ -284,6 +286,9 @@ def recommend(
         # Its last weeks with sales are that old: whether it is still stocked, listed or wanted, no week since
         # says, and a response valued at them would price a product that may no longer sell.
         hold_reason = f"no sale in the last {quiet} weeks: the data cannot support a move (is it still stocked?)"
+    elif mix.units <= 0:  # the forecast is of no sale next week: every price's outcome is 0, no best among them
+        hold_reason = "no sale is forecast next week: there is no demand to price a move with"
+        capped = False
     elif unbounded_above and config.guardrail is None:
         hold_reason = "the estimated demand is not elastic enough for an optimum: the data cannot support a move"
     elif own_weight < config.min_own_weight:
@@ -299,7 +304,13 @@ def recommend(
         hold_reason = (
             f"the expected {config.objective} gain's {width:.3g} % interval includes zero at every price in the band"
         )
-    if current < band[0] - 1e-9 and not stopped:  # below cost: holding it would keep selling at a loss
+    # Today's price loses on every unit: what the mix pays (bulk lines at the band, guests at about twice the list),
+    # not the list alone, is below the cost. Any rise then gains whatever the elasticity (fewer units, each losing
+    # less), so the move is the surest one; holding would keep selling at a loss. A list below cost that guests
+    # carry above it is not a loss, and the gain rule decides as for any product.
+    paid = mix.regular_units + mix.band_units * mix.band_ratio + mix.guest_units * mix.guest_ratio
+    losing = config.objective == "margin" and mix.units > 0 and current * paid / mix.units < unit_cost - 1e-9
+    if losing and not stopped:
         hold_reason = None
     moved_to = recommended if hold_reason or sure_gain[surest] <= 0 else float(band[surest])
     # The change per elasticity draw at the forecast level, then scaled by each draw's level for the
@@ -335,6 +346,7 @@ def recommend(
         "unit_cost": unit_cost,
         # The guardrail wins over the cost when the cost is above the whole band: say so.
         "below_cost": bool(final < unit_cost - 1e-9),
+        "selling_at_a_loss": bool(losing),  # today's price: what the mix pays per unit is below the cost
         "cost_assumed": cost_assumed,
         "elasticity": elasticity,
         "elasticity_interval": list(elasticity_interval(elasticity, standard_error)),
@@ -360,6 +372,9 @@ def verdict(answer: dict[str, object]) -> str:
     """The decision in words: the hold's reason, or the move with why it stopped where it did."""
     if answer.get("hold"):
         return str(answer["hold_reason"])
+    if answer.get("selling_at_a_loss"):
+        capped = ", capped by the guardrail" if answer.get("capped") else ""
+        return f"{answer['action']}{capped}: today's price sells below the unit cost"
     if answer.get("capped"):
         return f"{answer['action']}, capped by the guardrail"
     if short_of_best(answer):
@@ -374,11 +389,15 @@ def read_unit_costs(location: str) -> dict[str, float]:
 
     if not location.lower().endswith(".csv"):
         raise ValueError(f"the costs file {location!r} must be a .csv with columns stockcode,unit_cost")
-    table = read_table(location)
+    table = read_table(location, as_text=True)  # stockcodes as written: 22423, not 22423.0
     table.columns = [str(c).strip().lower() for c in table.columns]
     missing = [c for c in ("stockcode", "unit_cost") if c not in table.columns]
     if missing:
         raise ValueError(f"the costs file {location!r} lacks column(s) {missing}; expected stockcode,unit_cost")
+    blank = table["stockcode"].fillna("").str.strip() == ""
+    if blank.any():
+        rows = [int(i) + 2 for i in table.index[blank][:5]]  # the file's line numbers, its header line 1
+        raise ValueError(f"the costs file {location!r} has rows with no stockcode (lines {rows}); fill or remove them")
     costs = pd.to_numeric(table["unit_cost"], errors="coerce")
     bad = table.loc[costs.isna() | (costs <= 0), "stockcode"].astype(str).tolist()
     if bad:

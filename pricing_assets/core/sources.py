@@ -57,8 +57,11 @@ def _s3_bytes(location: str) -> io.BytesIO:
     return io.BytesIO(body)
 
 
-def read_table(location: str) -> pd.DataFrame:
-    """Read an .xlsx, .csv or .parquet file from a local path or a URL."""
+def read_table(location: str, as_text: bool = False) -> pd.DataFrame:
+    """Read an .xlsx, .csv or .parquet file from a local path or a URL.
+
+    Codes stay text (``InvoiceNo``, ``StockCode``; every column with ``as_text``): read as numbers, a column
+    of codes with one blank cell becomes floats, and ``22423`` comes back as ``22423.0``."""
     suffix = _suffix(location)
     reader = READERS.get(suffix)
     if reader is None:
@@ -75,10 +78,11 @@ def read_table(location: str) -> pd.DataFrame:
         location = str(local)
     source = _s3_bytes(location) if location.startswith("s3://") else location
     try:
+        text: type[str] | dict[str, type[str]] = str if as_text else {"InvoiceNo": str, "StockCode": str}
         if reader == "excel":
-            return pd.read_excel(source, dtype={"InvoiceNo": str, "StockCode": str})
+            return pd.read_excel(source, dtype=text)
         if reader == "csv":
-            return pd.read_csv(source, dtype={"InvoiceNo": str, "StockCode": str}, encoding_errors="replace")
+            return pd.read_csv(source, dtype=text, encoding_errors="replace")
         return pd.read_parquet(source)
     except (SourceSchemaError, SourceUnavailableError):
         raise

@@ -33,6 +33,8 @@ def _records() -> list[StockcodeRecord]:
             # The move not made would have been capped: a hold is not counted as capped.
             recommendation={"action": "hold", "hold_reason": "gain's interval includes zero", "capped": True},
         ),
+        # Held by a check with a move its new bundle will not serve: counted among the decisions, not the gains.
+        StockcodeRecord("G", "FAILURE", held_by={"fairness": "gap"}, recommendation={**move, "expected_gain": 250.0}),
         StockcodeRecord("D", "FAILURE", seconds=5.0, error="dfn_model: out of memory"),
         StockcodeRecord("E", "STARTED"),
         StockcodeRecord("F"),
@@ -41,11 +43,14 @@ def _records() -> list[StockcodeRecord]:
 
 def test_counts_each_outcome_hold_and_recommendation():
     summary = summarise(_records(), slowest=2)
-    assert summary.outcomes == {PROMOTED: 2, HELD: 1, FAILED: 1, UNFINISHED: 1, NEVER_RUN: 1}
-    assert summary.held_by_check == {"drift": 1} and summary.warnings_by_check == {"fairness": 1}
-    assert summary.held == [{"stockcode": "C", "check": "drift", "reason": "list price x2"}]
+    assert summary.outcomes == {PROMOTED: 2, HELD: 2, FAILED: 1, UNFINISHED: 1, NEVER_RUN: 1}
+    assert summary.held_by_check == {"drift": 1, "fairness": 1} and summary.warnings_by_check == {"fairness": 1}
+    assert summary.held == [
+        {"stockcode": "C", "check": "drift", "reason": "list price x2"},
+        {"stockcode": "G", "check": "fairness", "reason": "gap"},
+    ]
     assert [(r["stockcode"], r["outcome"]) for r in summary.failed] == [("D", FAILED), ("E", UNFINISHED)]
-    assert summary.recommendations == {"hold": 1, "increase": 1, "decrease": 1, "capped": 1, "none": 3}
+    assert summary.recommendations == {"hold": 1, "increase": 2, "decrease": 1, "capped": 2, "none": 3}
     assert summary.hold_reasons == {"gain's interval includes zero": 1}
     assert summary.expected_gain == {"objective": "margin", "moves": 2, "total": 14.0, "median": 7.0}
     assert [r["stockcode"] for r in summary.slowest] == ["A", "C"]

@@ -199,7 +199,7 @@ def _sure_gain(price: float, elasticity: float, se: float, cost: float = 0.9, qu
     for drawn in recommendation.elasticity_draws(elasticity, se, 400, 7):
         margins = recommendation.expected_outcomes(_mix(6, 3, 1), drawn, cost, np.array([2.0, price]))["margin"]
         gains.append(margins.iloc[1] - margins.iloc[0])
-    return float(np.quantile(gains, quantile))
+    return float(np.quantile(gains, quantile, method="lower"))  # the draw at the quantile, as recommend() takes it
 
 
 def test_an_unsure_best_price_gives_way_to_the_shorter_step_whose_gain_is_sure() -> None:
@@ -323,6 +323,13 @@ def test_costs_file_is_read_and_bad_ones_are_refused_in_words(tmp_path) -> None:
         recommendation.read_unit_costs(str(negative))
     with pytest.raises(ValueError, match="must be a .csv"):
         recommendation.read_unit_costs(str(tmp_path / "costs.xlsx"))
+    # Numeric stockcodes stay as written, whatever the header's case; a row without one is refused, not read as nan.
+    numeric = tmp_path / "numeric.csv"
+    numeric.write_text("stockcode,unit_cost\n22423,6.0\n85099,1.0\n")
+    assert recommendation.read_unit_costs(str(numeric)) == {"22423": 6.0, "85099": 1.0}
+    numeric.write_text("stockcode,unit_cost\n22423,6.0\n85099,1.0\n,1.2\n")
+    with pytest.raises(ValueError, match=r"has rows with no stockcode \(lines \[4\]\)"):
+        recommendation.read_unit_costs(str(numeric))
 
 
 def test_a_single_changer_still_gives_a_catalogue_response(store) -> None:

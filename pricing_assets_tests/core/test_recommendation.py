@@ -1,6 +1,8 @@
 """The recommendation valued at the weekly forecast: the forecast sets the level of the recent mix, its level
 uncertainty widens the intervals, and neither moves the price that is best."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -90,8 +92,6 @@ def test_inputs_keep_the_level_factors_and_old_inputs_have_none():
 def test_a_product_without_a_sale_for_weeks_is_held_whatever_its_estimate(quiet):
     """A sure move (a precise, steep response) is made up to ``max_weeks_without_sales - 1`` quiet weeks, held from
     there with the reason; a guard of 0 never holds for it, and below cost it still holds (it is not selling)."""
-    from dataclasses import replace
-
     mix = replace(MIX, weeks_without_sales=quiet)
     answer = recommend(-3.0, mix=mix)
     assert answer["hold"] == (quiet >= 4)
@@ -104,3 +104,66 @@ def test_a_product_without_a_sale_for_weeks_is_held_whatever_its_estimate(quiet)
         assert below_cost["hold"] and below_cost["hold_reason"].startswith("no sale")
     never = recommendation.recommend(mix, -3.0, 0.02, 1.0, 0.9, False, replace(CONFIG, max_weeks_without_sales=0))
     assert not never["hold"]
+
+
+def test_a_list_below_cost_is_raised_only_when_what_the_mix_pays_is_below_it():
+    """Guests pay about twice the list: a list under the unit cost can still earn a margin, and the gain rule decides
+    as for any product (it used to force a move to the point's best price, gaining on 8 % of the draws). When what
+    the mix pays per unit is below the cost, any rise gains, so the move is made and says why."""
+    guests = ObservedMix(
+        1.65, regular_units=4.8, band_units=0.0, guest_units=5.2, band_ratio=1.0, guest_ratio=1.99, weeks=13
+    )
+    answer = recommendation.recommend(guests, -3.5, 0.4, 1.0, 1.70, False, CONFIG)
+    assert not answer["selling_at_a_loss"]
+    assert answer["hold"] or answer["gain_probability"] >= CONFIG.gain_confidence
+    listed = ObservedMix(
+        1.65, regular_units=10.0, band_units=0.0, guest_units=0.0, band_ratio=1.0, guest_ratio=2.0, weeks=13
+    )
+    loss = recommendation.recommend(listed, -3.5, 0.4, 1.0, 1.70, False, CONFIG)
+    assert loss["selling_at_a_loss"] and loss["action"] == "increase"
+    assert loss["recommended_list_price"] >= 1.70 and loss["gain_probability"] == 1.0
+    assert recommendation.verdict(loss).endswith("today's price sells below the unit cost")
+
+
+def test_a_cost_above_the_whole_band_stops_at_the_band_s_top_penny():
+    mix = replace(MIX, current_list_price=2.95)
+    answer = recommendation.recommend(mix, -2.0, 0.1, 1.0, 4.0, False, CONFIG)
+    assert answer["guardrail"] == [3.39, 3.39]  # 2.95 x 1.15 = 3.3925: not 3.40, beyond the guardrail
+    assert answer["recommended_list_price"] <= 3.39
+
+
+def test_no_sale_forecast_next_week_holds_and_says_so():
+    nothing = replace(MIX, regular_units=0.0, band_units=0.0, guest_units=0.0)
+    answer = recommendation.recommend(nothing, -2.5, 0.3, 1.0, 0.9, False, CONFIG)
+    assert answer["hold"] and not answer["capped"]
+    assert answer["hold_reason"] == "no sale is forecast next week: there is no demand to price a move with"
+
+
+@pytest.mark.parametrize("confidence", [0.5, 0.9, 0.975, 0.999])
+def test_a_move_gains_on_at_least_the_share_of_draws_asked(confidence):
+    """Over random products, every move made gains on at least ``gain_confidence`` of the elasticity's draws
+    (an interpolated quantile let 0.999 move with the lowest of 400 draws losing)."""
+    rng = np.random.default_rng(5)
+    moves = 0
+    for _ in range(60):
+        mix = replace(MIX, current_list_price=float(rng.uniform(0.5, 8.0)), guest_units=float(rng.uniform(0, 5)))
+        config = replace(CONFIG, gain_confidence=confidence, guardrail=float(rng.choice([0.05, 0.15, 0.4])))
+        cost = float(rng.uniform(0.2, 0.7)) * mix.current_list_price
+        answer = recommendation.recommend(
+            mix, float(rng.uniform(-4, -1)), float(rng.uniform(0.02, 1.5)), 1.0, cost, False, config
+        )
+        if not answer["hold"] and not answer["selling_at_a_loss"]:
+            moves += 1
+            assert answer["gain_probability"] >= confidence, answer
+    assert moves >= 5
+
+
+def test_at_0_999_one_losing_draw_in_400_holds(monkeypatch):
+    """399 draws want a lower price, one (-1.8) loses on it: 99.75 % of the draws is short of the 99.9 % asked."""
+    draws = np.full(400, -3.0)
+    draws[0] = -1.8
+    monkeypatch.setattr(recommendation, "elasticity_draws", lambda *args: draws)
+    listed = replace(MIX, regular_units=10.0, band_units=0.0, guest_units=0.0)
+    sure = replace(CONFIG, gain_confidence=0.999)
+    assert recommendation.recommend(listed, -3.0, 0.1, 1.0, 1.0, False, sure)["hold"]
+    assert not recommendation.recommend(listed, -3.0, 0.1, 1.0, 1.0, False, replace(sure, gain_confidence=0.99))["hold"]

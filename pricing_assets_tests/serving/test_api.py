@@ -101,6 +101,7 @@ def test_margin_objective_moves_the_optimum_up(promoted_project, url):
         ("{code}", {"num_price_bins": 1}, 422, "num_price_bins"),
         ("{code}", {"unitprice_min": -1}, 422, "unitprice_min"),
         ("{code}", {"guardrail": 0.7}, 422, "guardrail"),
+        ("{code}", {"unit_cost": 0}, 422, "unit_cost"),
         ("{code}", {"objective": "volume"}, 422, "objective"),
         ("{code}", {"curve_source": "guess"}, 422, "curve_source"),
         ("99999Z", {}, 404, "no promoted model"),

@@ -54,7 +54,8 @@ def test_page_draws_the_response_curve_with_the_verdict_and_links_the_lineage(pr
     arrow = f"{rec['current_list_price']:.2f} \u2192 {rec['recommended_list_price']:.2f}"
     assert f'<p id="verdict" class="hold">List price {arrow}: {verdict}</p>' in dom
     assert f"{code}: recommended list price {rec['recommended_list_price']:.2f} ({verdict})" in dom
-    assert f"Expected weekly {rec['objective']} change of the move" in dom
+    not_made = f"change of the move not made (to {rec['best_list_price_in_band']:.2f})"
+    assert f"Expected weekly {rec['objective']} {not_made}" in dom
     assert f"curve's best {answer['optimal_price']:.2f}" in dom and f">{answer['model_version']}</a>" in dom
     assert f'href="/v1/lineage/{code}"' in dom
     assert "https://" not in dom.split("<script>")[0]  # no CDN: works offline
