@@ -29,12 +29,7 @@ def catalogue_of(transactions: pd.DataFrame, settings: Settings) -> tuple[list[s
     eligible, lines, panel = price_list.eligible_weekly_demand(
         transactions, settings.min_history_rows, settings.min_history_days
     )
-    index = demand_index.catalogue_demand_index(panel, demand_index.trading_days(lines))
-    try:
-        response = price_response.estimate_catalogue_response(panel, lines)
-    except ValueError as exc:  # the asset records the same: the partitions then hold without a response
-        return eligible, {"identified": False, "reason": str(exc)}, index
-    return eligible, {"identified": True, **response.to_dict()}, index
+    return eligible, price_response.catalogue_result(panel, lines), demand_index.catalogue_index(panel, lines)
 
 
 @dataclass
@@ -203,11 +198,16 @@ def forecasts_on_test_weeks(run: WeeklyRun) -> dict[str, pd.DataFrame]:
 
 
 def demand_forecast(run: WeeklyRun, settings: Settings) -> Any:
-    """``price_scenario`` -> ``demand_forecast``: the champion's forecast of the week after the last."""
+    """``price_scenario`` -> ``demand_forecast``: the forecast of the week after the last by the champion, or by
+    the first model of the fallback chain that forecasts it plausibly (``forecast.first_answer``, as the asset)."""
     from pricing_assets.core import forecast, weekly_features
 
-    champion = run.evaluation.champion
     rows = weekly_features.next_week_rows(run.weekly_demand, run.elasticity, run.demand_index)
-    return forecast.forecast_next_week(
-        run.models[champion], run.preprocessor, rows, run.evaluation.validation_residuals[champion], settings.seed
-    )
+    chain = forecast.model_chain(run.evaluation.champion, run.evaluation.fallback_chain)
+
+    def attempt(kind: str) -> Any:
+        residuals = run.evaluation.validation_residuals[kind]
+        return forecast.forecast_next_week(run.models[kind], run.preprocessor, rows, residuals, settings.seed)
+
+    result, _, _ = forecast.first_answer(chain, attempt, what=run.stock_code)
+    return result

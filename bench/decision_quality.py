@@ -240,7 +240,7 @@ def demand_index_of(lines: pd.DataFrame, settings: Settings) -> pd.DataFrame:
         _, usable, panel = price_list.eligible_weekly_demand(
             lines, settings.min_history_rows, settings.min_history_days
         )
-        cache[key] = demand_index.catalogue_demand_index(panel, demand_index.trading_days(usable))
+        cache[key] = demand_index.catalogue_index(panel, usable)
     return cache[key]
 
 

@@ -5,8 +5,8 @@ at the settings' thresholds, most active first), each stockcode goes through the
 functions, with the same inputs and settings, as the assets of ``stockcode_lineage_job``:
 
 - ``catalogue_price_response`` and ``catalogue_demand_index``: ``price_list.eligible_weekly_demand`` over
-  every eligible stockcode, ``price_response.estimate_catalogue_response`` and
-  ``demand_index.catalogue_demand_index`` (once, in the parent; ``core_calls.catalogue_of``);
+  every eligible stockcode, ``price_response.catalogue_result`` and ``demand_index.catalogue_index``
+  (once, in the parent; ``core_calls.catalogue_of``);
 - ``cleaned_transactions`` -> ``weekly_demand`` -> ``stockcode_price_response``
   (``price_response.stockcode_response`` with that catalogue prior) -> ``weekly_features``
   (``weekly_features.build_weekly_features`` with ``assets.weekly_features.elasticity_of``);

@@ -288,3 +288,38 @@ def test_an_earlier_origin_sees_only_the_weeks_before_the_later_ones_test():
     assert earlier.preprocessor.means != pytest.approx(run.preprocessor.means)
     kept = later[later["week"] < first_test].drop(columns=[splits.SPLIT_COLUMN]).reset_index(drop=True)
     pd.testing.assert_frame_equal(frame.drop(columns=[splits.SPLIT_COLUMN]).reset_index(drop=True), kept)
+
+
+def test_the_benchmarks_forecast_falls_back_as_the_asset_does(monkeypatch):
+    """core_calls.demand_forecast walks the fallback chain as demand_forecast does: an implausible champion gives
+    way to the next model (before, the benchmarks raised where the product answered with a fallback)."""
+    from types import SimpleNamespace
+
+    from pricing_assets.core import forecast, weekly_features
+
+    sys.path.insert(0, str(BENCH))
+    try:
+        from core_calls import demand_forecast
+    finally:
+        sys.path.remove(str(BENCH))
+
+    def forecast_next_week(model, preprocessor, rows, residuals, seed):
+        if model == "dfn model":
+            raise forecast.ImplausibleForecastError("dfn forecast 1e17 units a week")
+        return f"forecast by the {model}"
+
+    monkeypatch.setattr(weekly_features, "next_week_rows", lambda *args: "next week's rows")
+    monkeypatch.setattr(forecast, "forecast_next_week", forecast_next_week)
+    evaluation = SimpleNamespace(
+        champion="dfn", fallback_chain=["svr", "recent_mean_baseline"], validation_residuals={"dfn": [], "svr": []}
+    )
+    run = SimpleNamespace(
+        stock_code="85123A",
+        weekly_demand=None,
+        elasticity=-1.0,
+        demand_index=None,
+        evaluation=evaluation,
+        models={"dfn": "dfn model", "svr": "svr model"},
+        preprocessor=None,
+    )
+    assert demand_forecast(run, SimpleNamespace(seed=7)) == "forecast by the svr model"

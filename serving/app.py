@@ -33,13 +33,14 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from pricing_assets.core import pricing
+from pricing_assets.core.forecast import NoModelAnsweredError
 from pricing_assets.core.recommendation_inputs import served_part
 from pricing_assets.core.stockcodes import STOCKCODE_KEY, InvalidStockcodeError, validate_stockcode
 from pricing_assets.settings import Settings
 
 from .cache import ResponseCache, cache_key
 from .limits import MAX_HEADER_BYTES, MAX_URL_BYTES, ComputeBudget, RequestLimits
-from .registry import BundleRegistry, NoModelAnsweredError, NotPromotedError, open_serving_store
+from .registry import BundleRegistry, NotPromotedError, open_serving_store
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from pricing_assets.core import bundle as bundles
+from pricing_assets.core.forecast import first_answer, model_chain
 from pricing_assets.core.models import DemandModel, load_model
 from pricing_assets.core.pricing import PriceCurve, predict_curve
 from pricing_assets.core.recommendation_inputs import RecommendationInputs
@@ -47,10 +48,6 @@ log = logging.getLogger(__name__)
 
 class NotPromotedError(LookupError):
     """The stockcode has no promoted bundle."""
-
-
-class NoModelAnsweredError(RuntimeError):
-    """Every model of the fallback chain failed."""
 
 
 class StoreUnavailableError(RuntimeError):
@@ -111,7 +108,7 @@ class ServedBundle:
 
     @property
     def chain(self) -> list[str]:
-        return [self.manifest["champion"], *self.manifest["fallback_chain"]]
+        return model_chain(self.manifest["champion"], self.manifest["fallback_chain"])
 
     def _model(self, kind: str) -> DemandModel:
         with self.lock:
@@ -146,20 +143,22 @@ class ServedBundle:
         inputs = self.recommendation_inputs
         if inputs is None:
             raise ValueError(f"the bundle {self.version} keeps no recommendation inputs to move a forecast along")
-        skipped: list[dict[str, str]] = []
-        for kind in self.chain:
-            try:
-                model = self._model(kind)
-                with np.errstate(over="ignore", invalid="ignore"):  # an overflow is caught below, as a refusal
-                    curve = predict_curve(
-                        model, self.preprocessor, self.scenario, inputs, self.residuals(kind), prices, unit_cost
-                    )
-                _require_finite(curve, kind)
-            except Exception as exc:  # noqa: BLE001 - load errors, non-finite or implausible forecasts
-                skipped.append({"model": kind, "reason": f"{type(exc).__name__}: {exc}"[:300]})
-                continue
-            return Answer(curve, kind, kind != self.manifest["champion"], skipped)
-        raise NoModelAnsweredError(f"no model of {self.manifest['stock_code']} {self.version} could answer: {skipped}")
+
+        def attempt(kind: str) -> PriceCurve:
+            model = self._model(kind)
+            with np.errstate(over="ignore", invalid="ignore"):  # an overflow is caught below, as a refusal
+                curve = predict_curve(
+                    model, self.preprocessor, self.scenario, inputs, self.residuals(kind), prices, unit_cost
+                )
+            _require_finite(curve, kind)
+            return curve
+
+        # Any error skips a model here (load errors, non-finite or implausible forecasts): serving answers with
+        # the next one whatever broke the first.
+        what = f"{self.manifest['stock_code']} {self.version}"
+        curve, kind, skipped = first_answer(self.chain, attempt, skip=(Exception,), what=what)
+        reasons = [{"model": k, "reason": why[:300]} for k, why in skipped.items()]
+        return Answer(curve, kind, kind != self.manifest["champion"], reasons)
 
 
 def _require_finite(curve: PriceCurve, kind: str) -> None:
@@ -176,7 +175,7 @@ def _require_a_verified_model(loaded: bundles.LoadedBundle) -> None:
     A lenient read sets a damaged model file aside so the next model can answer; when every model is
     damaged, nothing could, and taking the bundle would replace a sound one that is serving."""
     manifest = loaded.manifest
-    chain = [manifest["champion"], *manifest["fallback_chain"]]
+    chain = model_chain(manifest["champion"], manifest["fallback_chain"])
     reasons = []
     for kind in chain:
         try:

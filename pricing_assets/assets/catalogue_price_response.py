@@ -10,7 +10,6 @@ the shared work is done once per source load.
 import time
 from collections.abc import Iterator
 
-import numpy as np
 import pandas as pd
 from dagster import AssetExecutionContext, AssetOut, MetadataValue, Output, multi_asset
 
@@ -77,22 +76,20 @@ def _price_response(
 ) -> Output[dict]:
     started = time.perf_counter()
     metadata: dict[str, object] = {"stockcodes": MetadataValue.int(len(eligible))}
-    try:
-        if not eligible:  # the thresholds are above every stockcode: nothing to learn, and no partition to need it
-            raise ValueError(
-                f"no stockcode has {config.min_history_rows} usable lines on {config.min_history_days} days "
-                "(PRICING_MIN_HISTORY_ROWS, PRICING_MIN_HISTORY_DAYS)"
-            )
-        response = price_response.estimate_catalogue_response(panel, lines)
-    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
-        # Nothing to learn from (or a panel the estimator cannot solve): the partitions say so,
-        # and the source load, which every stockcode needs, does not fail with it.
-        reason = str(exc) if isinstance(exc, ValueError) else f"the estimator could not solve this panel ({exc})"
+    if not eligible:  # the thresholds are above every stockcode: nothing to learn, and no partition to need it
+        reason = (
+            f"no stockcode has {config.min_history_rows} usable lines on {config.min_history_days} days "
+            "(PRICING_MIN_HISTORY_ROWS, PRICING_MIN_HISTORY_DAYS)"
+        )
         result: dict = {"identified": False, "reason": reason}
-        metadata["reason"] = MetadataValue.text(reason)
-        context.log.warning(f"catalogue price response not identified: {reason}")
     else:
-        result = {"identified": True, **response.to_dict()}
+        # Nothing to learn from (or a panel the estimator cannot solve) is not an error: the partitions say so.
+        result = price_response.catalogue_result(panel, lines)
+    if not result["identified"]:
+        metadata["reason"] = MetadataValue.text(result["reason"])
+        context.log.warning(f"catalogue price response not identified: {result['reason']}")
+    else:
+        response = price_response.CatalogueResponse.from_dict(result)
         low, high = response.interval
         metadata.update(
             {
@@ -118,16 +115,9 @@ def _demand_index(
     context: AssetExecutionContext, eligible: list[str], lines: pd.DataFrame, panel: pd.DataFrame, read_seconds: float
 ) -> Output[pd.DataFrame]:
     started = time.perf_counter()
+    table = demand_index.catalogue_index(panel, lines)
     if not eligible:  # no stockcode becomes a partition, so none reads it
-        table = pd.DataFrame(
-            {
-                demand_index.WEEK_COLUMN: pd.Series(dtype="datetime64[ns]"),
-                demand_index.INDEX_COLUMN: pd.Series(dtype=float),
-            }
-        )
         context.log.warning("no eligible stockcode: the catalogue's demand index is empty")
-    else:
-        table = demand_index.catalogue_demand_index(panel, demand_index.trading_days(lines))
     metadata, version = table_metadata(table, time_column=demand_index.WEEK_COLUMN)
     values = table[demand_index.INDEX_COLUMN]
     metadata.update(

@@ -64,26 +64,22 @@ def demand_forecast(
     stock_code = validate_stockcode(context.partition_key)
     artifact_store = store.get_store()
     fitted = preprocessor_from(preprocessor)
-    champion = model_evaluation["champion"]
-    chain = list(dict.fromkeys([champion, *model_evaluation["fallback_chain"]]))
-    skipped: dict[str, str] = {}
-    for kind in chain:
-        try:
-            # A file that fails its hash or cannot be read is skipped, as serving does.
-            model = load_candidate(artifact_store, model_evaluation["candidates"][kind])
-            result = forecast.forecast_next_week(
-                model, fitted, price_scenario, model_evaluation["validation_residuals"][kind], config.seed
-            )
-        except (FloatingPointError, ValueError, RuntimeError, KeyError) as exc:  # ImplausibleForecastError too
-            skipped[kind] = str(exc)
-            context.log.warning(f"{stock_code}: {exc}")
-            continue
-        break
-    else:
+    chain = forecast.model_chain(model_evaluation["champion"], model_evaluation["fallback_chain"])
+
+    def attempt(kind: str) -> forecast.WeeklyForecast:
+        # A file that fails its hash or cannot be read is skipped, as serving does.
+        model = load_candidate(artifact_store, model_evaluation["candidates"][kind])
+        residuals = model_evaluation["validation_residuals"][kind]
+        return forecast.forecast_next_week(model, fitted, price_scenario, residuals, config.seed)
+
+    try:
+        result, _, skipped = forecast.first_answer(chain, attempt, what=stock_code)
+    except forecast.NoModelAnsweredError as exc:
         raise RuntimeError(
-            f"no model of {stock_code} forecast next week plausibly ({skipped}); the stockcode is not promoted "
-            "until its models are retrained on data that supports a forecast"
-        )
+            f"{exc}; the stockcode is not promoted until its models are retrained on data that supports a forecast"
+        ) from exc
+    for kind, why in skipped.items():
+        context.log.warning(f"{stock_code}: {kind} skipped: {why}")
     low, high = result.units_interval
     context.log.info(
         f"{stock_code}: week of {result.week} at list {result.list_price:.2f}: {result.units:.1f} units expected "

@@ -16,7 +16,7 @@ from dagster import (
     asset,
 )
 
-from ..core import bundle, price_response, pricing, recommendation, recommendation_inputs
+from ..core import bundle, forecast, price_response, pricing, recommendation, recommendation_inputs
 from ..core.stockcodes import validate_stockcode
 from ..core.store import frame_to_parquet
 from ..partitions import stockcode_partitions
@@ -164,7 +164,7 @@ def promoted_model(
         )
     artifact_store = store.get_store()
     champion = model_evaluation["champion"]
-    chain = [champion, *model_evaluation["fallback_chain"]]
+    chain = forecast.model_chain(champion, model_evaluation["fallback_chain"])
     files: dict[str, bytes] = {}
     # Each model's files by name -> path in the bundle. A file two models share (the models' mean
     # names its members' files) is stored once, under the single model's folder: so the chain is walked

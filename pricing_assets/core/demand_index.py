@@ -93,6 +93,21 @@ def catalogue_demand_index(panel: pd.DataFrame, days: pd.Series) -> pd.DataFrame
     return pd.DataFrame({WEEK_COLUMN: weeks, INDEX_COLUMN: index, COMPLETE_COLUMN: complete})
 
 
+def catalogue_index(panel: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
+    """The catalogue's table from its eligible stockcodes' weekly demand and cleaned lines
+    (``price_list.eligible_weekly_demand``): what ``catalogue_demand_index`` stores and the benchmarks use, made
+    one way. No eligible stockcode: an empty table of the same columns (no partition needs it then)."""
+    if panel.empty:
+        return pd.DataFrame(
+            {
+                WEEK_COLUMN: pd.Series(dtype="datetime64[ns]"),
+                INDEX_COLUMN: pd.Series(dtype=float),
+                COMPLETE_COLUMN: pd.Series(dtype=bool),
+            }
+        )
+    return catalogue_demand_index(panel, trading_days(lines))
+
+
 def last_complete_week(index: pd.DataFrame) -> pd.Timestamp:
     """The catalogue's last week with the usual trading days: where every stockcode's weeks end.
 

@@ -16,7 +16,9 @@ A model predicts ``log1p`` of a price list's weekly units at the reference list 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -37,6 +39,44 @@ PLAUSIBLE_RATIO = 50.0
 
 class ImplausibleForecastError(ValueError):
     """A model forecast units far beyond anything in the product's history (see PLAUSIBLE_RATIO)."""
+
+
+class NoModelAnsweredError(RuntimeError):
+    """Every model of the fallback chain failed to load or to forecast."""
+
+
+Answered = TypeVar("Answered")
+# What makes a model give way to the next one of the chain: a file that fails its hash or cannot be read
+# (ValueError, KeyError, RuntimeError from the loaders), a non-finite forecast (FloatingPointError) or an
+# implausible one (ImplausibleForecastError, a ValueError). Serving, which must answer whatever broke, skips on
+# any error.
+FALLBACK_ERRORS: tuple[type[Exception], ...] = (FloatingPointError, ValueError, RuntimeError, KeyError)
+
+
+def model_chain(champion: str, fallback_chain: Sequence[str]) -> list[str]:
+    """The models to try, in order: the champion, then the fallback chain's (each once)."""
+    return list(dict.fromkeys([champion, *fallback_chain]))
+
+
+def first_answer(
+    chain: Sequence[str],
+    attempt: Callable[[str], Answered],
+    skip: tuple[type[Exception], ...] = FALLBACK_ERRORS,
+    what: str = "the stockcode",
+) -> tuple[Answered, str, dict[str, str]]:
+    """The first model of ``chain`` whose ``attempt(kind)`` returns: its answer, its kind, and why each model
+    before it was skipped (``kind -> "ErrorType: message"``).
+
+    One walk for ``demand_forecast``, serving and the benchmarks, so that they fall back alike: a champion that
+    fails here gives way to the same model everywhere. Raises NoModelAnsweredError, naming every reason, when
+    none answers."""
+    skipped: dict[str, str] = {}
+    for kind in chain:
+        try:
+            return attempt(kind), kind, skipped
+        except skip as exc:
+            skipped[kind] = f"{type(exc).__name__}: {exc}"
+    raise NoModelAnsweredError(f"no model of {what} could answer: {skipped or 'the chain is empty'}")
 
 
 def check_plausible(kind: str, rows: pd.DataFrame, predicted_log: np.ndarray) -> None:

@@ -220,6 +220,21 @@ def _changers(panel: pd.DataFrame) -> list[str]:
     return found
 
 
+def catalogue_result(panel: pd.DataFrame, lines: pd.DataFrame) -> dict[str, object]:
+    """What ``catalogue_price_response`` stores, and the benchmarks use: ``{"identified": True, **response}``, or
+    ``{"identified": False, "reason": ...}`` when the panel has nothing to learn from (no list changed, no
+    panel) or the estimator cannot solve it. Why not raise: the source load every stockcode needs must not fail
+    with it, and each partition then holds, saying why."""
+    try:
+        response = estimate_catalogue_response(panel, lines)
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+        # A LinAlgError is a ValueError too, but says nothing a reader can act on without this.
+        said = isinstance(exc, ValueError) and not isinstance(exc, np.linalg.LinAlgError)
+        reason = str(exc) if said else f"the estimator could not solve this panel ({exc})"
+        return {"identified": False, "reason": reason}
+    return {"identified": True, **response.to_dict()}
+
+
 def estimate_catalogue_response(
     panel: pd.DataFrame, lines: pd.DataFrame, spread_floor: float = SPREAD_FLOOR
 ) -> CatalogueResponse:

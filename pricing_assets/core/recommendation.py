@@ -225,9 +225,11 @@ def recommend(
     the band, the move not made. The answer is "hold the current price" when no price in the band
     has a sure gain, when the product's own evidence is below ``min_own_weight``, or when the
     estimate has no interior optimum and no guardrail bounds the move (within a guardrail that is a
-    capped move like any other), and first of all when the product has had no sale in the
-    ``max_weeks_without_sales`` weeks before the week forecast (the mix's ``weeks_without_sales``); the
-    reason says which.
+    capped move like any other), when no sale is forecast next week, and first of all when the product
+    has had no sale in the ``max_weeks_without_sales`` weeks before the week forecast (the mix's
+    ``weeks_without_sales``); the reason says which. One exception: a price that sells at a loss (what
+    the mix pays per unit below the cost) moves up whatever held it, as far as the gain is surest
+    (``selling_at_a_loss``), unless the product stopped selling.
     """
     if config.objective not in ("margin", "revenue"):
         raise ValueError(f"objective must be 'margin' or 'revenue', not {config.objective!r}")

@@ -56,7 +56,7 @@ def weekly_panel(product_lines) -> pd.DataFrame:
 def catalogue_index(synthetic_source) -> pd.DataFrame:
     """The synthetic catalogue's weekly demand index table (every product eligible at the default thresholds)."""
     _, lines, panel = price_list.eligible_weekly_demand(synthetic_source.transactions, 150, 60)
-    return demand_index.catalogue_demand_index(panel, demand_index.trading_days(lines))
+    return demand_index.catalogue_index(panel, lines)
 
 
 @pytest.fixture(scope="session")

@@ -163,3 +163,24 @@ def test_accuracy_edge_cases_are_named():
         forecast.accuracy(weeks(), np.zeros(3))
     with pytest.raises(ValueError, match="one prediction per row"):
         forecast.accuracy(weeks().iloc[:0], np.zeros(0))
+
+
+def test_the_fallback_walk_takes_the_first_model_that_forecasts_and_says_why_the_others_did_not(
+    preprocessor, next_rows
+):
+    """One walk for demand_forecast, serving and the benchmarks: an implausible champion gives way to the next
+    model; every model failing is an error naming each reason; an error outside ``skip`` is not swallowed."""
+    models = {"dfn": by_list(preprocessor, 40.0, 1.0), "elasticnet": by_list(preprocessor, 1.0, 0.5)}
+    chain = forecast.model_chain("dfn", ["elasticnet", "dfn", "recent_mean_baseline"])
+    assert chain == ["dfn", "elasticnet", "recent_mean_baseline"]  # the champion once, first
+
+    def attempt(kind: str) -> forecast.WeeklyForecast:
+        return forecast.forecast_next_week(models[kind], preprocessor, next_rows, [0.0], 7)
+
+    result, kind, skipped = forecast.first_answer(chain, attempt, what="85123A")
+    assert kind == "elasticnet" and result.model == "elasticnet"
+    assert list(skipped) == ["dfn"] and skipped["dfn"].startswith("ImplausibleForecastError: ")
+    with pytest.raises(forecast.NoModelAnsweredError, match=r"no model of 85123A could answer: .*dfn.*KeyError"):
+        forecast.first_answer(["dfn", "svr"], attempt, what="85123A")
+    with pytest.raises(ZeroDivisionError):
+        forecast.first_answer(["dfn", "x"], lambda kind: 1 / 0, what="85123A")

@@ -357,3 +357,23 @@ def test_an_elasticity_interval_never_says_demand_may_rise_with_the_price(store)
     ]
     assert max(r.interval[1] for r in wide) <= price_response.MAX_ELASTICITY
     assert store["catalogue"].interval[1] <= price_response.MAX_ELASTICITY
+
+
+def test_the_catalogue_result_says_why_when_nothing_can_be_learned(store, monkeypatch) -> None:
+    """What catalogue_price_response stores and the benchmarks use, made one way: the response, or the reason."""
+    from pricing_assets.core import demand_index
+
+    learned = price_response.catalogue_result(store["panel"], store["lines"])
+    assert learned["identified"] is True and learned["elasticity"] < 0
+    assert price_response.CatalogueResponse.from_dict(learned).changers >= 1
+    empty = price_response.catalogue_result(store["panel"].iloc[0:0], store["lines"].iloc[0:0])
+    assert empty["identified"] is False and "catalogue panel is empty" in empty["reason"]
+
+    def singular(*args, **kwargs):
+        raise np.linalg.LinAlgError("Singular matrix")
+
+    monkeypatch.setattr(price_response, "estimate_catalogue_response", singular)
+    unsolved = price_response.catalogue_result(store["panel"], store["lines"])
+    assert unsolved == {"identified": False, "reason": "the estimator could not solve this panel (Singular matrix)"}
+    table = demand_index.catalogue_index(store["panel"].iloc[0:0], store["lines"].iloc[0:0])
+    assert table.empty and list(table.columns) == ["week", "demand_index", "complete"]
