@@ -261,7 +261,10 @@ def forecast_answers(
     )
     mix = recommendation.mix_at_forecast(observed, expected.registered_units, expected.guest_units)
     assumed = cost is None
-    unit_cost = settings.assumed_cost_ratio * mix.current_list_price if assumed else float(cost)
+    if assumed:  # as the asset costs it: the ratio of the current list, rounded as unit_cost_for rounds it
+        unit_cost, _ = recommendation.unit_cost_for(code, {}, mix.current_list_price, settings.assumed_cost_ratio)
+    else:
+        unit_cost = float(cost)
     r = run.response
     answers = [
         recommendation.recommend(
@@ -294,6 +297,7 @@ def forecast_recommendations(row: pd.Series, settings: Settings, catalogue: dict
             guardrail,
             gain_confidence=settings.gain_confidence,
             max_weeks_without_sales=settings.max_weeks_without_sales,
+            seed=settings.seed,
         )
         for objective, guardrail in SETTINGS
     ]
@@ -607,7 +611,7 @@ def real_response(own: pd.DataFrame, code: str, catalogue: dict[str, Any]) -> di
     defaults = Settings.from_env({})  # the product defaults, whatever the environment says
     response, mix = response_inputs(own, code, catalogue)
     current = mix.current_list_price
-    cost = defaults.assumed_cost_ratio * current  # the dev file has no costs: the assumed ratio, as the product does
+    cost, _ = recommendation.unit_cost_for(code, {}, current, defaults.assumed_cost_ratio)  # the dev file has no costs
     config = recommendation.RecommendationConfig(
         objective=defaults.objective,
         guardrail=defaults.guardrail,
@@ -648,6 +652,7 @@ def real_forecast(lines: pd.DataFrame, code: str, catalogue: dict[str, Any], set
         min_own_weight=settings.min_own_weight,
         gain_confidence=settings.gain_confidence,
         max_weeks_without_sales=settings.max_weeks_without_sales,
+        seed=settings.seed,
     )
     _, mix, info, (answer,) = forecast_answers(lines, code, catalogue, settings, None, [config])
     current, cost = mix.current_list_price, info["unit_cost"]
