@@ -194,12 +194,11 @@ def markdown_table(header: list[str], rows: list[list[Any]], align: list[str] | 
 
 
 def write_json(path: Path, data: dict[str, Any]) -> Path:
-    """Write atomically (a ``.tmp`` sibling renamed into place): a crashed run leaves no half file."""
+    """Write atomically (the product's ``store.atomic_write_bytes``): a crashed run leaves no half file."""
+    from pricing_assets.core.store import atomic_write_bytes
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    tmp.replace(path)
+    atomic_write_bytes(path, json.dumps(data, indent=2, default=str).encode())
     return path
 
 

@@ -23,6 +23,8 @@ from typing import Any
 
 from benchlib import REPO, RESULTS, TARGETS, describe_machine, markdown_table
 
+from pricing_assets.core.store import atomic_write_bytes
+
 MARKDOWN = REPO / "BENCHMARKS.md"
 QUICK_NOTE = (
     "> **Quick smoke run** (`--quick`): tiny budgets and sizes, to check the benchmark works; "
@@ -1306,7 +1308,7 @@ def main(argv: list[str] | None = None) -> int:
         stale = after != before
         print(f"{args.markdown} is {'OUT OF DATE' if stale else 'up to date'} with {args.results_dir}")
         return 1 if stale else 0
-    args.markdown.write_text(after)
+    atomic_write_bytes(args.markdown, after.encode())  # an interrupted render leaves the old file, not half
     print(f"rendered {', '.join(rendered)} into {args.markdown}" + (f"; appended {appended}" if appended else ""))
     return 0
 

@@ -122,7 +122,10 @@ def _prepare_dagster_home(settings: Settings) -> Path:
         config = home / "dagster.yaml"
         current = config.read_text() if config.exists() else None
         if current != EMBEDDED_DAGSTER_YAML and (current is None or is_ours(current)):
-            config.write_text(EMBEDDED_DAGSTER_YAML)
+            from .core.store import atomic_write_bytes
+
+            # Whole or not at all: another `pricing` process starting beside this one reads it.
+            atomic_write_bytes(config, EMBEDDED_DAGSTER_YAML.encode())
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
@@ -786,13 +789,13 @@ def json_text(value: Any) -> str:
 
 
 def _write_json(target: Path, report: dict[str, Any]) -> None:
-    """Write under a temporary name and rename, so a reader never sees half a report (nor an old one lost)."""
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    """Written whole or not at all (``store.atomic_write_bytes``): a reader never sees half a report, nor an old
+    one lost."""
+    from .core.store import atomic_write_bytes
+
     try:
-        temporary.write_text(json_text(report))
-        os.replace(temporary, target)
+        atomic_write_bytes(target, json_text(report).encode())
     except OSError as exc:
-        temporary.unlink(missing_ok=True)
         raise CliError(f"--json {target}: the report could not be written ({exc.strerror or exc})") from exc
 
 

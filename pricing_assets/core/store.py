@@ -59,6 +59,24 @@ class ArtifactStore(Protocol):
     def list_keys(self, prefix: str) -> list[str]: ...
 
 
+def atomic_write_bytes(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` whole or not at all: a uniquely named temporary sibling, flushed to disk, then
+    renamed over it, so a reader (another process, a crash's survivor) sees the old file or the new one, never
+    half of one, and two writers never share a temporary file. The file gets ``0666 & ~umask``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        os.fchmod(fd, _FILE_MODE)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 class LocalArtifactStore:
     """A folder on disk."""
 
@@ -69,19 +87,7 @@ class LocalArtifactStore:
         return self.root / check_key(key)
 
     def put_bytes(self, key: str, data: bytes) -> str:
-        target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            os.fchmod(fd, _FILE_MODE)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_bytes(self._path(key), data)
         return self.uri(key)
 
     def get_bytes(self, key: str) -> bytes:
