@@ -77,16 +77,20 @@ def prepare_weekly(
     settings: Settings,
 ) -> WeeklyRun:
     """:func:`cleaned_response` -> weekly_features -> training_splits (and the preprocessor); no models yet."""
-    from pricing_assets.assets.weekly_features import elasticity_of
     from pricing_assets.core import splits
     from pricing_assets.core import weekly_features as wf
+    from pricing_assets.core.price_response import elasticity_of
 
     t0 = time.perf_counter()
     cleaned, report, panel, own = cleaned_response(transactions, stock_code, catalogue)
     if own is not None:
         response = {"identified": True, **own.to_dict()}
     else:
-        response = {"stock_code": stock_code, "identified": False, "reason": f"no catalogue prior: {catalogue}"}
+        response = {
+            "stock_code": stock_code,
+            "identified": False,
+            "reason": f"no catalogue prior: {catalogue.get('reason', 'not identified')}",
+        }
     elasticity = elasticity_of(response)
     table = wf.build_weekly_features(panel, elasticity, demand_index)
     frame = splits.split_chronologically(table, splits.SplitConfig.from_settings(settings))

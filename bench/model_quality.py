@@ -9,7 +9,7 @@ functions, with the same inputs and settings, as the assets of ``stockcode_linea
   (once, in the parent; ``core_calls.catalogue_of``);
 - ``cleaned_transactions`` -> ``weekly_demand`` -> ``stockcode_price_response``
   (``price_response.stockcode_response`` with that catalogue prior) -> ``weekly_features``
-  (``weekly_features.build_weekly_features`` with ``assets.weekly_features.elasticity_of``);
+  (``weekly_features.build_weekly_features`` with ``price_response.elasticity_of``);
 - ``training_splits`` (``splits.split_chronologically`` with ``SplitConfig.from_settings``, the
   preprocessor fit on train), every trainer of ``models.TRAINERS`` on train + validation only, the
   models' mean (``models.with_ensemble``, the champion) and ``evaluation.evaluate_candidates`` on

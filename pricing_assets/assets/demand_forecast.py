@@ -4,6 +4,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
 from ..core import demand_index, forecast, weekly_features
+from ..core.price_response import elasticity_of
 from ..core.stockcodes import validate_stockcode
 from ..partitions import stockcode_partitions
 from ..resources import ArtifactStoreResource
@@ -11,7 +12,6 @@ from .common import SettingsConfig, code_version_of, setting, table_metadata
 from .models import load_candidate
 from .training import preprocessor_from
 from .transactions import GROUP
-from .weekly_features import elasticity_of
 
 
 @asset(

@@ -46,7 +46,7 @@ def weekly_demand(cleaned_transactions: pd.DataFrame) -> Output[pd.DataFrame]:
 @asset(
     partitions_def=stockcode_partitions,
     group_name=GROUP,
-    code_version=code_version_of(price_response),
+    code_version=code_version_of(price_response, price_list),  # price_list: the lines each list change reads
     description=(
         "This stockcode's elasticity of weekly units to its list price: its own list changes (if "
         "any) combined with the catalogue prior by precision weights; the interval and how much "

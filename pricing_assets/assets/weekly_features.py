@@ -5,14 +5,10 @@ from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
 from ..core import demand_index
 from ..core import weekly_features as core
+from ..core.price_response import elasticity_of
 from ..partitions import stockcode_partitions
 from .common import code_version_of, table_metadata
 from .transactions import GROUP
-
-
-def elasticity_of(stockcode_price_response: dict) -> float:
-    """The elasticity weekly units are brought to the current list with (0, no adjustment, when not identified)."""
-    return float(stockcode_price_response["elasticity"]) if stockcode_price_response.get("identified") else 0.0
 
 
 @asset(

@@ -220,6 +220,14 @@ def _changers(panel: pd.DataFrame) -> list[str]:
     return found
 
 
+def elasticity_of(stockcode_price_response: dict[str, object]) -> float:
+    """The elasticity weekly units are brought to the current list with: the stored ``stockcode_price_response``'s,
+    or 0 (no adjustment) when it was not identified."""
+    if not stockcode_price_response.get("identified"):
+        return 0.0
+    return float(stockcode_price_response["elasticity"])  # type: ignore[arg-type]
+
+
 def catalogue_result(panel: pd.DataFrame, lines: pd.DataFrame) -> dict[str, object]:
     """What ``catalogue_price_response`` stores, and the benchmarks use: ``{"identified": True, **response}``, or
     ``{"identified": False, "reason": ...}`` when the panel has nothing to learn from (no list changed, no
