@@ -155,9 +155,7 @@ def setup_partitions(count: int) -> tuple[list[str], dict[str, Any]]:
     t0 = time.perf_counter()
     from dagster import DagsterInstance
 
-    from pricing_assets.assets.transactions import HISTORY_KEY
-    from pricing_assets.core.stockcodes import eligible_stockcodes
-    from pricing_assets.core.store import parquet_to_frame
+    from pricing_assets.core.stockcodes import eligible_stockcodes, read_history
     from pricing_assets.definitions import RAW_JOB, build_definitions
     from pricing_assets.partitions import register_stockcodes
     from pricing_assets.settings import Settings
@@ -168,7 +166,7 @@ def setup_partitions(count: int) -> tuple[list[str], dict[str, Any]]:
         raw = defs.resolve_job_def(RAW_JOB).execute_in_process(instance=instance)
         if not raw.success:
             raise RuntimeError("raw_transactions failed; see the instance in the work folder")
-        history = parquet_to_frame(defs.resources["store"].get_store().get_bytes(HISTORY_KEY)).set_index("stock_code")
+        history = read_history(defs.resources["store"].get_store())
         eligible = eligible_stockcodes(history, settings.min_history_rows, settings.min_history_days)
         if len(eligible) < count:
             raise SystemExit(f"only {len(eligible)} eligible stockcodes; raise --products")

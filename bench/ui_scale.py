@@ -294,15 +294,14 @@ def populate(env: dict[str, str], seed: int) -> Recorded:
             AssetCheckEvaluationTargetMaterializationData,
         )
 
-        from pricing_assets.assets.transactions import HISTORY_KEY
-        from pricing_assets.core.stockcodes import eligible_stockcodes
-        from pricing_assets.core.store import open_store, parquet_to_frame
+        from pricing_assets.core.stockcodes import eligible_stockcodes, read_history
+        from pricing_assets.core.store import open_store
         from pricing_assets.jobs import LINEAGE_JOB
         from pricing_assets.partitions import register_stockcodes
         from pricing_assets.settings import Settings
 
         settings = Settings.from_env()
-        history = parquet_to_frame(open_store(settings).get_bytes(HISTORY_KEY)).set_index("stock_code")
+        history = read_history(open_store(settings))
         eligible = eligible_stockcodes(history, settings.min_history_rows, settings.min_history_days)
         with DagsterInstance.get() as instance:
             (run,) = instance.get_runs(filters=RunsFilter(job_name=LINEAGE_JOB))

@@ -254,11 +254,9 @@ def short_hold(reason: str | None) -> str:
 
 def _choose_stockcodes(store: Any, settings: Settings, stockcodes: str | None, top: int | None) -> list[str]:
     """The stockcodes asked for, each eligible; else the ``top`` most active eligible ones (None: all)."""
-    from .assets.transactions import HISTORY_KEY
-    from .core.stockcodes import eligible_stockcodes, validate_stockcode
-    from .core.store import parquet_to_frame
+    from .core.stockcodes import eligible_stockcodes, read_history, validate_stockcode
 
-    history = parquet_to_frame(store.get_bytes(HISTORY_KEY)).set_index("stock_code")
+    history = read_history(store)
     eligible = eligible_stockcodes(history, settings.min_history_rows, settings.min_history_days)
     if not stockcodes:
         if not eligible:
@@ -344,11 +342,10 @@ def worker_processes(requested: int, stockcodes: int) -> int:
 
 def _what_to_rerun(instance: Any, defs: Any, store: Any, chosen: list[str]) -> tuple[dict[str, str], RunReport]:
     """The schedule's change detection over ``chosen``: stockcode -> why it runs, and the skipped ones."""
-    from .assets.transactions import HISTORY_KEY
-    from .core.store import parquet_to_frame
+    from .core.stockcodes import read_history
     from .schedules import lineage_code_versions, rerun_reasons
 
-    history = parquet_to_frame(store.get_bytes(HISTORY_KEY)).set_index("stock_code")
+    history = read_history(store)
     code_versions = lineage_code_versions(defs.resolve_asset_graph())
     report = RunReport(stages={}, outcomes=[])
     to_run: dict[str, str] = {}

@@ -22,8 +22,9 @@ from dagster import (
     schedule,
 )
 
-from .assets.transactions import GROUP, HISTORY_KEY
-from .core.store import ArtifactNotFoundError, parquet_to_frame, sha256_hex
+from .assets.transactions import GROUP
+from .core.stockcodes import read_history
+from .core.store import ArtifactNotFoundError, sha256_hex
 from .jobs import LINEAGE_JOB
 from .outcomes import held_by
 from .partitions import STOCKCODE_PARTITIONS_NAME
@@ -92,7 +93,7 @@ def build_weekly_lineage_schedule(settings: Settings) -> ScheduleDefinition:
 def lineage_run_requests(context: ScheduleEvaluationContext, store: ArtifactStoreResource):
     """One run request per stockcode whose rows or lineage code changed, else why nothing runs."""
     try:
-        history = parquet_to_frame(store.get_store().get_bytes(HISTORY_KEY)).set_index("stock_code")
+        history = read_history(store.get_store())
     except ArtifactNotFoundError:
         return SkipReason("raw_transactions has not been materialised yet; nothing to compare against")
     code_versions = lineage_code_versions(context.repository_def.asset_graph)

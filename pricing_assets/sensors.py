@@ -14,10 +14,8 @@ from dagster import (
     sensor,
 )
 
-from .assets.transactions import HISTORY_KEY
 from .core import watch
-from .core.stockcodes import eligible_stockcodes
-from .core.store import parquet_to_frame
+from .core.stockcodes import eligible_stockcodes, read_history
 from .jobs import LINEAGE_JOB, RAW_JOB
 from .partitions import STOCKCODE_PARTITIONS_NAME, stockcode_partitions
 from .resources import ArtifactStoreResource
@@ -32,6 +30,17 @@ def _watched_files(settings: Settings, store: ArtifactStoreResource) -> dict[str
     if settings.watch_dir:
         return watch.local_source_files(settings.watch_dir)
     return watch.s3_source_files(store.s3.get_client(), settings.s3_bucket, settings.watch_s3_prefix)
+
+
+def _new_partitions(
+    instance: Any, store: ArtifactStoreResource, settings: Settings
+) -> tuple[Any, list[str], set[str], list[str]]:
+    """The stored stockcode history, the eligible stockcodes, the partitions known and the eligible ones not yet
+    known: what both sensors register."""
+    history = read_history(store.get_store())
+    eligible = eligible_stockcodes(history, settings.min_history_rows, settings.min_history_days)
+    known = set(instance.get_dynamic_partitions(STOCKCODE_PARTITIONS_NAME))
+    return history, eligible, known, [code for code in eligible if code not in known]
 
 
 def build_sensors(settings: Settings, jobs: dict[str, Any]) -> list[SensorDefinition]:
@@ -54,10 +63,7 @@ def build_sensors(settings: Settings, jobs: dict[str, Any]) -> list[SensorDefini
             return SkipReason("raw_transactions has not been materialised yet")
         if context.cursor and int(context.cursor) >= event.storage_id:
             return SkipReason("no new raw_transactions materialisation since the last tick")
-        history = parquet_to_frame(store.get_store().get_bytes(HISTORY_KEY)).set_index("stock_code")
-        eligible = eligible_stockcodes(history, settings.min_history_rows, settings.min_history_days)
-        known = set(context.instance.get_dynamic_partitions(STOCKCODE_PARTITIONS_NAME))
-        new = [code for code in eligible if code not in known]
+        history, eligible, known, new = _new_partitions(context.instance, store, settings)
         context.log.info(f"{len(eligible)} eligible stockcodes, {len(new)} new")
         return SensorResult(
             dynamic_partitions_requests=[stockcode_partitions.build_add_request(new)] if new else [],
@@ -105,10 +111,7 @@ def build_sensors(settings: Settings, jobs: dict[str, Any]) -> list[SensorDefini
             cursor["raw_storage_id"] = latest.storage_id
             run = context.instance.get_run_by_id(latest.run_id)
             if run is not None and run.tags.get("dagster/sensor_name") == NEW_DATA_SENSOR:
-                history = parquet_to_frame(store.get_store().get_bytes(HISTORY_KEY)).set_index("stock_code")
-                eligible = eligible_stockcodes(history, settings.min_history_rows, settings.min_history_days)
-                known = set(context.instance.get_dynamic_partitions(STOCKCODE_PARTITIONS_NAME))
-                new = [code for code in eligible if code not in known]
+                history, eligible, known, new = _new_partitions(context.instance, store, settings)
                 if new:
                     partition_requests.append(stockcode_partitions.build_add_request(new))
                 code_versions = lineage_code_versions(context.repository_def.asset_graph)

@@ -25,10 +25,8 @@ import pytest
 import yaml
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, EventLogEntry
 
-from pricing_assets.assets.transactions import HISTORY_KEY
 from pricing_assets.core.bundle import read_bundle
-from pricing_assets.core.stockcodes import eligible_stockcodes
-from pricing_assets.core.store import parquet_to_frame
+from pricing_assets.core.stockcodes import eligible_stockcodes, read_history
 from pricing_assets.definitions import LINEAGE_JOB, build_resources
 from pricing_assets.executors import executor_for
 from pricing_assets.partitions import register_stockcodes
@@ -175,7 +173,7 @@ def _prepare_source(instance: DagsterInstance, settings: Settings) -> list[str]:
     promotes at a first promotion (conftest.PROMOTED_STOCKCODES) registered."""
     assert materialize_raw(instance, settings).success
     store = build_resources(settings)["store"].get_store()
-    history = parquet_to_frame(store.get_bytes(HISTORY_KEY)).set_index("stock_code")
+    history = read_history(store)
     eligible = eligible_stockcodes(history, settings.min_history_rows, settings.min_history_days)
     chosen = [code for code in eligible if code in PROMOTED_STOCKCODES][:2]
     assert len(chosen) == 2

@@ -11,7 +11,6 @@ from .common import SettingsConfig, code_version_of, setting, table_metadata
 
 GROUP = "stockcode_lineage"
 GROUND_TRUTH_KEY = "artifacts/raw_transactions/ground_truth.parquet"
-HISTORY_KEY = "artifacts/raw_transactions/stockcode_history.parquet"
 TRUE_CURVES_KEY = "artifacts/raw_transactions/true_curves.parquet"
 
 
@@ -40,13 +39,13 @@ def raw_transactions(
     data = sources.load_source(config.source, config.data, config.seed, config.synthetic_products)
     artifact_store = store.get_store()
     history = stockcodes.stockcode_history(data.transactions)
-    artifact_store.put_bytes(HISTORY_KEY, frame_to_parquet(history.reset_index()))
+    history_uri = stockcodes.write_history(artifact_store, history)
     metadata, version = table_metadata(data.transactions)
     metadata.update(
         {
             "source": MetadataValue.text(data.description),
             "stockcodes": MetadataValue.int(int(data.transactions["stock_code"].nunique())),
-            "stockcode_history": MetadataValue.path(artifact_store.uri(HISTORY_KEY)),
+            "stockcode_history": MetadataValue.path(history_uri),
         }
     )
     # Always written (empty for real data), so no earlier source's truth is ever scored against.

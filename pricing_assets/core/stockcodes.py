@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -71,6 +72,26 @@ def source_fingerprints(transactions: pd.DataFrame) -> pd.Series:
         name="fingerprint",
         dtype=str,
     )
+
+
+# Where raw_transactions keeps every stockcode's history (rows, days, fingerprint): what the CLI, the sensors and
+# the schedule read to register partitions and find what changed.
+HISTORY_KEY = "artifacts/raw_transactions/stockcode_history.parquet"
+
+
+def write_history(store: Any, history: pd.DataFrame) -> str:
+    """Store ``history`` (:func:`stockcode_history`) where :func:`read_history` finds it; its URI."""
+    from .store import frame_to_parquet
+
+    return store.put_bytes(HISTORY_KEY, frame_to_parquet(history.reset_index()))
+
+
+def read_history(store: Any) -> pd.DataFrame:
+    """The stockcode history the last ``raw_transactions`` stored, indexed by stockcode (raises the store's
+    ArtifactNotFoundError before any source was loaded)."""
+    from .store import parquet_to_frame
+
+    return parquet_to_frame(store.get_bytes(HISTORY_KEY)).set_index("stock_code")
 
 
 def eligible_stockcodes(history: pd.DataFrame, min_rows: int, min_days: int) -> list[str]:
