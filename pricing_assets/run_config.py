@@ -23,7 +23,7 @@ from .assets.drift import DriftWindowConfig
 from .assets.evaluation import ExplainConfig
 from .assets.fairness import FairnessThresholdConfig
 from .assets.models import MODEL_ASSETS, NetworkTuningConfig, TuningConfig
-from .assets.price_response import RecommendationConfig
+from .assets.price_response import RecommendationSettingsConfig
 from .assets.promotion import PriceGridConfig
 from .assets.training import SplitsConfig
 from .assets.transactions import SourceConfig
@@ -35,7 +35,7 @@ RAW_CONFIGS: dict[str, type[SettingsConfig]] = {
     "catalogue_price_response": CatalogueConfig,  # the op of both catalogue assets (with catalogue_demand_index)
 }
 LINEAGE_CONFIGS: dict[str, type[SettingsConfig]] = {
-    "list_price_recommendation": RecommendationConfig,
+    "list_price_recommendation": RecommendationSettingsConfig,
     "drift_report": DriftWindowConfig,
     "training_splits": SplitsConfig,
     **{name: NetworkTuningConfig if kind == "dfn" else TuningConfig for kind, (name, _, _) in MODEL_ASSETS.items()},

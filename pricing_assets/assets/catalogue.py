@@ -1,13 +1,11 @@
 """The catalogue report: what became of every stockcode, after the per-stockcode lineage."""
 
-import base64
-
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
 from .. import outcomes
 from ..core import catalogue
 from ..resources import ArtifactStoreResource
-from .common import SettingsConfig, code_version_of, setting
+from .common import SettingsConfig, code_version_of, png_markdown, setting
 from .price_response import list_price_recommendation
 from .promotion import promoted_model
 
@@ -52,7 +50,7 @@ def catalogue_report(
             "stockcodes": MetadataValue.int(summary.stockcodes),
             **{name.replace(" ", "_"): MetadataValue.int(count) for name, count in counts.items()},
             "summary": MetadataValue.md(catalogue.markdown(summary)),
-            "plot": MetadataValue.md(f"![catalogue](data:image/png;base64,{base64.b64encode(png).decode()})"),
+            "plot": png_markdown("catalogue", png),
             "plot_path": MetadataValue.path(plot_uri),
         },
     )

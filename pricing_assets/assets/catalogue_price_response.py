@@ -14,7 +14,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetOut, MetadataValue, Output, multi_asset
 
 from ..core import cleaning, demand_index, price_list, price_response, stockcodes
-from .common import SettingsConfig, code_version_of, setting, table_metadata
+from .common import SettingsConfig, code_version_of, rounded, setting, table_metadata
 
 GROUP = "catalogue"
 
@@ -24,10 +24,6 @@ class CatalogueConfig(SettingsConfig):
 
     min_history_rows: int = setting("min_history_rows")
     min_history_days: int = setting("min_history_days")
-
-
-def _float(value: float) -> MetadataValue:
-    return MetadataValue.float(round(float(value), 4))
 
 
 @multi_asset(
@@ -93,11 +89,11 @@ def _price_response(
         low, high = response.interval
         metadata.update(
             {
-                "elasticity": _float(response.elasticity),
+                "elasticity": rounded(response.elasticity),
                 "interval_95": MetadataValue.text(f"{low:.2f} to {high:.2f}"),
-                "spread_between_products": _float(response.spread),
-                "orders_elasticity": _float(response.orders_elasticity),
-                "order_size_elasticity": _float(response.size_elasticity),
+                "spread_between_products": rounded(response.spread),
+                "orders_elasticity": rounded(response.orders_elasticity),
+                "order_size_elasticity": rounded(response.size_elasticity),
                 "stockcodes_with_list_changes": MetadataValue.int(response.changers),
                 "weeks": MetadataValue.int(response.weeks),
             }
@@ -106,8 +102,8 @@ def _price_response(
             f"catalogue elasticity {response.elasticity:.2f} ({low:.2f} to {high:.2f}) from "
             f"{response.changers} of {response.products} stockcodes with list changes"
         )
-    metadata["panel_seconds"] = _float(read_seconds)  # the eligible panel, shared with catalogue_demand_index
-    metadata["seconds"] = _float(time.perf_counter() - started)
+    metadata["panel_seconds"] = rounded(read_seconds)  # the eligible panel, shared with catalogue_demand_index
+    metadata["seconds"] = rounded(time.perf_counter() - started)
     return Output(result, "catalogue_price_response", metadata=metadata)
 
 
@@ -125,15 +121,15 @@ def _demand_index(
             "stockcodes": MetadataValue.int(len(eligible)),
             **(
                 {
-                    "index_min": _float(values.min()),
-                    "index_max": _float(values.max()),
-                    "index_last_week": _float(values.iloc[-1]),
+                    "index_min": rounded(values.min()),
+                    "index_max": rounded(values.max()),
+                    "index_last_week": rounded(values.iloc[-1]),
                 }
                 if len(values)
                 else {}
             ),
-            "panel_seconds": _float(read_seconds),
-            "seconds": _float(time.perf_counter() - started),
+            "panel_seconds": rounded(read_seconds),
+            "seconds": rounded(time.perf_counter() - started),
         }
     )
     return Output(table, "catalogue_demand_index", metadata=metadata, data_version=version)

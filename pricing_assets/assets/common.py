@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import inspect
 from pathlib import Path
@@ -80,3 +81,13 @@ def table_metadata(frame: pd.DataFrame, time_column: str = "invoice_date") -> tu
         metadata["date_from"] = MetadataValue.text(str(frame[time_column].min()))
         metadata["date_to"] = MetadataValue.text(str(frame[time_column].max()))
     return metadata, DataVersion(content_hash)
+
+
+def rounded(value: float) -> MetadataValue:
+    """A float for the UI, to 4 decimals (more is noise in a metadata table)."""
+    return MetadataValue.float(round(float(value), 4))
+
+
+def png_markdown(alt: str, png: bytes) -> MetadataValue:
+    """A PNG shown inline in the asset's metadata (the UI renders Markdown; no file to fetch)."""
+    return MetadataValue.md(f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})")

@@ -1,8 +1,6 @@
 """Every candidate scored on one scale, the champion (the models' mean), the fallbacks ranked on validation,
 and the champion's SHAP values."""
 
-import base64
-
 import pandas as pd
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
@@ -15,7 +13,7 @@ from ..core.stockcodes import validate_stockcode
 from ..core.store import ArtifactStore, frame_to_parquet, sha256_hex
 from ..partitions import stockcode_partitions
 from ..resources import ArtifactStoreResource
-from .common import SettingsConfig, code_version_of, setting
+from .common import SettingsConfig, code_version_of, png_markdown, setting
 from .models import MODEL_ASSETS, candidate_key, load_candidate, load_champion
 from .training import preprocessor_from
 from .transactions import GROUP
@@ -201,7 +199,7 @@ def shap_explanations(
             "champion": MetadataValue.text(champion),
             "explained_rows": MetadataValue.int(len(result.values)),
             "top_features": MetadataValue.md("| feature | mean abs SHAP |\n|---|---|\n" + top),
-            "plot": MetadataValue.md(f"![SHAP importance](data:image/png;base64,{base64.b64encode(png).decode()})"),
+            "plot": png_markdown("SHAP importance", png),
             "plot_path": MetadataValue.path(plot_uri),
             "shap_values_path": MetadataValue.path(values_uri),
         },

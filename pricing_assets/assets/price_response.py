@@ -10,12 +10,8 @@ from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
 from ..core import forecast, price_list, price_response, recommendation, recommendation_inputs, stockcodes
 from ..partitions import stockcode_partitions
-from .common import SettingsConfig, code_version_of, setting, table_metadata
+from .common import SettingsConfig, code_version_of, rounded, setting, table_metadata
 from .transactions import GROUP
-
-
-def _float(value: float) -> MetadataValue:
-    return MetadataValue.float(round(float(value), 4))
 
 
 @asset(
@@ -35,7 +31,7 @@ def weekly_demand(cleaned_transactions: pd.DataFrame) -> Output[pd.DataFrame]:
     moves = int(price_response.list_changes(panel).sum()) if len(panel) else 0
     metadata.update(
         {
-            "current_list_price": _float(panel["list_price"].iloc[-1]),
+            "current_list_price": rounded(panel["list_price"].iloc[-1]),
             "list_changes": MetadataValue.int(moves),
             "weeks_without_sales": MetadataValue.int(int((panel["units"] == 0).sum())),
         }
@@ -72,16 +68,16 @@ def stockcode_price_response(
     return Output(
         {"identified": True, **response.to_dict()},
         metadata={
-            "elasticity": _float(response.elasticity),
+            "elasticity": rounded(response.elasticity),
             "interval_95": MetadataValue.text(f"{low:.2f} to {high:.2f}"),
-            "own_weight": _float(response.own_weight),
+            "own_weight": rounded(response.own_weight),
             "list_changes": MetadataValue.int(response.list_changes),
-            "prior_elasticity": _float(response.prior_elasticity),
+            "prior_elasticity": rounded(response.prior_elasticity),
         },
     )
 
 
-class RecommendationConfig(SettingsConfig):
+class RecommendationSettingsConfig(SettingsConfig):
     """The decision's settings: objective, guardrail, costs file, assumed cost ratio, own weight, gain
     confidence, weeks without a sale that hold, seed (see common.setting)."""
 
@@ -111,7 +107,7 @@ class RecommendationConfig(SettingsConfig):
 )
 def list_price_recommendation(
     context: AssetExecutionContext,
-    config: RecommendationConfig,
+    config: RecommendationSettingsConfig,
     stockcode_price_response: dict,
     demand_forecast: dict,
     weekly_demand: pd.DataFrame,
@@ -168,18 +164,18 @@ def list_price_recommendation(
         # forecast_model: whose forecast the answer is valued at (the champion, or the fallback demand_forecast took).
         {"stock_code": stock_code, **answer, "forecast_model": expected.model, "inputs": inputs.to_dict()},
         metadata={
-            "current_list_price": _float(answer["current_list_price"]),
-            "recommended_list_price": _float(answer["recommended_list_price"]),
+            "current_list_price": rounded(answer["current_list_price"]),
+            "recommended_list_price": rounded(answer["recommended_list_price"]),
             "action": MetadataValue.text(str(answer["action"])),
             "hold_reason": MetadataValue.text(str(answer["hold_reason"] or "")),
             "capped": MetadataValue.bool(bool(answer["capped"])),
             "objective": MetadataValue.text(config.objective),
             "gain_confidence": MetadataValue.float(float(config.gain_confidence)),  # a move gains on this share
             # ...and this one does (for a hold, the move not made); none when today's price is already the best
-            **({} if answer["gain_probability"] is None else {"gain_probability": _float(answer["gain_probability"])}),
+            **({} if answer["gain_probability"] is None else {"gain_probability": rounded(answer["gain_probability"])}),
             "expected_gain": MetadataValue.float(float(change["mean"])),  # of the move (or the one a hold did not make)
             "unit_cost": MetadataValue.text(f"{cost:.2f}{' (assumed)' if assumed else ''}"),
-            "expected_weekly_units": _float(expected.units),
+            "expected_weekly_units": rounded(expected.units),
             "weeks_without_sales": MetadataValue.int(mix.weeks_without_sales),  # before the week forecast
             "forecast_model": MetadataValue.text(expected.model),
             "expected_weekly_change": MetadataValue.md(

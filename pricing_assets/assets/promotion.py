@@ -1,6 +1,5 @@
 """The price curve over list prices and the promoted serving bundle."""
 
-import base64
 import json
 import time
 
@@ -21,12 +20,10 @@ from ..core.stockcodes import validate_stockcode
 from ..core.store import frame_to_parquet
 from ..partitions import stockcode_partitions
 from ..resources import ArtifactStoreResource
-from .common import SettingsConfig, code_version_of, setting, table_metadata
+from .common import SettingsConfig, code_version_of, png_markdown, setting, table_metadata
 from .models import load_candidate
 from .training import preprocessor_from
 from .transactions import GROUP
-
-# Everything upstream of promoted_model, for the lineage manifest.
 
 
 class PriceGridConfig(SettingsConfig):
@@ -83,7 +80,7 @@ def price_curve(
             "objective": MetadataValue.text(objective),
             "price_range": MetadataValue.text(f"{low:.2f} to {high:.2f}"),
             "recommendation": MetadataValue.md(table),
-            "plot": MetadataValue.md(f"![price curve](data:image/png;base64,{base64.b64encode(png).decode()})"),
+            "plot": png_markdown("price curve", png),
         }
     )
     return Output(curve, metadata=metadata, data_version=version)

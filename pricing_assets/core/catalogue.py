@@ -10,10 +10,11 @@ returns, through :func:`markdown` and :func:`plot_png`.
 
 from __future__ import annotations
 
-import io
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from .plots import png_bytes
 
 # The outcome of a stockcode's last run, in the order a summary lists them.
 PROMOTED, HELD, FAILED, UNFINISHED, NEVER_RUN = "promoted", "held", "failed", "not finished", "never run"
@@ -176,7 +177,4 @@ def plot_png(summary: CatalogueSummary, title: str) -> bytes:
         ax.tick_params(labelsize=8)
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", metadata={"Software": None})  # no version stamp: same bytes each run
-    plt.close(fig)
-    return buffer.getvalue()
+    return png_bytes(fig)

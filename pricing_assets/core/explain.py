@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import io
 import warnings
 from dataclasses import dataclass
 
@@ -27,6 +26,7 @@ import pandas as pd
 from .models import DemandModel
 from .models.combination import AveragedWithRecentMean
 from .models.ensemble import EnsembleModel
+from .plots import png_bytes
 
 KERNEL_MAX_ROWS = 40
 # Models that forecast a weighted sum of other models (``parts()``): explained part by part.
@@ -120,7 +120,4 @@ def importance_plot(explanation: Explanation, title: str, top: int = 15) -> byte
     ax.set_xlabel("mean |SHAP value| (log1p weekly units)")
     ax.set_title(title)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", metadata={"Software": None})  # no version stamp: same bytes each run
-    plt.close(fig)
-    return buffer.getvalue()
+    return png_bytes(fig)

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import pandas as pd
 
+from .plots import png_bytes
 from .price_list import lines_with_list
 from .price_response import MAX_ELASTICITY, elasticity_interval
 
@@ -455,7 +456,6 @@ def recommendation_curve(
 
 def recommendation_plot(curve: pd.DataFrame, answer: dict[str, object], title: str) -> bytes:
     """The objective over list prices with its band, the current and the recommended price, as PNG bytes."""
-    import io
 
     import matplotlib
 
@@ -476,7 +476,4 @@ def recommendation_plot(curve: pd.DataFrame, answer: dict[str, object], title: s
     ax.set_xlabel("wholesale list price")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", metadata={"Software": None})
-    plt.close(fig)
-    return buffer.getvalue()
+    return png_bytes(fig)
