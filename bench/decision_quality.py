@@ -75,6 +75,7 @@ import traceback
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,7 @@ from benchlib import RESULTS, UCI_DEV, begin, finish, log, quantiles, write_json
 from core_calls import cleaned_response, demand_forecast, train_weekly
 from report import render
 
-from pricing_assets.core import demand_index, price_list, price_response, recommendation
+from pricing_assets.core import demand_index, price_list, price_response, recommendation, recommendation_inputs
 from pricing_assets.core.simulated_store import (
     ELASTICITY_SPREAD,
     ORDERS_SHARE,
@@ -256,37 +257,20 @@ def forecast_answers(
     as ``list_price_recommendation`` makes them (``cost`` None: the assumed ratio of the current list)."""
     run = train_weekly(lines, code, {"identified": True, **catalogue}, demand_index_of(lines, settings), settings)
     expected = demand_forecast(run, settings)
-    observed = recommendation.observed_mix(
-        run.cleaned, lists=run.weekly_demand[["stock_code", "week", "list_price"]], forecast_week=expected.week
+    lists = run.weekly_demand[["stock_code", "week", "list_price"]]
+    costs = {} if cost is None else {code: float(cost)}
+    inputs = recommendation_inputs.inputs_for(
+        code, run.cleaned, lists, expected, run.response, costs, settings.assumed_cost_ratio, configs[0]
     )
-    mix = recommendation.mix_at_forecast(observed, expected.registered_units, expected.guest_units)
-    assumed = cost is None
-    if assumed:  # as the asset costs it: the ratio of the current list, rounded as unit_cost_for rounds it
-        unit_cost, _ = recommendation.unit_cost_for(code, {}, mix.current_list_price, settings.assumed_cost_ratio)
-    else:
-        unit_cost = float(cost)
-    r = run.response
-    answers = [
-        recommendation.recommend(
-            mix,
-            r["elasticity"],
-            r["standard_error"],
-            r["own_weight"],
-            unit_cost,
-            assumed,
-            config,
-            expected.level_factors,
-        )
-        for config in configs
-    ]
+    answers = [replace(inputs, config=config).recommend() for config in configs]
     info = {
         "champion": run.evaluation.champion,
         "forecast_units": expected.units,
-        "elasticity": float(r["elasticity"]),
-        "own_weight": float(r["own_weight"]),
-        "unit_cost": unit_cost,
+        "elasticity": float(inputs.elasticity),
+        "own_weight": float(inputs.own_weight),
+        "unit_cost": inputs.unit_cost,
     }
-    return run, mix, info, answers
+    return run, inputs.mix, info, answers
 
 
 def forecast_recommendations(row: pd.Series, settings: Settings, catalogue: dict[str, Any]) -> dict[str, Any]:

@@ -782,7 +782,7 @@ def _finite(value: Any) -> Any:
 
 def json_text(value: Any) -> str:
     """What ``--json`` writes: indented, strict JSON (no Infinity or NaN), anything else as its str."""
-    return json.dumps(_finite(json.loads(json.dumps(value, default=str))), indent=2, allow_nan=False)
+    return json.dumps(_finite(value), indent=2, default=str, allow_nan=False)
 
 
 def _write_json(target: Path, report: dict[str, Any]) -> None:

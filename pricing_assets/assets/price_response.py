@@ -121,12 +121,7 @@ def list_price_recommendation(
             metadata={"reason": reason, "action": MetadataValue.text("hold"), "hold_reason": reason},
         )
     expected = forecast.WeeklyForecast.from_dict(demand_forecast)
-    observed = recommendation.observed_mix(
-        cleaned_transactions, lists=weekly_demand[["stock_code", "week", "list_price"]], forecast_week=expected.week
-    )
-    mix = recommendation.mix_at_forecast(observed, expected.registered_units, expected.guest_units)
     costs = recommendation.read_unit_costs(config.costs) if config.costs else {}
-    cost, assumed = recommendation.unit_cost_for(stock_code, costs, mix.current_list_price, config.assumed_cost_ratio)
     decision = recommendation.RecommendationConfig(
         objective=config.objective,
         guardrail=config.guardrail,
@@ -135,18 +130,17 @@ def list_price_recommendation(
         max_weeks_without_sales=config.max_weeks_without_sales,
         seed=config.seed,
     )
-    response = stockcode_price_response
     # Kept with the answer (and promoted with it), so serving can make it again for another objective,
     # guardrail or cost.
-    inputs = recommendation_inputs.RecommendationInputs(
-        mix,
-        response["elasticity"],
-        response["standard_error"],
-        response["own_weight"],
-        cost,
-        assumed,
+    inputs = recommendation_inputs.inputs_for(
+        stock_code,
+        cleaned_transactions,
+        weekly_demand[["stock_code", "week", "list_price"]],
+        expected,
+        stockcode_price_response,
+        costs,
+        config.assumed_cost_ratio,
         decision,
-        tuple(expected.level_factors),
     )
     answer = inputs.recommend()
     change = answer["expected_change"][config.objective]
@@ -174,9 +168,9 @@ def list_price_recommendation(
             # ...and this one does (for a hold, the move not made); none when today's price is already the best
             **({} if answer["gain_probability"] is None else {"gain_probability": rounded(answer["gain_probability"])}),
             "expected_gain": MetadataValue.float(float(change["mean"])),  # of the move (or the one a hold did not make)
-            "unit_cost": MetadataValue.text(f"{cost:.2f}{' (assumed)' if assumed else ''}"),
+            "unit_cost": MetadataValue.text(f"{inputs.unit_cost:.2f}{' (assumed)' if inputs.cost_assumed else ''}"),
             "expected_weekly_units": rounded(expected.units),
-            "weeks_without_sales": MetadataValue.int(mix.weeks_without_sales),  # before the week forecast
+            "weeks_without_sales": MetadataValue.int(inputs.mix.weeks_without_sales),  # before the week forecast
             "forecast_model": MetadataValue.text(expected.model),
             "expected_weekly_change": MetadataValue.md(
                 "| measure | expected | 95 % interval |\n|---|---|---|\n" + rows

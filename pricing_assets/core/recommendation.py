@@ -53,6 +53,11 @@ class ObservedMix:
     def units(self) -> float:
         return self.regular_units + self.band_units + self.guest_units
 
+    @property
+    def paid_units(self) -> float:
+        """The units weighted by what each kind pays relative to the list: revenue per week over the list price."""
+        return self.regular_units + self.band_units * self.band_ratio + self.guest_units * self.guest_ratio
+
 
 def observed_mix(
     lines: pd.DataFrame,
@@ -170,9 +175,8 @@ def _outcomes_at(mix: ObservedMix, elasticities: np.ndarray, cost: float, prices
     """Units, revenue and margin for every (elasticity draw, price) at the forecast level: arrays of shape
     (draws, prices). The level's draws scale these afterwards (``recommend``, ``recommendation_curve``)."""
     scale = (prices[None, :] / mix.current_list_price) ** elasticities[:, None]
-    paid = mix.regular_units + mix.band_units * mix.band_ratio + mix.guest_units * mix.guest_ratio
     units = mix.units * scale
-    revenue = prices[None, :] * paid * scale
+    revenue = prices[None, :] * mix.paid_units * scale
     return {"units": units, "revenue": revenue, "margin": revenue - cost * units}
 
 
@@ -311,8 +315,7 @@ def recommend(
     # not the list alone, is below the cost. Any rise then gains whatever the elasticity (fewer units, each losing
     # less), so the move is the surest one; holding would keep selling at a loss. A list below cost that guests
     # carry above it is not a loss, and the gain rule decides as for any product.
-    paid = mix.regular_units + mix.band_units * mix.band_ratio + mix.guest_units * mix.guest_ratio
-    losing = config.objective == "margin" and mix.units > 0 and current * paid / mix.units < unit_cost - 1e-9
+    losing = config.objective == "margin" and mix.units > 0 and current * mix.paid_units / mix.units < unit_cost - 1e-9
     if losing and not stopped:
         hold_reason = None
     moved_to = recommended if hold_reason or sure_gain[surest] <= 0 else float(band[surest])

@@ -10,12 +10,23 @@ every float).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from .recommendation import ObservedMix, RecommendationConfig, recommend, recommendation_curve
+from .recommendation import (
+    ObservedMix,
+    RecommendationConfig,
+    mix_at_forecast,
+    observed_mix,
+    recommend,
+    recommendation_curve,
+    unit_cost_for,
+)
+
+if TYPE_CHECKING:
+    from .forecast import WeeklyForecast
 
 # The parts of the asset's answer that are not the answer a user reads: the curve (recommendation.json
 # has it for the plot), the mix and the inputs it was made from, and which model's forecast it is valued at
@@ -96,3 +107,32 @@ class RecommendationInputs:
             self.config.draws,
             self.level_factors,
         )
+
+
+def inputs_for(
+    stockcode: str,
+    cleaned: pd.DataFrame,
+    lists: pd.DataFrame,
+    expected: WeeklyForecast,
+    response: dict[str, Any],
+    costs: dict[str, float],
+    assumed_cost_ratio: float,
+    config: RecommendationConfig,
+) -> RecommendationInputs:
+    """What ``list_price_recommendation`` decides from, made one way for the asset and the benchmarks: the mix of
+    the stockcode's cleaned lines (``lists``: its weekly lists) brought to the forecast ``expected``, counting the
+    weeks without a sale before its week; the response's elasticity; the unit cost from ``costs``, else the
+    assumed ratio of the current list (flagged)."""
+    observed = observed_mix(cleaned, lists=lists, forecast_week=expected.week)
+    mix = mix_at_forecast(observed, expected.registered_units, expected.guest_units)
+    cost, assumed = unit_cost_for(stockcode, costs, mix.current_list_price, assumed_cost_ratio)
+    return RecommendationInputs(
+        mix,
+        response["elasticity"],
+        response["standard_error"],
+        response["own_weight"],
+        cost,
+        assumed,
+        config,
+        tuple(expected.level_factors),
+    )
